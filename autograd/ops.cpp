@@ -1,0 +1,547 @@
+// Differentiable operations: forward through tensor/kernels, backward rules recorded as closures.
+// Closures capture detached tensors only (never the recorded result itself), so graphs hold no
+// reference cycles.
+#include "autograd/ops.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace pathgrad {
+namespace K = kernel;
+using Grads = std::vector<Tensor>;
+using Ctx = BackwardContext;
+
+namespace {
+
+// Sums a gradient g of a broadcast result back to the shape of operand i. In per-sample mode a
+// leaf operand instead gets [B, ...shape]: dim 0 of g is kept, every other broadcast dim summed.
+Tensor reduce_grad(const Tensor& g, const Node& node, size_t i, const Ctx& ctx) {
+  const Shape& shape = node.inputs[i].shape();
+  if (!node.per_sample(i, ctx)) return K::sum_to(g, shape);
+  const int64_t nd = static_cast<int64_t>(shape.size()), gd = g.dim();
+  const bool batch_broadcast = gd > nd || (gd == nd && nd > 0 && shape[0] == 1);
+  if (!batch_broadcast || g.size(0) != ctx.batch)
+    throw std::invalid_argument(fmt::format(
+        "per_sample_grad: '{}' combines a parameter of shape {} with a tensor of shape {} whose dim 0 "
+        "is not the batch of {} samples",
+        node.name, shape_str(shape), shape_str(g.shape()), ctx.batch));
+  std::vector<int64_t> dims;
+  const int64_t lead = gd - nd;
+  for (int64_t d = 1; d < lead; ++d) dims.push_back(d);
+  for (int64_t d = std::max<int64_t>(lead, 1); d < gd; ++d)
+    if (shape[d - lead] == 1 && g.size(d) != 1) dims.push_back(d);
+  Tensor s = dims.empty() ? g : K::sum(g, dims, true);
+  Shape out = shape;
+  out.insert(out.begin(), ctx.batch);
+  return K::reshape(s, out);
+}
+
+// For ops with one operand: gradient = g * local derivative (already of the operand's shape).
+Tensor unary_op(const char* name, const Tensor& a, Tensor result, Tensor derivative) {
+  return record(std::move(result), name, {a}, [d = std::move(derivative)](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::mul(g, d)};
+  });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- arithmetic
+Tensor add(const Tensor& a, const Tensor& b) {
+  return record(K::add(a, b), "add", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
+    return Grads{n.needs(0) ? reduce_grad(g, n, 0, ctx) : Tensor(), n.needs(1) ? reduce_grad(g, n, 1, ctx) : Tensor()};
+  });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return record(K::sub(a, b), "sub", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
+    return Grads{n.needs(0) ? reduce_grad(g, n, 0, ctx) : Tensor(),
+                 n.needs(1) ? reduce_grad(K::neg(g), n, 1, ctx) : Tensor()};
+  });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return record(K::mul(a, b), "mul", {a, b},
+                [a = a.detach(), b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
+                  return Grads{n.needs(0) ? reduce_grad(K::mul(g, b), n, 0, ctx) : Tensor(),
+                               n.needs(1) ? reduce_grad(K::mul(g, a), n, 1, ctx) : Tensor()};
+                });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor r = K::div(a, b);
+  return record(r, "div", {a, b}, [r, b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
+    Tensor ga = K::div(g, b);
+    return Grads{n.needs(0) ? reduce_grad(ga, n, 0, ctx) : Tensor(),
+                 n.needs(1) ? reduce_grad(K::neg(K::mul(ga, r)), n, 1, ctx) : Tensor()};
+  });
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor r = K::pow(a, b);
+  return record(r, "pow", {a, b}, [r, a = a.detach(), b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
+    Grads out(2);
+    if (n.needs(0)) {  // b * a^(b-1)
+      Tensor d = K::mul(b, K::pow(a, K::add_scalar(b, -1.0)));
+      out[0] = reduce_grad(K::mul(g, d), n, 0, ctx);
+    }
+    if (n.needs(1)) out[1] = reduce_grad(K::mul(g, K::mul(r, K::log(a))), n, 1, ctx);
+    return out;
+  });
+}
+
+Tensor add(const Tensor& a, double s) {
+  return record(K::add_scalar(a, s), "add_scalar", {a}, [](const Node&, const Tensor& g, const Ctx&) { return Grads{g}; });
+}
+
+Tensor mul(const Tensor& a, double s) {
+  return record(K::mul_scalar(a, s), "mul_scalar", {a},
+                [s](const Node&, const Tensor& g, const Ctx&) { return Grads{K::mul_scalar(g, s)}; });
+}
+
+Tensor pow(const Tensor& a, double e) {
+  return unary_op("pow_scalar", a, K::pow_scalar(a, e), K::mul_scalar(K::pow_scalar(a, e - 1.0), e));
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double s) { return add(a, s); }
+Tensor operator-(const Tensor& a, double s) { return add(a, -s); }
+Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
+Tensor operator/(const Tensor& a, double s) { return mul(a, 1.0 / s); }
+Tensor operator+(double s, const Tensor& a) { return add(a, s); }
+Tensor operator-(double s, const Tensor& a) { return add(neg(a), s); }
+Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+
+// ---------------------------------------------------------------- elementwise functions
+Tensor neg(const Tensor& a) {
+  return record(K::neg(a), "neg", {a}, [](const Node&, const Tensor& g, const Ctx&) { return Grads{K::neg(g)}; });
+}
+
+Tensor exp(const Tensor& a) {
+  Tensor r = K::exp(a);
+  return unary_op("exp", a, r, r);
+}
+
+Tensor log(const Tensor& a) {
+  return record(K::log(a), "log", {a}, [a = a.detach()](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::div(g, a)};
+  });
+}
+
+Tensor sqrt(const Tensor& a) {
+  Tensor r = K::sqrt(a);
+  return record(r, "sqrt", {a}, [r](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::div(K::mul_scalar(g, 0.5), r)};
+  });
+}
+
+Tensor abs(const Tensor& a) { return unary_op("abs", a, K::abs(a), K::sign(a)); }
+
+Tensor tanh(const Tensor& a) {
+  Tensor r = K::tanh(a);
+  return unary_op("tanh", a, r, K::rsub_scalar(K::mul(r, r), 1.0));
+}
+
+Tensor sigmoid(const Tensor& a) {
+  Tensor r = K::sigmoid(a);
+  return unary_op("sigmoid", a, r, K::mul(r, K::rsub_scalar(r, 1.0)));
+}
+
+Tensor relu(const Tensor& a) {
+  return record(K::relu(a), "relu", {a}, [a = a.detach()](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::mul(g, K::step(a))};
+  });
+}
+
+Tensor clamp(const Tensor& a, double lo, double hi) {
+  Tensor r = K::clamp(a, lo, hi);
+  return record(r, "clamp", {a}, [a = a.detach(), lo, hi](const Node&, const Tensor& g, const Ctx&) {
+    const Tensor lo_t = Tensor::full({}, lo, a.dtype()), hi_t = Tensor::full({}, hi, a.dtype());
+    return Grads{K::mul(g, K::mul(K::gt(a, lo_t), K::lt(a, hi_t)))};
+  });
+}
+
+namespace {
+Tensor select_grad_op(const char* name, const Tensor& a, const Tensor& b, Tensor result, Tensor a_wins) {
+  return record(std::move(result), name, {a, b}, [w = std::move(a_wins)](const Node& n, const Tensor& g, const Ctx& ctx) {
+    Grads out(2);
+    if (n.needs(0)) out[0] = reduce_grad(K::mul(g, w), n, 0, ctx);
+    if (n.needs(1)) out[1] = reduce_grad(K::mul(g, K::rsub_scalar(w, 1.0)), n, 1, ctx);
+    return out;
+  });
+}
+}  // namespace
+
+Tensor maximum(const Tensor& a, const Tensor& b) { return select_grad_op("maximum", a, b, K::maximum(a, b), K::ge(a, b)); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return select_grad_op("minimum", a, b, K::minimum(a, b), K::le(a, b)); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  Tensor c = cond.to(a.dtype());
+  return record(K::where(c, a, b), "where", {a, b}, [c](const Node& n, const Tensor& g, const Ctx& ctx) {
+    const Tensor zero = Tensor::zeros({}, g.dtype());
+    Grads out(2);
+    if (n.needs(0)) out[0] = reduce_grad(K::where(c, g, zero), n, 0, ctx);
+    if (n.needs(1)) out[1] = reduce_grad(K::where(c, zero, g), n, 1, ctx);
+    return out;
+  });
+}
+
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
+  Tensor m = mask.to(a.dtype());
+  return record(K::masked_fill(a, m, value), "masked_fill", {a}, [m](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::masked_fill(g, m, 0.0)};
+  });
+}
+
+// ---------------------------------------------------------------- reductions
+namespace {
+// Re-inserts reduced dims (size 1) into a gradient so that it broadcasts against the input.
+Tensor unsqueeze_reduced(const Tensor& g, const Shape& in_shape, const std::vector<int64_t>& dims, bool keepdim) {
+  if (keepdim) return g;
+  const int64_t nd = static_cast<int64_t>(in_shape.size());
+  std::vector<bool> reduced(static_cast<size_t>(nd), dims.empty());
+  for (int64_t d : dims) reduced[normalize_dim(d, nd, "reduce")] = true;
+  Shape s;
+  for (int64_t d = 0; d < nd; ++d) s.push_back(reduced[d] ? 1 : in_shape[d]);
+  return K::reshape(g.contiguous(), s);
+}
+}  // namespace
+
+Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  return record(K::sum(a, dims, keepdim), "sum", {a}, [shape = a.shape(), dims, keepdim](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::expand(unsqueeze_reduced(g, shape, dims, keepdim), shape)};
+  });
+}
+
+Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  int64_t count = dims.empty() ? a.numel() : 1;
+  for (int64_t d : dims) count *= a.size(d);
+  if (count == 0) throw std::invalid_argument("mean: reducing over an empty dimension");
+  return mul(sum(a, dims, keepdim), 1.0 / static_cast<double>(count));
+}
+
+namespace {
+Tensor extreme_op(const char* name, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim, Tensor r) {
+  return record(r, name, {a}, [a = a.detach(), r, dims, keepdim](const Node&, const Tensor& g, const Ctx&) {
+    Tensor rk = unsqueeze_reduced(r, a.shape(), dims, keepdim);
+    Tensor mask = K::eq(a, rk);  // tied extremes share the gradient equally
+    Tensor count = K::sum(mask, dims, true);
+    Tensor gk = unsqueeze_reduced(g, a.shape(), dims, keepdim);
+    return Grads{K::mul(mask, K::div(gk, count))};
+  });
+}
+}  // namespace
+
+Tensor amax(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  return extreme_op("amax", a, dims, keepdim, K::amax(a, dims, keepdim));
+}
+Tensor amin(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  return extreme_op("amin", a, dims, keepdim, K::amin(a, dims, keepdim));
+}
+
+Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  Tensor r = K::logsumexp(a, dims, keepdim);
+  return record(r, "logsumexp", {a}, [a = a.detach(), r, dims, keepdim](const Node&, const Tensor& g, const Ctx&) {
+    Tensor p = K::exp(K::sub(a, unsqueeze_reduced(r, a.shape(), dims, keepdim)));
+    return Grads{K::mul(p, unsqueeze_reduced(g, a.shape(), dims, keepdim))};
+  });
+}
+
+Tensor softmax(const Tensor& a, int64_t dim) {
+  Tensor r = K::softmax(a, dim);
+  return record(r, "softmax", {a}, [r, dim](const Node&, const Tensor& g, const Ctx&) {
+    // dx = y * (g - sum(g * y))
+    Tensor s = K::sum(K::mul(g, r), {dim}, true);
+    return Grads{K::mul(r, K::sub(g, s))};
+  });
+}
+
+Tensor log_softmax(const Tensor& a, int64_t dim) {
+  Tensor r = K::log_softmax(a, dim);
+  return record(r, "log_softmax", {a}, [r, dim](const Node&, const Tensor& g, const Ctx&) {
+    // dx = g - softmax * sum(g)
+    Tensor s = K::sum(g, {dim}, true);
+    return Grads{K::sub(g, K::mul(K::exp(r), s))};
+  });
+}
+
+// ---------------------------------------------------------------- shapes
+Tensor reshape(const Tensor& a, const Shape& shape) {
+  return record(K::reshape(a, shape), "reshape", {a}, [in = a.shape()](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::reshape(g, in)};
+  });
+}
+
+Tensor flatten(const Tensor& a, int64_t start_dim) {
+  const int64_t s = normalize_dim(start_dim, a.dim(), "flatten");
+  Shape shape(a.shape().begin(), a.shape().begin() + s);
+  shape.push_back(-1);
+  if (a.numel() == 0) shape.back() = 0;
+  return reshape(a, shape);
+}
+
+Tensor permute(const Tensor& a, const std::vector<int64_t>& order) {
+  Tensor r = K::permute(a, order);
+  std::vector<int64_t> inverse(order.size());
+  for (size_t i = 0; i < order.size(); ++i) inverse[normalize_dim(order[i], a.dim(), "permute")] = static_cast<int64_t>(i);
+  return record(r, "permute", {a}, [inverse](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::permute(g, inverse)};
+  });
+}
+
+Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) {
+  return record(K::transpose(a, d0, d1), "transpose", {a}, [d0, d1](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::transpose(g, d0, d1)};
+  });
+}
+
+Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length) {
+  return record(K::narrow(a, dim, start, length), "narrow", {a},
+                [shape = a.shape(), dim, start, length](const Node&, const Tensor& g, const Ctx&) {
+                  Tensor out = Tensor::zeros(shape, g.dtype());
+                  K::narrow(out, dim, start, length).copy_(g);
+                  return Grads{out};
+                });
+}
+
+Tensor select(const Tensor& a, int64_t dim, int64_t index) {
+  const int64_t d = normalize_dim(dim, a.dim(), "select");
+  const int64_t i = index < 0 ? index + a.size(d) : index;
+  return squeeze(narrow(a, d, i, 1), d);
+}
+
+Tensor expand(const Tensor& a, const Shape& shape) {
+  Tensor r = K::expand(a, shape);
+  return record(r, "expand", {a}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
+    return Grads{reduce_grad(g, n, 0, ctx)};
+  });
+}
+
+Tensor squeeze(const Tensor& a, int64_t dim) {
+  return record(K::squeeze(a, dim), "squeeze", {a}, [in = a.shape()](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::reshape(g, in)};
+  });
+}
+
+Tensor unsqueeze(const Tensor& a, int64_t dim) {
+  return record(K::unsqueeze(a, dim), "unsqueeze", {a}, [in = a.shape()](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::reshape(g, in)};
+  });
+}
+
+Tensor contiguous(const Tensor& a) {
+  if (a.is_contiguous()) return a;
+  return record(a.clone(), "contiguous", {a}, [](const Node&, const Tensor& g, const Ctx&) { return Grads{g}; });
+}
+
+Tensor to_dtype(const Tensor& a, DType dtype) {
+  if (a.dtype() == dtype) return a;
+  return record(a.to(dtype), "to_dtype", {a}, [from = a.dtype()](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{g.to(from)};
+  });
+}
+
+Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
+  const int64_t d = normalize_dim(dim, a.dim(), "index_select");
+  return record(K::index_select(a, d, index), "index_select", {a},
+                [shape = a.shape(), d, index](const Node&, const Tensor& g, const Ctx&) {
+                  // Move dim d first, accumulate rows at their indices, move it back.
+                  Tensor gm = K::transpose(g, 0, d).contiguous();
+                  Tensor acc = K::embedding_backward(gm, index, shape[d]);
+                  return Grads{K::transpose(acc, 0, d).contiguous()};
+                });
+}
+
+Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
+  const int64_t d = normalize_dim(dim, a.dim(), "gather");
+  return record(K::gather(a, d, index), "gather", {a}, [shape = a.shape(), d, index](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::scatter_add(shape, d, index, g)};
+  });
+}
+
+Tensor cat(const std::vector<Tensor>& parts, int64_t dim) {
+  if (parts.empty()) throw std::invalid_argument("cat: no tensors given");
+  const int64_t d = normalize_dim(dim, parts[0].dim(), "cat");
+  std::vector<int64_t> sizes;
+  for (const Tensor& p : parts) sizes.push_back(p.dim() > d ? p.size(d) : 0);
+  return record(K::cat(parts, d), "cat", parts, [sizes, d](const Node& n, const Tensor& g, const Ctx&) {
+    Grads out(sizes.size());
+    int64_t at = 0;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      if (n.needs(i)) out[i] = K::narrow(g, d, at, sizes[i]);
+      at += sizes[i];
+    }
+    return out;
+  });
+}
+
+Tensor stack(const std::vector<Tensor>& parts, int64_t dim) {
+  if (parts.empty()) throw std::invalid_argument("stack: no tensors given");
+  const int64_t d = normalize_dim(dim, parts[0].dim() + 1, "stack");
+  std::vector<Tensor> expanded;
+  for (const Tensor& p : parts) {
+    if (p.shape() != parts[0].shape())
+      throw std::invalid_argument(fmt::format("stack: shapes {} and {} differ", shape_str(p.shape()),
+                                              shape_str(parts[0].shape())));
+    expanded.push_back(unsqueeze(p, d));
+  }
+  return cat(expanded, d);
+}
+
+// ---------------------------------------------------------------- layer primitives
+namespace {
+// [B, ..., k] -> [B, R, k] (R = product of the middle dims), contiguous.
+Tensor as_batch_rows(const Tensor& t, int64_t batch) {
+  return K::reshape(t.contiguous(), {batch, -1, t.size(-1)});
+}
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  return record(K::matmul(a, b), "matmul", {a, b},
+                [a = a.detach(), b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
+                  Grads out(2);
+                  const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
+                  // Restore the dims NumPy's promotion removed, so the general rule applies.
+                  Tensor A = a_vec ? K::unsqueeze(a, 0) : a, B = b_vec ? K::unsqueeze(b, 1) : b;
+                  Tensor G = g;
+                  if (a_vec) G = K::unsqueeze(G, G.dim() - (b_vec ? 0 : 1));
+                  if (b_vec) G = K::unsqueeze(G, G.dim());
+                  if (n.needs(0)) {
+                    Tensor ga = K::sum_to(K::matmul(G, K::transpose(B, -1, -2)), A.shape());
+                    out[0] = a_vec ? K::reshape(ga, a.shape()) : ga;
+                  }
+                  if (n.needs(1)) {
+                    if (n.per_sample(1, ctx)) {
+                      if (b.dim() != 2 || a.dim() < 2 || a.size(0) != ctx.batch)
+                        throw std::invalid_argument(fmt::format(
+                            "per_sample_grad: matmul needs [B, ..., k] @ parameter [k, m]; got {} @ {}",
+                            shape_str(a.shape()), shape_str(b.shape())));
+                      // [B, k, R] @ [B, R, m] -> [B, k, m]
+                      out[1] = K::matmul(K::transpose(as_batch_rows(a, ctx.batch), 1, 2), as_batch_rows(g, ctx.batch));
+                    } else {
+                      Tensor gb = K::sum_to(K::matmul(K::transpose(A, -1, -2), G), B.shape());
+                      out[1] = b_vec ? K::reshape(gb, b.shape()) : gb;
+                    }
+                  }
+                  return out;
+                });
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1))
+    throw std::invalid_argument(fmt::format("linear: input {} does not match weight {} ([out, in])",
+                                            shape_str(x.shape()), shape_str(weight.shape())));
+  if (bias.defined() && bias.shape() != Shape{weight.size(0)})
+    throw std::invalid_argument(fmt::format("linear: bias {} does not match weight {}",
+                                            shape_str(bias.shape()), shape_str(weight.shape())));
+  Tensor y = K::matmul(x, K::transpose(weight, 0, 1));
+  if (bias.defined()) y = K::add(y, bias);
+  return record(y, "linear", {x, weight, bias},
+                [x = x.detach(), w = weight.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
+                  Grads out(3);
+                  const int64_t o = w.size(0), in = w.size(1);
+                  if (n.needs(0)) out[0] = K::matmul(g, w);
+                  const bool ps = n.per_sample(1, ctx) || n.per_sample(2, ctx);
+                  if (ps && (x.dim() < 2 || x.size(0) != ctx.batch))
+                    throw std::invalid_argument(fmt::format(
+                        "per_sample_grad: linear input {} has no batch dim of {} samples", shape_str(x.shape()), ctx.batch));
+                  if (n.needs(1)) {
+                    if (n.per_sample(1, ctx))  // [B, out, R] @ [B, R, in]
+                      out[1] = K::matmul(K::transpose(as_batch_rows(g, ctx.batch), 1, 2), as_batch_rows(x, ctx.batch));
+                    else
+                      out[1] = K::matmul(K::transpose(K::reshape(g.contiguous(), {-1, o}), 0, 1),
+                                         K::reshape(x.contiguous(), {-1, in}));
+                  }
+                  if (n.needs(2)) {
+                    if (n.per_sample(2, ctx)) out[2] = K::sum(as_batch_rows(g, ctx.batch), {1});
+                    else out[2] = K::sum(K::reshape(g.contiguous(), {-1, o}), {0});
+                  }
+                  return out;
+                });
+}
+
+Tensor embedding(const Tensor& weight, const Tensor& index) {
+  if (weight.dim() != 2)
+    throw std::invalid_argument("embedding: weight must be [V, D], got " + shape_str(weight.shape()));
+  return record(K::embedding(weight, index), "embedding", {weight},
+                [index, rows = weight.size(0)](const Node& n, const Tensor& g, const Ctx& ctx) {
+                  if (!n.per_sample(0, ctx)) return Grads{K::embedding_backward(g, index, rows)};
+                  if (index.dim() < 1 || index.size(0) != ctx.batch)
+                    throw std::invalid_argument(fmt::format(
+                        "per_sample_grad: embedding index {} has no batch dim of {} samples",
+                        shape_str(index.shape()), ctx.batch));
+                  // Offset each sample's indices into its own block of rows: [B * V, D] -> [B, V, D].
+                  Tensor idx = index.contiguous().clone();
+                  int64_t* p = idx.data<int64_t>();
+                  const int64_t per = idx.numel() / ctx.batch;
+                  for (int64_t b = 0; b < ctx.batch; ++b)
+                    for (int64_t j = 0; j < per; ++j) {
+                      int64_t& v = p[b * per + j];
+                      if (v < 0 || v >= rows)
+                        throw std::out_of_range(fmt::format("embedding: index {} out of range for {} rows", v, rows));
+                      v += b * rows;
+                    }
+                  Tensor acc = K::embedding_backward(g, idx, ctx.batch * rows);
+                  return Grads{K::reshape(acc, {ctx.batch, rows, g.size(-1)})};
+                });
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
+  if (x.dim() != 4 || weight.dim() != 4 || x.size(1) != weight.size(1))
+    throw std::invalid_argument(fmt::format("conv2d: input {} ([N, C, H, W]) does not match weight {} ([O, C, kh, kw])",
+                                            shape_str(x.shape()), shape_str(weight.shape())));
+  if (bias.defined() && bias.shape() != Shape{weight.size(0)})
+    throw std::invalid_argument(fmt::format("conv2d: bias {} does not match weight {}", shape_str(bias.shape()),
+                                            shape_str(weight.shape())));
+  if (stride <= 0 || padding < 0)
+    throw std::invalid_argument(fmt::format("conv2d: stride {} / padding {} invalid", stride, padding));
+  const K::Conv2dGeometry geo{weight.size(2), weight.size(3), stride, stride, padding, padding};
+  const int64_t N = x.size(0), O = weight.size(0), OH = geo.out_h(x.size(2)), OW = geo.out_w(x.size(3));
+  Tensor cols = K::im2col(x, geo);                       // [N, CKK, L]
+  Tensor w2 = K::reshape(weight.contiguous(), {O, -1});  // [O, CKK]
+  Tensor y = K::matmul(w2, cols);                        // [N, O, L]
+  if (bias.defined()) y = K::add(y, K::reshape(bias, {O, 1}));
+  y = K::reshape(y, {N, O, OH, OW});
+  return record(y, "conv2d", {x, weight, bias},
+                [cols, w2, geo, xs = x.shape(), ws = weight.shape()](const Node& n, const Tensor& g, const Ctx& ctx) {
+                  Grads out(3);
+                  const int64_t N = xs[0], O = ws[0];
+                  Tensor g3 = K::reshape(g.contiguous(), {N, O, -1});  // [N, O, L]
+                  if (n.needs(0)) out[0] = K::col2im(K::matmul(K::transpose(w2, 0, 1), g3), xs, geo);
+                  if (n.needs(1)) {
+                    Tensor per = K::matmul(g3, K::transpose(cols, 1, 2));  // [N, O, CKK]
+                    if (n.per_sample(1, ctx)) {
+                      Shape s = ws;
+                      s.insert(s.begin(), N);
+                      out[1] = K::reshape(per, s);
+                    } else {
+                      out[1] = K::reshape(K::sum(per, {0}), ws);
+                    }
+                  }
+                  if (n.needs(2)) out[2] = n.per_sample(2, ctx) ? K::sum(g3, {2}) : K::sum(g3, {0, 2});
+                  return out;
+                });
+}
+
+namespace {
+Tensor pool_op(const char* name, const Tensor& x, K::PoolResult r) {
+  return record(r.values, name, {x}, [idx = r.indices, xs = x.shape()](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::max_pool2d_backward(g, idx, xs)};
+  });
+}
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride) {
+  const int64_t s = stride == 0 ? kernel : stride;
+  return pool_op("max_pool2d", x, K::max_pool2d(x, kernel, kernel, s, s));
+}
+
+Tensor adaptive_max_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
+  return pool_op("adaptive_max_pool2d", x, K::adaptive_max_pool2d(x, out_h, out_w));
+}
+
+}  // namespace pathgrad

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pathgrad needs (only those missing), then configures and builds
+# the release build in ./build. Safe to run again: quiet and fast when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  g++ meson ninja-build pkg-config      # compiler and build system
+  libopenblas-dev                       # BLAS (cblas_sgemm / cblas_dgemm)
+  libxtensor-dev                        # xtensor 0.24.3 (and xtl)
+  doctest-dev libfmt-dev                # tests, formatting
+  zlib1g-dev                            # .gz data files (IDX)
+  nlohmann-json3-dev                    # safetensors headers, manifest.json, summary.json
+  libcli11-dev                          # command-line flags of the examples
+  gnuplot-nox                           # the plots of every run report
+  dataset-fashion-mnist                 # real data for the training tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=release >/dev/null
+fi
+ninja -C build >/dev/null || ninja -C build   # on failure, rerun to show the errors

@@ -1,0 +1,126 @@
+// Raw tensor kernels: the numerical work behind every operation, without autograd.
+//
+// These functions never record a graph; autograd/ops.hpp wraps them into differentiable
+// operations. All results are fresh contiguous tensors unless the function is documented as a
+// view (reshape of a contiguous tensor, permute, transpose, narrow, expand, squeeze, unsqueeze)
+// or as in-place (name ending in '_').
+//
+// Contracts shared by all kernels:
+// - Binary elementwise kernels broadcast like NumPy and require equal dtypes (no silent
+//   promotion); mismatches throw std::invalid_argument naming the kernel and the shapes/dtypes.
+// - Comparisons return the inputs' dtype holding 0 or 1.
+// - `dims` arguments accept negative dims; an empty dims list for a reduction means "all dims".
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tensor/tensor.hpp"
+
+namespace pathgrad::kernel {
+
+// ---- elementwise, binary (broadcasting) ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+// cond != 0 ? a : b, all three broadcast together; a and b share a dtype.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// ---- elementwise, with a scalar ----
+Tensor add_scalar(const Tensor& a, double s);
+Tensor mul_scalar(const Tensor& a, double s);
+Tensor pow_scalar(const Tensor& a, double exponent);
+Tensor rsub_scalar(const Tensor& a, double s);  // s - a
+Tensor clamp(const Tensor& a, double lo, double hi);
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);  // mask broadcasts to a
+
+// ---- elementwise, unary ----
+Tensor neg(const Tensor& a);
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor abs(const Tensor& a);
+Tensor sign(const Tensor& a);
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor relu(const Tensor& a);
+Tensor step(const Tensor& a);  // 1 where a > 0 else 0 (ReLU's derivative)
+
+// ---- in place (contiguous destination; for optimizers and gradient accumulation) ----
+void add_(const Tensor& dst, const Tensor& src, double alpha = 1.0);  // dst += alpha*src (same shape)
+void mul_scalar_(const Tensor& dst, double s);
+
+// ---- reductions ----
+Tensor sum(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor amax(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim = false);  // int64 result
+Tensor argmin(const Tensor& a, int64_t dim, bool keepdim = false);  // int64 result
+Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor softmax(const Tensor& a, int64_t dim);      // stable: subtracts the max
+Tensor log_softmax(const Tensor& a, int64_t dim);  // stable: x - max - log(sum(exp(x - max)))
+// Sums a gradient of `grad.shape()` down to `shape` (the inverse of broadcasting `shape` to it).
+Tensor sum_to(const Tensor& grad, const Shape& shape);
+
+// ---- shapes and indexing ----
+Tensor reshape(const Tensor& a, const Shape& shape);  // one -1 allowed; a view when contiguous
+Tensor permute(const Tensor& a, const std::vector<int64_t>& order);  // view
+Tensor transpose(const Tensor& a, int64_t d0, int64_t d1);          // view
+Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length);  // view
+Tensor expand(const Tensor& a, const Shape& shape);  // view, broadcast rules, -1 keeps a size
+Tensor squeeze(const Tensor& a, int64_t dim);   // view; dim must have size 1
+Tensor unsqueeze(const Tensor& a, int64_t dim); // view
+// out[..., j, ...] = a[..., index[j], ...] along `dim`; index is a 1-D int64 tensor.
+Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
+// out[i][j][k] = a[i][index[i][j][k]][k] (for dim 1); index has a's number of dims.
+Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
+// out = zeros(shape); out[i][index[i][j][k]][k] += src[i][j][k] (for dim 1).
+Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src);
+// Rows of `weight` [V, ...] picked by an int64 index tensor of any shape: [index..., ...].
+Tensor embedding(const Tensor& weight, const Tensor& index);
+// grad_weight [V, ...] accumulating rows of grad [index..., ...] at their indices.
+Tensor embedding_backward(const Tensor& grad, const Tensor& index, int64_t num_rows);
+Tensor cat(const std::vector<Tensor>& parts, int64_t dim);
+Tensor stack(const std::vector<Tensor>& parts, int64_t dim);
+
+// ---- linear algebra (OpenBLAS) ----
+// NumPy matmul semantics: [..., n, k] @ [..., k, m] with broadcast batch dims; 1-D operands are
+// promoted like NumPy (and the added dim removed). Runs cblas_sgemm / cblas_dgemm.
+Tensor matmul(const Tensor& a, const Tensor& b);
+// im2col for 2-D convolution: x [N, C, H, W] -> cols [N, C*kh*kw, OH*OW] with
+// OH = (H + 2*pad_h - kh) / stride_h + 1 (likewise OW). Zero padding.
+struct Conv2dGeometry {
+  int64_t kh, kw, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t out_h(int64_t h) const { return (h + 2 * pad_h - kh) / stride_h + 1; }
+  int64_t out_w(int64_t w) const { return (w + 2 * pad_w - kw) / stride_w + 1; }
+};
+Tensor im2col(const Tensor& x, const Conv2dGeometry& g);
+// The adjoint of im2col: cols [N, C*kh*kw, OH*OW] -> [N, C, H, W], overlapping entries summed.
+Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g);
+
+// ---- pooling ----
+// Max pooling of x [N, C, H, W]. Window (i, j) of output covers rows [h0(i), h1(i)) and columns
+// [w0(j), w1(j)). Returns the maxima [N, C, OH, OW] and, for the backward pass, the flat index
+// (row * W + col) of the first maximum in each window, as int64.
+struct PoolResult {
+  Tensor values, indices;
+};
+// Fixed windows: kernel kh x kw, stride sh x sw, no padding.
+PoolResult max_pool2d(const Tensor& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw);
+// PyTorch's adaptive windows: start = floor(i*H/OH), end = ceil((i+1)*H/OH).
+PoolResult adaptive_max_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
+// Routes grad [N, C, OH, OW] to the recorded maxima: zeros [N, C, H, W] plus grad at indices.
+Tensor max_pool2d_backward(const Tensor& grad, const Tensor& indices, const Shape& x_shape);
+
+}  // namespace pathgrad::kernel

@@ -1,0 +1,168 @@
+// Matrix products through OpenBLAS (cblas_sgemm / cblas_dgemm) with NumPy matmul semantics, and
+// im2col / col2im, which turn 2-D convolutions into matrix products.
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "tensor/kernels.hpp"
+
+namespace pathgrad::kernel {
+namespace {
+
+// A 2-D operand as BLAS sees it: a pointer, whether to transpose, and the leading dimension.
+// Row-major [r, c] with strides (ld, 1) is NoTrans; strides (1, ld) is a transposed view.
+struct GemmOperand {
+  bool trans;
+  int64_t ld;
+};
+
+bool blas_layout(const Shape& strides, int64_t rows, int64_t cols, GemmOperand& op) {
+  const int64_t s0 = strides[strides.size() - 2], s1 = strides[strides.size() - 1];
+  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1)) { op = {false, s0}; return true; }
+  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1)) { op = {true, s1}; return true; }
+  return false;
+}
+
+template <class T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T* c, int64_t ldc) {
+  const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, TA, TB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f,
+                a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, TA, TB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0,
+                a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0, c, static_cast<int>(ldc));
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  if (a_in.dtype() != b_in.dtype())
+    throw std::invalid_argument(fmt::format("matmul: dtypes {} and {} differ", dtype_name(a_in.dtype()),
+                                            dtype_name(b_in.dtype())));
+  if (a_in.dim() == 0 || b_in.dim() == 0)
+    throw std::invalid_argument("matmul: both operands need at least 1 dim");
+  const bool a_vec = a_in.dim() == 1, b_vec = b_in.dim() == 1;
+  Tensor a = a_vec ? unsqueeze(a_in, 0) : a_in;
+  Tensor b = b_vec ? unsqueeze(b_in, 1) : b_in;
+  const int64_t m = a.size(-2), k = a.size(-1), k2 = b.size(-2), n = b.size(-1);
+  if (k != k2)
+    throw std::invalid_argument(fmt::format("matmul: shapes {} and {} do not align ({} != {})",
+                                            shape_str(a_in.shape()), shape_str(b_in.shape()), k, k2));
+  const Shape a_batch(a.shape().begin(), a.shape().end() - 2);
+  const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
+  const Shape batch = broadcast_shapes(a_batch, b_batch, "matmul");
+  Shape out_shape = batch;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  Tensor out = Tensor::empty(out_shape, a.dtype());
+
+  dispatch_float(a.dtype(), "matmul", [&](auto tag) {
+    using T = decltype(tag);
+    if (m == 0 || n == 0) return;
+    GemmOperand oa{}, ob{};
+    // Fast path: b has no batch dims and a is contiguous -> fold a's batch into rows: one GEMM.
+    if (b_batch.empty() && a.is_contiguous() && blas_layout(b.strides(), k, n, ob)) {
+      gemm<T>(false, ob.trans, numel(batch) * m, n, k, a.template data<T>(), std::max<int64_t>(k, 1),
+              b.template data<T>(), ob.ld, out.template data<T>(), n);
+      return;
+    }
+    // General path: one GEMM per broadcast batch entry on views of a and b.
+    Tensor ae = expand(a, [&] { Shape s = batch; s.push_back(m); s.push_back(k); return s; }());
+    Tensor be = expand(b, [&] { Shape s = batch; s.push_back(k); s.push_back(n); return s; }());
+    if (!blas_layout(ae.strides(), m, k, oa)) { ae = ae.contiguous(); blas_layout(ae.strides(), m, k, oa); }
+    if (!blas_layout(be.strides(), k, n, ob)) { be = be.contiguous(); blas_layout(be.strides(), k, n, ob); }
+    const int64_t nb = numel(batch), nd = static_cast<int64_t>(batch.size());
+    std::vector<int64_t> idx(static_cast<size_t>(nd), 0);
+    T* o = out.template data<T>();
+    const T* pa = ae.template data<T>();
+    const T* pb = be.template data<T>();
+    for (int64_t bi = 0; bi < nb; ++bi) {
+      int64_t offa = 0, offb = 0;
+      for (int64_t d = 0; d < nd; ++d) {
+        offa += idx[d] * ae.strides()[d];
+        offb += idx[d] * be.strides()[d];
+      }
+      gemm<T>(oa.trans, ob.trans, m, n, k, pa + offa, oa.ld, pb + offb, ob.ld, o + bi * m * n, n);
+      for (int64_t d = nd - 1; d >= 0; --d) {
+        if (++idx[d] < batch[d]) break;
+        idx[d] = 0;
+      }
+    }
+  });
+  if (a_vec) out = squeeze(out, -2);
+  if (b_vec) out = squeeze(out, -1);
+  return out;
+}
+
+Tensor im2col(const Tensor& x_in, const Conv2dGeometry& g) {
+  if (x_in.dim() != 4)
+    throw std::invalid_argument("im2col: expected input [N, C, H, W], got " + shape_str(x_in.shape()));
+  Tensor x = x_in.contiguous();
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t OH = g.out_h(H), OW = g.out_w(W);
+  if (OH <= 0 || OW <= 0)
+    throw std::invalid_argument(fmt::format("im2col: kernel {}x{} does not fit input {} with padding {}",
+                                            g.kh, g.kw, shape_str(x.shape()), g.pad_h));
+  Tensor cols = Tensor::empty({N, C * g.kh * g.kw, OH * OW}, x.dtype());
+  dispatch_float(x.dtype(), "im2col", [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = x.template data<T>();
+    T* out = cols.template data<T>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t ki = 0; ki < g.kh; ++ki)
+          for (int64_t kj = 0; kj < g.kw; ++kj) {
+            T* row = out + (((n * C + c) * g.kh + ki) * g.kw + kj) * OH * OW;
+            const T* plane = in + (n * C + c) * H * W;
+            for (int64_t oh = 0; oh < OH; ++oh) {
+              const int64_t ih = oh * g.stride_h - g.pad_h + ki;
+              T* r = row + oh * OW;
+              if (ih < 0 || ih >= H) {
+                for (int64_t ow = 0; ow < OW; ++ow) r[ow] = T(0);
+                continue;
+              }
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t iw = ow * g.stride_w - g.pad_w + kj;
+                r[ow] = (iw >= 0 && iw < W) ? plane[ih * W + iw] : T(0);
+              }
+            }
+          }
+  });
+  return cols;
+}
+
+Tensor col2im(const Tensor& cols_in, const Shape& x_shape, const Conv2dGeometry& g) {
+  const int64_t N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3];
+  const int64_t OH = g.out_h(H), OW = g.out_w(W);
+  if (cols_in.shape() != Shape{N, C * g.kh * g.kw, OH * OW})
+    throw std::invalid_argument(fmt::format("col2im: columns {} do not match input {}",
+                                            shape_str(cols_in.shape()), shape_str(x_shape)));
+  Tensor cols = cols_in.contiguous();
+  Tensor x = Tensor::zeros(x_shape, cols.dtype());
+  dispatch_float(cols.dtype(), "col2im", [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = cols.template data<T>();
+    T* out = x.template data<T>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t ki = 0; ki < g.kh; ++ki)
+          for (int64_t kj = 0; kj < g.kw; ++kj) {
+            const T* row = in + (((n * C + c) * g.kh + ki) * g.kw + kj) * OH * OW;
+            T* plane = out + (n * C + c) * H * W;
+            for (int64_t oh = 0; oh < OH; ++oh) {
+              const int64_t ih = oh * g.stride_h - g.pad_h + ki;
+              if (ih < 0 || ih >= H) continue;
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t iw = ow * g.stride_w - g.pad_w + kj;
+                if (iw >= 0 && iw < W) plane[ih * W + iw] += row[oh * OW + ow];
+              }
+            }
+          }
+  });
+  return x;
+}
+
+}  // namespace pathgrad::kernel

@@ -1,0 +1,240 @@
+// Reductions (sum, mean, max/min and their arg versions, logsumexp) over any set of dims, and the
+// stable softmax / log-softmax. Sums accumulate in double, also for float32 tensors.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "tensor/kernels.hpp"
+#include "tensor/strided.hpp"
+
+namespace pathgrad::kernel {
+namespace {
+
+struct ReducePlan {
+  std::vector<bool> reduced;  // per input dim
+  Shape out_shape;            // with keepdim applied
+  Shape kept_shape;           // the kept dims only
+  int64_t inner = 1;          // number of elements reduced into each output
+  Tensor view;                // input permuted to (kept dims..., reduced dims...)
+};
+
+ReducePlan plan_reduce(const char* op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  ReducePlan p;
+  const int64_t nd = a.dim();
+  p.reduced.assign(nd, dims.empty());
+  for (int64_t d : dims) {
+    const int64_t n = normalize_dim(d, nd, op);
+    if (p.reduced[n] && !dims.empty())
+      throw std::invalid_argument(fmt::format("{}: dim {} listed twice", op, d));
+    p.reduced[n] = true;
+  }
+  std::vector<int64_t> order;
+  for (int64_t d = 0; d < nd; ++d)
+    if (!p.reduced[d]) {
+      order.push_back(d);
+      p.kept_shape.push_back(a.shape()[d]);
+    }
+  for (int64_t d = 0; d < nd; ++d)
+    if (p.reduced[d]) {
+      order.push_back(d);
+      p.inner *= a.shape()[d];
+    }
+  for (int64_t d = 0; d < nd; ++d) {
+    if (!p.reduced[d]) p.out_shape.push_back(a.shape()[d]);
+    else if (keepdim) p.out_shape.push_back(1);
+  }
+  p.view = permute(a, order);
+  return p;
+}
+
+// Calls body(out_index, reader) per output, where reader(k) yields the k-th reduced element.
+template <class T, class Body>
+void for_each_output(const ReducePlan& p, Body body) {
+  const T* in = p.view.data<T>();
+  const int64_t n_out = numel(p.kept_shape);
+  if (p.view.is_contiguous()) {
+    for (int64_t o = 0; o < n_out; ++o) body(o, in + o * p.inner, int64_t{1});
+    return;
+  }
+  Tensor c = p.view.contiguous();
+  const T* cin = c.data<T>();
+  for (int64_t o = 0; o < n_out; ++o) body(o, cin + o * p.inner, int64_t{1});
+}
+
+// True when the reduced dims are exactly the leading dims of a contiguous tensor: then we sum
+// whole rows, which is much faster than gathering columns.
+bool reduces_leading_dims(const Tensor& a, const std::vector<bool>& reduced) {
+  if (!a.is_contiguous()) return false;
+  bool seen_kept = false;
+  for (bool r : reduced) {
+    if (!r) seen_kept = true;
+    else if (seen_kept) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  ReducePlan p = plan_reduce("sum", a, dims, keepdim);
+  Tensor out = Tensor::empty(p.out_shape, a.dtype());
+  dispatch_all(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+    T* o = out.data<T>();
+    const int64_t n_out = numel(p.kept_shape);
+    if (reduces_leading_dims(a, p.reduced) && n_out > 1) {
+      std::vector<Acc> acc(static_cast<size_t>(n_out), Acc(0));
+      const T* in = a.data<T>();
+      for (int64_t r = 0; r < p.inner; ++r) {
+        const T* row = in + r * n_out;
+        for (int64_t j = 0; j < n_out; ++j) acc[j] += static_cast<Acc>(row[j]);
+      }
+      for (int64_t j = 0; j < n_out; ++j) o[j] = static_cast<T>(acc[j]);
+      return;
+    }
+    for_each_output<T>(p, [&](int64_t oi, const T* x, int64_t) {
+      Acc s = 0;
+      for (int64_t k = 0; k < p.inner; ++k) s += static_cast<Acc>(x[k]);
+      o[oi] = static_cast<T>(s);
+    });
+  });
+  return out;
+}
+
+Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  if (!a.is_floating_point()) throw_dtype_error("mean", a.dtype(), "float32 or float64");
+  ReducePlan p = plan_reduce("mean", a, dims, keepdim);
+  if (p.inner == 0) throw std::invalid_argument("mean: reducing over an empty dimension");
+  return mul_scalar(sum(a, dims, keepdim), 1.0 / static_cast<double>(p.inner));
+}
+
+namespace {
+template <bool Max>
+Tensor extreme(const char* op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  ReducePlan p = plan_reduce(op, a, dims, keepdim);
+  if (p.inner == 0) throw std::invalid_argument(fmt::format("{}: reducing over an empty dimension", op));
+  Tensor out = Tensor::empty(p.out_shape, a.dtype());
+  dispatch_all(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.data<T>();
+    for_each_output<T>(p, [&](int64_t oi, const T* x, int64_t) {
+      T best = x[0];
+      for (int64_t k = 1; k < p.inner; ++k) best = Max ? std::max(best, x[k]) : std::min(best, x[k]);
+      o[oi] = best;
+    });
+  });
+  return out;
+}
+
+template <bool Max>
+Tensor arg_extreme(const char* op, const Tensor& a, int64_t dim, bool keepdim) {
+  ReducePlan p = plan_reduce(op, a, {dim}, keepdim);
+  if (p.inner == 0) throw std::invalid_argument(fmt::format("{}: reducing over an empty dimension", op));
+  Tensor out = Tensor::empty(p.out_shape, DType::Int64);
+  int64_t* o = out.data<int64_t>();
+  dispatch_all(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    for_each_output<T>(p, [&](int64_t oi, const T* x, int64_t) {
+      int64_t best = 0;  // first occurrence wins, as in NumPy
+      for (int64_t k = 1; k < p.inner; ++k)
+        if (Max ? x[k] > x[best] : x[k] < x[best]) best = k;
+      o[oi] = best;
+    });
+  });
+  return out;
+}
+}  // namespace
+
+Tensor amax(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) { return extreme<true>("amax", a, dims, keepdim); }
+Tensor amin(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) { return extreme<false>("amin", a, dims, keepdim); }
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim) { return arg_extreme<true>("argmax", a, dim, keepdim); }
+Tensor argmin(const Tensor& a, int64_t dim, bool keepdim) { return arg_extreme<false>("argmin", a, dim, keepdim); }
+
+Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  ReducePlan p = plan_reduce("logsumexp", a, dims, keepdim);
+  if (p.inner == 0) throw std::invalid_argument("logsumexp: reducing over an empty dimension");
+  Tensor out = Tensor::empty(p.out_shape, a.dtype());
+  dispatch_float(a.dtype(), "logsumexp", [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.data<T>();
+    for_each_output<T>(p, [&](int64_t oi, const T* x, int64_t) {
+      T m = x[0];
+      for (int64_t k = 1; k < p.inner; ++k) m = std::max(m, x[k]);
+      if (std::isinf(m)) { o[oi] = m; return; }
+      double s = 0;
+      for (int64_t k = 0; k < p.inner; ++k) s += std::exp(static_cast<double>(x[k] - m));
+      o[oi] = static_cast<T>(static_cast<double>(m) + std::log(s));
+    });
+  });
+  return out;
+}
+
+namespace {
+// Applies a row function along `dim`: moves dim last, runs f(row_in, row_out, n), moves it back.
+template <class F>
+Tensor along_dim(const char* op, const Tensor& a, int64_t dim, F f) {
+  const int64_t d = normalize_dim(dim, a.dim(), op);
+  const int64_t last = a.dim() - 1;
+  Tensor moved = d == last ? a.contiguous() : transpose(a, d, last).contiguous();
+  Tensor out = Tensor::empty(moved.shape(), a.dtype());
+  const int64_t n = moved.shape()[last];
+  const int64_t rows = n == 0 ? 0 : moved.numel() / n;
+  dispatch_float(a.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = moved.data<T>();
+    T* o = out.data<T>();
+    for (int64_t r = 0; r < rows; ++r) f(in + r * n, o + r * n, n);
+  });
+  return d == last ? out : transpose(out, d, last).contiguous();
+}
+}  // namespace
+
+Tensor softmax(const Tensor& a, int64_t dim) {
+  return along_dim("softmax", a, dim, [](const auto* x, auto* y, int64_t n) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
+    T m = x[0];
+    for (int64_t k = 1; k < n; ++k) m = std::max(m, x[k]);
+    double s = 0;
+    for (int64_t k = 0; k < n; ++k) s += std::exp(static_cast<double>(x[k] - m));
+    const double inv = 1.0 / s;
+    for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(std::exp(static_cast<double>(x[k] - m)) * inv);
+  });
+}
+
+Tensor log_softmax(const Tensor& a, int64_t dim) {
+  return along_dim("log_softmax", a, dim, [](const auto* x, auto* y, int64_t n) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
+    T m = x[0];
+    for (int64_t k = 1; k < n; ++k) m = std::max(m, x[k]);
+    double s = 0;
+    for (int64_t k = 0; k < n; ++k) s += std::exp(static_cast<double>(x[k] - m));
+    const double lse = static_cast<double>(m) + std::log(s);
+    for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(static_cast<double>(x[k]) - lse);
+  });
+}
+
+Tensor sum_to(const Tensor& grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  const int64_t lead = grad.dim() - static_cast<int64_t>(shape.size());
+  if (lead < 0)
+    throw std::invalid_argument(fmt::format("sum_to: cannot reduce {} to {}", shape_str(grad.shape()),
+                                            shape_str(shape)));
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < lead; ++d) dims.push_back(d);
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const int64_t gs = grad.shape()[lead + static_cast<int64_t>(d)];
+    if (shape[d] == 1 && gs != 1) dims.push_back(lead + static_cast<int64_t>(d));
+    else if (shape[d] != gs)
+      throw std::invalid_argument(fmt::format("sum_to: cannot reduce {} to {}",
+                                              shape_str(grad.shape()), shape_str(shape)));
+  }
+  Tensor s = dims.empty() ? grad : sum(grad, dims, true);
+  // Drop the leading dims that were summed with keepdim.
+  return reshape(s.contiguous(), shape);
+}
+
+}  // namespace pathgrad::kernel
