@@ -18,6 +18,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tensor/dtype.hpp"
@@ -145,6 +146,10 @@ class Tensor {
  private:
   std::shared_ptr<TensorImpl> impl_;
 };
+
+// Tensors with names, in a meaningful order: parameters ("layers.0.weight"), state dicts,
+// the contents of a safetensors file.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // Float32/Float64 dispatch helper for kernels: calls f(T{}) with T = float or double.
 template <class F>
