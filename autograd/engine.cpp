@@ -47,12 +47,18 @@ std::vector<TensorImpl*> topological_order(const std::vector<Tensor>& outputs) {
   return {order.rbegin(), order.rend()};
 }
 
+// True when `t` is the only handle to a contiguous buffer that holds nothing else: the engine
+// may then update it in place or hand it over without copying.
+bool exclusively_owned(const Tensor& t) {
+  return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous() &&
+         t.storage()->nbytes() == static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
+}
+
 void accumulate(std::unordered_map<TensorImpl*, Tensor>& grads, TensorImpl* key, const Tensor& g) {
   auto it = grads.find(key);
   if (it == grads.end()) {
     grads.emplace(key, g);
-  } else if (it->second.is_contiguous() && it->second.impl_ptr().use_count() == 1 &&
-             it->second.storage().use_count() == 1) {
+  } else if (exclusively_owned(it->second)) {
     kernel::add_(it->second, g);  // nobody else sees this buffer: add in place
   } else {
     it->second = kernel::add(it->second, g);
@@ -68,11 +74,12 @@ Tensor default_seed(const Tensor& out, const char* who) {
 }
 
 enum class Mode { Accumulate, Functional, PerSample };
+using DirectionMap = std::unordered_map<const TensorImpl*, std::vector<Tensor>>;
 
 // Runs the backward pass. In Functional/PerSample mode returns the gradients of `targets`.
 std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds_in,
                         bool retain_graph, Mode mode, const std::vector<Tensor>& targets,
-                        int64_t batch, const char* who) {
+                        int64_t batch, const char* who, const DirectionMap* directions = nullptr) {
   if (!seeds_in.empty() && seeds_in.size() != outputs.size())
     throw std::invalid_argument(fmt::format("{}: {} seeds for {} outputs", who, seeds_in.size(), outputs.size()));
   std::unordered_map<TensorImpl*, Tensor> grads;
@@ -91,6 +98,12 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
   }
 
   const std::vector<TensorImpl*> order = topological_order(outputs);
+  for (TensorImpl* t : order)
+    if (t->grad_fn && t->grad_fn->released)
+      throw std::logic_error(fmt::format(
+          "{}: backward through the graph of '{}' a second time, but its saved values were already "
+          "freed; pass retain_graph=true to the first backward call",
+          who, t->grad_fn->name));
   std::unordered_set<TensorImpl*> target_set;
   for (const Tensor& t : targets) target_set.insert(t.impl_ptr().get());
 
@@ -108,6 +121,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
   BackwardContext ctx;
   ctx.per_sample = mode == Mode::PerSample;
   ctx.batch = batch;
+  ctx.directions = directions;
   std::vector<std::shared_ptr<Node>> ran;  // owning: releasing one node may drop another
   for (TensorImpl* t : order) {
     if (!needed.count(t)) continue;
@@ -116,24 +130,22 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
     Node* node = t->grad_fn.get();
     if (!node) {  // a leaf
       if (mode == Mode::Accumulate) {
-        Tensor g = git->second;
+        Tensor g = std::move(git->second);
+        grads.erase(git);
         if (g.shape() != t->shape)
           throw std::logic_error(fmt::format("{}: gradient {} for a leaf of shape {}", who,
                                              shape_str(g.shape()), shape_str(t->shape)));
         if (t->grad) {
           Tensor acc(t->grad);
           kernel::add_(acc, g);
+        } else if (exclusively_owned(g) && !g.requires_grad()) {
+          t->grad = g.impl_ptr();  // a fresh buffer nobody else sees: keep it, no copy
         } else {
-          t->grad = g.contiguous().clone().impl_ptr();
+          t->grad = g.clone().impl_ptr();
         }
       }
       continue;
     }
-    if (node->released)
-      throw std::logic_error(fmt::format(
-          "{}: backward through the graph of '{}' a second time, but its saved values were already "
-          "freed; pass retain_graph=true to the first backward call",
-          who, node->name));
     const Tensor g_out = git->second;
     if (!target_set.count(t)) grads.erase(git);
     std::vector<Tensor> g_in = node->backward(*node, g_out, ctx);
@@ -144,7 +156,10 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
       TensorImpl* key = in.impl_ptr().get();
       if (!needed.count(key)) continue;
       Shape expected = in.shape();
-      if (node->per_sample(i, ctx)) expected.insert(expected.begin(), batch);
+      if (node->per_sample(i, ctx) && ctx.contract())
+        expected = {batch, static_cast<int64_t>(ctx.directions_for(in).size())};
+      else if (node->per_sample(i, ctx))
+        expected.insert(expected.begin(), batch);
       if (g_in[i].shape() != expected) {
         if (ctx.per_sample && node->per_sample(i, ctx))
           throw std::invalid_argument(fmt::format(
@@ -173,7 +188,8 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
       result.push_back(it->second);
     } else {
       Shape s = t.shape();
-      if (mode == Mode::PerSample) s.insert(s.begin(), batch);
+      if (directions) s = {batch, static_cast<int64_t>(directions->at(t.impl_ptr().get()).size())};
+      else if (mode == Mode::PerSample) s.insert(s.begin(), batch);
       result.push_back(Tensor::zeros(s, t.dtype()));
     }
   }
@@ -181,6 +197,23 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
 }
 
 }  // namespace
+
+Node::~Node() {
+  // Unlink the graph below this node before it is destroyed: an input that only this node keeps
+  // alive hands its own node's inputs to `pending` first, so every node dies with no inputs left
+  // and no destructor ever recurses into another.
+  std::vector<Tensor> pending = std::move(inputs);
+  while (!pending.empty()) {
+    Tensor t = std::move(pending.back());
+    pending.pop_back();
+    if (!t.defined() || t.impl_ptr().use_count() != 1) continue;  // still alive elsewhere
+    const std::shared_ptr<Node>& fn = t.impl().grad_fn;
+    if (fn && fn.use_count() == 1) {
+      for (Tensor& in : fn->inputs) pending.push_back(std::move(in));
+      fn->inputs.clear();
+    }
+  }  // each `t` is destroyed here, with a node that no longer holds anything
+}
 
 bool grad_enabled() { return g_grad_enabled; }
 
@@ -197,16 +230,19 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& seeds, bool retain_graph, bool allow_unused) {
-  for (const Tensor& in : inputs)
-    if (!in.requires_grad()) throw std::invalid_argument("grad: an input does not require grad");
-  std::vector<Tensor> result = run(outputs, seeds, retain_graph, Mode::Functional, inputs, 0, "grad");
-  if (!allow_unused) {
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!inputs[i].requires_grad())
+      throw std::invalid_argument(fmt::format("grad: input {} (shape {}) does not require grad", i,
+                                              shape_str(inputs[i].shape())));
+  if (!allow_unused) {  // checked before the pass, which may release the graph
     const std::vector<TensorImpl*> order = topological_order(outputs);
+    const std::unordered_set<TensorImpl*> reached(order.begin(), order.end());
     for (size_t i = 0; i < inputs.size(); ++i)
-      if (std::find(order.begin(), order.end(), inputs[i].impl_ptr().get()) == order.end())
-        throw std::invalid_argument(fmt::format("grad: input {} is not used by the outputs", i));
+      if (!reached.count(inputs[i].impl_ptr().get()))
+        throw std::invalid_argument(fmt::format("grad: input {} (shape {}) is not used by the outputs", i,
+                                                shape_str(inputs[i].shape())));
   }
-  return result;
+  return run(outputs, seeds, retain_graph, Mode::Functional, inputs, 0, "grad");
 }
 
 std::vector<Tensor> per_sample_grad(const Tensor& losses, const std::vector<Tensor>& params,
@@ -218,6 +254,36 @@ std::vector<Tensor> per_sample_grad(const Tensor& losses, const std::vector<Tens
       throw std::invalid_argument("per_sample_grad: every parameter must be a leaf that requires grad");
   const Tensor seed = seeds.defined() ? seeds : Tensor::ones(losses.shape(), losses.dtype());
   return run({losses}, {seed}, retain_graph, Mode::PerSample, params, losses.size(0), "per_sample_grad");
+}
+
+std::vector<Tensor> per_sample_grad_dot(const Tensor& losses, const std::vector<Tensor>& params,
+                                        const std::vector<std::vector<Tensor>>& directions, const Tensor& seeds,
+                                        bool retain_graph) {
+  if (losses.dim() != 1)
+    throw std::invalid_argument("per_sample_grad_dot: losses must be [B], got " + shape_str(losses.shape()));
+  if (directions.size() != params.size())
+    throw std::invalid_argument(fmt::format("per_sample_grad_dot: {} direction lists for {} parameters",
+                                            directions.size(), params.size()));
+  DirectionMap map;
+  for (size_t p = 0; p < params.size(); ++p) {
+    if (!params[p].requires_grad() || !params[p].is_leaf())
+      throw std::invalid_argument("per_sample_grad_dot: every parameter must be a leaf that requires grad");
+    for (const Tensor& d : directions[p])
+      if (d.shape() != params[p].shape() || d.dtype() != params[p].dtype())
+        throw std::invalid_argument(fmt::format("per_sample_grad_dot: direction {} {} for parameter {} {}",
+                                                shape_str(d.shape()), dtype_name(d.dtype()),
+                                                shape_str(params[p].shape()), dtype_name(params[p].dtype())));
+    map[params[p].impl_ptr().get()] = directions[p];
+  }
+  const Tensor seed = seeds.defined() ? seeds : Tensor::ones(losses.shape(), losses.dtype());
+  return run({losses}, {seed}, retain_graph, Mode::PerSample, params, losses.size(0), "per_sample_grad_dot", &map);
+}
+
+const std::vector<Tensor>& BackwardContext::directions_for(const Tensor& leaf) const {
+  static const std::vector<Tensor> none;
+  if (!directions) return none;
+  auto it = directions->find(leaf.impl_ptr().get());
+  return it == directions->end() ? none : it->second;
 }
 
 Tensor record(Tensor result, const char* name, const std::vector<Tensor>& operands, Node::BackwardFn fn) {

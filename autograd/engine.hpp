@@ -60,6 +60,15 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 std::vector<Tensor> per_sample_grad(const Tensor& per_sample_losses, const std::vector<Tensor>& params,
                                     const Tensor& seeds = Tensor(), bool retain_graph = false);
 
+// Per-sample directional derivatives, without ever materialising [B, ...p.shape]: for parameter
+// p with directions d_{p,1..K}, result p is [B, K] with entry (b, k) = seeds[b] *
+// d(loss_b)/dp . d_{p,k}. Same requirements as per_sample_grad. Costs about one backward pass
+// plus, per direction, one forward-sized product of each operation that consumes p. This is how
+// explaind contracts probe gradients with parameter updates (path-kernel.md §3).
+std::vector<Tensor> per_sample_grad_dot(const Tensor& per_sample_losses, const std::vector<Tensor>& params,
+                                        const std::vector<std::vector<Tensor>>& directions,
+                                        const Tensor& seeds = Tensor(), bool retain_graph = false);
+
 // Creates the result of a differentiable operation: when recording is on and some operand
 // requires grad, attaches a Node named `name` whose slots are the operands that require grad.
 // Used by autograd/ops.cpp and by any user-defined operation.

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tensor/tensor.hpp"
@@ -17,6 +18,13 @@ struct BackwardContext {
   // Non-leaf inputs receive ordinary gradients.
   bool per_sample = false;
   int64_t batch = 0;
+  // Contraction mode (per_sample_grad_dot): a leaf operand instead receives [batch, K], its
+  // per-sample gradients dotted with each of the K direction tensors given for that leaf.
+  const std::unordered_map<const TensorImpl*, std::vector<Tensor>>* directions = nullptr;
+
+  bool contract() const { return directions != nullptr; }
+  // The directions of a leaf in contraction mode (empty if it has none).
+  const std::vector<Tensor>& directions_for(const Tensor& leaf) const;
 };
 
 struct Node {
@@ -28,6 +36,15 @@ struct Node {
   std::vector<Tensor> inputs;  // one slot per operand; undefined where no gradient is needed
   BackwardFn backward;         // returns one gradient per slot (undefined allowed where unused)
   bool released = false;       // set once backward ran without retain_graph
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases the graph below this node iteratively: a chain of a million operations is freed
+  // without a million nested destructor calls (which would overflow the stack).
+  // Backward closures must capture detached tensors only (see autograd/ops.cpp), so that the
+  // graph is reachable through `inputs` alone.
+  ~Node();
 
   // True when operand i needs a gradient.
   bool needs(size_t i) const { return i < inputs.size() && inputs[i].defined(); }

@@ -14,6 +14,30 @@ using Ctx = BackwardContext;
 
 namespace {
 
+// [B, ...] -> [B]: the sum of every sample's entries.
+Tensor sum_per_sample(const Tensor& t) { return K::sum(K::reshape(t.contiguous(), {t.size(0), -1}), {1}); }
+
+// Contraction mode: [B, K] with column k = f(direction k), where f returns [B].
+template <class F>
+Tensor per_direction(const Tensor& leaf, const Ctx& ctx, F f) {
+  const std::vector<Tensor>& dirs = ctx.directions_for(leaf);
+  if (dirs.empty()) return Tensor::zeros({ctx.batch, 0}, leaf.dtype());
+  std::vector<Tensor> cols;
+  cols.reserve(dirs.size());
+  for (const Tensor& d : dirs) cols.push_back(f(d));
+  return K::stack(cols, 1);
+}
+
+// A leaf's per-sample gradients [B, ...shape] as the engine wants them: unchanged, or in
+// contraction mode dotted with the leaf's directions -> [B, K].
+Tensor per_sample_result(const Tensor& per_sample, const Tensor& leaf, const Ctx& ctx) {
+  if (!ctx.contract()) return per_sample;
+  const Tensor flat = K::reshape(per_sample.contiguous(), {ctx.batch, -1});  // [B, P]
+  return per_direction(leaf, ctx, [&](const Tensor& d) {
+    return K::reshape(K::matmul(flat, K::reshape(d.contiguous(), {-1})), {ctx.batch});
+  });
+}
+
 // Sums a gradient g of a broadcast result back to the shape of operand i. In per-sample mode a
 // leaf operand instead gets [B, ...shape]: dim 0 of g is kept, every other broadcast dim summed.
 Tensor reduce_grad(const Tensor& g, const Node& node, size_t i, const Ctx& ctx) {
@@ -34,13 +58,16 @@ Tensor reduce_grad(const Tensor& g, const Node& node, size_t i, const Ctx& ctx) 
   Tensor s = dims.empty() ? g : K::sum(g, dims, true);
   Shape out = shape;
   out.insert(out.begin(), ctx.batch);
-  return K::reshape(s, out);
+  return per_sample_result(K::reshape(s, out), node.inputs[i], ctx);
 }
 
-// For ops with one operand: gradient = g * local derivative (already of the operand's shape).
-Tensor unary_op(const char* name, const Tensor& a, Tensor result, Tensor derivative) {
+// For ops with one operand: gradient = g * derivative(), the local derivative (of the operand's
+// shape) computed from the values the callable captured, only when backward runs: inference
+// pays nothing for it.
+template <class Derivative>
+Tensor unary_op(const char* name, const Tensor& a, Tensor result, Derivative derivative) {
   return record(std::move(result), name, {a}, [d = std::move(derivative)](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::mul(g, d)};
+    return Grads{K::mul(g, d())};
   });
 }
 
@@ -100,7 +127,8 @@ Tensor mul(const Tensor& a, double s) {
 }
 
 Tensor pow(const Tensor& a, double e) {
-  return unary_op("pow_scalar", a, K::pow_scalar(a, e), K::mul_scalar(K::pow_scalar(a, e - 1.0), e));
+  return unary_op("pow_scalar", a, K::pow_scalar(a, e),
+                  [a = a.detach(), e] { return K::mul_scalar(K::pow_scalar(a, e - 1.0), e); });
 }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
@@ -123,7 +151,7 @@ Tensor neg(const Tensor& a) {
 
 Tensor exp(const Tensor& a) {
   Tensor r = K::exp(a);
-  return unary_op("exp", a, r, r);
+  return unary_op("exp", a, r, [r] { return r; });
 }
 
 Tensor log(const Tensor& a) {
@@ -139,16 +167,16 @@ Tensor sqrt(const Tensor& a) {
   });
 }
 
-Tensor abs(const Tensor& a) { return unary_op("abs", a, K::abs(a), K::sign(a)); }
+Tensor abs(const Tensor& a) { return unary_op("abs", a, K::abs(a), [a = a.detach()] { return K::sign(a); }); }
 
 Tensor tanh(const Tensor& a) {
   Tensor r = K::tanh(a);
-  return unary_op("tanh", a, r, K::rsub_scalar(K::mul(r, r), 1.0));
+  return unary_op("tanh", a, r, [r] { return K::rsub_scalar(K::mul(r, r), 1.0); });
 }
 
 Tensor sigmoid(const Tensor& a) {
   Tensor r = K::sigmoid(a);
-  return unary_op("sigmoid", a, r, K::mul(r, K::rsub_scalar(r, 1.0)));
+  return unary_op("sigmoid", a, r, [r] { return K::mul(r, K::rsub_scalar(r, 1.0)); });
 }
 
 Tensor relu(const Tensor& a) {
@@ -166,8 +194,12 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
 }
 
 namespace {
-Tensor select_grad_op(const char* name, const Tensor& a, const Tensor& b, Tensor result, Tensor a_wins) {
-  return record(std::move(result), name, {a, b}, [w = std::move(a_wins)](const Node& n, const Tensor& g, const Ctx& ctx) {
+// maximum/minimum: the gradient goes to a where a_wins(a, b) (ties included), else to b.
+Tensor select_grad_op(const char* name, const Tensor& a, const Tensor& b, Tensor result,
+                      Tensor (*a_wins)(const Tensor&, const Tensor&)) {
+  return record(std::move(result), name, {a, b},
+                [a = a.detach(), b = b.detach(), a_wins](const Node& n, const Tensor& g, const Ctx& ctx) {
+    const Tensor w = a_wins(a, b);
     Grads out(2);
     if (n.needs(0)) out[0] = reduce_grad(K::mul(g, w), n, 0, ctx);
     if (n.needs(1)) out[1] = reduce_grad(K::mul(g, K::rsub_scalar(w, 1.0)), n, 1, ctx);
@@ -176,11 +208,11 @@ Tensor select_grad_op(const char* name, const Tensor& a, const Tensor& b, Tensor
 }
 }  // namespace
 
-Tensor maximum(const Tensor& a, const Tensor& b) { return select_grad_op("maximum", a, b, K::maximum(a, b), K::ge(a, b)); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return select_grad_op("minimum", a, b, K::minimum(a, b), K::le(a, b)); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return select_grad_op("maximum", a, b, K::maximum(a, b), K::ge); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return select_grad_op("minimum", a, b, K::minimum(a, b), K::le); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  Tensor c = cond.to(a.dtype());
+  Tensor c = cond.to(a.dtype()).detach();  // values only: the condition is not differentiated
   return record(K::where(c, a, b), "where", {a, b}, [c](const Node& n, const Tensor& g, const Ctx& ctx) {
     const Tensor zero = Tensor::zeros({}, g.dtype());
     Grads out(2);
@@ -191,7 +223,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
-  Tensor m = mask.to(a.dtype());
+  Tensor m = mask.to(a.dtype()).detach();
   return record(K::masked_fill(a, m, value), "masked_fill", {a}, [m](const Node&, const Tensor& g, const Ctx&) {
     return Grads{K::masked_fill(g, m, 0.0)};
   });
@@ -311,6 +343,9 @@ Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length) {
 Tensor select(const Tensor& a, int64_t dim, int64_t index) {
   const int64_t d = normalize_dim(dim, a.dim(), "select");
   const int64_t i = index < 0 ? index + a.size(d) : index;
+  if (i < 0 || i >= a.size(d))
+    throw std::out_of_range(fmt::format("select: index {} out of range for dim {} of shape {}", index, d,
+                                        shape_str(a.shape())));
   return squeeze(narrow(a, d, i, 1), d);
 }
 
@@ -340,6 +375,7 @@ Tensor contiguous(const Tensor& a) {
 
 Tensor to_dtype(const Tensor& a, DType dtype) {
   if (a.dtype() == dtype) return a;
+  if (!is_floating_point(dtype)) return a.to(dtype);  // integers carry no gradient
   return record(a.to(dtype), "to_dtype", {a}, [from = a.dtype()](const Node&, const Tensor& g, const Ctx&) {
     return Grads{g.to(from)};
   });
@@ -420,8 +456,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                         throw std::invalid_argument(fmt::format(
                             "per_sample_grad: matmul needs [B, ..., k] @ parameter [k, m]; got {} @ {}",
                             shape_str(a.shape()), shape_str(b.shape())));
-                      // [B, k, R] @ [B, R, m] -> [B, k, m]
-                      out[1] = K::matmul(K::transpose(as_batch_rows(a, ctx.batch), 1, 2), as_batch_rows(g, ctx.batch));
+                      if (ctx.contract())  // sum over rows of g . (a @ D)
+                        out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
+                          return sum_per_sample(K::mul(g, K::matmul(a, d)));
+                        });
+                      else  // [B, k, R] @ [B, R, m] -> [B, k, m]
+                        out[1] = K::matmul(K::transpose(as_batch_rows(a, ctx.batch), 1, 2), as_batch_rows(g, ctx.batch));
                     } else {
                       Tensor gb = K::sum_to(K::matmul(K::transpose(A, -1, -2), G), B.shape());
                       out[1] = b_vec ? K::reshape(gb, b.shape()) : gb;
@@ -450,14 +490,21 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                     throw std::invalid_argument(fmt::format(
                         "per_sample_grad: linear input {} has no batch dim of {} samples", shape_str(x.shape()), ctx.batch));
                   if (n.needs(1)) {
-                    if (n.per_sample(1, ctx))  // [B, out, R] @ [B, R, in]
+                    if (n.per_sample(1, ctx) && ctx.contract())  // sum over rows of g . (x D^T)
+                      out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
+                        return sum_per_sample(K::mul(g, K::matmul(x, K::transpose(d, 0, 1))));
+                      });
+                    else if (n.per_sample(1, ctx))  // [B, out, R] @ [B, R, in]
                       out[1] = K::matmul(K::transpose(as_batch_rows(g, ctx.batch), 1, 2), as_batch_rows(x, ctx.batch));
                     else
                       out[1] = K::matmul(K::transpose(K::reshape(g.contiguous(), {-1, o}), 0, 1),
                                          K::reshape(x.contiguous(), {-1, in}));
                   }
                   if (n.needs(2)) {
-                    if (n.per_sample(2, ctx)) out[2] = K::sum(as_batch_rows(g, ctx.batch), {1});
+                    if (n.per_sample(2, ctx) && ctx.contract())
+                      out[2] = per_direction(n.inputs[2], ctx, [&](const Tensor& d) { return sum_per_sample(K::mul(g, d)); });
+                    else if (n.per_sample(2, ctx))
+                      out[2] = K::sum(as_batch_rows(g, ctx.batch), {1});
                     else out[2] = K::sum(K::reshape(g.contiguous(), {-1, o}), {0});
                   }
                   return out;
@@ -474,6 +521,10 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
                     throw std::invalid_argument(fmt::format(
                         "per_sample_grad: embedding index {} has no batch dim of {} samples",
                         shape_str(index.shape()), ctx.batch));
+                  if (ctx.contract())  // sum over positions of g . D[index]
+                    return Grads{per_direction(n.inputs[0], ctx, [&](const Tensor& d) {
+                      return sum_per_sample(K::mul(g, K::embedding(d, index)));
+                    })};
                   // Offset each sample's indices into its own block of rows: [B * V, D] -> [B, V, D].
                   Tensor idx = index.contiguous().clone();
                   int64_t* p = idx.data<int64_t>();
@@ -512,7 +563,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
                   const int64_t N = xs[0], O = ws[0];
                   Tensor g3 = K::reshape(g.contiguous(), {N, O, -1});  // [N, O, L]
                   if (n.needs(0)) out[0] = K::col2im(K::matmul(K::transpose(w2, 0, 1), g3), xs, geo);
-                  if (n.needs(1)) {
+                  if (n.needs(1) && n.per_sample(1, ctx) && ctx.contract()) {  // sum of g3 . (D2 @ cols)
+                    out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
+                      return sum_per_sample(K::mul(g3, K::matmul(K::reshape(d.contiguous(), {O, -1}), cols)));
+                    });
+                  } else if (n.needs(1)) {
                     Tensor per = K::matmul(g3, K::transpose(cols, 1, 2));  // [N, O, CKK]
                     if (n.per_sample(1, ctx)) {
                       Shape s = ws;
@@ -522,7 +577,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
                       out[1] = K::reshape(K::sum(per, {0}), ws);
                     }
                   }
-                  if (n.needs(2)) out[2] = n.per_sample(2, ctx) ? K::sum(g3, {2}) : K::sum(g3, {0, 2});
+                  if (n.needs(2) && n.per_sample(2, ctx) && ctx.contract())
+                    out[2] = per_direction(n.inputs[2], ctx, [&](const Tensor& d) {
+                      return sum_per_sample(K::mul(g3, K::reshape(d, {O, 1})));
+                    });
+                  else if (n.needs(2))
+                    out[2] = n.per_sample(2, ctx) ? K::sum(g3, {2}) : K::sum(g3, {0, 2});
                   return out;
                 });
 }

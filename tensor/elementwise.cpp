@@ -1,5 +1,5 @@
 // Elementwise kernels: binary ops with NumPy broadcasting, scalar ops, unary math, in-place
-// updates. Contiguous same-shape inputs take a flat loop; everything else walks strides.
+// updates. Contiguous inputs take a flat loop; everything else walks strides row by row.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -18,29 +18,38 @@ void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
                                             shape_str(a.shape()), shape_str(b.shape())));
 }
 
-// out = f(a, b) with broadcasting; T ranges over float, double and int64_t.
+// out = f(a, b) with broadcasting; T ranges over float, double and int64_t. The walk is row by
+// row (see strided.hpp) with tight loops for the common row shapes: both operands running
+// (same shapes), or one of them fixed along the row (a scalar, a bias, a per-row factor).
 template <class F>
 Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f, bool allow_int = true) {
   check_same_dtype(op, a, b);
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::uninitialized(out_shape, a.dtype());
   auto run = [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
-    const int64_t n = out.numel();
-    if (a.shape() == out_shape && b.shape() == out_shape && a.is_contiguous() && b.is_contiguous()) {
-      for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
-    } else if (b.numel() == 1 && a.shape() == out_shape && a.is_contiguous()) {
-      const T s = pb[0];
-      for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], s);
-    } else {
-      const Shape sa = broadcast_strides(a.shape(), a.strides(), out_shape);
-      const Shape sb = broadcast_strides(b.shape(), b.strides(), out_shape);
-      int64_t k = 0;
-      for_each_strided2(out_shape, sa, sb, [&](int64_t ia, int64_t ib) { o[k++] = f(pa[ia], pb[ib]); });
-    }
+    for_each_row<3>(out_shape,
+                    {out.strides(), broadcast_strides(a.shape(), a.strides(), out_shape),
+                     broadcast_strides(b.shape(), b.strides(), out_shape)},
+                    [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& step) {
+                      T* y = o + off[0];  // out is contiguous: step[0] == 1
+                      const T* x1 = pa + off[1];
+                      const T* x2 = pb + off[2];
+                      if (step[1] == 1 && step[2] == 1) {
+                        for (int64_t i = 0; i < n; ++i) y[i] = f(x1[i], x2[i]);
+                      } else if (step[1] == 1 && step[2] == 0) {
+                        const T v = *x2;
+                        for (int64_t i = 0; i < n; ++i) y[i] = f(x1[i], v);
+                      } else if (step[1] == 0 && step[2] == 1) {
+                        const T v = *x1;
+                        for (int64_t i = 0; i < n; ++i) y[i] = f(v, x2[i]);
+                      } else {
+                        for (int64_t i = 0; i < n; ++i) y[i] = f(x1[i * step[1]], x2[i * step[2]]);
+                      }
+                    });
   };
   if (a.dtype() == DType::Float32) run(float{});
   else if (a.dtype() == DType::Float64) run(double{});
@@ -52,7 +61,7 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f, bool allow_
 // out = f(a) elementwise for float tensors.
 template <class F>
 Tensor unary(const char* op, const Tensor& a, F f) {
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  Tensor out = Tensor::uninitialized(a.shape(), a.dtype());
   dispatch_float(a.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
@@ -99,7 +108,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const Shape out_shape =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor c = cond.to(a.dtype());
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::uninitialized(out_shape, a.dtype());
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
@@ -162,31 +171,27 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
     throw std::invalid_argument(fmt::format("add_: shapes {} and {} differ", shape_str(dst.shape()),
                                             shape_str(src.shape())));
   check_same_dtype("add_", dst, src);
-  if (!dst.is_contiguous()) throw std::invalid_argument("add_: destination must be contiguous");
   dispatch_float(dst.dtype(), "add_", [&](auto tag) {
     using T = decltype(tag);
     T* d = dst.data<T>();
     const T* s = src.data<T>();
     const T al = static_cast<T>(alpha);
-    if (src.is_contiguous()) {
+    if (src.is_contiguous() && dst.is_contiguous()) {
       const int64_t n = dst.numel();
       if (alpha == 1.0) for (int64_t i = 0; i < n; ++i) d[i] += s[i];
       else for (int64_t i = 0; i < n; ++i) d[i] += al * s[i];
     } else {
-      int64_t k = 0;
-      for_each_strided(src.shape(), src.strides(), [&](int64_t i) { d[k++] += al * s[i]; });
+      for_each_strided2(dst.shape(), dst.strides(), src.strides(), [&](int64_t i, int64_t j) { d[i] += al * s[j]; });
     }
   });
 }
 
 void mul_scalar_(const Tensor& dst, double s) {
-  if (!dst.is_contiguous()) throw std::invalid_argument("mul_scalar_: destination must be contiguous");
   dispatch_float(dst.dtype(), "mul_scalar_", [&](auto tag) {
     using T = decltype(tag);
     T* d = dst.data<T>();
     const T v = static_cast<T>(s);
-    const int64_t n = dst.numel();
-    for (int64_t i = 0; i < n; ++i) d[i] *= v;
+    for_each_strided(dst.shape(), dst.strides(), [&](int64_t i) { d[i] *= v; });
   });
 }
 

@@ -56,7 +56,7 @@ Tensor sigmoid(const Tensor& a);
 Tensor relu(const Tensor& a);
 Tensor step(const Tensor& a);  // 1 where a > 0 else 0 (ReLU's derivative)
 
-// ---- in place (contiguous destination; for optimizers and gradient accumulation) ----
+// ---- in place (any strides; for optimizers, gradient accumulation and accumulators) ----
 void add_(const Tensor& dst, const Tensor& src, double alpha = 1.0);  // dst += alpha*src (same shape)
 void mul_scalar_(const Tensor& dst, double s);
 
@@ -99,7 +99,10 @@ Tensor stack(const std::vector<Tensor>& parts, int64_t dim);
 // promoted like NumPy (and the added dim removed). Runs cblas_sgemm / cblas_dgemm.
 Tensor matmul(const Tensor& a, const Tensor& b);
 // im2col for 2-D convolution: x [N, C, H, W] -> cols [N, C*kh*kw, OH*OW] with
-// OH = (H + 2*pad_h - kh) / stride_h + 1 (likewise OW). Zero padding.
+// OH = (H + 2*pad_h - kh) / stride_h + 1 (likewise OW). Zero padding. Row (c*kh + i)*kw + j of
+// cols holds x[n, c, oh*stride_h - pad_h + i, ow*stride_w - pad_w + j] at column oh*OW + ow.
+// Throws std::invalid_argument for a non-4-D input, a non-positive kernel or stride, negative
+// padding, or a kernel larger than the padded input.
 struct Conv2dGeometry {
   int64_t kh, kw, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
   int64_t out_h(int64_t h) const { return (h + 2 * pad_h - kh) / stride_h + 1; }
@@ -118,9 +121,11 @@ struct PoolResult {
 };
 // Fixed windows: kernel kh x kw, stride sh x sw, no padding.
 PoolResult max_pool2d(const Tensor& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw);
-// PyTorch's adaptive windows: start = floor(i*H/OH), end = ceil((i+1)*H/OH).
+// PyTorch's adaptive windows: start = floor(i*H/OH), end = ceil((i+1)*H/OH). Every window is
+// non-empty, also when OH > H (windows then overlap).
 PoolResult adaptive_max_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
-// Routes grad [N, C, OH, OW] to the recorded maxima: zeros [N, C, H, W] plus grad at indices.
+// Routes grad [N, C, OH, OW] to the recorded maxima: zeros [N, C, H, W] plus grad at indices
+// (accumulated where windows overlap).
 Tensor max_pool2d_backward(const Tensor& grad, const Tensor& indices, const Shape& x_shape);
 
 }  // namespace pathgrad::kernel

@@ -1,0 +1,146 @@
+// The path-kernel accounting of one training run (path-kernel.md §1–§5), independent of how the
+// run is driven: fed one step at a time with θ_s, θ_{s+1}, the non-data part R_s and, for the
+// sample level, the step's linear form and batch, it keeps the attribution tensor's sums:
+//
+//   replica      F(θ_0) + Σ_s φ_s·Δθ_s (per probe scalar) against the model's F(θ_S)
+//   step-wise    φ_s·Δθ_s for every step (streamed to disk: memory does not grow with S)
+//   parameter /  Σ_s φ_s ⊙ Δθ_s per parameter tensor, per component, per window of steps,
+//   component    the data part (Δθ − R) and the weight-decay part (R) apart
+//   sample-wise  Σ_s φ_s · (C_s ⊙ a_i ∇ℓ_i carried by the optimizer's buffers), per training
+//                sample, in total, per window and (optionally) per component
+//   residual     ρ_s = F(θ_{s+1}) − F(θ_s) − φ̂_s·Δθ_s, its own term, never hidden
+//
+// φ_s is integrated with a quadrature rule; with adaptive refinement a step whose worst |ρ_s|
+// exceeds the tolerance is split in halves (all probes together) until it does not or the
+// depth limit is reached. Probe gradients are contracted with the update directions in the
+// backward pass itself (per_sample_grad_dot), so the cheap level never forms [M, P]; only the
+// sample level needs full probe gradients (of its own, usually small, probe subset).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "explaind/components.hpp"
+#include "explaind/param_layout.hpp"
+#include "explaind/probes.hpp"
+#include "explaind/quadrature.hpp"
+#include "explaind/row_stream.hpp"
+#include "explaind/sample_buffers.hpp"
+
+namespace pathgrad::explaind {
+
+struct PathKernelConfig {
+  QuadratureRule rule = gauss_legendre(4);
+  bool adaptive = true;
+  double tolerance = 1e-9;   // per-step |ρ| target, absolute, per probe scalar
+  int max_depth = 8;         // at most 2^max_depth pieces per step
+  int64_t window = 100;      // steps per window of the windowed exports
+  bool sample_level = false;
+  bool sample_components = false;  // sample × component (sample level only)
+  bool parameter_wise = false;     // probe × parameter for the sample-level probes
+  DType buffer_dtype = DType::Float64;
+  int64_t num_samples = 0;   // N, the training-set size (sample level)
+  int64_t chunk_size = 256;  // training samples per per-sample-gradient chunk
+  std::string output_dir;    // where streamed arrays go (required)
+};
+
+// One training step as the tracker saw it.
+struct StepRecord {
+  int64_t step = 0;
+  Tensor theta0, theta1;  // float64 [P]
+  Tensor non_data;        // float64 [P]: R_s
+  // Sample level only: the optimizer's linear form (path-kernel.md §2) per parameter tensor ...
+  std::vector<double> buffer_decay, grad_scale;
+  Tensor buffer_coef, direct_coef;  // float64 [P]
+  // ... and the batch: per-sample losses are taken at θ_s with weights a_i.
+  Tensor batch_x, batch_y, batch_ids;  // ids int64 [B]
+  Tensor batch_weights;                // float64 [B]: a_{s,i}
+};
+
+class PathKernel {
+ public:
+  // `eval_params` are the parameters `forward` reads (float64 for exact probe arithmetic);
+  // PathKernel writes θ_s + tΔθ into them while it integrates.
+  PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, NamedTensors eval_params,
+             std::vector<Component> components, PathKernelConfig config);
+  ~PathKernel();
+
+  const ParamLayout& layout() const { return layout_; }
+  const ProbeScalars& probes() const { return probes_; }
+  const std::vector<ResolvedComponent>& components() const { return components_; }
+  const PathKernelConfig& config() const { return config_; }
+
+  // Accounts for one step. Steps must come in order without gaps.
+  void step(const StepRecord& record);
+  int64_t steps() const { return steps_; }
+
+  // Closes the open window and the streams; evaluates F(θ_S) at `theta_final` for the replica
+  // comparison. After this, only the getters below are valid.
+  void finish(const Tensor& theta_final);
+
+  // ---- results (float64) ----
+  Tensor initial_values() const { return f_initial_; }   // [M] F(θ_0)
+  Tensor final_values() const { return f_final_; }       // [M] F(θ_S), evaluated by finish()
+  Tensor replica() const;                                // [M] F(θ_0) + Σ_s φ̂_s·Δθ_s
+  Tensor data_total() const { return data_total_; }      // [M] Σ_s φ̂_s·(Δθ_s − R_s)
+  Tensor decay_total() const { return decay_total_; }    // [M] Σ_s φ̂_s·R_s
+  Tensor residual_sum() const { return residual_sum_; }  // [M] Σ_s ρ_s
+  Tensor residual_abs_sum() const { return residual_abs_; }  // [M] Σ_s |ρ_s|
+  Tensor residual_max() const { return residual_max_; }  // [M] max_s |ρ_s|
+  Tensor component_data() const;   // [M, C]
+  Tensor component_decay() const;  // [M, C]
+  Tensor sample_data() const { return sample_total_; }            // [M_s, N]
+  Tensor sample_component_data() const { return sample_comp_; }   // [C, M_s, N]
+  Tensor parameter_data() const { return param_total_; }          // [M_s, P]
+  Tensor parameter_decay() const { return param_decay_total_; }   // [M_s, P]
+  Tensor sample_level_decay() const;                              // [M_s] φ̂·R summed
+  // Window boundaries [begin, end) of the windowed exports, in steps.
+  const std::vector<std::pair<int64_t, int64_t>>& windows() const { return windows_; }
+  // Gradient evaluations spent (nodes × probe batches) and the deepest refinement used.
+  int64_t gradient_evaluations() const { return evaluations_; }
+  int deepest_refinement() const { return deepest_; }
+  // The largest relative mismatch between Σ_i a_i∇ℓ_i and the step's data update seen by the
+  // sample level (see check_linear_form), for the summary.
+  double worst_linear_form_mismatch() const { return worst_mismatch_; }
+
+ private:
+  struct Pieces;  // contracted dots of a part of a step
+  Pieces integrate(const Tensor& theta0, const Tensor& delta, double a, double b, const Tensor& f_a,
+                   const Tensor& f_b, int depth, const std::vector<std::vector<Tensor>>& directions);
+  Pieces evaluate_rule(const Tensor& theta0, const Tensor& delta, double a, double b,
+                       const std::vector<std::vector<Tensor>>& directions);
+  Tensor values_at(const Tensor& theta);
+  // Sample level of one step; returns each sample-level probe's Σ over samples [M_s].
+  Tensor sample_step(const StepRecord& r, const Tensor& phi);
+  void close_window();
+
+  ProbeScalars probes_;
+  ForwardFn forward_;
+  LossFn loss_;
+  NamedTensors eval_params_;
+  ParamLayout layout_;
+  std::vector<ResolvedComponent> components_;
+  PathKernelConfig config_;
+  std::vector<std::pair<int64_t, int64_t>> slices_;  // (parameter, component) of every slice part
+
+  int64_t steps_ = 0;
+  int64_t evaluations_ = 0;
+  int deepest_ = 0;
+  double worst_mismatch_ = 0;
+  Tensor f_initial_, f_current_, f_final_;
+  Tensor data_total_, decay_total_, residual_sum_, residual_abs_, residual_max_;
+  Tensor unit_data_, unit_decay_;      // [M, U]: U = parameter tensors + slice parts
+  Tensor window_data_, window_decay_;  // [M, U] of the open window
+  std::vector<std::pair<int64_t, int64_t>> windows_;
+  int64_t window_begin_ = 0;
+
+  std::unique_ptr<SampleBuffers> buffers_;
+  Tensor sample_total_, sample_window_, sample_comp_, param_total_, param_decay_total_, sample_decay_;
+  std::vector<int64_t> sample_rows_;  // probe-scalar index of each sample-level row
+
+  RowStream step_stream_, residual_stream_, comp_window_data_stream_, comp_window_decay_stream_,
+      sample_window_stream_;
+};
+
+}  // namespace pathgrad::explaind

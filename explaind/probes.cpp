@@ -1,0 +1,199 @@
+// Probe scalars: validation, expansion of weightings into slots, and their evaluation in chunks
+// (values, contracted gradients, full gradients).
+#include "explaind/probes.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "autograd/ops.hpp"
+
+namespace pathgrad::explaind {
+
+OutputWeighting OutputWeighting::label() { return {Kind::Label, -1, {}}; }
+OutputWeighting OutputWeighting::all_outputs() { return {Kind::AllOutputs, -1, {}}; }
+OutputWeighting OutputWeighting::of_class(int64_t c) { return {Kind::Class, c, {}}; }
+OutputWeighting OutputWeighting::custom(std::vector<double> w) { return {Kind::Custom, -1, std::move(w)}; }
+OutputWeighting OutputWeighting::loss() { return {Kind::Loss, -1, {}}; }
+
+std::string OutputWeighting::describe(int64_t slot) const {
+  switch (kind) {
+    case Kind::Label: return "label";
+    case Kind::AllOutputs: return fmt::format("output {}", slot);
+    case Kind::Class: return fmt::format("class {}", cls);
+    case Kind::Custom: return "custom";
+    case Kind::Loss: return "loss";
+  }
+  return "?";
+}
+
+ProbeScalars::ProbeScalars(std::vector<ProbeSet> sets, int64_t num_classes, int64_t chunk_size)
+    : sets_(std::move(sets)), num_classes_(num_classes), chunk_(chunk_size) {
+  if (chunk_ < 1) throw std::invalid_argument("probes: chunk size must be positive");
+  for (ProbeSet& s : sets_) {
+    if (!s.x.defined() || s.x.dim() < 1 || s.x.size(0) == 0)
+      throw std::invalid_argument(fmt::format("probe set '{}': no inputs", s.name));
+    const int64_t m = s.x.size(0);
+    if (s.weightings.empty()) {
+      if (!s.y.defined())
+        throw std::invalid_argument(fmt::format("probe set '{}': give labels or output weightings", s.name));
+      s.weightings = {OutputWeighting::label()};
+    }
+    bool needs_labels = false;
+    for (const OutputWeighting& w : s.weightings) {
+      needs_labels = needs_labels || w.kind == OutputWeighting::Kind::Label || w.kind == OutputWeighting::Kind::Loss;
+      if (w.kind == OutputWeighting::Kind::Class && (w.cls < 0 || w.cls >= num_classes))
+        throw std::invalid_argument(fmt::format("probe set '{}': class {} outside the model's {} outputs", s.name,
+                                                w.cls, num_classes));
+      if (w.kind == OutputWeighting::Kind::Custom && static_cast<int64_t>(w.weights.size()) != num_classes)
+        throw std::invalid_argument(fmt::format("probe set '{}': custom weighting has {} weights for {} outputs",
+                                                s.name, w.weights.size(), num_classes));
+    }
+    if (needs_labels) {
+      if (!s.y.defined() || s.y.dtype() != DType::Int64 || s.y.shape() != Shape{m})
+        throw std::invalid_argument(fmt::format("probe set '{}': labels must be int64 [{}]", s.name, m));
+      for (double v : s.y.to_vector())
+        if (v < 0 || v >= static_cast<double>(num_classes))
+          throw std::invalid_argument(fmt::format("probe set '{}': label {} outside [0, {})", s.name, v, num_classes));
+    }
+    if (s.ids.empty())
+      for (int64_t j = 0; j < m; ++j) s.ids.push_back(j);
+    if (static_cast<int64_t>(s.ids.size()) != m)
+      throw std::invalid_argument(fmt::format("probe set '{}': {} ids for {} inputs", s.name, s.ids.size(), m));
+    const std::vector<Slot> sl = slots(s);
+    for (int64_t j = 0; j < m; ++j)
+      for (const Slot& slot : sl) labels_.push_back({s.name, s.ids[j], slot.weighting->describe(slot.index), s.sample_level});
+    total_ += m * static_cast<int64_t>(sl.size());
+  }
+}
+
+int64_t ProbeScalars::sample_level_size() const {
+  int64_t n = 0;
+  for (const Label& l : labels_) n += l.sample_level ? 1 : 0;
+  return n;
+}
+
+std::vector<ProbeScalars::Slot> ProbeScalars::slots(const ProbeSet& set) const {
+  std::vector<Slot> out;
+  for (const OutputWeighting& w : set.weightings) {
+    if (w.kind == OutputWeighting::Kind::AllOutputs)
+      for (int64_t c = 0; c < num_classes_; ++c) out.push_back({&w, c});
+    else
+      out.push_back({&w, w.cls});
+  }
+  return out;
+}
+
+template <class F>
+void ProbeScalars::for_each_chunk(F f, bool sample_level_only) const {
+  int64_t row = 0;
+  for (const ProbeSet& s : sets_) {
+    const int64_t m = s.x.size(0), k = static_cast<int64_t>(slots(s).size());
+    if (sample_level_only && !s.sample_level) continue;
+    for (int64_t j0 = 0; j0 < m; j0 += chunk_) {
+      const int64_t n = std::min(chunk_, m - j0);
+      f(s, kernel::narrow(s.x, 0, j0, n), s.y.defined() ? kernel::narrow(s.y, 0, j0, n) : Tensor(), row + j0 * k, n, k);
+    }
+    row += m * k;
+  }
+}
+
+namespace {
+// F for one slot: [m] from outputs [m, C].
+Tensor slot_value(const OutputWeighting& w, int64_t index, const Tensor& out, const Tensor& y, const LossFn& loss) {
+  switch (w.kind) {
+    case OutputWeighting::Kind::Label: return reshape(gather(out, 1, kernel::unsqueeze(y, 1)), {out.size(0)});
+    case OutputWeighting::Kind::AllOutputs:
+    case OutputWeighting::Kind::Class: return select(out, 1, index);
+    case OutputWeighting::Kind::Custom:
+      return matmul(out, Tensor::from_vector(w.weights, {static_cast<int64_t>(w.weights.size())}, out.dtype()));
+    case OutputWeighting::Kind::Loss: {
+      if (!loss) throw std::invalid_argument("probes: the loss weighting needs the tracker's loss function");
+      Tensor l = loss(out, y);
+      if (l.shape() != Shape{out.size(0)})
+        throw std::invalid_argument(fmt::format("probes: the loss function returned {} for {} inputs; it must return "
+                                                "one loss per sample (no reduction)",
+                                                shape_str(l.shape()), out.size(0)));
+      return l;
+    }
+  }
+  throw std::logic_error("probes: unknown weighting");
+}
+
+void check_outputs(const Tensor& out, int64_t m, int64_t classes) {
+  if (out.shape() != Shape{m, classes})
+    throw std::invalid_argument(fmt::format("probes: the model returned {} for {} inputs, expected [{}, {}]",
+                                            shape_str(out.shape()), m, m, classes));
+}
+}  // namespace
+
+Tensor ProbeScalars::values(const ForwardFn& forward, const LossFn& loss) const {
+  NoGradGuard no_grad;
+  Tensor result = Tensor::zeros({total_}, DType::Float64);
+  for_each_chunk(
+      [&](const ProbeSet& s, const Tensor& x, const Tensor& y, int64_t row, int64_t m, int64_t k) {
+        Tensor out = forward(x);
+        check_outputs(out, m, num_classes_);
+        Tensor block = kernel::reshape(kernel::narrow(result, 0, row, m * k), {m, k});
+        int64_t slot = 0;
+        for (const Slot& sl : slots(s))
+          kernel::squeeze(kernel::narrow(block, 1, slot++, 1), 1).copy_(slot_value(*sl.weighting, sl.index, out, y, loss));
+      },
+      false);
+  return result;
+}
+
+ProbeScalars::Dots ProbeScalars::dots(const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
+                                      const std::vector<std::vector<Tensor>>& directions) const {
+  std::vector<Tensor> leaves;
+  for (const auto& [name, p] : params) leaves.push_back(p);
+  Dots d{Tensor::zeros({total_}, DType::Float64), {}};
+  for (const auto& dirs : directions)
+    d.dots.push_back(Tensor::zeros({total_, static_cast<int64_t>(dirs.size())}, DType::Float64));
+  for_each_chunk(
+      [&](const ProbeSet& s, const Tensor& x, const Tensor& y, int64_t row, int64_t m, int64_t k) {
+        Tensor out = forward(x);
+        check_outputs(out, m, num_classes_);
+        const std::vector<Slot> sl = slots(s);
+        Tensor vblock = kernel::reshape(kernel::narrow(d.values, 0, row, m * k), {m, k});
+        for (int64_t slot = 0; slot < k; ++slot) {
+          Tensor f = slot_value(*sl[slot].weighting, sl[slot].index, out, y, loss);
+          kernel::squeeze(kernel::narrow(vblock, 1, slot, 1), 1).copy_(f);
+          std::vector<Tensor> r = per_sample_grad_dot(f, leaves, directions, Tensor(), slot + 1 < k);
+          for (size_t p = 0; p < leaves.size(); ++p) {
+            const int64_t kp = d.dots[p].size(1);
+            Tensor block = kernel::reshape(kernel::narrow(d.dots[p], 0, row, m * k), {m, k, kp});
+            kernel::squeeze(kernel::narrow(block, 1, slot, 1), 1).copy_(r[p]);
+          }
+        }
+      },
+      false);
+  return d;
+}
+
+Tensor ProbeScalars::sample_level_gradients(const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
+                                            const ParamLayout& layout) const {
+  std::vector<Tensor> leaves;
+  for (const auto& [name, p] : params) leaves.push_back(p);
+  Tensor result = Tensor::zeros({sample_level_size(), layout.size()}, DType::Float64);
+  int64_t out_row = 0;
+  for_each_chunk(
+      [&](const ProbeSet& s, const Tensor& x, const Tensor& y, int64_t, int64_t m, int64_t k) {
+        Tensor out = forward(x);
+        check_outputs(out, m, num_classes_);
+        const std::vector<Slot> sl = slots(s);
+        Tensor block = kernel::reshape(kernel::narrow(result, 0, out_row, m * k), {m, k, layout.size()});
+        for (int64_t slot = 0; slot < k; ++slot) {
+          Tensor f = slot_value(*sl[slot].weighting, sl[slot].index, out, y, loss);
+          std::vector<Tensor> g = per_sample_grad(f, leaves, Tensor(), slot + 1 < k);
+          Tensor rows = kernel::squeeze(kernel::narrow(block, 1, slot, 1), 1);  // [m, P]
+          for (size_t p = 0; p < leaves.size(); ++p)
+            layout.segment(rows, static_cast<int64_t>(p)).copy_(kernel::reshape(g[p], {m, -1}));
+        }
+        out_row += m * k;
+      },
+      true);
+  return result;
+}
+
+}  // namespace pathgrad::explaind

@@ -1,0 +1,73 @@
+// Row-by-row .npy writing: rows are appended to a .part file, then wrapped in an .npy header.
+#include "explaind/row_stream.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <vector>
+
+#include "tensor/atomic_file.hpp"
+#include "tensor/npy.hpp"
+
+namespace pathgrad::explaind {
+
+RowStream::RowStream(std::string path, Shape row_shape) : path_(std::move(path)), row_shape_(std::move(row_shape)) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
+  file_ = std::fopen((path_ + ".part").c_str(), "wb");
+  if (!file_) throw std::runtime_error("cannot open " + path_ + ".part for writing");
+}
+
+RowStream::RowStream(RowStream&& o) noexcept
+    : path_(std::move(o.path_)), row_shape_(std::move(o.row_shape_)), file_(o.file_), rows_(o.rows_) {
+  o.file_ = nullptr;
+}
+
+RowStream& RowStream::operator=(RowStream&& o) noexcept {
+  if (this != &o) {
+    if (file_) std::fclose(file_);
+    path_ = std::move(o.path_);
+    row_shape_ = std::move(o.row_shape_);
+    file_ = o.file_;
+    rows_ = o.rows_;
+    o.file_ = nullptr;
+  }
+  return *this;
+}
+
+RowStream::~RowStream() {
+  if (file_) std::fclose(file_);
+}
+
+void RowStream::append(const Tensor& row) {
+  if (!file_) throw std::logic_error("RowStream: append after finish for " + path_);
+  if (row.shape() != row_shape_)
+    throw std::invalid_argument(fmt::format("RowStream {}: row {} expected {}", path_, shape_str(row.shape()),
+                                            shape_str(row_shape_)));
+  const Tensor r = row.to(DType::Float64).contiguous();
+  const size_t n = static_cast<size_t>(r.numel());
+  if (std::fwrite(r.data<double>(), sizeof(double), n, file_) != n)
+    throw std::runtime_error("write failed for " + path_ + ".part");
+  ++rows_;
+}
+
+void RowStream::finish() {
+  if (!file_) return;
+  if (std::fclose(file_) != 0) throw std::runtime_error("cannot close " + path_ + ".part");
+  file_ = nullptr;
+  Shape shape = row_shape_;
+  shape.insert(shape.begin(), rows_);
+  const std::string part = path_ + ".part";
+  write_file_atomically(path_, [&](std::ostream& out) {
+    const std::string header = npy_header(DType::Float64, shape);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    std::ifstream in(part, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot reopen " + part);
+    if (rows_ > 0) out << in.rdbuf();
+  });
+  std::filesystem::remove(part);
+}
+
+}  // namespace pathgrad::explaind

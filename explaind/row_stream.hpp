@@ -1,0 +1,37 @@
+// A .npy array written one row at a time, for exports that grow with the number of steps
+// (per-step influence, residuals, windows): rows go to "<path>.part" as they come, and finish()
+// writes the final .npy (header + rows) atomically. Memory use is one row.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "tensor/tensor.hpp"
+
+namespace pathgrad::explaind {
+
+class RowStream {
+ public:
+  RowStream() = default;
+  // Rows of shape `row_shape`, stored as float64, to be finished into `path`.
+  RowStream(std::string path, Shape row_shape);
+  RowStream(RowStream&&) noexcept;
+  RowStream& operator=(RowStream&&) noexcept;
+  ~RowStream();
+
+  bool active() const { return file_ != nullptr; }
+  // Appends one row (any float dtype, shape row_shape).
+  void append(const Tensor& row);
+  int64_t rows() const { return rows_; }
+  // Writes <path> as float64 [rows, ...row_shape] and removes the .part file.
+  void finish();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  Shape row_shape_;
+  std::FILE* file_ = nullptr;
+  int64_t rows_ = 0;
+};
+
+}  // namespace pathgrad::explaind

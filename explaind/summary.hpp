@@ -1,0 +1,37 @@
+// What a tracker costs (estimated before training) and what it found (the figures of
+// summary.json).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pathgrad::explaind {
+
+// What a configuration will hold and spend, computed before training starts.
+struct Cost {
+  int64_t probe_scalars = 0, sample_level_probes = 0, parameters = 0, components = 0, training_samples = 0;
+  int64_t nodes_per_step = 0;       // quadrature nodes (before refinement)
+  double memory_bytes = 0;          // everything the tracker holds at once
+  double buffer_bytes = 0;          // of which per-sample buffers
+  double probe_gradients_per_step = 0;   // contracted probe-scalar gradients
+  double sample_gradients_per_step = 0;  // full gradients of sample-level probes + batch samples
+  double kernel_flops_per_step = 0;      // the per-sample kernel GEMMs
+  std::string report() const;            // a few readable lines
+};
+
+// The figures of summary.json.
+struct Summary {
+  int64_t steps = 0;
+  double replica_max_abs_error = 0, replica_mean_abs_error = 0, output_scale = 0;
+  double residual_max = 0, residual_abs_sum_max = 0;
+  // Over probe sets tracked on all outputs (empty when none): argmax agreement and
+  // mean KL(softmax(real) || softmax(replica)) of the output vectors.
+  double argmax_agreement = -1, mean_kl = -1;
+  double marginal_mismatch = 0;  // worst |Σ samples + decay + residual − total| / scale
+  double linear_form_mismatch = 0;
+  int64_t gradient_evaluations = 0;
+  int deepest_refinement = 0;
+  double tracking_seconds = 0;
+};
+
+}  // namespace pathgrad::explaind

@@ -1,0 +1,232 @@
+// The tracker: an optimizer observer that turns each step into a StepRecord for the PathKernel,
+// estimates the cost up front, and writes the exports at the end.
+#include "explaind/tracker.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include "autograd/engine.hpp"
+#include "explaind/exports.hpp"
+#include "tensor/kernels.hpp"
+
+namespace pathgrad::explaind {
+namespace K = kernel;
+
+namespace {
+
+// Restores a module's training flag on scope exit.
+class EvalMode {
+ public:
+  explicit EvalMode(nn::Module& m) : m_(m), was_training_(m.is_training()) { m_.eval(); }
+  ~EvalMode() { m_.train(was_training_); }
+
+ private:
+  nn::Module& m_;
+  bool was_training_;
+};
+
+int64_t num_classes_of(nn::Module& model, const std::vector<ProbeSet>& probes) {
+  if (probes.empty() || !probes[0].x.defined() || probes[0].x.size(0) == 0)
+    throw std::invalid_argument("Tracker: at least one probe set with inputs is required");
+  NoGradGuard no_grad;
+  EvalMode eval(model);
+  const Tensor out = model.forward(K::narrow(probes[0].x, 0, 0, 1));
+  if (out.dim() != 2 || out.size(0) != 1)
+    throw std::invalid_argument(fmt::format("Tracker: the model must map [M, ...] inputs to [M, C] outputs; it returned {}",
+                                            shape_str(out.shape())));
+  return out.size(1);
+}
+
+std::string bytes_str(double b) {
+  if (b >= 1e9) return fmt::format("{:.2f} GB", b / 1e9);
+  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
+  return fmt::format("{:.0f} kB", b / 1e3);
+}
+
+}  // namespace
+
+std::string Cost::report() const {
+  std::string s = fmt::format(
+      "explaind tracker: {} probe scalars ({} at the sample level), {} parameters, {} components, {} training samples\n"
+      "  memory held: {} (per-sample buffers {})\n"
+      "  per step: {} quadrature nodes x {} contracted probe gradients",
+      probe_scalars, sample_level_probes, parameters, components, training_samples, bytes_str(memory_bytes),
+      bytes_str(buffer_bytes), nodes_per_step, probe_scalars);
+  if (sample_level_probes > 0)
+    s += fmt::format(", {:.0f} full gradients, {:.2f} GFLOP of kernel products", sample_gradients_per_step,
+                     kernel_flops_per_step / 1e9);
+  return s + " (more on refined steps)\n";
+}
+
+Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::DataLoader& loader, LossFn loss,
+                 std::vector<ProbeSet> probes, TrackerOptions options)
+    : model_(model),
+      optimizer_(optimizer),
+      loader_(loader),
+      loss_(std::move(loss)),
+      options_(std::move(options)),
+      eval_model_(options_.probe_model_ ? *options_.probe_model_ : model) {
+  if (!loss_) throw std::invalid_argument("Tracker: a per-sample loss function is required");
+  const NamedTensors params = optimizer_.named_parameters();
+  const ParamLayout layout(params);
+  layout.check_matches(model_.named_parameters(), "Tracker: the model's parameters vs the optimizer's");
+  NamedTensors eval_params = eval_model_.named_parameters();
+  layout.check_matches(eval_params, "Tracker: the probe model's parameters vs the optimizer's");
+  if (options_.combinations_ && !options_.per_sample_)
+    throw std::invalid_argument("Tracker: combinations() needs per_sample(true)");
+
+  const int64_t classes = num_classes_of(eval_model_, probes);
+  ProbeScalars scalars(std::move(probes), classes, options_.probe_chunk_);
+  if (options_.per_sample_ && scalars.sample_level_size() == 0)
+    throw std::invalid_argument("Tracker: per_sample(true) needs a probe set with sample_level = true");
+  std::vector<Component> components = default_components(layout);
+  components.insert(components.end(), options_.components_.begin(), options_.components_.end());
+
+  PathKernelConfig cfg;
+  cfg.rule = options_.rule_;
+  cfg.adaptive = options_.adaptive_;
+  cfg.tolerance = options_.tolerance_;
+  cfg.max_depth = options_.max_depth_;
+  cfg.window = options_.window_;
+  cfg.sample_level = options_.per_sample_;
+  cfg.sample_components = options_.combinations_;
+  cfg.parameter_wise = options_.combinations_;
+  cfg.buffer_dtype = options_.buffer_dtype_;
+  cfg.num_samples = loader_.dataset().size();
+  cfg.chunk_size = options_.chunk_size_;
+  cfg.output_dir = options_.output_dir_;
+  if (options_.check_tolerance_ <= 0)
+    options_.check_tolerance_ = eval_params.front().second.dtype() == DType::Float64 ? 1e-6 : 1e-3;
+
+  // ---- the cost, before anything is allocated ----
+  int64_t slice_elements = 0, slices = 0;
+  for (const Component& c : components) {
+    const ResolvedComponent r = resolve(c, layout);
+    slices += static_cast<int64_t>(r.slices.size());
+    for (const auto& [p, mask] : r.slices) slice_elements += layout.numel(p);
+  }
+  Cost& k = cost_;
+  k.probe_scalars = scalars.size();
+  k.sample_level_probes = options_.per_sample_ ? scalars.sample_level_size() : 0;
+  k.parameters = layout.size();
+  k.components = static_cast<int64_t>(components.size());
+  k.training_samples = cfg.num_samples;
+  k.nodes_per_step = static_cast<int64_t>(cfg.rule.nodes.size());
+  const double M = static_cast<double>(k.probe_scalars), Ms = static_cast<double>(k.sample_level_probes);
+  const double P = static_cast<double>(k.parameters), N = static_cast<double>(k.training_samples);
+  const double U = static_cast<double>(layout.count() + slices), C = static_cast<double>(k.components);
+  k.memory_bytes = 8.0 * (6 * M + 8 * M * U + 2 * M * C + 8 * P + 2 * (P + static_cast<double>(slice_elements)));
+  if (options_.per_sample_) {
+    k.buffer_bytes = N * P * static_cast<double>(dtype_size(cfg.buffer_dtype));
+    k.memory_bytes += k.buffer_bytes + 8.0 * (3 * Ms * P + 3 * static_cast<double>(cfg.chunk_size) * P +
+                                              Ms * N * (4 + (options_.combinations_ ? 2 * C : 0)) +
+                                              (options_.combinations_ ? 2 * Ms * P : 0));
+    k.sample_gradients_per_step =
+        static_cast<double>(k.nodes_per_step) * Ms + static_cast<double>(loader_.options().batch_size());
+    k.kernel_flops_per_step = 2.0 * Ms * N * P * (options_.combinations_ ? 2.0 : 1.0);
+  }
+  k.probe_gradients_per_step = static_cast<double>(k.nodes_per_step) * M;
+  if (k.memory_bytes > options_.memory_budget_)
+    throw std::invalid_argument(fmt::format(
+        "Tracker: this configuration needs about {} (per-sample buffers {}), over the memory budget of {}; "
+        "use fewer probes, float32 buffers, no sample level, or raise memory_budget()",
+        bytes_str(k.memory_bytes), bytes_str(k.buffer_bytes), bytes_str(options_.memory_budget_)));
+
+  nn::Module& m = eval_model_;
+  kernel_ = std::make_unique<PathKernel>(std::move(scalars), [&m](const Tensor& x) { return m.forward(x); }, loss_,
+                                         eval_params, std::move(components), cfg);
+  optimizer_.add_observer(this);
+  attached_ = true;
+}
+
+Tracker::~Tracker() {
+  if (attached_) optimizer_.remove_observer(this);
+}
+
+void Tracker::before_step(const optim::Optimizer& optimizer) {
+  theta_before_ = kernel_->layout().flatten(optimizer.named_parameters());
+}
+
+namespace {
+// Runs f with the evaluation model in eval mode; when it is the training model itself, its
+// parameters are restored bit for bit afterwards.
+template <class F>
+void on_eval_model(nn::Module& eval_model, const nn::Module& model, const NamedTensors& params, F f) {
+  std::vector<Tensor> saved;
+  if (&eval_model == &model)
+    for (const auto& [name, p] : params) saved.push_back(p.clone());
+  {
+    EvalMode eval(eval_model);
+    f();
+  }
+  for (size_t i = 0; i < saved.size(); ++i) params[i].second.copy_(saved[i]);
+}
+}  // namespace
+
+void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDescription& desc) {
+  const auto start = std::chrono::steady_clock::now();
+  const ParamLayout& layout = kernel_->layout();
+  const NamedTensors params = optimizer.named_parameters();
+  const int64_t P = layout.size(), n = layout.count();
+  StepRecord r;
+  r.step = optimizer.steps_taken() - 1;
+  r.theta0 = theta_before_;
+  r.theta1 = layout.flatten(params);
+  r.non_data = Tensor::zeros({P}, DType::Float64);
+  const bool sample_level = kernel_->config().sample_level;
+  if (sample_level) {
+    // A parameter absent from the description was skipped: its buffer keeps its value.
+    r.buffer_decay.assign(static_cast<size_t>(n), 1.0);
+    r.grad_scale.assign(static_cast<size_t>(n), 0.0);
+    r.buffer_coef = Tensor::zeros({P}, DType::Float64);
+    r.direct_coef = Tensor::zeros({P}, DType::Float64);
+  }
+  for (const optim::ParamStep& ps : desc.params) {
+    const int64_t p = layout.index(ps.name);
+    auto put = [&](const Tensor& flat, const Tensor& value) {
+      layout.segment(flat, p).copy_(K::reshape(value.contiguous(), {-1}));
+    };
+    if (ps.non_data.defined()) put(r.non_data, ps.non_data);
+    if (!sample_level) continue;
+    r.buffer_decay[p] = ps.buffer_decay;
+    r.grad_scale[p] = ps.grad_scale;
+    put(r.buffer_coef, ps.buffer_coef.materialize(layout.shape(p), DType::Float64));
+    put(r.direct_coef, ps.direct_coef.materialize(layout.shape(p), DType::Float64));
+  }
+  if (sample_level) {
+    const data::Batch& batch = loader_.last_batch();
+    r.batch_x = batch.x;
+    r.batch_y = batch.y;
+    r.batch_ids = batch.ids;
+    const double a = options_.reduction_ == Reduction::Mean ? 1.0 / static_cast<double>(batch.ids.numel()) : 1.0;
+    r.batch_weights = Tensor::full({batch.ids.numel()}, a, DType::Float64);
+  }
+  on_eval_model(eval_model_, model_, params, [&] { kernel_->step(r); });
+  if (sample_level && kernel_->worst_linear_form_mismatch() > options_.check_tolerance_)
+    throw std::runtime_error(fmt::format(
+        "Tracker: at step {} the training samples' shares add up to the data part of the update only to a relative "
+        "{:.3g} (tolerance {:.3g}). The per-sample losses recomputed at θ_s do not reproduce the gradient the "
+        "optimizer used: check that the tracker's loss and reduction are the ones trained on, that the batch came "
+        "from the tracked loader, and that the model has no randomness (Dropout) or batch statistics in training.",
+        r.step, kernel_->worst_linear_form_mismatch(), options_.check_tolerance_));
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Summary Tracker::finish() {
+  if (!attached_) throw std::logic_error("Tracker::finish: called twice");
+  const auto start = std::chrono::steady_clock::now();
+  const NamedTensors params = optimizer_.named_parameters();
+  const Tensor theta = kernel_->layout().flatten(params);
+  on_eval_model(eval_model_, model_, params, [&] { kernel_->finish(theta); });
+  optimizer_.remove_observer(this);
+  attached_ = false;
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Summary s = summarize(*kernel_);
+  s.tracking_seconds = seconds_;
+  write_exports(options_.output_dir_, *kernel_, s, cost_);
+  return s;
+}
+
+}  // namespace pathgrad::explaind

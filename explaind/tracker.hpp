@@ -1,0 +1,123 @@
+// The path-kernel tracker: attach it to a model, its optimizer and its data loader, give it
+// probes, train as usual — every optimizer step is accounted for as it happens (path-kernel.md).
+//
+//   explaind::Tracker tracker(net, opt, loader, loss, {probes},
+//                             explaind::TrackerOptions().per_sample(true).output_dir("run/explaind"));
+//   std::cout << tracker.cost_report();            // what it will hold and spend, before training
+//   for (...) { opt.zero_grad(); loss(...).backward(); opt.step(); }   // no extra call
+//   explaind::Summary s = tracker.finish();        // writes the exports and summary.json
+//
+// Contracts:
+// - The tracker never changes the training trajectory: it reads parameters, never writes the
+//   optimizer's .grad, and restores any parameter it evaluates at other points bit for bit.
+// - Memory does not grow with the number of steps: per-step and per-window arrays are streamed
+//   to the output directory as they are produced.
+// - It works through the optimizer's step descriptions (optim/step_description.hpp), so every
+//   optimizer, schedule, clipping factor and uneven batch is handled the same way.
+// - Probe arithmetic runs in the dtype of the model it is evaluated on. For exact float64
+//   accounting of a float32 model, pass a float64 copy of the model as probe_model(): the
+//   tracker loads θ into it (the float32 trajectory is exactly representable in float64).
+// - The sample level recomputes each batch's per-sample losses at θ_s with the probe model and
+//   the loss given here; it therefore needs a deterministic forward pass (no Dropout in training
+//   mode, no batch statistics) and a loss equal to the one trained on (Mean: a_i = 1/B, Sum:
+//   a_i = 1). Every step checks that the samples' shares add up to the data part of the update
+//   and fails with a clear error if they do not (see TrackerOptions::check_tolerance).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "explaind/components.hpp"
+#include "explaind/path_kernel.hpp"
+#include "explaind/probes.hpp"
+#include "explaind/quadrature.hpp"
+#include "explaind/summary.hpp"
+#include "nn/data/loader.hpp"
+#include "nn/module.hpp"
+#include "optim/optimizer.hpp"
+
+namespace pathgrad::explaind {
+
+enum class Reduction { Mean, Sum };
+
+class TrackerOptions {
+ public:
+  // Level 2: the sample-wise (data) influence for probe sets marked sample_level.
+  TrackerOptions& per_sample(bool on) { per_sample_ = on; return *this; }
+  // Level 3: sample × component (needs per_sample) and probe × parameter for sample-level probes.
+  TrackerOptions& combinations(bool on) { combinations_ = on; return *this; }
+  TrackerOptions& rule(QuadratureRule r) { rule_ = std::move(r); return *this; }
+  // Adaptive refinement of steps whose worst |ρ_s| exceeds tolerance (absolute).
+  TrackerOptions& adaptive(bool on) { adaptive_ = on; return *this; }
+  TrackerOptions& tolerance(double t) { tolerance_ = t; return *this; }
+  TrackerOptions& max_depth(int d) { max_depth_ = d; return *this; }
+  TrackerOptions& window(int64_t steps) { window_ = steps; return *this; }
+  // Extra components (attention heads, ...), added to the defaults (per tensor, per module).
+  TrackerOptions& components(std::vector<Component> c) { components_ = std::move(c); return *this; }
+  TrackerOptions& reduction(Reduction r) { reduction_ = r; return *this; }
+  TrackerOptions& output_dir(std::string d) { output_dir_ = std::move(d); return *this; }
+  // The tracker refuses to start when its estimated memory exceeds this (bytes).
+  TrackerOptions& memory_budget(double bytes) { memory_budget_ = bytes; return *this; }
+  TrackerOptions& chunk_size(int64_t n) { chunk_size_ = n; return *this; }
+  TrackerOptions& probe_chunk_size(int64_t n) { probe_chunk_ = n; return *this; }
+  // Storage of the per-sample buffers: Float64 (exact) or Float32 (half the memory).
+  TrackerOptions& buffer_dtype(DType d) { buffer_dtype_ = d; return *this; }
+  // A second instance of the model (same parameter names and shapes), typically in float64,
+  // on which probes are evaluated. Not owned.
+  TrackerOptions& probe_model(nn::Module* m) { probe_model_ = m; return *this; }
+  // Relative tolerance of the per-step check that the samples' shares add up to the data part
+  // of the update (sample level). Default: 1e-6 for float64 probe arithmetic, 1e-3 otherwise.
+  TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
+
+  bool per_sample_ = false, combinations_ = false, adaptive_ = true;
+  QuadratureRule rule_ = gauss_legendre(2);
+  double tolerance_ = 1e-9;
+  int max_depth_ = 6;
+  int64_t window_ = 100;
+  std::vector<Component> components_;
+  Reduction reduction_ = Reduction::Mean;
+  std::string output_dir_ = "explaind";
+  double memory_budget_ = 8.0 * (1ull << 30);
+  int64_t chunk_size_ = 256, probe_chunk_ = 512;
+  DType buffer_dtype_ = DType::Float64;
+  nn::Module* probe_model_ = nullptr;
+  double check_tolerance_ = 0;
+};
+
+class Tracker : public optim::StepObserver {
+ public:
+  Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::DataLoader& loader, LossFn loss,
+          std::vector<ProbeSet> probes, TrackerOptions options = {});
+  ~Tracker() override;
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
+
+  const Cost& cost() const { return cost_; }
+  std::string cost_report() const { return cost_.report(); }
+  const PathKernel& kernel() const { return *kernel_; }
+
+  void before_step(const optim::Optimizer& optimizer) override;
+  void after_step(const optim::Optimizer& optimizer, const optim::StepDescription& step) override;
+
+  // Evaluates the final model, writes every export (see docs/explaind-exports.md) into the output
+  // directory, detaches from the optimizer and returns the summary. Call once, after training.
+  Summary finish();
+
+ private:
+  nn::Module& model_;
+  optim::Optimizer& optimizer_;
+  const data::DataLoader& loader_;
+  LossFn loss_;
+  TrackerOptions options_;
+  nn::Module& eval_model_;
+  Cost cost_;
+  std::unique_ptr<PathKernel> kernel_;
+  Tensor theta_before_;  // float64 [P]: θ_s
+  bool attached_ = false;
+  double seconds_ = 0;
+};
+
+}  // namespace pathgrad::explaind
