@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,16 +21,18 @@ void write_file_atomically(const std::string& path, const std::function<void(std
     fs::create_directories(target.parent_path(), ec);
     if (ec) throw std::runtime_error("cannot create directory " + target.parent_path().string() + ": " + ec.message());
   }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
+  // Unique per process and call, so concurrent writers of the same path never share a temp file.
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error("cannot open " + tmp + " for writing");
-    writer(out);
+    writer(out);  // may throw: the temp file is removed and the target left untouched
     out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error("write failed for " + path);
-    }
+    if (!out) throw std::runtime_error("write failed for " + path);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
   }
   const int fd = ::open(tmp.c_str(), O_RDONLY);
   if (fd >= 0) {

@@ -36,6 +36,19 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
                 a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0, c, static_cast<int>(ldc));
 }
 
+// Checks an im2col/col2im geometry against an input shape [N, C, H, W].
+void check_conv_geometry(const char* op, const Shape& x_shape, const Conv2dGeometry& g) {
+  if (x_shape.size() != 4)
+    throw std::invalid_argument(fmt::format("{}: expected input [N, C, H, W], got {}", op, shape_str(x_shape)));
+  if (g.kh <= 0 || g.kw <= 0 || g.stride_h <= 0 || g.stride_w <= 0 || g.pad_h < 0 || g.pad_w < 0)
+    throw std::invalid_argument(fmt::format("{}: kernel {}x{}, stride {}x{}, padding {}x{}: kernel and stride must be "
+                                            "positive, padding non-negative",
+                                            op, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w));
+  if (x_shape[2] + 2 * g.pad_h < g.kh || x_shape[3] + 2 * g.pad_w < g.kw)
+    throw std::invalid_argument(fmt::format("{}: kernel {}x{} does not fit input {} with padding {}x{}", op, g.kh,
+                                            g.kw, shape_str(x_shape), g.pad_h, g.pad_w));
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
@@ -57,7 +70,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  // GEMM overwrites every output entry; an empty inner dimension leaves the zeros of empty().
+  Tensor out = k > 0 ? Tensor::uninitialized(out_shape, a.dtype()) : Tensor::empty(out_shape, a.dtype());
 
   dispatch_float(a.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);
@@ -98,15 +112,11 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor im2col(const Tensor& x_in, const Conv2dGeometry& g) {
-  if (x_in.dim() != 4)
-    throw std::invalid_argument("im2col: expected input [N, C, H, W], got " + shape_str(x_in.shape()));
+  check_conv_geometry("im2col", x_in.shape(), g);
   Tensor x = x_in.contiguous();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t OH = g.out_h(H), OW = g.out_w(W);
-  if (OH <= 0 || OW <= 0)
-    throw std::invalid_argument(fmt::format("im2col: kernel {}x{} does not fit input {} with padding {}",
-                                            g.kh, g.kw, shape_str(x.shape()), g.pad_h));
-  Tensor cols = Tensor::empty({N, C * g.kh * g.kw, OH * OW}, x.dtype());
+  Tensor cols = Tensor::uninitialized({N, C * g.kh * g.kw, OH * OW}, x.dtype());
   dispatch_float(x.dtype(), "im2col", [&](auto tag) {
     using T = decltype(tag);
     const T* in = x.template data<T>();
@@ -135,6 +145,7 @@ Tensor im2col(const Tensor& x_in, const Conv2dGeometry& g) {
 }
 
 Tensor col2im(const Tensor& cols_in, const Shape& x_shape, const Conv2dGeometry& g) {
+  check_conv_geometry("col2im", x_shape, g);
   const int64_t N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3];
   const int64_t OH = g.out_h(H), OW = g.out_w(W);
   if (cols_in.shape() != Shape{N, C * g.kh * g.kw, OH * OW})

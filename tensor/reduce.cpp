@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 #include "tensor/kernels.hpp"
@@ -50,53 +51,59 @@ ReducePlan plan_reduce(const char* op, const Tensor& a, const std::vector<int64_
   return p;
 }
 
-// Calls body(out_index, reader) per output, where reader(k) yields the k-th reduced element.
+// Calls body(out_index, x) per output, where x points at the `inner` reduced elements of that
+// output, contiguous (the permuted view is copied when it is not already laid out that way).
 template <class T, class Body>
 void for_each_output(const ReducePlan& p, Body body) {
-  const T* in = p.view.data<T>();
+  const Tensor c = p.view.contiguous();
+  const T* in = c.data<T>();
   const int64_t n_out = numel(p.kept_shape);
-  if (p.view.is_contiguous()) {
-    for (int64_t o = 0; o < n_out; ++o) body(o, in + o * p.inner, int64_t{1});
-    return;
-  }
-  Tensor c = p.view.contiguous();
-  const T* cin = c.data<T>();
-  for (int64_t o = 0; o < n_out; ++o) body(o, cin + o * p.inner, int64_t{1});
+  for (int64_t o = 0; o < n_out; ++o) body(o, in + o * p.inner);
 }
 
-// True when the reduced dims are exactly the leading dims of a contiguous tensor: then we sum
-// whole rows, which is much faster than gathering columns.
-bool reduces_leading_dims(const Tensor& a, const std::vector<bool>& reduced) {
-  if (!a.is_contiguous()) return false;
-  bool seen_kept = false;
-  for (bool r : reduced) {
-    if (!r) seen_kept = true;
-    else if (seen_kept) return false;
+// A contiguous tensor whose reduced dims are one consecutive block is [outer, R, inner]: each
+// output row can then add R whole input rows of `inner` elements, without copying the input.
+struct Block {
+  int64_t outer = 1, reduced = 1, inner = 1;
+};
+std::optional<Block> reduced_block(const Tensor& a, const std::vector<bool>& reduced) {
+  if (!a.is_contiguous()) return std::nullopt;
+  const auto first = std::find(reduced.begin(), reduced.end(), true);
+  const auto end = std::find(first, reduced.end(), false);
+  if (std::find(end, reduced.end(), true) != reduced.end()) return std::nullopt;  // two blocks
+  Block b;
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    const auto at = reduced.begin() + d;
+    (at < first ? b.outer : at < end ? b.reduced : b.inner) *= a.size(d);
   }
-  return true;
+  return b;
 }
 
 }  // namespace
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   ReducePlan p = plan_reduce("sum", a, dims, keepdim);
-  Tensor out = Tensor::empty(p.out_shape, a.dtype());
+  Tensor out = Tensor::uninitialized(p.out_shape, a.dtype());
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
     T* o = out.data<T>();
-    const int64_t n_out = numel(p.kept_shape);
-    if (reduces_leading_dims(a, p.reduced) && n_out > 1) {
-      std::vector<Acc> acc(static_cast<size_t>(n_out), Acc(0));
+    // Each output adds its reduced elements in the same (row-major) order on both paths.
+    const std::optional<Block> block = reduced_block(a, p.reduced);
+    if (block && block->inner > 1) {
+      std::vector<Acc> acc(static_cast<size_t>(block->inner));
       const T* in = a.data<T>();
-      for (int64_t r = 0; r < p.inner; ++r) {
-        const T* row = in + r * n_out;
-        for (int64_t j = 0; j < n_out; ++j) acc[j] += static_cast<Acc>(row[j]);
+      for (int64_t q = 0; q < block->outer; ++q) {
+        std::fill(acc.begin(), acc.end(), Acc(0));
+        for (int64_t r = 0; r < block->reduced; ++r) {
+          const T* row = in + (q * block->reduced + r) * block->inner;
+          for (int64_t j = 0; j < block->inner; ++j) acc[j] += static_cast<Acc>(row[j]);
+        }
+        for (int64_t j = 0; j < block->inner; ++j) o[q * block->inner + j] = static_cast<T>(acc[j]);
       }
-      for (int64_t j = 0; j < n_out; ++j) o[j] = static_cast<T>(acc[j]);
       return;
     }
-    for_each_output<T>(p, [&](int64_t oi, const T* x, int64_t) {
+    for_each_output<T>(p, [&](int64_t oi, const T* x) {
       Acc s = 0;
       for (int64_t k = 0; k < p.inner; ++k) s += static_cast<Acc>(x[k]);
       o[oi] = static_cast<T>(s);
@@ -117,11 +124,11 @@ template <bool Max>
 Tensor extreme(const char* op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   ReducePlan p = plan_reduce(op, a, dims, keepdim);
   if (p.inner == 0) throw std::invalid_argument(fmt::format("{}: reducing over an empty dimension", op));
-  Tensor out = Tensor::empty(p.out_shape, a.dtype());
+  Tensor out = Tensor::uninitialized(p.out_shape, a.dtype());
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
-    for_each_output<T>(p, [&](int64_t oi, const T* x, int64_t) {
+    for_each_output<T>(p, [&](int64_t oi, const T* x) {
       T best = x[0];
       for (int64_t k = 1; k < p.inner; ++k) best = Max ? std::max(best, x[k]) : std::min(best, x[k]);
       o[oi] = best;
@@ -134,11 +141,11 @@ template <bool Max>
 Tensor arg_extreme(const char* op, const Tensor& a, int64_t dim, bool keepdim) {
   ReducePlan p = plan_reduce(op, a, {dim}, keepdim);
   if (p.inner == 0) throw std::invalid_argument(fmt::format("{}: reducing over an empty dimension", op));
-  Tensor out = Tensor::empty(p.out_shape, DType::Int64);
+  Tensor out = Tensor::uninitialized(p.out_shape, DType::Int64);
   int64_t* o = out.data<int64_t>();
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    for_each_output<T>(p, [&](int64_t oi, const T* x, int64_t) {
+    for_each_output<T>(p, [&](int64_t oi, const T* x) {
       int64_t best = 0;  // first occurrence wins, as in NumPy
       for (int64_t k = 1; k < p.inner; ++k)
         if (Max ? x[k] > x[best] : x[k] < x[best]) best = k;
@@ -157,11 +164,11 @@ Tensor argmin(const Tensor& a, int64_t dim, bool keepdim) { return arg_extreme<f
 Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   ReducePlan p = plan_reduce("logsumexp", a, dims, keepdim);
   if (p.inner == 0) throw std::invalid_argument("logsumexp: reducing over an empty dimension");
-  Tensor out = Tensor::empty(p.out_shape, a.dtype());
+  Tensor out = Tensor::uninitialized(p.out_shape, a.dtype());
   dispatch_float(a.dtype(), "logsumexp", [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
-    for_each_output<T>(p, [&](int64_t oi, const T* x, int64_t) {
+    for_each_output<T>(p, [&](int64_t oi, const T* x) {
       T m = x[0];
       for (int64_t k = 1; k < p.inner; ++k) m = std::max(m, x[k]);
       if (std::isinf(m)) { o[oi] = m; return; }
@@ -180,7 +187,7 @@ Tensor along_dim(const char* op, const Tensor& a, int64_t dim, F f) {
   const int64_t d = normalize_dim(dim, a.dim(), op);
   const int64_t last = a.dim() - 1;
   Tensor moved = d == last ? a.contiguous() : transpose(a, d, last).contiguous();
-  Tensor out = Tensor::empty(moved.shape(), a.dtype());
+  Tensor out = Tensor::uninitialized(moved.shape(), a.dtype());
   const int64_t n = moved.shape()[last];
   const int64_t rows = n == 0 ? 0 : moved.numel() / n;
   dispatch_float(a.dtype(), op, [&](auto tag) {
@@ -194,14 +201,16 @@ Tensor along_dim(const char* op, const Tensor& a, int64_t dim, F f) {
 }  // namespace
 
 Tensor softmax(const Tensor& a, int64_t dim) {
-  return along_dim("softmax", a, dim, [](const auto* x, auto* y, int64_t n) {
+  std::vector<double> e;  // the row's exponentials, computed once
+  return along_dim("softmax", a, dim, [&e](const auto* x, auto* y, int64_t n) {
     using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
     T m = x[0];
     for (int64_t k = 1; k < n; ++k) m = std::max(m, x[k]);
+    e.resize(static_cast<size_t>(n));
     double s = 0;
-    for (int64_t k = 0; k < n; ++k) s += std::exp(static_cast<double>(x[k] - m));
+    for (int64_t k = 0; k < n; ++k) s += (e[k] = std::exp(static_cast<double>(x[k] - m)));
     const double inv = 1.0 / s;
-    for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(std::exp(static_cast<double>(x[k] - m)) * inv);
+    for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(e[k] * inv);
   });
 }
 

@@ -84,7 +84,7 @@ Tensor expand(const Tensor& a, const Shape& shape) {
     }
     const int64_t src = a.shape()[d - lead];
     const int64_t want = shape[d] == -1 ? src : shape[d];
-    if (src != want && src != 1)
+    if (want < 0 || (src != want && src != 1))
       throw std::invalid_argument(fmt::format("expand: cannot expand {} to {}", shape_str(a.shape()),
                                               shape_str(shape)));
     out[d] = want;
@@ -137,7 +137,7 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   Tensor c = a.contiguous(), idx = index.contiguous();
   Shape out_shape = a.shape();
   out_shape[d] = idx.numel();
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::uninitialized(out_shape, a.dtype());
   const Split3 s = split_at(a.shape(), d);
   const int64_t* ip = idx.data<int64_t>();
   const size_t es = dtype_size(a.dtype());
@@ -165,7 +165,7 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
       throw std::invalid_argument(fmt::format("gather: index {} larger than input {} outside dim {}",
                                               shape_str(index.shape()), shape_str(a.shape()), d));
   Tensor idx = index.contiguous();
-  Tensor out = Tensor::empty(index.shape(), a.dtype());
+  Tensor out = Tensor::uninitialized(index.shape(), a.dtype());
   const int64_t* ip = idx.data<int64_t>();
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -193,6 +193,13 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
   if (index.shape() != src.shape())
     throw std::invalid_argument(fmt::format("scatter_add: index {} and src {} differ",
                                             shape_str(index.shape()), shape_str(src.shape())));
+  if (index.shape().size() != shape.size())
+    throw std::invalid_argument(fmt::format("scatter_add: index {} and output {} differ in number of dims",
+                                            shape_str(index.shape()), shape_str(shape)));
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (static_cast<int64_t>(i) != d && index.shape()[i] > shape[i])
+      throw std::invalid_argument(fmt::format("scatter_add: index {} larger than output {} outside dim {}",
+                                              shape_str(index.shape()), shape_str(shape), d));
   Tensor out = Tensor::zeros(shape, src.dtype());
   Tensor idx = index.contiguous(), s = src.contiguous();
   const int64_t* ip = idx.data<int64_t>();
@@ -263,7 +270,7 @@ Tensor cat(const std::vector<Tensor>& parts, int64_t dim) {
                                                 shape_str(p.shape()), shape_str(first.shape()), d));
     out_shape[d] += p.shape()[d];
   }
-  Tensor out = Tensor::empty(out_shape, first.dtype());
+  Tensor out = Tensor::uninitialized(out_shape, first.dtype());
   int64_t at = 0;
   for (const Tensor& p : parts) {
     narrow(out, d, at, p.shape()[d]).copy_(p);

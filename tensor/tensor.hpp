@@ -28,10 +28,11 @@ namespace pathgrad {
 
 struct Node;  // an autograd graph node; defined in autograd/node.hpp
 
-// A contiguous, 64-byte aligned, zero-initialised byte buffer shared by tensors and their views.
+// A contiguous, 64-byte aligned byte buffer shared by tensors and their views; zero-initialised
+// unless `zero_fill` is false (then its contents are unspecified).
 class Storage {
  public:
-  explicit Storage(std::size_t nbytes);
+  explicit Storage(std::size_t nbytes, bool zero_fill = true);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -65,6 +66,9 @@ class Tensor {
 
   // ---- creation (all results are contiguous and own fresh storage) ----
   static Tensor empty(const Shape& shape, DType dtype = DType::Float32);  // zero-filled
+  // Like empty() but not zero-filled: the contents are unspecified. For kernels that overwrite
+  // every element (it saves a pass over memory).
+  static Tensor uninitialized(const Shape& shape, DType dtype = DType::Float32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
   static Tensor ones(const Shape& shape, DType dtype = DType::Float32);
   static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32);
@@ -119,7 +123,8 @@ class Tensor {
   // Copies `src` (same shape, any dtype, any strides) into this tensor's memory, in place.
   void copy_(const Tensor& src) const;
   void fill_(double value) const;
-  // A handle to the same storage with the same view, without autograd history.
+  // A handle to the same storage with the same view, without autograd history (undefined for an
+  // undefined tensor).
   Tensor detach() const;
   // A view with a new shape/strides/offset over the same storage (no checks beyond bounds).
   Tensor as_strided(const Shape& shape, const Shape& strides, int64_t offset) const;
