@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -122,6 +121,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
   ctx.per_sample = mode == Mode::PerSample;
   ctx.batch = batch;
   ctx.directions = directions;
+  if (ctx.per_sample) ctx.per_sample_leaves = &target_set;
   std::vector<std::shared_ptr<Node>> ran;  // owning: releasing one node may drop another
   for (TensorImpl* t : order) {
     if (!needed.count(t)) continue;

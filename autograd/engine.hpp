@@ -71,7 +71,9 @@ std::vector<Tensor> per_sample_grad_dot(const Tensor& per_sample_losses, const s
 
 // Creates the result of a differentiable operation: when recording is on and some operand
 // requires grad, attaches a Node named `name` whose slots are the operands that require grad.
-// Used by autograd/ops.cpp and by any user-defined operation.
+// Used by autograd/ops.cpp and by any user-defined operation. `fn` must capture the values it
+// needs as detached tensors (Tensor::detach()), never a recorded tensor: the graph is then
+// reachable through node inputs alone, holds no cycles, and is freed without recursion.
 Tensor record(Tensor result, const char* name, const std::vector<Tensor>& operands, Node::BackwardFn fn);
 
 }  // namespace pathgrad

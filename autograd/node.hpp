@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tensor/tensor.hpp"
@@ -18,6 +19,8 @@ struct BackwardContext {
   // Non-leaf inputs receive ordinary gradients.
   bool per_sample = false;
   int64_t batch = 0;
+  // The leaves asked for in per-sample mode; other leaves get ordinary gradients.
+  const std::unordered_set<TensorImpl*>* per_sample_leaves = nullptr;
   // Contraction mode (per_sample_grad_dot): a leaf operand instead receives [batch, K], its
   // per-sample gradients dotted with each of the K direction tensors given for that leaf.
   const std::unordered_map<const TensorImpl*, std::vector<Tensor>>* directions = nullptr;
@@ -50,7 +53,8 @@ struct Node {
   bool needs(size_t i) const { return i < inputs.size() && inputs[i].defined(); }
   // True when operand i must get a per-sample gradient [B, ...] in this backward pass.
   bool per_sample(size_t i, const BackwardContext& ctx) const {
-    return ctx.per_sample && needs(i) && inputs[i].is_leaf();
+    return ctx.per_sample && needs(i) && inputs[i].is_leaf() &&
+           (!ctx.per_sample_leaves || ctx.per_sample_leaves->count(inputs[i].impl_ptr().get()));
   }
 };
 

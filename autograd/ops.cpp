@@ -3,6 +3,8 @@
 // reference cycles.
 #include "autograd/ops.hpp"
 
+#include "autograd/path_point.hpp"
+
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -75,29 +77,31 @@ Tensor unary_op(const char* name, const Tensor& a, Tensor result, Derivative der
 
 // ---------------------------------------------------------------- arithmetic
 Tensor add(const Tensor& a, const Tensor& b) {
-  return record(K::add(a, b), "add", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
+  return record(K::add(path_value(a, b, "add"), path_value(b, a, "add")), "add", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
     return Grads{n.needs(0) ? reduce_grad(g, n, 0, ctx) : Tensor(), n.needs(1) ? reduce_grad(g, n, 1, ctx) : Tensor()};
   });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return record(K::sub(a, b), "sub", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
+  return record(K::sub(path_value(a, b, "sub"), path_value(b, a, "sub")), "sub", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
     return Grads{n.needs(0) ? reduce_grad(g, n, 0, ctx) : Tensor(),
                  n.needs(1) ? reduce_grad(K::neg(g), n, 1, ctx) : Tensor()};
   });
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
-  return record(K::mul(a, b), "mul", {a, b},
+Tensor mul(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = path_value(a_in, b_in, "mul"), b = path_value(b_in, a_in, "mul");
+  return record(K::mul(a, b), "mul", {a_in, b_in},
                 [a = a.detach(), b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
                   return Grads{n.needs(0) ? reduce_grad(K::mul(g, b), n, 0, ctx) : Tensor(),
                                n.needs(1) ? reduce_grad(K::mul(g, a), n, 1, ctx) : Tensor()};
                 });
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
+Tensor div(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = path_value(a_in, b_in, "div"), b = path_value(b_in, a_in, "div");
   Tensor r = K::div(a, b);
-  return record(r, "div", {a, b}, [r, b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
+  return record(r, "div", {a_in, b_in}, [r, b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
     Tensor ga = K::div(g, b);
     return Grads{n.needs(0) ? reduce_grad(ga, n, 0, ctx) : Tensor(),
                  n.needs(1) ? reduce_grad(K::neg(K::mul(ga, r)), n, 1, ctx) : Tensor()};
@@ -180,6 +184,7 @@ Tensor sigmoid(const Tensor& a) {
 }
 
 Tensor relu(const Tensor& a) {
+  KinkRecorder::record(a);
   return record(K::relu(a), "relu", {a}, [a = a.detach()](const Node&, const Tensor& g, const Ctx&) {
     return Grads{K::mul(g, K::step(a))};
   });
@@ -437,8 +442,15 @@ Tensor as_batch_rows(const Tensor& t, int64_t batch) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  return record(K::matmul(a, b), "matmul", {a, b},
-                [a = a.detach(), b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
+  Tensor y = K::matmul(a, b);
+  // Under a path point: row r uses b + t[r] Δb (b a 2-D parameter on the right).
+  const Tensor db = path_delta(b), tb = db.defined() ? path_t_for(y, "matmul") : Tensor();
+  if (path_delta(a).defined() || (db.defined() && (b.dim() != 2 || a.dim() < 2)))
+    throw std::invalid_argument(fmt::format("matmul: under a path point the parameter must be the 2-D right operand; got {} @ {}",
+                                            shape_str(a.shape()), shape_str(b.shape())));
+  if (db.defined()) y = K::add(y, K::mul(tb, K::matmul(a, db)));
+  return record(y, "matmul", {a, b},
+                [a = a.detach(), b = b.detach(), db, tb](const Node& n, const Tensor& g, const Ctx& ctx) {
                   Grads out(2);
                   const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
                   // Restore the dims NumPy's promotion removed, so the general rule applies.
@@ -448,6 +460,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                   if (b_vec) G = K::unsqueeze(G, G.dim());
                   if (n.needs(0)) {
                     Tensor ga = K::sum_to(K::matmul(G, K::transpose(B, -1, -2)), A.shape());
+                    if (db.defined()) K::add_(ga, K::matmul(K::mul(G, tb), K::transpose(db, 0, 1)));
                     out[0] = a_vec ? K::reshape(ga, a.shape()) : ga;
                   }
                   if (n.needs(1)) {
@@ -480,11 +493,19 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                                             shape_str(bias.shape()), shape_str(weight.shape())));
   Tensor y = K::matmul(x, K::transpose(weight, 0, 1));
   if (bias.defined()) y = K::add(y, bias);
+  // Under a path point: row r uses W + t[r] ΔW and b + t[r] Δb (two products, no weight copies).
+  const Tensor dw = path_delta(weight), db = path_delta(bias);
+  const Tensor t = dw.defined() || db.defined() ? path_t_for(y, "linear") : Tensor();
+  if (dw.defined()) y = K::add(y, K::mul(t, K::matmul(x, K::transpose(dw, 0, 1))));
+  if (db.defined()) y = K::add(y, K::mul(t, db));
   return record(y, "linear", {x, weight, bias},
-                [x = x.detach(), w = weight.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
+                [x = x.detach(), w = weight.detach(), dw, t](const Node& n, const Tensor& g, const Ctx& ctx) {
                   Grads out(3);
                   const int64_t o = w.size(0), in = w.size(1);
-                  if (n.needs(0)) out[0] = K::matmul(g, w);
+                  if (n.needs(0)) {
+                    out[0] = K::matmul(g, w);
+                    if (dw.defined()) K::add_(out[0], K::matmul(K::mul(g, t), dw));
+                  }
                   const bool ps = n.per_sample(1, ctx) || n.per_sample(2, ctx);
                   if (ps && (x.dim() < 2 || x.size(0) != ctx.batch))
                     throw std::invalid_argument(fmt::format(
@@ -514,7 +535,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 Tensor embedding(const Tensor& weight, const Tensor& index) {
   if (weight.dim() != 2)
     throw std::invalid_argument("embedding: weight must be [V, D], got " + shape_str(weight.shape()));
-  return record(K::embedding(weight, index), "embedding", {weight},
+  Tensor y = K::embedding(weight, index);
+  const Tensor dw = path_delta(weight);  // under a path point: W[index] + t ΔW[index]
+  if (dw.defined()) y = K::add(y, K::mul(path_t_for(y, "embedding"), K::embedding(dw, index)));
+  return record(y, "embedding", {weight},
                 [index, rows = weight.size(0)](const Node& n, const Tensor& g, const Ctx& ctx) {
                   if (!n.per_sample(0, ctx)) return Grads{K::embedding_backward(g, index, rows)};
                   if (index.dim() < 1 || index.size(0) != ctx.batch)
@@ -556,13 +580,23 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   Tensor w2 = K::reshape(weight.contiguous(), {O, -1});  // [O, CKK]
   Tensor y = K::matmul(w2, cols);                        // [N, O, L]
   if (bias.defined()) y = K::add(y, K::reshape(bias, {O, 1}));
+  // Under a path point: row r uses W + t[r] ΔW and b + t[r] Δb.
+  const Tensor dw = path_delta(weight), db = path_delta(bias);
+  const Tensor dw2 = dw.defined() ? K::reshape(dw, {O, -1}) : Tensor();
+  const Tensor t = dw.defined() || db.defined() ? path_t_for(y, "conv2d") : Tensor();  // [N, 1, 1]
+  if (dw.defined()) y = K::add(y, K::mul(t, K::matmul(dw2, cols)));
+  if (db.defined()) y = K::add(y, K::mul(t, K::reshape(db, {O, 1})));
   y = K::reshape(y, {N, O, OH, OW});
   return record(y, "conv2d", {x, weight, bias},
-                [cols, w2, geo, xs = x.shape(), ws = weight.shape()](const Node& n, const Tensor& g, const Ctx& ctx) {
+                [cols, w2, dw2, t, geo, xs = x.shape(), ws = weight.shape()](const Node& n, const Tensor& g, const Ctx& ctx) {
                   Grads out(3);
                   const int64_t N = xs[0], O = ws[0];
                   Tensor g3 = K::reshape(g.contiguous(), {N, O, -1});  // [N, O, L]
-                  if (n.needs(0)) out[0] = K::col2im(K::matmul(K::transpose(w2, 0, 1), g3), xs, geo);
+                  if (n.needs(0)) {
+                    Tensor gcols = K::matmul(K::transpose(w2, 0, 1), g3);  // [N, CKK, L]
+                    if (dw2.defined()) K::add_(gcols, K::matmul(K::transpose(dw2, 0, 1), K::mul(g3, t)));
+                    out[0] = K::col2im(gcols, xs, geo);
+                  }
                   if (n.needs(1) && n.per_sample(1, ctx) && ctx.contract()) {  // sum of g3 . (D2 @ cols)
                     out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
                       return sum_per_sample(K::mul(g3, K::matmul(K::reshape(d.contiguous(), {O, -1}), cols)));

@@ -103,6 +103,9 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
     put("parameter_data", k.parameter_data(), {"sample_level_probe", "parameter"}, "data part per parameter (flat)");
     put("parameter_decay", k.parameter_decay(), {"sample_level_probe", "parameter"},
         "weight-decay part per parameter (flat)");
+    if (k.parameter_data().defined())
+      streamed("parameter_window_data", {"window", "sample_level_probe", "parameter"},
+               "data part per parameter (flat) and window");
   }
 
   json probes = json::array(), sample_rows = json::array();
@@ -112,7 +115,11 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
     if (l.sample_level) sample_rows.push_back(m);
   }
   json comps = json::array();
-  for (const ResolvedComponent& c : k.components()) comps.push_back({{"name", c.name}, {"size", c.size()}});
+  for (const ResolvedComponent& c : k.components()) {
+    json ranges = json::array();
+    for (const auto& [b, e] : c.ranges) ranges.push_back({b, e});
+    comps.push_back({{"name", c.name}, {"size", c.size()}, {"ranges", ranges}});
+  }
   json params = json::array();
   for (int64_t p = 0; p < k.layout().count(); ++p)
     params.push_back({{"name", k.layout().name(p)}, {"shape", k.layout().shape(p)}, {"offset", k.layout().offset(p)}});

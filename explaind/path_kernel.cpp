@@ -4,10 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "autograd/ops.hpp"
+#include "autograd/path_point.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::explaind {
@@ -39,16 +41,11 @@ void scatter_columns(const Tensor& dst, const Tensor& ids, const Tensor& src_in)
 }
 }  // namespace
 
-// Contracted dots of the probe gradients over a part [a, b] of a step: for every unit (a whole
-// parameter tensor or a slice part of a component) the data and weight-decay products [M, U], and
-// for the sample level the integrated gradients themselves [M_s, P].
-struct PathKernel::Pieces {
+// The contracted dots of one step: for every unit (a whole parameter tensor or a slice part of a
+// component) the data and weight-decay products [M, U], and for the sample level the integrated
+// gradients themselves [M_s, P].
+struct PathKernel::StepDots {
   Tensor data, decay, phi;
-  void add(const Pieces& o) {
-    K::add_(data, o.data);
-    K::add_(decay, o.decay);
-    if (phi.defined()) K::add_(phi, o.phi);
-  }
 };
 
 PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, NamedTensors eval_params,
@@ -61,6 +58,9 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
       config_(std::move(config)) {
   if (config_.output_dir.empty()) throw std::invalid_argument("PathKernel: an output directory is required");
   if (config_.window < 1) throw std::invalid_argument(fmt::format("PathKernel: window of {} steps", config_.window));
+  for (size_t i = 0; i < config_.window_edges.size(); ++i)
+    if (config_.window_edges[i] <= (i ? config_.window_edges[i - 1] : 0))
+      throw std::invalid_argument("PathKernel: window edges must be positive and increasing");
   if (!(config_.tolerance > 0)) throw std::invalid_argument("PathKernel: the tolerance must be positive");
   if (config_.max_depth < 0 || config_.max_depth > 30)
     throw std::invalid_argument(fmt::format("PathKernel: refinement depth {} outside [0, 30]", config_.max_depth));
@@ -68,6 +68,18 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
   for (size_t c = 0; c < components_.size(); ++c)
     for (size_t j = 0; j < components_[c].slices.size(); ++j)
       slices_.emplace_back(components_[c].slices[j].first, static_cast<int64_t>(c));
+  // Units: every tensor (its directions 0, 1), then every slice part (the next pair of directions
+  // of its tensor, in the order of slices_).
+  std::vector<int64_t> next_direction(static_cast<size_t>(layout_.count()), 2);
+  for (int64_t p = 0; p < layout_.count(); ++p) {
+    unit_param_.push_back(p);
+    unit_direction_.push_back(0);
+  }
+  for (const auto& [p, c] : slices_) {
+    unit_param_.push_back(p);
+    unit_direction_.push_back(next_direction[p]);
+    next_direction[p] += 2;
+  }
   const int64_t M = probes_.size(), U = layout_.count() + static_cast<int64_t>(slices_.size());
   const int64_t C = static_cast<int64_t>(components_.size());
   for (Tensor* t : {&data_total_, &decay_total_, &residual_sum_, &residual_abs_, &residual_max_})
@@ -93,6 +105,8 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
     if (config_.parameter_wise) {
       param_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
       param_decay_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
+      param_window_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
+      param_window_stream_ = RowStream(dir + "parameter_window_data.npy", {Ms, layout_.size()});
     }
     sample_window_stream_ = RowStream(dir + "sample_window_data.npy", {Ms, N});
   }
@@ -105,49 +119,169 @@ Tensor PathKernel::values_at(const Tensor& theta) {
   return probes_.values(forward_, loss_);
 }
 
-PathKernel::Pieces PathKernel::evaluate_rule(const Tensor& theta0, const Tensor& delta, double a, double b,
-                                             const std::vector<std::vector<Tensor>>& directions) {
-  const QuadratureRule rule = config_.rule.on(a, b);
-  const int64_t M = probes_.size(), U = layout_.count() + static_cast<int64_t>(slices_.size());
-  Pieces out{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
-  if (config_.sample_level) out.phi = Tensor::zeros({probes_.sample_level_size(), layout_.size()}, DType::Float64);
-  std::vector<int64_t> slice_seen(static_cast<size_t>(layout_.count()), 0);
-  for (size_t q = 0; q < rule.nodes.size(); ++q) {
-    layout_.assign(K::add(theta0, K::mul_scalar(delta, rule.nodes[q])), eval_params_);
-    const ProbeScalars::Dots d = probes_.dots(forward_, loss_, eval_params_, directions);
-    const double w = rule.weights[q];
-    // Unit u < count(): the whole tensor (directions 0, 1); then the slices in order, each
-    // taking the next pair of its tensor's directions.
-    std::fill(slice_seen.begin(), slice_seen.end(), 0);
-    for (int64_t u = 0; u < U; ++u) {
-      const int64_t p = u < layout_.count() ? u : slices_[u - layout_.count()].first;
-      const int64_t k = u < layout_.count() ? 0 : 2 * (1 + slice_seen[p]++);
-      K::add_(K::narrow(out.data, 1, u, 1), K::narrow(d.dots[p], 1, k, 1), w);
-      K::add_(K::narrow(out.decay, 1, u, 1), K::narrow(d.dots[p], 1, k + 1, 1), w);
+PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& deltas) {
+  const int64_t n_in = probes_.num_inputs(set);
+  Edges edges(static_cast<size_t>(n_in), std::vector<double>{0.0, 1.0});
+  if (!config_.kink_aware) return edges;
+  std::vector<Tensor> leaves;
+  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
+  const DType dtype = leaves.front().dtype();
+  // Pre-activations of rows `ids` at points `t`: [R, units]. Empty when the model has no relu.
+  auto units_at = [&](const Tensor& ids, const std::vector<double>& t) {
+    NoGradGuard no_grad;
+    PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {ids.numel()}, dtype));
+    KinkRecorder rec;
+    probes_.row_outputs(set, forward_, ids);
+    return rec.empty() ? Tensor() : rec.units().to(DType::Float64);
+  };
+  // 1. Units whose sign differs at both ends, per input.
+  struct Crossing {
+    int64_t input, unit;
+    double a, b, fa, fb;  // bracket with fa * fb < 0
+    int side = 0;         // Illinois: which end was kept last time
+  };
+  std::vector<Crossing> crossings;
+  const int64_t chunk = config_.probe_chunk;
+  for (int64_t j0 = 0; j0 < n_in; j0 += chunk) {
+    const int64_t c = std::min(chunk, n_in - j0);
+    const Tensor ids = K::narrow(Tensor::arange(n_in, DType::Int64), 0, j0, c);
+    std::vector<double> t(static_cast<size_t>(2 * c), 0.0);
+    std::fill(t.begin() + c, t.end(), 1.0);
+    const Tensor z = units_at(K::cat({ids, ids}, 0), t);
+    if (!z.defined()) return edges;
+    const int64_t U = z.size(1);
+    const double* zp = z.data<double>();
+    for (int64_t j = 0; j < c; ++j) {
+      int64_t found = 0;
+      for (int64_t u = 0; u < U; ++u) {
+        const double z0 = zp[j * U + u], z1 = zp[(c + j) * U + u];
+        if ((z0 > 0) == (z1 > 0) || z0 == 0 || z1 == 0) continue;
+        if (++found > config_.max_kinks) break;
+        crossings.push_back({j0 + j, u, 0.0, 1.0, z0, z1});
+      }
+      if (found > config_.max_kinks) {  // too many: uniform pieces, refined by the residual check
+        crossings.erase(std::remove_if(crossings.begin(), crossings.end(), [&](const Crossing& x) { return x.input == j0 + j; }),
+                        crossings.end());
+        std::vector<double>& e = edges[j0 + j];
+        e.clear();
+        for (int64_t k = 0; k <= config_.max_kinks; ++k) e.push_back(static_cast<double>(k) / static_cast<double>(config_.max_kinks));
+      }
     }
-    if (config_.sample_level)
-      K::add_(out.phi, probes_.sample_level_gradients(forward_, loss_, eval_params_, layout_), w);
-    ++evaluations_;
   }
-  return out;
+  // 2. Regula falsi (Illinois) on every crossing's pre-activation, all crossings in one batch.
+  std::vector<size_t> active(crossings.size());
+  for (size_t i = 0; i < active.size(); ++i) active[i] = i;
+  for (int it = 0; it < 60 && !active.empty(); ++it) {
+    std::vector<size_t> next;
+    for (size_t a0 = 0; a0 < active.size(); a0 += static_cast<size_t>(chunk)) {
+      const size_t c = std::min(active.size() - a0, static_cast<size_t>(chunk));
+      std::vector<int64_t> ids(c);
+      std::vector<double> t(c);
+      for (size_t i = 0; i < c; ++i) {
+        Crossing& x = crossings[active[a0 + i]];
+        ids[i] = x.input;
+        t[i] = (x.a * x.fb - x.b * x.fa) / (x.fb - x.fa);
+      }
+      const Tensor z = units_at(Tensor::from_vector(ids, {static_cast<int64_t>(c)}), t);
+      for (size_t i = 0; i < c; ++i) {
+        Crossing& x = crossings[active[a0 + i]];
+        const double f = z.at({static_cast<int64_t>(i), x.unit});
+        if (f == 0) {
+          x.a = x.b = t[i];
+        } else if ((f > 0) == (x.fa > 0)) {
+          x.a = t[i];
+          x.fa = f;
+          if (x.side == -1) x.fb *= 0.5;
+          x.side = -1;
+        } else {
+          x.b = t[i];
+          x.fb = f;
+          if (x.side == 1) x.fa *= 0.5;
+          x.side = 1;
+        }
+        if (x.b - x.a > 1e-13) next.push_back(active[a0 + i]);
+      }
+    }
+    active = std::move(next);
+  }
+  for (const Crossing& x : crossings) {
+    const double t = 0.5 * (x.a + x.b);
+    if (t > 1e-12 && t < 1 - 1e-12) edges[x.input].push_back(t);
+  }
+  for (std::vector<double>& e : edges) {
+    std::sort(e.begin(), e.end());
+    e.erase(std::unique(e.begin(), e.end(), [](double a, double b) { return b - a < 1e-12; }), e.end());
+    e.back() = 1.0;
+  }
+  return edges;
 }
 
-PathKernel::Pieces PathKernel::integrate(const Tensor& theta0, const Tensor& delta, double a, double b,
-                                         const Tensor& f_a, const Tensor& f_b, int depth,
-                                         const std::vector<std::vector<Tensor>>& directions) {
-  Pieces p = evaluate_rule(theta0, delta, a, b, directions);
-  const int64_t n = layout_.count();
-  Tensor predicted = K::add(K::sum(K::narrow(p.data, 1, 0, n), {1}), K::sum(K::narrow(p.decay, 1, 0, n), {1}));
-  const double worst = max_abs(K::sub(K::sub(f_b, f_a), predicted));
-  if (config_.adaptive && depth < config_.max_depth && worst > config_.tolerance * (b - a)) {
-    const double mid = 0.5 * (a + b);
-    const Tensor f_mid = values_at(K::add(theta0, K::mul_scalar(delta, mid)));
-    Pieces left = integrate(theta0, delta, a, mid, f_a, f_mid, depth + 1, directions);
-    left.add(integrate(theta0, delta, mid, b, f_mid, f_b, depth + 1, directions));
-    return left;
+void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs, const Edges& edges,
+                                  const std::vector<Tensor>& deltas,
+                                  const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
+  const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set), U = out.data.size(1);
+  const int64_t sample_first = config_.sample_level ? probes_.first_sample_row(set) : -1;
+  std::vector<Tensor> leaves;
+  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
+  const DType dtype = leaves.front().dtype();
+  // Rows: (input, point, weight) for every node of every piece of every input.
+  std::vector<int64_t> row_input;
+  std::vector<double> row_t, row_w;
+  for (int64_t j : inputs) {
+    for (int64_t k = 0; k < K; ++k) {  // replace this input's rows
+      K::narrow(out.data, 0, first + j * K + k, 1).fill_(0.0);
+      K::narrow(out.decay, 0, first + j * K + k, 1).fill_(0.0);
+      if (sample_first >= 0) K::narrow(out.phi, 0, sample_first + j * K + k, 1).fill_(0.0);
+    }
+    const std::vector<double>& e = edges[j];
+    for (size_t piece = 0; piece + 1 < e.size(); ++piece) {
+      const QuadratureRule r = config_.rule.on(e[piece], e[piece + 1]);
+      for (size_t q = 0; q < r.nodes.size(); ++q) {
+        row_input.push_back(j);
+        row_t.push_back(r.nodes[q]);
+        row_w.push_back(r.weights[q]);
+      }
+    }
   }
-  deepest_ = std::max(deepest_, depth);
-  return p;
+  const int64_t R = static_cast<int64_t>(row_input.size());
+  evaluations_ += R;
+  // Full gradients are [rows, K, P]: keep a chunk of them near 64 MB.
+  const int64_t grad_chunk = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, K * layout_.size()));
+  const int64_t chunk = sample_first >= 0 ? std::min(config_.probe_chunk, grad_chunk) : config_.probe_chunk;
+  for (int64_t r0 = 0; r0 < R; r0 += chunk) {
+    const int64_t c = std::min(chunk, R - r0);
+    const Tensor ids = Tensor::from_vector(std::vector<int64_t>(row_input.begin() + r0, row_input.begin() + r0 + c), {c});
+    const Tensor t = Tensor::from_vector(std::vector<double>(row_t.begin() + r0, row_t.begin() + r0 + c), {c}, dtype);
+    PathPointGuard guard(leaves, deltas, t);
+    const std::vector<Tensor> dots = probes_.row_dots(set, forward_, loss_, eval_params_, directions, ids);
+    // Unit u of row i, slot k: dots[p][i, k, dir] (data) and dir + 1 (decay), weighted.
+    double* data = out.data.data<double>();
+    double* decay = out.decay.data<double>();
+    for (int64_t i = 0; i < c; ++i) {
+      const double w = row_w[r0 + i];
+      const int64_t j = row_input[r0 + i];
+      for (int64_t u = 0; u < U; ++u) {
+        const Tensor& d = dots[unit_param_[u]];
+        const int64_t kp = d.size(2);
+        const double* dp = d.data<double>() + i * K * kp + unit_direction_[u];
+        for (int64_t k = 0; k < K; ++k) {
+          data[(first + j * K + k) * U + u] += w * dp[k * kp];
+          decay[(first + j * K + k) * U + u] += w * dp[k * kp + 1];
+        }
+      }
+    }
+    if (sample_first >= 0) {
+      const Tensor g = probes_.row_gradients(set, forward_, loss_, eval_params_, layout_, ids);  // [c, K, P]
+      for (int64_t i = 0; i < c; ++i)
+        K::add_(K::narrow(out.phi, 0, sample_first + row_input[r0 + i] * K, K), K::squeeze(K::narrow(g, 0, i, 1), 0),
+                row_w[r0 + i]);
+    }
+  }
+}
+
+Tensor PathKernel::unit_total(const StepDots& d) const {
+  const int64_t n = layout_.count();
+  return K::add(K::sum(K::narrow(d.data, 1, 0, n), {1}), K::sum(K::narrow(d.decay, 1, 0, n), {1}));
 }
 
 void PathKernel::step(const StepRecord& r) {
@@ -169,21 +303,54 @@ void PathKernel::step(const StepRecord& r) {
     return K::reshape(layout_.segment(flat, p).contiguous(), layout_.shape(p)).to(eval_params_[p].second.dtype());
   };
   for (int64_t p = 0; p < n; ++p) directions[p] = {as_param(data_delta, p), as_param(r.non_data, p)};
-  for (const auto& [p, c] : slices_) {
-    for (const auto& [sp, mask] : components_[c].slices)
-      if (sp == p) {
-        directions[p].push_back(K::mul(directions[p][0], mask.to(directions[p][0].dtype())));
-        directions[p].push_back(K::mul(directions[p][1], mask.to(directions[p][1].dtype())));
-        break;
-      }
-  }
+  for (const ResolvedComponent& c : components_)  // in the order of slices_ (see the units)
+    for (const auto& [p, mask] : c.slices) {
+      directions[p].push_back(K::mul(directions[p][0], mask.to(directions[p][0].dtype())));
+      directions[p].push_back(K::mul(directions[p][1], mask.to(directions[p][1].dtype())));
+    }
   const Tensor f_next = values_at(r.theta1);
-  Pieces pieces = integrate(r.theta0, delta, 0.0, 1.0, f_current_, f_next, 0, directions);
+  const Tensor f_change = K::sub(f_next, f_current_);
+
+  // φ̂_s·(directions) for every probe scalar: per probe set, each input on its own pieces.
+  layout_.assign(r.theta0, eval_params_);
+  std::vector<Tensor> deltas;
+  for (int64_t p = 0; p < n; ++p) deltas.push_back(as_param(delta, p));
+  const int64_t M = probes_.size(), U = unit_data_.size(1);
+  StepDots pieces{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
+  if (config_.sample_level) pieces.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
+  for (size_t set = 0; set < probes_.sets().size(); ++set) {
+    Edges edges = kink_edges(set, deltas);
+    std::vector<int64_t> todo(static_cast<size_t>(probes_.num_inputs(set)));
+    for (size_t j = 0; j < todo.size(); ++j) todo[j] = static_cast<int64_t>(j);
+    const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set);
+    for (int depth = 0; !todo.empty(); ++depth) {
+      integrate_inputs(set, todo, edges, deltas, directions, pieces);
+      deepest_ = std::max(deepest_, depth);
+      if (!config_.adaptive || depth == config_.max_depth) break;
+      // Inputs whose residual is still above the tolerance: halve their pieces.
+      const Tensor residual = K::sub(f_change, unit_total(pieces));
+      std::vector<int64_t> again;
+      for (int64_t j : todo) {
+        const double worst = max_abs(K::narrow(residual, 0, first + j * K, K));
+        if (!(worst <= config_.tolerance)) again.push_back(j);
+      }
+      for (int64_t j : again) {
+        std::vector<double>& e = edges[j];
+        std::vector<double> halved{e.front()};
+        for (size_t i = 1; i < e.size(); ++i) {
+          halved.push_back(0.5 * (e[i - 1] + e[i]));
+          halved.push_back(e[i]);
+        }
+        e = std::move(halved);
+      }
+      todo = std::move(again);
+    }
+  }
 
   const Tensor data = K::sum(K::narrow(pieces.data, 1, 0, n), {1});    // [M]
   const Tensor decay = K::sum(K::narrow(pieces.decay, 1, 0, n), {1});  // [M]
   const Tensor total = K::add(data, decay);
-  const Tensor residual = K::sub(K::sub(f_next, f_current_), total);
+  const Tensor residual = K::sub(f_change, total);
   K::add_(data_total_, data);
   K::add_(decay_total_, decay);
   K::add_(residual_sum_, residual);
@@ -204,7 +371,7 @@ void PathKernel::step(const StepRecord& r) {
   }
   f_current_ = f_next;
   ++steps_;
-  if ((steps_ - window_begin_) == config_.window) close_window();
+  if (window_ends_after(steps_)) close_window();
 }
 
 Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
@@ -253,10 +420,17 @@ Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
   const Tensor r_row = K::reshape(r.non_data, {P, 1});
   K::add_(sample_decay_, K::reshape(K::matmul(phi, r_row), {phi.size(0)}));
   if (param_total_.defined()) {
-    K::add_(param_total_, K::mul(phi, K::sub(K::sub(r.theta1, r.theta0), r.non_data)));
+    const Tensor data_part = K::mul(phi, K::sub(K::sub(r.theta1, r.theta0), r.non_data));
+    K::add_(param_total_, data_part);
+    K::add_(param_window_, data_part);
     K::add_(param_decay_total_, K::mul(phi, r.non_data));
   }
   return K::sum(step_matrix, {1});
+}
+
+bool PathKernel::window_ends_after(int64_t steps) const {
+  if (config_.window_edges.empty()) return steps - window_begin_ == config_.window;
+  return std::find(config_.window_edges.begin(), config_.window_edges.end(), steps) != config_.window_edges.end();
 }
 
 void PathKernel::close_window() {
@@ -270,6 +444,10 @@ void PathKernel::close_window() {
     sample_window_stream_.append(sample_window_);
     sample_window_.fill_(0.0);
   }
+  if (param_window_.defined()) {
+    param_window_stream_.append(param_window_);
+    param_window_.fill_(0.0);
+  }
   window_begin_ = steps_;
 }
 
@@ -278,7 +456,7 @@ void PathKernel::finish(const Tensor& theta_final) {
   f_final_ = values_at(theta_final);
   if (!f_initial_.defined()) f_initial_ = f_final_.clone();
   for (RowStream* s : {&step_stream_, &residual_stream_, &comp_window_data_stream_, &comp_window_decay_stream_,
-                       &sample_window_stream_})
+                       &sample_window_stream_, &param_window_stream_})
     if (s->active()) s->finish();
 }
 

@@ -10,11 +10,15 @@
 //                sample, in total, per window and (optionally) per component
 //   residual     ρ_s = F(θ_{s+1}) − F(θ_s) − φ̂_s·Δθ_s, its own term, never hidden
 //
-// φ_s is integrated with a quadrature rule; with adaptive refinement a step whose worst |ρ_s|
-// exceeds the tolerance is split in halves (all probes together) until it does not or the
-// depth limit is reached. Probe gradients are contracted with the update directions in the
-// backward pass itself (per_sample_grad_dot), so the cheap level never forms [M, P]; only the
-// sample level needs full probe gradients (of its own, usually small, probe subset).
+// φ_s is integrated per probe input along its own pieces of the segment (path-kernel.md §4b):
+// the ReLU units whose sign differs between θ_s and θ_{s+1} for that input crossed zero in
+// between; each crossing is located by regula falsi on the unit's pre-activation (forward passes
+// at per-row points, autograd/path_point.hpp), the segment is split there, and every piece is
+// integrated with the quadrature rule — all inputs' pieces in one batch, each row at its own t.
+// An input whose residual still exceeds the tolerance (a unit that crossed twice, a max-pool
+// switch) has its pieces halved, up to max_depth times. Probe gradients are contracted with the
+// update directions in the backward pass itself (per_sample_grad_dot), so the cheap level never
+// forms [M, P]; only the sample level needs full probe gradients of its (small) probe subset.
 #pragma once
 
 #include <memory>
@@ -32,10 +36,14 @@ namespace pathgrad::explaind {
 
 struct PathKernelConfig {
   QuadratureRule rule = gauss_legendre(4);
-  bool adaptive = true;
+  bool kink_aware = true;    // split each input's segment at its ReLU crossings
+  bool adaptive = true;      // halve the pieces of inputs whose |ρ| exceeds the tolerance
   double tolerance = 1e-9;   // per-step |ρ| target, absolute, per probe scalar
-  int max_depth = 8;         // at most 2^max_depth pieces per step
-  int64_t window = 100;      // steps per window of the windowed exports
+  int max_depth = 8;         // halvings at most
+  int64_t max_kinks = 64;    // crossings located per input and step; beyond, uniform pieces
+  int64_t probe_chunk = 256; // rows per batched probe evaluation
+  int64_t window = 100;      // steps per window of the windowed exports ...
+  std::vector<int64_t> window_edges;  // ... or explicit edges: windows [0, e1), [e1, e2), ..., [e_last, S)
   bool sample_level = false;
   bool sample_components = false;  // sample × component (sample level only)
   bool parameter_wise = false;     // probe × parameter for the sample-level probes
@@ -97,7 +105,8 @@ class PathKernel {
   Tensor sample_level_decay() const;                              // [M_s] φ̂·R summed
   // Window boundaries [begin, end) of the windowed exports, in steps.
   const std::vector<std::pair<int64_t, int64_t>>& windows() const { return windows_; }
-  // Gradient evaluations spent (nodes × probe batches) and the deepest refinement used.
+  // Probe-input gradient evaluations spent (rows of batched evaluations) and the deepest
+  // refinement used.
   int64_t gradient_evaluations() const { return evaluations_; }
   int deepest_refinement() const { return deepest_; }
   // The largest relative mismatch between Σ_i a_i∇ℓ_i and the step's data update seen by the
@@ -105,15 +114,20 @@ class PathKernel {
   double worst_linear_form_mismatch() const { return worst_mismatch_; }
 
  private:
-  struct Pieces;  // contracted dots of a part of a step
-  Pieces integrate(const Tensor& theta0, const Tensor& delta, double a, double b, const Tensor& f_a,
-                   const Tensor& f_b, int depth, const std::vector<std::vector<Tensor>>& directions);
-  Pieces evaluate_rule(const Tensor& theta0, const Tensor& delta, double a, double b,
-                       const std::vector<std::vector<Tensor>>& directions);
+  struct StepDots;  // the contracted dots [M, U] (data, decay) and φ [M_s, P] of one step
+  using Edges = std::vector<std::vector<double>>;  // per input of a set: 0 = e_0 < ... < e_n = 1
+  // Breakpoints of every input of a set: 0, its located ReLU crossings, 1.
+  Edges kink_edges(size_t set, const std::vector<Tensor>& deltas);
+  // Integrates inputs `inputs` of a set over their pieces, replacing their rows in `out`.
+  void integrate_inputs(size_t set, const std::vector<int64_t>& inputs, const Edges& edges,
+                        const std::vector<Tensor>& deltas, const std::vector<std::vector<Tensor>>& directions,
+                        StepDots& out);
+  Tensor unit_total(const StepDots& d) const;  // [M]: φ̂·Δθ over whole-tensor units
   Tensor values_at(const Tensor& theta);
   // Sample level of one step; returns each sample-level probe's Σ over samples [M_s].
   Tensor sample_step(const StepRecord& r, const Tensor& phi);
   void close_window();
+  bool window_ends_after(int64_t steps) const;  // does a window close once `steps` steps are done?
 
   ProbeScalars probes_;
   ForwardFn forward_;
@@ -124,6 +138,7 @@ class PathKernel {
   PathKernelConfig config_;
   std::vector<std::pair<int64_t, int64_t>> slices_;  // (parameter, component) of every slice part
 
+  std::vector<int64_t> unit_param_, unit_direction_;  // unit -> (parameter, index of its data direction)
   int64_t steps_ = 0;
   int64_t evaluations_ = 0;
   int deepest_ = 0;
@@ -136,11 +151,11 @@ class PathKernel {
   int64_t window_begin_ = 0;
 
   std::unique_ptr<SampleBuffers> buffers_;
-  Tensor sample_total_, sample_window_, sample_comp_, param_total_, param_decay_total_, sample_decay_;
+  Tensor sample_total_, sample_window_, sample_comp_, param_total_, param_decay_total_, param_window_, sample_decay_;
   std::vector<int64_t> sample_rows_;  // probe-scalar index of each sample-level row
 
   RowStream step_stream_, residual_stream_, comp_window_data_stream_, comp_window_decay_stream_,
-      sample_window_stream_;
+      sample_window_stream_, param_window_stream_;
 };
 
 }  // namespace pathgrad::explaind

@@ -61,6 +61,8 @@ ProbeScalars::ProbeScalars(std::vector<ProbeSet> sets, int64_t num_classes, int6
     if (static_cast<int64_t>(s.ids.size()) != m)
       throw std::invalid_argument(fmt::format("probe set '{}': {} ids for {} inputs", s.name, s.ids.size(), m));
     const std::vector<Slot> sl = slots(s);
+    first_scalar_.push_back(total_);
+    first_sample_row_.push_back(s.sample_level ? sample_level_size() : -1);
     for (int64_t j = 0; j < m; ++j)
       for (const Slot& slot : sl) labels_.push_back({s.name, s.ids[j], slot.weighting->describe(slot.index), s.sample_level});
     total_ += m * static_cast<int64_t>(sl.size());
@@ -82,20 +84,6 @@ std::vector<ProbeScalars::Slot> ProbeScalars::slots(const ProbeSet& set) const {
       out.push_back({&w, w.cls});
   }
   return out;
-}
-
-template <class F>
-void ProbeScalars::for_each_chunk(F f, bool sample_level_only) const {
-  int64_t row = 0;
-  for (const ProbeSet& s : sets_) {
-    const int64_t m = s.x.size(0), k = static_cast<int64_t>(slots(s).size());
-    if (sample_level_only && !s.sample_level) continue;
-    for (int64_t j0 = 0; j0 < m; j0 += chunk_) {
-      const int64_t n = std::min(chunk_, m - j0);
-      f(s, kernel::narrow(s.x, 0, j0, n), s.y.defined() ? kernel::narrow(s.y, 0, j0, n) : Tensor(), row + j0 * k, n, k);
-    }
-    row += m * k;
-  }
 }
 
 namespace {
@@ -127,73 +115,74 @@ void check_outputs(const Tensor& out, int64_t m, int64_t classes) {
 }
 }  // namespace
 
-Tensor ProbeScalars::values(const ForwardFn& forward, const LossFn& loss) const {
+std::vector<Tensor> ProbeScalars::slot_values(const ProbeSet& set, const Tensor& out, const Tensor& y,
+                                              const LossFn& loss) const {
+  std::vector<Tensor> f;
+  for (const Slot& sl : slots(set)) f.push_back(slot_value(*sl.weighting, sl.index, out, y, loss));
+  return f;
+}
+
+Tensor ProbeScalars::row_outputs(size_t set, const ForwardFn& forward, const Tensor& ids) const {
+  const Tensor out = forward(kernel::index_select(sets_[set].x, 0, ids));
+  check_outputs(out, ids.numel(), num_classes_);
+  return out;
+}
+
+Tensor ProbeScalars::row_values(size_t set, const ForwardFn& forward, const LossFn& loss, const Tensor& ids) const {
   NoGradGuard no_grad;
+  const ProbeSet& s = sets_[set];
+  const Tensor y = s.y.defined() ? kernel::index_select(s.y, 0, ids) : Tensor();
+  const std::vector<Tensor> f = slot_values(s, row_outputs(set, forward, ids), y, loss);
+  return kernel::stack(f, 1).to(DType::Float64);
+}
+
+Tensor ProbeScalars::values(const ForwardFn& forward, const LossFn& loss) const {
   Tensor result = Tensor::zeros({total_}, DType::Float64);
-  for_each_chunk(
-      [&](const ProbeSet& s, const Tensor& x, const Tensor& y, int64_t row, int64_t m, int64_t k) {
-        Tensor out = forward(x);
-        check_outputs(out, m, num_classes_);
-        Tensor block = kernel::reshape(kernel::narrow(result, 0, row, m * k), {m, k});
-        int64_t slot = 0;
-        for (const Slot& sl : slots(s))
-          kernel::squeeze(kernel::narrow(block, 1, slot++, 1), 1).copy_(slot_value(*sl.weighting, sl.index, out, y, loss));
-      },
-      false);
+  for (size_t set = 0; set < sets_.size(); ++set) {
+    const int64_t m = num_inputs(set), k = num_slots(set);
+    for (int64_t j0 = 0; j0 < m; j0 += chunk_) {
+      const int64_t n = std::min(chunk_, m - j0);
+      const Tensor ids = kernel::narrow(Tensor::arange(m, DType::Int64), 0, j0, n);
+      kernel::narrow(result, 0, first_scalar_[set] + j0 * k, n * k).copy_(kernel::reshape(row_values(set, forward, loss, ids), {-1}));
+    }
+  }
   return result;
 }
 
-ProbeScalars::Dots ProbeScalars::dots(const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
-                                      const std::vector<std::vector<Tensor>>& directions) const {
+std::vector<Tensor> ProbeScalars::row_dots(size_t set, const ForwardFn& forward, const LossFn& loss,
+                                           const NamedTensors& params,
+                                           const std::vector<std::vector<Tensor>>& directions, const Tensor& ids) const {
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : params) leaves.push_back(p);
-  Dots d{Tensor::zeros({total_}, DType::Float64), {}};
-  for (const auto& dirs : directions)
-    d.dots.push_back(Tensor::zeros({total_, static_cast<int64_t>(dirs.size())}, DType::Float64));
-  for_each_chunk(
-      [&](const ProbeSet& s, const Tensor& x, const Tensor& y, int64_t row, int64_t m, int64_t k) {
-        Tensor out = forward(x);
-        check_outputs(out, m, num_classes_);
-        const std::vector<Slot> sl = slots(s);
-        Tensor vblock = kernel::reshape(kernel::narrow(d.values, 0, row, m * k), {m, k});
-        for (int64_t slot = 0; slot < k; ++slot) {
-          Tensor f = slot_value(*sl[slot].weighting, sl[slot].index, out, y, loss);
-          kernel::squeeze(kernel::narrow(vblock, 1, slot, 1), 1).copy_(f);
-          std::vector<Tensor> r = per_sample_grad_dot(f, leaves, directions, Tensor(), slot + 1 < k);
-          for (size_t p = 0; p < leaves.size(); ++p) {
-            const int64_t kp = d.dots[p].size(1);
-            Tensor block = kernel::reshape(kernel::narrow(d.dots[p], 0, row, m * k), {m, k, kp});
-            kernel::squeeze(kernel::narrow(block, 1, slot, 1), 1).copy_(r[p]);
-          }
-        }
-      },
-      false);
-  return d;
+  const ProbeSet& s = sets_[set];
+  const int64_t R = ids.numel(), K = num_slots(set);
+  const Tensor y = s.y.defined() ? kernel::index_select(s.y, 0, ids) : Tensor();
+  const std::vector<Tensor> f = slot_values(s, row_outputs(set, forward, ids), y, loss);
+  std::vector<Tensor> out;
+  for (const auto& dirs : directions) out.push_back(Tensor::zeros({R, K, static_cast<int64_t>(dirs.size())}, DType::Float64));
+  for (int64_t k = 0; k < K; ++k) {
+    const std::vector<Tensor> r = per_sample_grad_dot(f[k], leaves, directions, Tensor(), k + 1 < K);
+    for (size_t p = 0; p < leaves.size(); ++p) kernel::squeeze(kernel::narrow(out[p], 1, k, 1), 1).copy_(r[p]);
+  }
+  return out;
 }
 
-Tensor ProbeScalars::sample_level_gradients(const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
-                                            const ParamLayout& layout) const {
+Tensor ProbeScalars::row_gradients(size_t set, const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
+                                   const ParamLayout& layout, const Tensor& ids) const {
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : params) leaves.push_back(p);
-  Tensor result = Tensor::zeros({sample_level_size(), layout.size()}, DType::Float64);
-  int64_t out_row = 0;
-  for_each_chunk(
-      [&](const ProbeSet& s, const Tensor& x, const Tensor& y, int64_t, int64_t m, int64_t k) {
-        Tensor out = forward(x);
-        check_outputs(out, m, num_classes_);
-        const std::vector<Slot> sl = slots(s);
-        Tensor block = kernel::reshape(kernel::narrow(result, 0, out_row, m * k), {m, k, layout.size()});
-        for (int64_t slot = 0; slot < k; ++slot) {
-          Tensor f = slot_value(*sl[slot].weighting, sl[slot].index, out, y, loss);
-          std::vector<Tensor> g = per_sample_grad(f, leaves, Tensor(), slot + 1 < k);
-          Tensor rows = kernel::squeeze(kernel::narrow(block, 1, slot, 1), 1);  // [m, P]
-          for (size_t p = 0; p < leaves.size(); ++p)
-            layout.segment(rows, static_cast<int64_t>(p)).copy_(kernel::reshape(g[p], {m, -1}));
-        }
-        out_row += m * k;
-      },
-      true);
-  return result;
+  const ProbeSet& s = sets_[set];
+  const int64_t R = ids.numel(), K = num_slots(set);
+  const Tensor y = s.y.defined() ? kernel::index_select(s.y, 0, ids) : Tensor();
+  const std::vector<Tensor> f = slot_values(s, row_outputs(set, forward, ids), y, loss);
+  Tensor out = Tensor::zeros({R, K, layout.size()}, DType::Float64);
+  for (int64_t k = 0; k < K; ++k) {
+    const std::vector<Tensor> g = per_sample_grad(f[k], leaves, Tensor(), k + 1 < K);
+    const Tensor rows = kernel::squeeze(kernel::narrow(out, 1, k, 1), 1);  // [R, P]
+    for (size_t p = 0; p < leaves.size(); ++p)
+      layout.segment(rows, static_cast<int64_t>(p)).copy_(kernel::reshape(g[p], {R, -1}));
+  }
+  return out;
 }
 
 }  // namespace pathgrad::explaind

@@ -63,16 +63,24 @@ class ProbeScalars {
 
   // F at the model's current parameters: float64 [M]. No graph is recorded.
   Tensor values(const ForwardFn& forward, const LossFn& loss) const;
-  // F [M] and, for each parameter p, [M, K_p]: ∇F · d_{p,k} for its directions (per_sample_grad_dot).
-  struct Dots {
-    Tensor values;             // float64 [M]
-    std::vector<Tensor> dots;  // per parameter: float64 [M, K_p]
-  };
-  Dots dots(const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
-            const std::vector<std::vector<Tensor>>& directions) const;
-  // ∇F of the sample-level probe scalars as float64 [M_s, P] (per_sample_grad).
-  Tensor sample_level_gradients(const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
-                                const ParamLayout& layout) const;
+
+  // ---- evaluation of chosen inputs of one probe set ("rows"); the caller may evaluate the rows
+  // at their own path points by holding a PathPointGuard (autograd/path_point.hpp) ----
+  int64_t num_inputs(size_t set) const { return sets_[set].x.size(0); }
+  int64_t num_slots(size_t set) const { return static_cast<int64_t>(slots(sets_[set]).size()); }
+  int64_t first_scalar(size_t set) const { return first_scalar_[set]; }            // row of input 0, slot 0 in [M]
+  int64_t first_sample_row(size_t set) const { return first_sample_row_[set]; }    // in [M_s], or -1
+  // The model's outputs for inputs `ids` (int64 [R]) of a set: [R, C] (graph recorded).
+  Tensor row_outputs(size_t set, const ForwardFn& forward, const Tensor& ids) const;
+  // F of every slot: float64 [R, K]. No graph is recorded.
+  Tensor row_values(size_t set, const ForwardFn& forward, const LossFn& loss, const Tensor& ids) const;
+  // ∇F · d_{p,k} for every slot and every direction of every parameter: per parameter float64
+  // [R, K, K_p] (per_sample_grad_dot).
+  std::vector<Tensor> row_dots(size_t set, const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
+                               const std::vector<std::vector<Tensor>>& directions, const Tensor& ids) const;
+  // ∇F of every slot as float64 [R, K, P] in `layout` (per_sample_grad).
+  Tensor row_gradients(size_t set, const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
+                       const ParamLayout& layout, const Tensor& ids) const;
 
  private:
   struct Slot {
@@ -80,12 +88,12 @@ class ProbeScalars {
     int64_t index;  // class for all_outputs
   };
   std::vector<Slot> slots(const ProbeSet& set) const;
-  // For each chunk of each set: call f(set, first input, x chunk, y chunk, first scalar index).
-  template <class F>
-  void for_each_chunk(F f, bool sample_level_only) const;
+  // F of every slot from outputs [R, C]: K tensors [R].
+  std::vector<Tensor> slot_values(const ProbeSet& set, const Tensor& out, const Tensor& y, const LossFn& loss) const;
 
   std::vector<ProbeSet> sets_;
   std::vector<Label> labels_;
+  std::vector<int64_t> first_scalar_, first_sample_row_;
   int64_t total_ = 0;
   int64_t num_classes_ = 0;
   int64_t chunk_ = 512;

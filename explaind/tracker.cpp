@@ -87,9 +87,12 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   PathKernelConfig cfg;
   cfg.rule = options_.rule_;
   cfg.adaptive = options_.adaptive_;
+  cfg.kink_aware = options_.kink_aware_;
+  cfg.probe_chunk = options_.probe_chunk_;
   cfg.tolerance = options_.tolerance_;
   cfg.max_depth = options_.max_depth_;
   cfg.window = options_.window_;
+  cfg.window_edges = options_.window_edges_;
   cfg.sample_level = options_.per_sample_;
   cfg.sample_components = options_.combinations_;
   cfg.parameter_wise = options_.combinations_;

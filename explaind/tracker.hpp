@@ -50,11 +50,16 @@ class TrackerOptions {
   // Level 3: sample × component (needs per_sample) and probe × parameter for sample-level probes.
   TrackerOptions& combinations(bool on) { combinations_ = on; return *this; }
   TrackerOptions& rule(QuadratureRule r) { rule_ = std::move(r); return *this; }
-  // Adaptive refinement of steps whose worst |ρ_s| exceeds tolerance (absolute).
+  // Split each probe input's segment at its ReLU crossings (path-kernel.md §4b).
+  TrackerOptions& kink_aware(bool on) { kink_aware_ = on; return *this; }
+  // Halve the pieces of probe inputs whose |ρ_s| exceeds tolerance (absolute).
   TrackerOptions& adaptive(bool on) { adaptive_ = on; return *this; }
   TrackerOptions& tolerance(double t) { tolerance_ = t; return *this; }
   TrackerOptions& max_depth(int d) { max_depth_ = d; return *this; }
+  // Windows of the windowed exports: every `steps` steps, or explicit edges (windows [0, e1),
+  // [e1, e2), ..., [e_last, end)).
   TrackerOptions& window(int64_t steps) { window_ = steps; return *this; }
+  TrackerOptions& window_edges(std::vector<int64_t> edges) { window_edges_ = std::move(edges); return *this; }
   // Extra components (attention heads, ...), added to the defaults (per tensor, per module).
   TrackerOptions& components(std::vector<Component> c) { components_ = std::move(c); return *this; }
   TrackerOptions& reduction(Reduction r) { reduction_ = r; return *this; }
@@ -72,16 +77,17 @@ class TrackerOptions {
   // of the update (sample level). Default: 1e-6 for float64 probe arithmetic, 1e-3 otherwise.
   TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
 
-  bool per_sample_ = false, combinations_ = false, adaptive_ = true;
+  bool per_sample_ = false, combinations_ = false, adaptive_ = true, kink_aware_ = true;
   QuadratureRule rule_ = gauss_legendre(2);
   double tolerance_ = 1e-9;
   int max_depth_ = 6;
   int64_t window_ = 100;
+  std::vector<int64_t> window_edges_;
   std::vector<Component> components_;
   Reduction reduction_ = Reduction::Mean;
   std::string output_dir_ = "explaind";
   double memory_budget_ = 8.0 * (1ull << 30);
-  int64_t chunk_size_ = 256, probe_chunk_ = 512;
+  int64_t chunk_size_ = 256, probe_chunk_ = 256;
   DType buffer_dtype_ = DType::Float64;
   nn::Module* probe_model_ = nullptr;
   double check_tolerance_ = 0;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "autograd/ops.hpp"
+#include "autograd/path_point.hpp"
 #include "tensor/random.hpp"
 
 using namespace pathgrad;
@@ -47,4 +48,62 @@ TEST_CASE("per_sample_grad_dot validates its directions") {
   Tensor l = sum(linear(x, w), {1});
   CHECK_THROWS_AS(per_sample_grad_dot(l, {w}, {{Tensor::ones({3}, DType::Float64)}}), std::invalid_argument);
   CHECK_THROWS_AS(per_sample_grad_dot(l, {w}, {}), std::invalid_argument);
+}
+
+TEST_CASE("a path point evaluates every row at its own point, forward and backward") {
+  Generator g(21);
+  const int64_t B = 4;
+  auto param = [&](const Shape& s) { return rand_uniform(s, -1, 1, g, DType::Float64).set_requires_grad(); };
+  Tensor w1 = param({6, 3}), b1 = param({6}), emb = param({7, 3}), w2 = param({6, 2}), ln = param({2}), sh = param({2});
+  Tensor cw = param({2, 1, 3, 3}), cb = param({2});
+  Tensor den = rand_uniform({2}, 2, 3, g, DType::Float64).set_requires_grad();
+  std::vector<Tensor> params{w1, b1, emb, w2, ln, sh, cw, cb, den};
+  std::vector<Tensor> deltas;
+  for (const Tensor& p : params) deltas.push_back(rand_normal(p.shape(), 0, 0.3, g, DType::Float64));
+  Tensor idx = Tensor::from_vector(std::vector<int64_t>{1, 2, 2, 0, 6, 6, 3, 5}, {B, 2});
+  Tensor img = rand_uniform({B, 1, 5, 5}, -1, 1, g, DType::Float64);
+  Tensor x = rand_uniform({B, 2, 3}, -1, 1, g, DType::Float64).set_requires_grad();
+  auto losses = [&](const Tensor& i, const Tensor& im, const Tensor& xx) {
+    Tensor h = tanh(linear(embedding(emb, i) + xx, w1, b1));  // [b, 2, 6]
+    Tensor o = (matmul(h, w2) * ln - sh) / den;               // [b, 2, 2]
+    Tensor c = conv2d(im, cw, cb, 2, 1);                      // [b, 2, 3, 3]
+    return sum(o, {1, 2}) + sum(tanh(c), {1, 2, 3});          // [b]
+  };
+  const Tensor t = Tensor::from_vector(std::vector<double>{0.0, 0.3, 1.0, -0.7}, {B}, DType::Float64);
+  std::vector<Tensor> ps, gx;
+  Tensor batched;
+  {
+    PathPointGuard guard(params, deltas, t);
+    batched = losses(idx, img, x);
+    ps = per_sample_grad(batched, params, Tensor(), true);
+    gx = grad({batched}, {x}, {Tensor::ones({B}, DType::Float64)});
+  }
+  const std::vector<Tensor> saved = [&] { std::vector<Tensor> v; for (auto& p : params) v.push_back(p.clone()); return v; }();
+  for (int64_t r = 0; r < B; ++r) {
+    for (size_t p = 0; p < params.size(); ++p) params[p].copy_(K::add(saved[p], K::mul_scalar(deltas[p], t.at({r}))));
+    Tensor xr = K::narrow(x, 0, r, 1).contiguous().set_requires_grad();
+    Tensor l = losses(K::narrow(idx, 0, r, 1), K::narrow(img, 0, r, 1), xr);
+    CHECK(std::abs(l.item() - batched.at({r})) < 1e-12);
+    std::vector<Tensor> gr = grad({sum(l)}, params, {}, true);
+    for (size_t p = 0; p < params.size(); ++p) {
+      Tensor row = K::squeeze(K::narrow(ps[p], 0, r, 1), 0);
+      INFO("row " << r << " parameter " << p);
+      CHECK(K::amax(K::abs(K::sub(row, gr[p]))).item() < 1e-12);
+    }
+    Tensor gxr = grad({sum(l)}, {xr})[0];
+    CHECK(K::amax(K::abs(K::sub(gxr, K::narrow(gx[0], 0, r, 1)))).item() < 1e-12);
+  }
+  for (size_t p = 0; p < params.size(); ++p) params[p].copy_(saved[p]);
+}
+
+TEST_CASE("a kink recorder sees every relu's pre-activation") {
+  Tensor w = Tensor::from_vector(std::vector<double>{1, -1, 2, 0.5}, {2, 2}, DType::Float64).set_requires_grad();
+  Tensor x = Tensor::from_vector(std::vector<double>{1, 2, -1, 3, 0.5, 0.5}, {3, 2}, DType::Float64);
+  KinkRecorder rec;
+  relu(relu(linear(x, w)) - 1.0);
+  const Tensor u = rec.units();
+  CHECK(u.shape() == Shape{3, 4});
+  CHECK(u.at({0, 0}) == doctest::Approx(-1.0));  // x0 . w0 = 1 - 2
+  CHECK(u.at({0, 1}) == doctest::Approx(3.0));   // x0 . w1 = 2 + 1
+  CHECK(u.at({0, 3}) == doctest::Approx(2.0));   // relu(3) - 1
 }
