@@ -40,8 +40,8 @@ struct Row {
 };
 
 // Times both paths on the same operands, interleaved (so machine noise hits both alike), and
-// keeps the best of `reps` runs each; reps gives each path about half a second in total (at
-// least 5 runs).
+// keeps the best of `reps` runs each; reps gives each path about two seconds in total (at
+// least 7 runs), so a busy machine still leaves some undisturbed runs.
 template <class T>
 Row measure(int64_t n, Generator& gen) {
   const DType dtype = dtype_of<T>();
@@ -56,11 +56,11 @@ Row measure(int64_t n, Generator& gen) {
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1.0, a.data<double>(), ni, b.data<double>(), ni,
                   0.0, direct.data<double>(), ni);
   };
-  auto run_ours = [&] { ours = kernel::matmul(a, b); };
+  auto run_ours = [&] { ours = kernel::matmul(a, b); };  // a fresh output every call
   run_blas();  // warm-up: thread start, page faults, caches
   run_ours();
   const double warm = std::max(time_once(run_blas), time_once(run_ours));
-  const int reps = static_cast<int>(std::clamp(0.5 / std::max(warm, 1e-9), 5.0, 100000.0));
+  const int reps = static_cast<int>(std::clamp(2.0 / std::max(warm, 1e-9), 7.0, 100000.0));
   double best_ours = 1e300, best_blas = 1e300;
   for (int r = 0; r < reps; ++r) {
     best_ours = std::min(best_ours, time_once(run_ours));

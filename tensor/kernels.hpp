@@ -2,8 +2,8 @@
 //
 // These functions never record a graph; autograd/ops.hpp wraps them into differentiable
 // operations. All results are fresh contiguous tensors unless the function is documented as a
-// view (reshape of a contiguous tensor, permute, transpose, narrow, expand, squeeze, unsqueeze)
-// or as in-place (name ending in '_').
+// view (reshape of a contiguous tensor, permute, transpose, narrow, expand, squeeze, unsqueeze),
+// as a permuted layout (im2col) or as in-place (name ending in '_').
 //
 // Contracts shared by all kernels:
 // - Binary elementwise kernels broadcast like NumPy and require equal dtypes (no silent
@@ -101,6 +101,9 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // im2col for 2-D convolution: x [N, C, H, W] -> cols [N, C*kh*kw, OH*OW] with
 // OH = (H + 2*pad_h - kh) / stride_h + 1 (likewise OW). Zero padding. Row (c*kh + i)*kw + j of
 // cols holds x[n, c, oh*stride_h - pad_h + i, ow*stride_w - pad_w + j] at column oh*OW + ow.
+// The result is a view (not contiguous): its buffer is laid out [C*kh*kw, N, OH*OW], so that
+// permute(cols, {1, 0, 2}) reshaped to [C*kh*kw, N*OH*OW] is the whole batch's column matrix and
+// a convolution over the batch is one GEMM.
 // Throws std::invalid_argument for a non-4-D input, a non-positive kernel or stride, negative
 // padding, or a kernel larger than the padded input.
 struct Conv2dGeometry {
@@ -109,7 +112,8 @@ struct Conv2dGeometry {
   int64_t out_w(int64_t w) const { return (w + 2 * pad_w - kw) / stride_w + 1; }
 };
 Tensor im2col(const Tensor& x, const Conv2dGeometry& g);
-// The adjoint of im2col: cols [N, C*kh*kw, OH*OW] -> [N, C, H, W], overlapping entries summed.
+// The adjoint of im2col: cols [N, C*kh*kw, OH*OW] (any strides; rows are read in place when
+// their last dim is contiguous) -> [N, C, H, W], overlapping entries summed.
 Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g);
 
 // ---- pooling ----

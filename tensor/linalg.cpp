@@ -3,7 +3,9 @@
 #include <cblas.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "tensor/kernels.hpp"
 
@@ -111,67 +113,85 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
+namespace {
+// The output columns [ow_lo, ow_hi) whose input column ow*stride - pad + kj lies inside [0, W).
+std::pair<int64_t, int64_t> valid_columns(int64_t OW, int64_t W, int64_t stride, int64_t pad, int64_t kj) {
+  const int64_t first = kj - pad;  // input column of ow = 0
+  const int64_t lo = first >= 0 ? 0 : (-first + stride - 1) / stride;
+  const int64_t hi = W - first <= 0 ? 0 : std::min<int64_t>(OW, (W - first + stride - 1) / stride);
+  return {std::min(lo, hi), hi};
+}
+}  // namespace
+
 Tensor im2col(const Tensor& x_in, const Conv2dGeometry& g) {
   check_conv_geometry("im2col", x_in.shape(), g);
   Tensor x = x_in.contiguous();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t OH = g.out_h(H), OW = g.out_w(W);
-  Tensor cols = Tensor::uninitialized({N, C * g.kh * g.kw, OH * OW}, x.dtype());
+  const int64_t OH = g.out_h(H), OW = g.out_w(W), L = OH * OW, rows = C * g.kh * g.kw;
+  // Laid out [rows, N, L]: row r of every sample's columns side by side.
+  Tensor buffer = Tensor::uninitialized({rows, N, L}, x.dtype());
   dispatch_float(x.dtype(), "im2col", [&](auto tag) {
     using T = decltype(tag);
     const T* in = x.template data<T>();
-    T* out = cols.template data<T>();
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t ki = 0; ki < g.kh; ++ki)
-          for (int64_t kj = 0; kj < g.kw; ++kj) {
-            T* row = out + (((n * C + c) * g.kh + ki) * g.kw + kj) * OH * OW;
-            const T* plane = in + (n * C + c) * H * W;
-            for (int64_t oh = 0; oh < OH; ++oh) {
-              const int64_t ih = oh * g.stride_h - g.pad_h + ki;
-              T* r = row + oh * OW;
-              if (ih < 0 || ih >= H) {
-                for (int64_t ow = 0; ow < OW; ++ow) r[ow] = T(0);
-                continue;
-              }
-              for (int64_t ow = 0; ow < OW; ++ow) {
-                const int64_t iw = ow * g.stride_w - g.pad_w + kj;
-                r[ow] = (iw >= 0 && iw < W) ? plane[ih * W + iw] : T(0);
-              }
-            }
+    T* out = buffer.template data<T>();
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+      const auto [lo, hi] = valid_columns(OW, W, g.stride_w, g.pad_w, kj);
+      for (int64_t n = 0; n < N; ++n) {
+        const T* plane = in + (n * C + c) * H * W;
+        T* dst = out + (r * N + n) * L;
+        for (int64_t oh = 0; oh < OH; ++oh, dst += OW) {
+          const int64_t ih = oh * g.stride_h - g.pad_h + ki;
+          if (ih < 0 || ih >= H) {
+            std::fill(dst, dst + OW, T(0));
+            continue;
           }
+          std::fill(dst, dst + lo, T(0));
+          const T* src = plane + ih * W;
+          const int64_t first = kj - g.pad_w;  // input column of ow = 0
+          if (g.stride_w == 1) std::copy(src + lo + first, src + hi + first, dst + lo);
+          else for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.stride_w + first];
+          std::fill(dst + hi, dst + OW, T(0));
+        }
+      }
+    }
   });
-  return cols;
+  return permute(buffer, {1, 0, 2});
 }
 
-Tensor col2im(const Tensor& cols_in, const Shape& x_shape, const Conv2dGeometry& g) {
+Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g) {
   check_conv_geometry("col2im", x_shape, g);
   const int64_t N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3];
-  const int64_t OH = g.out_h(H), OW = g.out_w(W);
-  if (cols_in.shape() != Shape{N, C * g.kh * g.kw, OH * OW})
+  const int64_t OH = g.out_h(H), OW = g.out_w(W), L = OH * OW;
+  if (cols.shape() != Shape{N, C * g.kh * g.kw, L})
     throw std::invalid_argument(fmt::format("col2im: columns {} do not match input {}",
-                                            shape_str(cols_in.shape()), shape_str(x_shape)));
-  Tensor cols = cols_in.contiguous();
-  Tensor x = Tensor::zeros(x_shape, cols.dtype());
-  dispatch_float(cols.dtype(), "col2im", [&](auto tag) {
+                                            shape_str(cols.shape()), shape_str(x_shape)));
+  // Rows of L contiguous elements are read in place, whatever the strides between them.
+  const Tensor c = cols.strides()[2] == 1 || L <= 1 ? cols : cols.contiguous();
+  const int64_t sn = c.strides()[0], sr = c.strides()[1];
+  Tensor x = Tensor::zeros(x_shape, c.dtype());
+  dispatch_float(c.dtype(), "col2im", [&](auto tag) {
     using T = decltype(tag);
-    const T* in = cols.template data<T>();
+    const T* in = c.template data<T>();
     T* out = x.template data<T>();
     for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c)
+      for (int64_t ch = 0; ch < C; ++ch) {
+        T* plane = out + (n * C + ch) * H * W;
         for (int64_t ki = 0; ki < g.kh; ++ki)
           for (int64_t kj = 0; kj < g.kw; ++kj) {
-            const T* row = in + (((n * C + c) * g.kh + ki) * g.kw + kj) * OH * OW;
-            T* plane = out + (n * C + c) * H * W;
+            const T* row = in + n * sn + ((ch * g.kh + ki) * g.kw + kj) * sr;
+            const auto [lo, hi] = valid_columns(OW, W, g.stride_w, g.pad_w, kj);
             for (int64_t oh = 0; oh < OH; ++oh) {
               const int64_t ih = oh * g.stride_h - g.pad_h + ki;
               if (ih < 0 || ih >= H) continue;
-              for (int64_t ow = 0; ow < OW; ++ow) {
-                const int64_t iw = ow * g.stride_w - g.pad_w + kj;
-                if (iw >= 0 && iw < W) plane[ih * W + iw] += row[oh * OW + ow];
-              }
+              T* dst = plane + ih * W;
+              const T* src = row + oh * OW;
+              const int64_t first = kj - g.pad_w;  // input column of ow = 0
+              if (g.stride_w == 1) for (int64_t ow = lo; ow < hi; ++ow) dst[ow + first] += src[ow];
+              else for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.stride_w + first] += src[ow];
             }
           }
+      }
   });
   return x;
 }

@@ -1,11 +1,10 @@
-// The Tensor handle: storage, creation, element access, copies and conversions, printing.
+// The Tensor handle: dtypes, creation, element access, copies and conversions, printing.
 #include "tensor/tensor.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <stdexcept>
@@ -39,16 +38,6 @@ void throw_dtype_error(const std::string& op, DType got, const std::string& expe
   throw std::invalid_argument(
       fmt::format("{}: got dtype {}, expected {}", op, dtype_name(got), expected));
 }
-
-// ---------------------------------------------------------------- storage
-Storage::Storage(std::size_t nbytes, bool zero_fill) : nbytes_(nbytes) {
-  const std::size_t rounded = nbytes == 0 ? 64 : ((nbytes + 63) / 64) * 64;
-  data_ = std::aligned_alloc(64, rounded);
-  if (!data_) throw std::bad_alloc();
-  if (zero_fill) std::memset(data_, 0, rounded);
-}
-
-Storage::~Storage() { std::free(data_); }
 
 // ---------------------------------------------------------------- creation
 namespace {

@@ -30,6 +30,14 @@ struct Node;  // an autograd graph node; defined in autograd/node.hpp
 
 // A contiguous, 64-byte aligned byte buffer shared by tensors and their views; zero-initialised
 // unless `zero_fill` is false (then its contents are unspecified).
+//
+// Buffers of kStorageCacheMinBytes and more are recycled: a freed one is kept (up to
+// kStorageCacheMaxBytes in total) and handed to the next Storage of the same rounded size. A
+// training loop allocates the same activations every step, and memory that is already mapped
+// avoids the page faults of fresh memory, which stall multi-threaded BLAS calls badly (measured
+// in docs/benchmarks.md). The cache never holds more than its bound, whatever the step count:
+// to make room it returns the least recently freed buffers to the system, so it follows the
+// sizes the current loop asks for.
 class Storage {
  public:
   explicit Storage(std::size_t nbytes, bool zero_fill = true);
@@ -43,7 +51,15 @@ class Storage {
  private:
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
+  std::size_t capacity_ = 0;  // bytes actually allocated (nbytes rounded up)
 };
+
+inline constexpr std::size_t kStorageCacheMinBytes = std::size_t{64} << 10;  // 64 KiB
+inline constexpr std::size_t kStorageCacheMaxBytes = std::size_t{1} << 30;   // 1 GiB
+// Bytes currently held by the recycling cache (not in use by any tensor).
+std::size_t storage_cache_bytes();
+// Returns every cached buffer to the system allocator.
+void release_storage_cache();
 
 // Everything a tensor is. Shared between copies of a Tensor handle.
 struct TensorImpl {

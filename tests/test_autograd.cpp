@@ -317,6 +317,16 @@ TEST_CASE("NoGradGuard and detach stop recording") {
   CHECK_FALSE((d * d).requires_grad());
 }
 
+TEST_CASE("requires_grad is refused for integer tensors and non-leaves") {
+  Tensor i = Tensor::arange(3, DType::Int64);
+  CHECK_THROWS_WITH_AS(i.set_requires_grad(), doctest::Contains("set_requires_grad: got dtype int64, expected float32 or float64"),
+                       std::invalid_argument);
+  CHECK_FALSE(i.requires_grad());
+  Tensor x = f64({1}, {1}).set_requires_grad();
+  Tensor y = x * 2.0;
+  CHECK_THROWS_WITH_AS(y.set_requires_grad(), doctest::Contains("only leaf tensors"), std::logic_error);
+}
+
 namespace {
 // Runs f on a thread with a deliberately small stack (256 KiB): recursion over a long graph
 // would overflow it.

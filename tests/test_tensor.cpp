@@ -180,6 +180,29 @@ TEST_CASE("contiguity of views") {
   CHECK(K::squeeze(K::narrow(t, 1, 2, 1), 1).shape() == Shape{2, 4});
 }
 
+TEST_CASE("large storages are recycled, zero-filled on request, and the cache can be released") {
+  release_storage_cache();
+  CHECK(storage_cache_bytes() == 0);
+  const Shape big{1 << 16};  // 256 KiB of float32
+  const void* first = nullptr;
+  {
+    Tensor t = Tensor::full(big, 7.0);
+    first = t.raw_data();
+  }
+  CHECK(storage_cache_bytes() == (std::size_t{1} << 18));
+  Tensor again = Tensor::zeros(big);
+  CHECK(again.raw_data() == first);  // the same buffer, handed back
+  CHECK(storage_cache_bytes() == 0);
+  CHECK(K::amax(K::abs(again)).item() == 0.0);  // and zero-filled although it held 7s
+  again = Tensor();  // back to the cache, with the temporary of abs() above
+  const std::size_t cached = storage_cache_bytes();
+  CHECK(cached == (std::size_t{2} << 18));
+  { Tensor small = Tensor::ones({16}); }  // small buffers go straight back to malloc
+  CHECK(storage_cache_bytes() == cached);
+  release_storage_cache();
+  CHECK(storage_cache_bytes() == 0);
+}
+
 TEST_CASE("requires_grad only for floating-point leaves") {
   Tensor i = Tensor::arange(3, DType::Int64);
   CHECK_THROWS_WITH_AS(i.set_requires_grad(), doctest::Contains("set_requires_grad: got dtype int64"), std::invalid_argument);

@@ -1,0 +1,98 @@
+// Storage: aligned buffers, and the bounded cache that recycles large ones between allocations.
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <iterator>
+#include <list>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+
+#include "tensor/tensor.hpp"
+
+namespace pathgrad {
+namespace {
+
+// Freed buffers by capacity, up to kStorageCacheMaxBytes in total. When a freed buffer does not
+// fit under the bound, the least recently freed ones are returned to the system to make room, so
+// the cache follows the working set of the current loop instead of holding on to sizes that are
+// no longer asked for (a data set's temporaries, say). Thread-safe: tensors may be released on
+// any thread.
+class StorageCache {
+ public:
+  void* take(std::size_t capacity) {
+    if (capacity < kStorageCacheMinBytes) return nullptr;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = by_size_.find(capacity);
+    if (it == by_size_.end() || it->second.empty()) return nullptr;
+    const auto entry = it->second.back();  // the most recently freed of this size
+    it->second.pop_back();
+    void* p = entry->p;
+    lru_.erase(entry);
+    bytes_ -= capacity;
+    return p;
+  }
+  // Keeps `p` for reuse when it is large enough and not larger than the bound; else frees it.
+  void give(void* p, std::size_t capacity) {
+    if (capacity < kStorageCacheMinBytes || capacity > kStorageCacheMaxBytes) {
+      std::free(p);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (bytes_ + capacity > kStorageCacheMaxBytes) evict_oldest();
+    lru_.push_back({p, capacity});
+    by_size_[capacity].push_back(std::prev(lru_.end()));
+    bytes_ += capacity;
+  }
+  std::size_t bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return bytes_;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (!lru_.empty()) evict_oldest();
+  }
+
+ private:
+  struct Block {
+    void* p;
+    std::size_t capacity;
+  };
+  using Entry = std::list<Block>::iterator;
+  void evict_oldest() {
+    const Entry oldest = lru_.begin();
+    std::deque<Entry>& same = by_size_[oldest->capacity];
+    same.pop_front();  // blocks of one size are freed in order: the oldest of them is first
+    std::free(oldest->p);
+    bytes_ -= oldest->capacity;
+    lru_.erase(oldest);
+  }
+
+  std::mutex mutex_;
+  std::list<Block> lru_;  // least recently freed first
+  std::unordered_map<std::size_t, std::deque<Entry>> by_size_;
+  std::size_t bytes_ = 0;
+};
+
+// Never destroyed: storages released during static destruction can still return their buffers.
+StorageCache& cache() {
+  static StorageCache* instance = new StorageCache;
+  return *instance;
+}
+
+}  // namespace
+
+Storage::Storage(std::size_t nbytes, bool zero_fill)
+    : nbytes_(nbytes), capacity_(nbytes == 0 ? 64 : ((nbytes + 63) / 64) * 64) {
+  data_ = cache().take(capacity_);
+  if (!data_) data_ = std::aligned_alloc(64, capacity_);
+  if (!data_) throw std::bad_alloc();
+  if (zero_fill) std::memset(data_, 0, capacity_);
+}
+
+Storage::~Storage() { cache().give(data_, capacity_); }
+
+std::size_t storage_cache_bytes() { return cache().bytes(); }
+void release_storage_cache() { cache().release(); }
+
+}  // namespace pathgrad
