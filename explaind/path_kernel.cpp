@@ -4,12 +4,15 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "autograd/ops.hpp"
 #include "autograd/path_point.hpp"
+#include "tensor/safetensors.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::explaind {
@@ -86,10 +89,10 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
     *t = Tensor::zeros({M}, DType::Float64);
   for (Tensor* t : {&unit_data_, &unit_decay_, &window_data_, &window_decay_}) *t = Tensor::zeros({M, U}, DType::Float64);
   const std::string dir = config_.output_dir + "/";
-  step_stream_ = RowStream(dir + "step_influence.npy", {M});
-  residual_stream_ = RowStream(dir + "residuals.npy", {M});
-  comp_window_data_stream_ = RowStream(dir + "component_window_data.npy", {M, C});
-  comp_window_decay_stream_ = RowStream(dir + "component_window_decay.npy", {M, C});
+  step_stream_ = RowStream(dir + "step_influence.npy", {M}, config_.resume);
+  residual_stream_ = RowStream(dir + "residuals.npy", {M}, config_.resume);
+  comp_window_data_stream_ = RowStream(dir + "component_window_data.npy", {M, C}, config_.resume);
+  comp_window_decay_stream_ = RowStream(dir + "component_window_decay.npy", {M, C}, config_.resume);
 
   if (config_.sample_level) {
     const int64_t Ms = probes_.sample_level_size(), N = config_.num_samples;
@@ -106,9 +109,9 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
       param_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
       param_decay_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
       param_window_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
-      param_window_stream_ = RowStream(dir + "parameter_window_data.npy", {Ms, layout_.size()});
+      param_window_stream_ = RowStream(dir + "parameter_window_data.npy", {Ms, layout_.size()}, config_.resume);
     }
-    sample_window_stream_ = RowStream(dir + "sample_window_data.npy", {Ms, N});
+    sample_window_stream_ = RowStream(dir + "sample_window_data.npy", {Ms, N}, config_.resume);
   }
 }
 
@@ -458,6 +461,79 @@ void PathKernel::finish(const Tensor& theta_final) {
   for (RowStream* s : {&step_stream_, &residual_stream_, &comp_window_data_stream_, &comp_window_decay_stream_,
                        &sample_window_stream_, &param_window_stream_})
     if (s->active()) s->finish();
+}
+
+std::vector<std::pair<std::string, Tensor*>> PathKernel::state_tensors() {
+  std::vector<std::pair<std::string, Tensor*>> all = {
+      {"f_initial", &f_initial_},       {"f_current", &f_current_},         {"data_total", &data_total_},
+      {"decay_total", &decay_total_},   {"residual_sum", &residual_sum_},   {"residual_abs", &residual_abs_},
+      {"residual_max", &residual_max_}, {"unit_data", &unit_data_},         {"unit_decay", &unit_decay_},
+      {"window_data", &window_data_},   {"window_decay", &window_decay_},   {"sample_total", &sample_total_},
+      {"sample_window", &sample_window_}, {"sample_comp", &sample_comp_},   {"param_total", &param_total_},
+      {"param_decay_total", &param_decay_total_}, {"param_window", &param_window_}, {"sample_decay", &sample_decay_}};
+  std::vector<std::pair<std::string, Tensor*>> defined;
+  for (auto& e : all)
+    if (e.second->defined()) defined.push_back(e);
+  return defined;
+}
+
+std::vector<std::pair<std::string, RowStream*>> PathKernel::streams() {
+  return {{"step_influence", &step_stream_},
+          {"residuals", &residual_stream_},
+          {"component_window_data", &comp_window_data_stream_},
+          {"component_window_decay", &comp_window_decay_stream_},
+          {"sample_window_data", &sample_window_stream_},
+          {"parameter_window_data", &param_window_stream_}};
+}
+
+void PathKernel::save_state(const std::string& dir) {
+  if (steps_ == 0) throw std::logic_error("PathKernel::save_state: no step has been accounted for yet");
+  NamedTensors tensors;
+  for (const auto& [name, t] : state_tensors()) tensors.emplace_back(name, *t);
+  if (buffers_)
+    for (auto& e : buffers_->state()) tensors.push_back(e);
+  nlohmann::json meta = {{"steps", steps_},       {"evaluations", evaluations_}, {"deepest", deepest_},
+                         {"worst_mismatch", worst_mismatch_}, {"window_begin", window_begin_}, {"windows", windows_}};
+  for (const auto& [name, s] : streams()) {
+    s->flush();
+    if (s->active()) meta["stream_rows"][name] = s->rows();
+  }
+  save_safetensors(dir + "/tracker_state.safetensors", tensors, {{"pathgrad.tracker", meta.dump()}});
+}
+
+void PathKernel::load_state(const std::string& dir) {
+  const std::string path = dir + "/tracker_state.safetensors";
+  const SafetensorsContents c = load_safetensors(path);
+  auto it = c.metadata.find("pathgrad.tracker");
+  if (it == c.metadata.end()) throw std::runtime_error(path + ": not a tracker state (no pathgrad.tracker metadata)");
+  const nlohmann::json meta = nlohmann::json::parse(it->second);
+  auto find = [&](const std::string& name) -> const Tensor& {
+    for (const auto& [n, t] : c.tensors)
+      if (n == name) return t;
+    throw std::runtime_error(fmt::format("{}: missing '{}': the tracker's configuration differs from the saved one", path, name));
+  };
+  // Check everything before changing anything.
+  for (const auto& [name, t] : state_tensors()) {
+    const Tensor& saved = find(name);
+    if (name != "f_initial" && name != "f_current" && saved.shape() != t->shape())
+      throw std::runtime_error(fmt::format("{}: '{}' is {} here but {} in the file: the configuration differs", path,
+                                           name, shape_str(t->shape()), shape_str(saved.shape())));
+  }
+  for (const auto& [name, t] : state_tensors()) *t = find(name).clone();
+  for (const std::string name : {"f_initial", "f_current"}) {
+    const Tensor& saved = find(name);
+    if (name == "f_initial") f_initial_ = saved.clone();
+    else f_current_ = saved.clone();
+  }
+  if (buffers_) buffers_->load_state({{"buffers.stored", find("buffers.stored")}, {"buffers.sigma", find("buffers.sigma")}});
+  steps_ = meta.at("steps");
+  evaluations_ = meta.at("evaluations");
+  deepest_ = meta.at("deepest");
+  worst_mismatch_ = meta.at("worst_mismatch");
+  window_begin_ = meta.at("window_begin");
+  windows_ = meta.at("windows").get<std::vector<std::pair<int64_t, int64_t>>>();
+  for (const auto& [name, s] : streams())
+    if (s->active()) s->resume(meta.at("stream_rows").at(name).get<int64_t>());
 }
 
 Tensor PathKernel::replica() const { return K::add(f_initial_, K::add(data_total_, decay_total_)); }

@@ -51,6 +51,7 @@ struct PathKernelConfig {
   int64_t num_samples = 0;   // N, the training-set size (sample level)
   int64_t chunk_size = 256;  // training samples per per-sample-gradient chunk
   std::string output_dir;    // where streamed arrays go (required)
+  bool resume = false;       // keep the streams' .part files for load_state()
 };
 
 // One training step as the tracker saw it.
@@ -82,6 +83,12 @@ class PathKernel {
   // Accounts for one step. Steps must come in order without gaps.
   void step(const StepRecord& record);
   int64_t steps() const { return steps_; }
+
+  // Checkpoints: everything accumulated so far goes to <dir>/tracker_state.safetensors (the
+  // streamed arrays are flushed and their row counts recorded). load_state continues exactly
+  // from such a file, dropping rows streamed after it; the configuration must be the same.
+  void save_state(const std::string& dir);
+  void load_state(const std::string& dir);
 
   // Closes the open window and the streams; evaluates F(θ_S) at `theta_final` for the replica
   // comparison. After this, only the getters below are valid.
@@ -127,6 +134,8 @@ class PathKernel {
   // Sample level of one step; returns each sample-level probe's Σ over samples [M_s].
   Tensor sample_step(const StepRecord& r, const Tensor& phi);
   void close_window();
+  std::vector<std::pair<std::string, Tensor*>> state_tensors();  // named accumulators
+  std::vector<std::pair<std::string, RowStream*>> streams();
   bool window_ends_after(int64_t steps) const;  // does a window close once `steps` steps are done?
 
   ProbeScalars probes_;

@@ -14,9 +14,10 @@
 
 namespace pathgrad::explaind {
 
-RowStream::RowStream(std::string path, Shape row_shape) : path_(std::move(path)), row_shape_(std::move(row_shape)) {
+RowStream::RowStream(std::string path, Shape row_shape, bool keep_existing)
+    : path_(std::move(path)), row_shape_(std::move(row_shape)) {
   std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
-  file_ = std::fopen((path_ + ".part").c_str(), "wb");
+  file_ = std::fopen((path_ + ".part").c_str(), keep_existing ? "ab" : "wb");
   if (!file_) throw std::runtime_error("cannot open " + path_ + ".part for writing");
 }
 
@@ -51,6 +52,24 @@ void RowStream::append(const Tensor& row) {
   if (std::fwrite(r.data<double>(), sizeof(double), n, file_) != n)
     throw std::runtime_error("write failed for " + path_ + ".part");
   ++rows_;
+}
+
+void RowStream::flush() {
+  if (file_ && std::fflush(file_) != 0) throw std::runtime_error("cannot flush " + path_ + ".part");
+}
+
+void RowStream::resume(int64_t rows) {
+  if (!file_) throw std::logic_error("RowStream: resume of a finished stream " + path_);
+  std::fclose(file_);
+  file_ = nullptr;
+  const std::string part = path_ + ".part";
+  const auto bytes = static_cast<std::uintmax_t>(rows * numel(row_shape_)) * sizeof(double);
+  if (rows < 0 || std::filesystem::file_size(part) < bytes)
+    throw std::runtime_error(fmt::format("cannot resume {}: it holds fewer than the {} rows of the checkpoint", part, rows));
+  std::filesystem::resize_file(part, bytes);
+  file_ = std::fopen(part.c_str(), "ab");
+  if (!file_) throw std::runtime_error("cannot reopen " + part);
+  rows_ = rows;
 }
 
 void RowStream::finish() {

@@ -13,8 +13,9 @@ namespace pathgrad::explaind {
 class RowStream {
  public:
   RowStream() = default;
-  // Rows of shape `row_shape`, stored as float64, to be finished into `path`.
-  RowStream(std::string path, Shape row_shape);
+  // Rows of shape `row_shape`, stored as float64, to be finished into `path`. A new stream
+  // starts an empty .part file; with keep_existing the .part file is kept for resume().
+  RowStream(std::string path, Shape row_shape, bool keep_existing = false);
   RowStream(RowStream&&) noexcept;
   RowStream& operator=(RowStream&&) noexcept;
   ~RowStream();
@@ -23,6 +24,11 @@ class RowStream {
   // Appends one row (any float dtype, shape row_shape).
   void append(const Tensor& row);
   int64_t rows() const { return rows_; }
+  // Flushes the rows appended so far to the .part file (for a consistent checkpoint).
+  void flush();
+  // Continues a stream interrupted after `rows` rows: the .part file is cut back to them (rows
+  // appended after the checkpoint are dropped) and reopened for appending.
+  void resume(int64_t rows);
   // Writes <path> as float64 [rows, ...row_shape] and removes the .part file.
   void finish();
   const std::string& path() const { return path_; }

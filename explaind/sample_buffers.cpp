@@ -94,4 +94,17 @@ Tensor SampleBuffers::products(const Tensor& phi, const std::vector<std::pair<in
   return out;
 }
 
+NamedTensors SampleBuffers::state() const {
+  return {{"buffers.stored", stored_},
+          {"buffers.sigma", Tensor::from_vector(sigma_, {static_cast<int64_t>(sigma_.size())}, DType::Float64)}};
+}
+
+void SampleBuffers::load_state(const NamedTensors& state) {
+  if (state.size() != 2 || state[0].second.shape() != stored_.shape() || state[0].second.dtype() != stored_.dtype() ||
+      state[1].second.shape() != Shape{static_cast<int64_t>(sigma_.size())})
+    throw std::invalid_argument("SampleBuffers::load_state: the saved buffers do not match this tracker's configuration");
+  stored_.copy_(state[0].second);
+  sigma_ = state[1].second.to_vector();
+}
+
 }  // namespace pathgrad::explaind

@@ -30,6 +30,11 @@ class SampleBuffers {
   // (all of θ when empty): phi float64 [M, P] -> float64 [M, N]. One GEMM per range.
   Tensor products(const Tensor& phi, const std::vector<std::pair<int64_t, int64_t>>& ranges = {}) const;
 
+  // Everything needed to continue exactly: the stored rows and the scales (for checkpoints).
+  NamedTensors state() const;
+  // Restores state(); throws std::invalid_argument on a mismatch in names, shapes or dtypes.
+  void load_state(const NamedTensors& state);
+
  private:
   void renormalize(int64_t p);  // folds σ_p into the stored rows
 

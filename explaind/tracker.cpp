@@ -100,6 +100,7 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   cfg.num_samples = loader_.dataset().size();
   cfg.chunk_size = options_.chunk_size_;
   cfg.output_dir = options_.output_dir_;
+  cfg.resume = !options_.resume_from_.empty();
   if (options_.check_tolerance_ <= 0)
     options_.check_tolerance_ = eval_params.front().second.dtype() == DType::Float64 ? 1e-6 : 1e-3;
 
@@ -140,6 +141,7 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   nn::Module& m = eval_model_;
   kernel_ = std::make_unique<PathKernel>(std::move(scalars), [&m](const Tensor& x) { return m.forward(x); }, loss_,
                                          eval_params, std::move(components), cfg);
+  if (cfg.resume) kernel_->load_state(options_.resume_from_);
   optimizer_.add_observer(this);
   attached_ = true;
 }
@@ -216,6 +218,8 @@ void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDes
         r.step, kernel_->worst_linear_form_mismatch(), options_.check_tolerance_));
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+void Tracker::save_state(const std::string& dir) { kernel_->save_state(dir); }
 
 Summary Tracker::finish() {
   if (!attached_) throw std::logic_error("Tracker::finish: called twice");

@@ -73,6 +73,9 @@ class TrackerOptions {
   // A second instance of the model (same parameter names and shapes), typically in float64,
   // on which probes are evaluated. Not owned.
   TrackerOptions& probe_model(nn::Module* m) { probe_model_ = m; return *this; }
+  // Continue a tracked run from the tracker state saved by Tracker::save_state(dir) (restore
+  // the model, optimizer and loader from their checkpoint too; see optim/checkpoint.hpp).
+  TrackerOptions& resume_from(std::string dir) { resume_from_ = std::move(dir); return *this; }
   // Relative tolerance of the per-step check that the samples' shares add up to the data part
   // of the update (sample level). Default: 1e-6 for float64 probe arithmetic, 1e-3 otherwise.
   TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
@@ -90,6 +93,7 @@ class TrackerOptions {
   int64_t chunk_size_ = 256, probe_chunk_ = 256;
   DType buffer_dtype_ = DType::Float64;
   nn::Module* probe_model_ = nullptr;
+  std::string resume_from_;
   double check_tolerance_ = 0;
 };
 
@@ -107,6 +111,10 @@ class Tracker : public optim::StepObserver {
 
   void before_step(const optim::Optimizer& optimizer) override;
   void after_step(const optim::Optimizer& optimizer, const optim::StepDescription& step) override;
+
+  // Saves everything accumulated so far into <dir>/tracker_state.safetensors, for a resume with
+  // TrackerOptions::resume_from(dir). Call it together with optim::save_checkpoint.
+  void save_state(const std::string& dir);
 
   // Evaluates the final model, writes every export (see docs/explaind-exports.md) into the output
   // directory, detaches from the optimizer and returns the summary. Call once, after training.

@@ -15,6 +15,7 @@
 #include "nn/linear.hpp"
 #include "nn/loss.hpp"
 #include "optim/adam.hpp"
+#include "optim/checkpoint.hpp"
 #include "optim/clip.hpp"
 #include "optim/schedule.hpp"
 #include "optim/sgd.hpp"
@@ -334,4 +335,53 @@ TEST_CASE("brute force from the stored trajectory agrees with the online sample-
   CHECK(K::amax(K::abs(K::sub(reference, online))).item() < 1e-10);
   CHECK(K::amax(K::abs(K::sub(reference_decay, online_decay))).item() < 1e-10);
   CHECK(K::amax(K::abs(reference)).item() > 1e-3);  // the comparison is not between zeros
+}
+
+TEST_CASE("a tracked run resumed from a checkpoint gives the same exports as an uninterrupted one") {
+  MakeOptimizer make = [](const NamedTensors& p) {
+    return std::make_unique<optim::AdamW>(p, optim::AdamW::Options(0.05).weight_decay(0.5));
+  };
+  const ex::TrackerOptions base = ex::TrackerOptions().rule(ex::gauss_legendre(2)).tolerance(1e-12).window(3);
+  const std::string straight = temp_dir("resume_straight"), resumed = temp_dir("resume_resumed"),
+                    ckpt = temp_dir("resume_checkpoint");
+  train(make, 8, true, straight, false, base, true);
+
+  Problem pb;
+  data::TensorDataset ds(pb.x, pb.y);
+  ex::ProbeSet probes;
+  probes.name = "probes";
+  probes.x = pb.probe_x;
+  probes.y = pb.probe_y;
+  probes.weightings = {ex::OutputWeighting::label(), ex::OutputWeighting::all_outputs()};  // as train() does
+  probes.sample_level = true;
+  auto session = [&](int from, int to, bool resume, bool finish) {
+    auto model = make_model(resume ? 99 : 7, true);  // a resumed run starts from other weights
+    data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+    auto opt = make(model->named_parameters());
+    if (resume) optim::load_checkpoint(ckpt, *model, *opt, loader);
+    ex::TrackerOptions o = base;
+    o.output_dir(resumed).per_sample(true).combinations(true);
+    if (resume) o.resume_from(ckpt);
+    ex::Tracker tracker(*model, *opt, loader, per_sample_nll, {probes}, o);
+    for (int s = from; s < to; ++s) {
+      const data::Batch& b = loader.next();
+      opt->zero_grad();
+      nn::nll_loss(model->forward(b.x), b.y).backward();
+      opt->step();
+      if (s == 4) {  // checkpoint after 5 steps; the steps after it are lost in the "crash"
+        optim::save_checkpoint(ckpt, *model, *opt, loader);
+        tracker.save_state(ckpt);
+      }
+    }
+    if (finish) tracker.finish();
+  };
+  session(0, 7, false, false);  // stops after 7 steps without finishing
+  session(5, 8, true, true);    // resumes after step 5
+  for (const char* f : {"replica.npy", "step_influence.npy", "residuals.npy", "component_window_data.npy",
+                        "sample_data.npy", "sample_window_data.npy", "parameter_window_data.npy"}) {
+    INFO(f);
+    const Tensor a = load_npy(straight + "/" + f), b = load_npy(resumed + "/" + f);
+    REQUIRE(a.shape() == b.shape());
+    CHECK(K::amax(K::abs(K::sub(a, b))).item() == 0.0);
+  }
 }
