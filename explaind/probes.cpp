@@ -128,12 +128,16 @@ Tensor ProbeScalars::row_outputs(size_t set, const ForwardFn& forward, const Ten
   return out;
 }
 
-Tensor ProbeScalars::row_values(size_t set, const ForwardFn& forward, const LossFn& loss, const Tensor& ids) const {
-  NoGradGuard no_grad;
+std::vector<Tensor> ProbeScalars::row_scalars(size_t set, const ForwardFn& forward, const LossFn& loss,
+                                              const Tensor& ids) const {
   const ProbeSet& s = sets_[set];
   const Tensor y = s.y.defined() ? kernel::index_select(s.y, 0, ids) : Tensor();
-  const std::vector<Tensor> f = slot_values(s, row_outputs(set, forward, ids), y, loss);
-  return kernel::stack(f, 1).to(DType::Float64);
+  return slot_values(s, row_outputs(set, forward, ids), y, loss);
+}
+
+Tensor ProbeScalars::row_values(size_t set, const ForwardFn& forward, const LossFn& loss, const Tensor& ids) const {
+  NoGradGuard no_grad;
+  return kernel::stack(row_scalars(set, forward, loss, ids), 1).to(DType::Float64);
 }
 
 Tensor ProbeScalars::values(const ForwardFn& forward, const LossFn& loss) const {
@@ -154,10 +158,8 @@ std::vector<Tensor> ProbeScalars::row_dots(size_t set, const ForwardFn& forward,
                                            const std::vector<std::vector<Tensor>>& directions, const Tensor& ids) const {
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : params) leaves.push_back(p);
-  const ProbeSet& s = sets_[set];
   const int64_t R = ids.numel(), K = num_slots(set);
-  const Tensor y = s.y.defined() ? kernel::index_select(s.y, 0, ids) : Tensor();
-  const std::vector<Tensor> f = slot_values(s, row_outputs(set, forward, ids), y, loss);
+  const std::vector<Tensor> f = row_scalars(set, forward, loss, ids);
   std::vector<Tensor> out;
   for (const auto& dirs : directions) out.push_back(Tensor::zeros({R, K, static_cast<int64_t>(dirs.size())}, DType::Float64));
   for (int64_t k = 0; k < K; ++k) {
@@ -171,10 +173,8 @@ Tensor ProbeScalars::row_gradients(size_t set, const ForwardFn& forward, const L
                                    const ParamLayout& layout, const Tensor& ids) const {
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : params) leaves.push_back(p);
-  const ProbeSet& s = sets_[set];
   const int64_t R = ids.numel(), K = num_slots(set);
-  const Tensor y = s.y.defined() ? kernel::index_select(s.y, 0, ids) : Tensor();
-  const std::vector<Tensor> f = slot_values(s, row_outputs(set, forward, ids), y, loss);
+  const std::vector<Tensor> f = row_scalars(set, forward, loss, ids);
   Tensor out = Tensor::zeros({R, K, layout.size()}, DType::Float64);
   for (int64_t k = 0; k < K; ++k) {
     const std::vector<Tensor> g = per_sample_grad(f[k], leaves, Tensor(), k + 1 < K);

@@ -90,6 +90,8 @@ class ProbeScalars {
   std::vector<Slot> slots(const ProbeSet& set) const;
   // F of every slot from outputs [R, C]: K tensors [R].
   std::vector<Tensor> slot_values(const ProbeSet& set, const Tensor& out, const Tensor& y, const LossFn& loss) const;
+  // F of every slot for inputs `ids` of a set, with the graph recorded: K tensors [R].
+  std::vector<Tensor> row_scalars(size_t set, const ForwardFn& forward, const LossFn& loss, const Tensor& ids) const;
 
   std::vector<ProbeSet> sets_;
   std::vector<Label> labels_;
