@@ -29,6 +29,11 @@ if ((${#missing[@]})); then
 fi
 
 if [ ! -f build/build.ninja ]; then
-  meson setup build --buildtype=release >/dev/null
+  # Quiet when it works; the whole meson output when it does not.
+  if ! meson setup build --buildtype=release >/tmp/pathgrad-meson-setup.log 2>&1; then
+    cat /tmp/pathgrad-meson-setup.log
+    rm -rf build
+    exit 1
+  fi
 fi
 ninja -C build >/dev/null || ninja -C build   # on failure, rerun to show the errors
