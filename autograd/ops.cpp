@@ -424,13 +424,8 @@ Tensor stack(const std::vector<Tensor>& parts, int64_t dim) {
   if (parts.empty()) throw std::invalid_argument("stack: no tensors given");
   const int64_t d = normalize_dim(dim, parts[0].dim() + 1, "stack");
   std::vector<Tensor> expanded;
-  for (const Tensor& p : parts) {
-    if (p.shape() != parts[0].shape())
-      throw std::invalid_argument(fmt::format("stack: shapes {} and {} differ", shape_str(p.shape()),
-                                              shape_str(parts[0].shape())));
-    expanded.push_back(unsqueeze(p, d));
-  }
-  return cat(expanded, d);
+  for (const Tensor& p : parts) expanded.push_back(unsqueeze(p, d));
+  return cat(expanded, d);  // cat names the parts whose shapes differ
 }
 
 // ---------------------------------------------------------------- layer primitives
@@ -576,10 +571,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
     throw std::invalid_argument(fmt::format("conv2d: stride {} / padding {} invalid", stride, padding));
   const K::Conv2dGeometry geo{weight.size(2), weight.size(3), stride, stride, padding, padding};
   const int64_t N = x.size(0), O = weight.size(0), OH = geo.out_h(x.size(2)), OW = geo.out_w(x.size(3));
-  Tensor cols = K::im2col(x, geo);                       // [N, CKK, L]
-  Tensor w2 = K::reshape(weight.contiguous(), {O, -1});  // [O, CKK]
-  Tensor y = K::matmul(w2, cols);                        // [N, O, L]
-  if (bias.defined()) y = K::add(y, K::reshape(bias, {O, 1}));
+  const Tensor cols = K::im2col(x, geo);  // [N, CKK, L], laid out [CKK, N, L]
+  const int64_t CKK = cols.size(1), L = cols.size(2);
+  const Tensor cols2 = K::reshape(K::permute(cols, {1, 0, 2}), {CKK, N * L});  // the batch's columns
+  const Tensor w2 = K::reshape(weight.contiguous(), {O, CKK});
+  // One GEMM for the whole batch, [O, N*L]; moving it to [N, O, L] and adding the bias is one pass.
+  const Tensor y_onl = K::permute(K::reshape(K::matmul(w2, cols2), {O, N, L}), {1, 0, 2});
+  Tensor y = bias.defined() ? K::add(y_onl, K::reshape(bias, {O, 1})) : y_onl.contiguous();
   // Under a path point: row r uses W + t[r] ΔW and b + t[r] Δb.
   const Tensor dw = path_delta(weight), db = path_delta(bias);
   const Tensor dw2 = dw.defined() ? K::reshape(dw, {O, -1}) : Tensor();
@@ -588,35 +586,41 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   if (db.defined()) y = K::add(y, K::mul(t, K::reshape(db, {O, 1})));
   y = K::reshape(y, {N, O, OH, OW});
   return record(y, "conv2d", {x, weight, bias},
-                [cols, w2, dw2, t, geo, xs = x.shape(), ws = weight.shape()](const Node& n, const Tensor& g, const Ctx& ctx) {
+                [cols, cols2, w2, dw2, t, geo, xs = x.shape(), ws = weight.shape()](const Node& n, const Tensor& g,
+                                                                                   const Ctx& ctx) {
                   Grads out(3);
-                  const int64_t N = xs[0], O = ws[0];
-                  Tensor g3 = K::reshape(g.contiguous(), {N, O, -1});  // [N, O, L]
+                  const int64_t N = xs[0], O = ws[0], CKK = cols.size(1), L = cols.size(2);
+                  const Tensor g3 = K::reshape(g.contiguous(), {N, O, L});
+                  const bool ps_w = n.needs(1) && n.per_sample(1, ctx), ps_b = n.needs(2) && n.per_sample(2, ctx);
+                  // The batch's gradient as [O, N*L], for the whole-batch products (one GEMM each).
+                  Tensor g2;
+                  if (n.needs(0) || (n.needs(1) && !ps_w) || (n.needs(2) && !ps_b))
+                    g2 = K::reshape(K::permute(g3, {1, 0, 2}).contiguous(), {O, N * L});
                   if (n.needs(0)) {
-                    Tensor gcols = K::matmul(K::transpose(w2, 0, 1), g3);  // [N, CKK, L]
+                    const Tensor gcols2 = K::matmul(K::transpose(w2, 0, 1), g2);  // [CKK, N*L]
+                    Tensor gcols = K::permute(K::reshape(gcols2, {CKK, N, L}), {1, 0, 2});  // [N, CKK, L]
                     if (dw2.defined()) K::add_(gcols, K::matmul(K::transpose(dw2, 0, 1), K::mul(g3, t)));
                     out[0] = K::col2im(gcols, xs, geo);
                   }
-                  if (n.needs(1) && n.per_sample(1, ctx) && ctx.contract()) {  // sum of g3 . (D2 @ cols)
+                  if (ps_w && ctx.contract()) {  // sum of g3 . (D2 @ cols)
                     out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
                       return sum_per_sample(K::mul(g3, K::matmul(K::reshape(d.contiguous(), {O, -1}), cols)));
                     });
+                  } else if (ps_w) {
+                    Shape s = ws;
+                    s.insert(s.begin(), N);
+                    out[1] = K::reshape(K::matmul(g3, K::transpose(cols, 1, 2)), s);  // [N, O, CKK]
                   } else if (n.needs(1)) {
-                    Tensor per = K::matmul(g3, K::transpose(cols, 1, 2));  // [N, O, CKK]
-                    if (n.per_sample(1, ctx)) {
-                      Shape s = ws;
-                      s.insert(s.begin(), N);
-                      out[1] = K::reshape(per, s);
-                    } else {
-                      out[1] = K::reshape(K::sum(per, {0}), ws);
-                    }
+                    out[1] = K::reshape(K::matmul(g2, K::transpose(cols2, 0, 1)), ws);  // Σ over the batch in the GEMM
                   }
-                  if (n.needs(2) && n.per_sample(2, ctx) && ctx.contract())
+                  if (ps_b && ctx.contract())
                     out[2] = per_direction(n.inputs[2], ctx, [&](const Tensor& d) {
                       return sum_per_sample(K::mul(g3, K::reshape(d, {O, 1})));
                     });
+                  else if (ps_b)
+                    out[2] = K::sum(g3, {2});
                   else if (n.needs(2))
-                    out[2] = n.per_sample(2, ctx) ? K::sum(g3, {2}) : K::sum(g3, {0, 2});
+                    out[2] = K::sum(g2, {1});
                   return out;
                 });
 }

@@ -1,5 +1,6 @@
 // Elementwise kernels: binary ops with NumPy broadcasting, scalar ops, unary math, in-place
-// updates. Contiguous inputs take a flat loop; everything else walks strides row by row.
+// updates. Contiguous inputs take a flat loop; everything else walks strides row by row. Both
+// split their elements over parallel_for's threads (tensor/parallel.hpp).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -31,10 +32,10 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f, bool allow_
     T* o = out.data<T>();
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
-    for_each_row<3>(out_shape,
-                    {out.strides(), broadcast_strides(a.shape(), a.strides(), out_shape),
-                     broadcast_strides(b.shape(), b.strides(), out_shape)},
-                    [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& step) {
+    parallel_for_each_row<3>(out_shape,
+                             {out.strides(), broadcast_strides(a.shape(), a.strides(), out_shape),
+                              broadcast_strides(b.shape(), b.strides(), out_shape)},
+                             [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& step) {
                       T* y = o + off[0];  // out is contiguous: step[0] == 1
                       const T* x1 = pa + off[1];
                       const T* x2 = pb + off[2];
@@ -67,11 +68,16 @@ Tensor unary(const char* op, const Tensor& a, F f) {
     T* o = out.data<T>();
     const T* pa = a.data<T>();
     if (a.is_contiguous()) {
-      const int64_t n = a.numel();
-      for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i]);
+      parallel_for(a.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) o[i] = f(pa[i]);
+      });
     } else {
-      int64_t k = 0;
-      for_each_strided(a.shape(), a.strides(), [&](int64_t i) { o[k++] = f(pa[i]); });
+      parallel_for_each_row<2>(a.shape(), {out.strides(), a.strides()},
+                               [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& step) {
+                                 T* y = o + off[0];  // out is contiguous: step[0] == 1
+                                 const T* x = pa + off[1];
+                                 for (int64_t i = 0; i < n; ++i) y[i] = f(x[i * step[1]]);
+                               });
     }
   });
   return out;
@@ -177,9 +183,10 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
     const T* s = src.data<T>();
     const T al = static_cast<T>(alpha);
     if (src.is_contiguous() && dst.is_contiguous()) {
-      const int64_t n = dst.numel();
-      if (alpha == 1.0) for (int64_t i = 0; i < n; ++i) d[i] += s[i];
-      else for (int64_t i = 0; i < n; ++i) d[i] += al * s[i];
+      parallel_for(dst.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+        if (alpha == 1.0) for (int64_t i = begin; i < end; ++i) d[i] += s[i];
+        else for (int64_t i = begin; i < end; ++i) d[i] += al * s[i];
+      });
     } else {
       for_each_strided2(dst.shape(), dst.strides(), src.strides(), [&](int64_t i, int64_t j) { d[i] += al * s[j]; });
     }
@@ -191,7 +198,12 @@ void mul_scalar_(const Tensor& dst, double s) {
     using T = decltype(tag);
     T* d = dst.data<T>();
     const T v = static_cast<T>(s);
-    for_each_strided(dst.shape(), dst.strides(), [&](int64_t i) { d[i] *= v; });
+    if (dst.is_contiguous())
+      parallel_for(dst.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) d[i] *= v;
+      });
+    else
+      for_each_strided(dst.shape(), dst.strides(), [&](int64_t i) { d[i] *= v; });
   });
 }
 

@@ -96,7 +96,9 @@ Tensor stack(const std::vector<Tensor>& parts, int64_t dim);
 
 // ---- linear algebra (OpenBLAS) ----
 // NumPy matmul semantics: [..., n, k] @ [..., k, m] with broadcast batch dims; 1-D operands are
-// promoted like NumPy (and the added dim removed). Runs cblas_sgemm / cblas_dgemm.
+// promoted like NumPy (and the added dim removed). Runs cblas_sgemm / cblas_dgemm; batches of
+// tiny products (m·n·k <= 2048, attention over a few tokens) run as plain loops over the batch,
+// split over threads, where a BLAS call would cost more than its arithmetic.
 Tensor matmul(const Tensor& a, const Tensor& b);
 // im2col for 2-D convolution: x [N, C, H, W] -> cols [N, C*kh*kw, OH*OW] with
 // OH = (H + 2*pad_h - kh) / stride_h + 1 (likewise OW). Zero padding. Row (c*kh + i)*kw + j of

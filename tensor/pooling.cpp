@@ -1,9 +1,12 @@
-// Max pooling kernels (fixed and adaptive windows) and their gradient routing.
+// Max pooling kernels (fixed and adaptive windows) and their gradient routing, split over
+// parallel_for's threads by (sample, channel) plane.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "tensor/kernels.hpp"
+#include "tensor/parallel.hpp"
 
 namespace pathgrad::kernel {
 namespace {
@@ -25,19 +28,21 @@ PoolResult pool(const Tensor& x_in, const Windows& rows, const Windows& cols, co
     using T = decltype(tag);
     const T* in = x.data<T>();
     T* out = r.values.data<T>();
-    for (int64_t plane = 0; plane < N * C; ++plane) {
-      const T* p = in + plane * H * W;
-      for (int64_t i = 0; i < OH; ++i)
-        for (int64_t j = 0; j < OW; ++j) {
-          int64_t best = rows.begin[i] * W + cols.begin[j];
-          for (int64_t h = rows.begin[i]; h < rows.end[i]; ++h)
-            for (int64_t w = cols.begin[j]; w < cols.end[j]; ++w)
-              if (p[h * W + w] > p[best]) best = h * W + w;
-          const int64_t o = (plane * OH + i) * OW + j;
-          out[o] = p[best];
-          idx[o] = best;
-        }
-    }
+    parallel_for(N * C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(H * W, 1)), [&](int64_t p0, int64_t p1) {
+      for (int64_t plane = p0; plane < p1; ++plane) {
+        const T* p = in + plane * H * W;
+        for (int64_t i = 0; i < OH; ++i)
+          for (int64_t j = 0; j < OW; ++j) {
+            int64_t best = rows.begin[i] * W + cols.begin[j];
+            for (int64_t h = rows.begin[i]; h < rows.end[i]; ++h)
+              for (int64_t w = cols.begin[j]; w < cols.end[j]; ++w)
+                if (p[h * W + w] > p[best]) best = h * W + w;
+            const int64_t o = (plane * OH + i) * OW + j;
+            out[o] = p[best];
+            idx[o] = best;
+          }
+      }
+    });
   });
   return r;
 }
@@ -101,8 +106,11 @@ Tensor max_pool2d_backward(const Tensor& grad_in, const Tensor& indices, const S
     using T = decltype(tag);
     const T* g = grad.data<T>();
     T* o = out.data<T>();
-    for (int64_t plane = 0; plane < planes; ++plane)
-      for (int64_t k = 0; k < per_plane; ++k) o[plane * HW + idx[plane * per_plane + k]] += g[plane * per_plane + k];
+    // Every index lies in its own plane, so planes are split over threads.
+    parallel_for(planes, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(HW, 1)), [&](int64_t p0, int64_t p1) {
+      for (int64_t plane = p0; plane < p1; ++plane)
+        for (int64_t k = 0; k < per_plane; ++k) o[plane * HW + idx[plane * per_plane + k]] += g[plane * per_plane + k];
+    });
   });
   return out;
 }

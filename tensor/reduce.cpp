@@ -1,5 +1,6 @@
 // Reductions (sum, mean, max/min and their arg versions, logsumexp) over any set of dims, and the
-// stable softmax / log-softmax. Sums accumulate in double, also for float32 tensors.
+// stable softmax / log-softmax. Sums accumulate in double, also for float32 tensors. Outputs (or
+// rows) are split over parallel_for's threads; each output keeps its order of additions.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <stdexcept>
 
 #include "tensor/kernels.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/strided.hpp"
 
 namespace pathgrad::kernel {
@@ -53,12 +55,16 @@ ReducePlan plan_reduce(const char* op, const Tensor& a, const std::vector<int64_
 
 // Calls body(out_index, x) per output, where x points at the `inner` reduced elements of that
 // output, contiguous (the permuted view is copied when it is not already laid out that way).
+// Outputs are split over parallel_for's threads; body must only write its own output.
 template <class T, class Body>
 void for_each_output(const ReducePlan& p, Body body) {
   const Tensor c = p.view.contiguous();
   const T* in = c.data<T>();
   const int64_t n_out = numel(p.kept_shape);
-  for (int64_t o = 0; o < n_out; ++o) body(o, in + o * p.inner);
+  parallel_for(n_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(p.inner, 1)),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t o = begin; o < end; ++o) body(o, in + o * p.inner);
+               });
 }
 
 // A contiguous tensor whose reduced dims are one consecutive block is [outer, R, inner]: each
@@ -91,16 +97,24 @@ Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
     // Each output adds its reduced elements in the same (row-major) order on both paths.
     const std::optional<Block> block = reduced_block(a, p.reduced);
     if (block && block->inner > 1) {
-      std::vector<Acc> acc(static_cast<size_t>(block->inner));
+      // Outputs [outer, inner]: chunks of whole output rows, or of columns when there is one row.
       const T* in = a.data<T>();
-      for (int64_t q = 0; q < block->outer; ++q) {
-        std::fill(acc.begin(), acc.end(), Acc(0));
-        for (int64_t r = 0; r < block->reduced; ++r) {
-          const T* row = in + (q * block->reduced + r) * block->inner;
-          for (int64_t j = 0; j < block->inner; ++j) acc[j] += static_cast<Acc>(row[j]);
+      const int64_t R = block->reduced, I = block->inner;
+      auto rows = [&](int64_t q, int64_t j0, int64_t j1) {
+        std::vector<Acc> acc(static_cast<size_t>(j1 - j0), Acc(0));
+        for (int64_t r = 0; r < R; ++r) {
+          const T* row = in + (q * R + r) * I;
+          for (int64_t j = j0; j < j1; ++j) acc[j - j0] += static_cast<Acc>(row[j]);
         }
-        for (int64_t j = 0; j < block->inner; ++j) o[q * block->inner + j] = static_cast<T>(acc[j]);
-      }
+        for (int64_t j = j0; j < j1; ++j) o[q * I + j] = static_cast<T>(acc[j - j0]);
+      };
+      const int64_t per_output = std::max<int64_t>(R, 1);
+      if (block->outer > 1)
+        parallel_for(block->outer, std::max<int64_t>(1, kParallelGrain / (per_output * I)), [&](int64_t q0, int64_t q1) {
+          for (int64_t q = q0; q < q1; ++q) rows(q, 0, I);
+        });
+      else
+        parallel_for(I, std::max<int64_t>(16, kParallelGrain / per_output), [&](int64_t j0, int64_t j1) { rows(0, j0, j1); });
       return;
     }
     for_each_output<T>(p, [&](int64_t oi, const T* x) {
@@ -182,6 +196,7 @@ Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim
 
 namespace {
 // Applies a row function along `dim`: moves dim last, runs f(row_in, row_out, n), moves it back.
+// Rows are split over parallel_for's threads; f gets a scratch vector of its chunk.
 template <class F>
 Tensor along_dim(const char* op, const Tensor& a, int64_t dim, F f) {
   const int64_t d = normalize_dim(dim, a.dim(), op);
@@ -194,15 +209,17 @@ Tensor along_dim(const char* op, const Tensor& a, int64_t dim, F f) {
     using T = decltype(tag);
     const T* in = moved.data<T>();
     T* o = out.data<T>();
-    for (int64_t r = 0; r < rows; ++r) f(in + r * n, o + r * n, n);
+    parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1) / 8), [&](int64_t r0, int64_t r1) {
+      std::vector<double> scratch;
+      for (int64_t r = r0; r < r1; ++r) f(in + r * n, o + r * n, n, scratch);
+    });
   });
   return d == last ? out : transpose(out, d, last).contiguous();
 }
 }  // namespace
 
 Tensor softmax(const Tensor& a, int64_t dim) {
-  std::vector<double> e;  // the row's exponentials, computed once
-  return along_dim("softmax", a, dim, [&e](const auto* x, auto* y, int64_t n) {
+  return along_dim("softmax", a, dim, [](const auto* x, auto* y, int64_t n, std::vector<double>& e) {  // e: exponentials
     using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
     T m = x[0];
     for (int64_t k = 1; k < n; ++k) m = std::max(m, x[k]);
@@ -215,7 +232,7 @@ Tensor softmax(const Tensor& a, int64_t dim) {
 }
 
 Tensor log_softmax(const Tensor& a, int64_t dim) {
-  return along_dim("log_softmax", a, dim, [](const auto* x, auto* y, int64_t n) {
+  return along_dim("log_softmax", a, dim, [](const auto* x, auto* y, int64_t n, std::vector<double>&) {
     using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
     T m = x[0];
     for (int64_t k = 1; k < n; ++k) m = std::max(m, x[k]);

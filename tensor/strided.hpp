@@ -7,10 +7,12 @@
 // vectorises. The visiting order is always the row-major order of `shape`.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
 
+#include "tensor/parallel.hpp"
 #include "tensor/shape.hpp"
 
 namespace pathgrad {
@@ -64,6 +66,48 @@ void for_each_row(Shape shape, std::array<Shape, K> strides, Row&& row) {
       idx[d] = 0;
     }
   }
+}
+
+// Like for_each_row, but on parallel_for's threads: the elements are split into consecutive
+// chunks of the row-major order, each walked from its own start, so a chunk may begin or end
+// inside a row. `row` is called concurrently on disjoint elements; use it where every element
+// of the walk is written once and independently of the others.
+template <size_t K, class Row>
+void parallel_for_each_row(Shape shape, std::array<Shape, K> strides, Row&& row) {
+  const int64_t total = numel(shape);
+  if (total == 0) return;
+  coalesce_dims(shape, strides);
+  std::array<int64_t, K> steps{};
+  if (shape.empty()) {
+    row(steps, int64_t{1}, steps);
+    return;
+  }
+  const int64_t nd = static_cast<int64_t>(shape.size());
+  const int64_t inner = shape[nd - 1];
+  for (size_t k = 0; k < K; ++k) steps[k] = strides[k][nd - 1];
+  parallel_for(total, kParallelGrain, [&](int64_t begin, int64_t end) {
+    // The index of the chunk's first row, and every operand's offset there.
+    std::vector<int64_t> idx(static_cast<size_t>(nd), 0);
+    std::array<int64_t, K> offsets{};
+    for (int64_t d = nd - 2, r = begin / inner; d >= 0; --d) {
+      idx[d] = r % shape[d];
+      r /= shape[d];
+      for (size_t k = 0; k < K; ++k) offsets[k] += idx[d] * strides[k][d];
+    }
+    for (int64_t e = begin, col = begin % inner; e < end; col = 0) {
+      const int64_t n = std::min(inner - col, end - e);
+      std::array<int64_t, K> at;
+      for (size_t k = 0; k < K; ++k) at[k] = offsets[k] + col * steps[k];
+      row(at, n, steps);
+      e += n;
+      for (int64_t d = nd - 2; d >= 0; --d) {
+        for (size_t k = 0; k < K; ++k) offsets[k] += strides[k][d];
+        if (++idx[d] < shape[d]) break;
+        for (size_t k = 0; k < K; ++k) offsets[k] -= strides[k][d] * shape[d];
+        idx[d] = 0;
+      }
+    }
+  });
 }
 
 // Calls f(offset) for every element of a tensor with `shape` and `strides`, row-major.

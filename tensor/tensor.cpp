@@ -271,9 +271,10 @@ void Tensor::copy_(const Tensor& src) const {
       D* out = data<D>();
       const S* in = src.data<S>();
       if (copy_transposed(out, in, shape(), {strides(), src.strides()})) return;
-      for_each_strided2(shape(), strides(), src.strides(), [&](int64_t o, int64_t i) {
-        out[o] = static_cast<D>(in[i]);
-      });
+      parallel_for_each_row<2>(shape(), {strides(), src.strides()},
+                               [&](const std::array<int64_t, 2>& o, int64_t n, const std::array<int64_t, 2>& step) {
+                                 for (int64_t i = 0; i < n; ++i) out[o[0] + i * step[0]] = static_cast<D>(in[o[1] + i * step[1]]);
+                               });
     });
   });
 }
