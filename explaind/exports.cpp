@@ -100,12 +100,13 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
              "data influence per training sample and window");
     put("sample_component_data", k.sample_component_data(), {"component", "sample_level_probe", "training_sample"},
         "data influence per component and training sample");
+  }
+  if (k.parameter_data().defined()) {
     put("parameter_data", k.parameter_data(), {"sample_level_probe", "parameter"}, "data part per parameter (flat)");
     put("parameter_decay", k.parameter_decay(), {"sample_level_probe", "parameter"},
         "weight-decay part per parameter (flat)");
-    if (k.parameter_data().defined())
-      streamed("parameter_window_data", {"window", "sample_level_probe", "parameter"},
-               "data part per parameter (flat) and window");
+    streamed("parameter_window_data", {"window", "sample_level_probe", "parameter"},
+             "data part per parameter (flat) and window");
   }
 
   json probes = json::array(), sample_rows = json::array();

@@ -94,24 +94,28 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
   comp_window_data_stream_ = RowStream(dir + "component_window_data.npy", {M, C}, config_.resume);
   comp_window_decay_stream_ = RowStream(dir + "component_window_decay.npy", {M, C}, config_.resume);
 
-  if (config_.sample_level) {
-    const int64_t Ms = probes_.sample_level_size(), N = config_.num_samples;
-    if (Ms == 0) throw std::invalid_argument("PathKernel: the sample level needs a probe set marked sample_level");
-    if (N < 1) throw std::invalid_argument("PathKernel: the sample level needs the training-set size");
+  const bool detailed = config_.sample_level || config_.parameter_wise;
+  const int64_t Ms = probes_.sample_level_size();
+  if (detailed && Ms == 0)
+    throw std::invalid_argument("PathKernel: the sample level and the parameter-wise influence need a probe set marked sample_level");
+  if (detailed)
     for (int64_t m = 0; m < M; ++m)
       if (probes_.labels()[m].sample_level) sample_rows_.push_back(m);
+  if (config_.sample_level) {
+    const int64_t N = config_.num_samples;
+    if (N < 1) throw std::invalid_argument("PathKernel: the sample level needs the training-set size");
     buffers_ = std::make_unique<SampleBuffers>(N, layout_, config_.buffer_dtype);
     sample_total_ = Tensor::zeros({Ms, N}, DType::Float64);
     sample_window_ = Tensor::zeros({Ms, N}, DType::Float64);
     sample_decay_ = Tensor::zeros({Ms}, DType::Float64);
     if (config_.sample_components) sample_comp_ = Tensor::zeros({C, Ms, N}, DType::Float64);
-    if (config_.parameter_wise) {
-      param_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
-      param_decay_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
-      param_window_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
-      param_window_stream_ = RowStream(dir + "parameter_window_data.npy", {Ms, layout_.size()}, config_.resume);
-    }
     sample_window_stream_ = RowStream(dir + "sample_window_data.npy", {Ms, N}, config_.resume);
+  }
+  if (config_.parameter_wise) {
+    param_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
+    param_decay_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
+    param_window_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
+    param_window_stream_ = RowStream(dir + "parameter_window_data.npy", {Ms, layout_.size()}, config_.resume);
   }
 }
 
@@ -223,7 +227,7 @@ void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs
                                   const std::vector<Tensor>& deltas,
                                   const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
   const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set), U = out.data.size(1);
-  const int64_t sample_first = config_.sample_level ? probes_.first_sample_row(set) : -1;
+  const int64_t sample_first = config_.sample_level || config_.parameter_wise ? probes_.first_sample_row(set) : -1;
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
@@ -320,7 +324,8 @@ void PathKernel::step(const StepRecord& r) {
   for (int64_t p = 0; p < n; ++p) deltas.push_back(as_param(delta, p));
   const int64_t M = probes_.size(), U = unit_data_.size(1);
   StepDots pieces{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
-  if (config_.sample_level) pieces.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
+  if (config_.sample_level || config_.parameter_wise)
+    pieces.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
   for (size_t set = 0; set < probes_.sets().size(); ++set) {
     Edges edges = kink_edges(set, deltas);
     std::vector<int64_t> todo(static_cast<size_t>(probes_.num_inputs(set)));
@@ -364,6 +369,12 @@ void PathKernel::step(const StepRecord& r) {
     K::add_(*acc, *part);
   step_stream_.append(total);
   residual_stream_.append(residual);
+  if (param_total_.defined()) {  // φ̂_s ⊙ (Δθ_s − R_s) and φ̂_s ⊙ R_s per parameter: [M_s, P]
+    const Tensor data_part = K::mul(pieces.phi, data_delta);
+    K::add_(param_total_, data_part);
+    K::add_(param_window_, data_part);
+    K::add_(param_decay_total_, K::mul(pieces.phi, r.non_data));
+  }
   if (config_.sample_level) {
     // End-to-end check: the samples' shares must add up to the data part of the update.
     const Tensor got = sample_step(r, pieces.phi);
@@ -422,12 +433,6 @@ Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
   if (step_comp.defined()) K::add_(sample_comp_, step_comp);
   const Tensor r_row = K::reshape(r.non_data, {P, 1});
   K::add_(sample_decay_, K::reshape(K::matmul(phi, r_row), {phi.size(0)}));
-  if (param_total_.defined()) {
-    const Tensor data_part = K::mul(phi, K::sub(K::sub(r.theta1, r.theta0), r.non_data));
-    K::add_(param_total_, data_part);
-    K::add_(param_window_, data_part);
-    K::add_(param_decay_total_, K::mul(phi, r.non_data));
-  }
   return K::sum(step_matrix, {1});
 }
 

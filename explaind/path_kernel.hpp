@@ -46,7 +46,7 @@ struct PathKernelConfig {
   std::vector<int64_t> window_edges;  // ... or explicit edges: windows [0, e1), [e1, e2), ..., [e_last, S)
   bool sample_level = false;
   bool sample_components = false;  // sample × component (sample level only)
-  bool parameter_wise = false;     // probe × parameter for the sample-level probes
+  bool parameter_wise = false;     // probe × parameter for the sample-level probes (any level)
   DType buffer_dtype = DType::Float64;
   int64_t num_samples = 0;   // N, the training-set size (sample level)
   int64_t chunk_size = 256;  // training samples per per-sample-gradient chunk

@@ -49,7 +49,7 @@ std::string bytes_str(double b) {
 
 std::string Cost::report() const {
   std::string s = fmt::format(
-      "explaind tracker: {} probe scalars ({} at the sample level), {} parameters, {} components, {} training samples\n"
+      "explaind tracker: {} probe scalars ({} in sample-level probe sets), {} parameters, {} components, {} training samples\n"
       "  memory held: {} (per-sample buffers {})\n"
       "  per step: {} quadrature nodes x {} contracted probe gradients",
       probe_scalars, sample_level_probes, parameters, components, training_samples, bytes_str(memory_bytes),
@@ -81,6 +81,9 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   ProbeScalars scalars(std::move(probes), classes, options_.probe_chunk_);
   if (options_.per_sample_ && scalars.sample_level_size() == 0)
     throw std::invalid_argument("Tracker: per_sample(true) needs a probe set with sample_level = true");
+  const bool parameter_wise = options_.parameter_wise_ || options_.combinations_;
+  if (parameter_wise && scalars.sample_level_size() == 0)
+    throw std::invalid_argument("Tracker: parameter_wise(true) needs a probe set with sample_level = true");
   std::vector<Component> components = default_components(layout);
   components.insert(components.end(), options_.components_.begin(), options_.components_.end());
 
@@ -95,7 +98,7 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   cfg.window_edges = options_.window_edges_;
   cfg.sample_level = options_.per_sample_;
   cfg.sample_components = options_.combinations_;
-  cfg.parameter_wise = options_.combinations_;
+  cfg.parameter_wise = parameter_wise;
   cfg.buffer_dtype = options_.buffer_dtype_;
   cfg.num_samples = loader_.dataset().size();
   cfg.chunk_size = options_.chunk_size_;
@@ -113,7 +116,7 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   }
   Cost& k = cost_;
   k.probe_scalars = scalars.size();
-  k.sample_level_probes = options_.per_sample_ ? scalars.sample_level_size() : 0;
+  k.sample_level_probes = options_.per_sample_ || parameter_wise ? scalars.sample_level_size() : 0;
   k.parameters = layout.size();
   k.components = static_cast<int64_t>(components.size());
   k.training_samples = cfg.num_samples;
@@ -125,12 +128,15 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   if (options_.per_sample_) {
     k.buffer_bytes = N * P * static_cast<double>(dtype_size(cfg.buffer_dtype));
     k.memory_bytes += k.buffer_bytes + 8.0 * (3 * Ms * P + 3 * static_cast<double>(cfg.chunk_size) * P +
-                                              Ms * N * (4 + (options_.combinations_ ? 2 * C : 0)) +
-                                              (options_.combinations_ ? 2 * Ms * P : 0));
+                                              Ms * N * (4 + (options_.combinations_ ? 2 * C : 0)));
     k.sample_gradients_per_step =
         static_cast<double>(k.nodes_per_step) * Ms + static_cast<double>(loader_.options().batch_size());
     k.kernel_flops_per_step = 2.0 * Ms * N * P * (options_.combinations_ ? 2.0 : 1.0);
+  } else if (parameter_wise) {  // φ̂ of the sample-level probes only
+    k.memory_bytes += 8.0 * 3 * Ms * P;
+    k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms;
   }
+  if (parameter_wise) k.memory_bytes += 8.0 * 3 * Ms * P;  // total, decay and window accumulators
   k.probe_gradients_per_step = static_cast<double>(k.nodes_per_step) * M;
   if (k.memory_bytes > options_.memory_budget_)
     throw std::invalid_argument(fmt::format(

@@ -49,6 +49,10 @@ class TrackerOptions {
   TrackerOptions& per_sample(bool on) { per_sample_ = on; return *this; }
   // Level 3: sample × component (needs per_sample) and probe × parameter for sample-level probes.
   TrackerOptions& combinations(bool on) { combinations_ = on; return *this; }
+  // Probe × parameter influence (total and per window, data and weight-decay parts apart) for the
+  // probe sets marked sample_level, without the sample level: it needs those probes' own full
+  // gradients at the quadrature nodes, no per-sample gradients of the training data.
+  TrackerOptions& parameter_wise(bool on) { parameter_wise_ = on; return *this; }
   TrackerOptions& rule(QuadratureRule r) { rule_ = std::move(r); return *this; }
   // Split each probe input's segment at its ReLU crossings (path-kernel.md §4b).
   TrackerOptions& kink_aware(bool on) { kink_aware_ = on; return *this; }
@@ -80,7 +84,7 @@ class TrackerOptions {
   // of the update (sample level). Default: 1e-6 for float64 probe arithmetic, 1e-3 otherwise.
   TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
 
-  bool per_sample_ = false, combinations_ = false, adaptive_ = true, kink_aware_ = true;
+  bool per_sample_ = false, combinations_ = false, parameter_wise_ = false, adaptive_ = true, kink_aware_ = true;
   QuadratureRule rule_ = gauss_legendre(2);
   double tolerance_ = 1e-9;
   int max_depth_ = 6;

@@ -114,8 +114,11 @@ struct RunResult {
   std::unique_ptr<Mlp> model;
 };
 
+// The tracker runs the sample level with all combinations, or (sample_level = false) only the
+// parameter-wise influence of the sample-level probes.
 RunResult train(const MakeOptimizer& make, int steps, bool track, const std::string& dir, bool clip = false,
-                ex::TrackerOptions options = ex::TrackerOptions(), bool relu_activation = false) {
+                ex::TrackerOptions options = ex::TrackerOptions(), bool relu_activation = false,
+                bool sample_level = true) {
   Problem pb;
   auto model = make_model(7, relu_activation);
   data::TensorDataset ds(pb.x, pb.y);
@@ -130,7 +133,8 @@ RunResult train(const MakeOptimizer& make, int steps, bool track, const std::str
     probes.weightings = {ex::OutputWeighting::label(), ex::OutputWeighting::all_outputs()};
     probes.sample_level = true;
     tracker = std::make_unique<ex::Tracker>(*model, *opt, loader, per_sample_nll, std::vector<ex::ProbeSet>{probes},
-                                            options.output_dir(dir).per_sample(true).combinations(true));
+                                            sample_level ? options.output_dir(dir).per_sample(true).combinations(true)
+                                                         : options.output_dir(dir).parameter_wise(true));
   }
   for (int s = 0; s < steps; ++s) {
     const data::Batch& b = loader.next();
@@ -214,6 +218,46 @@ TEST_CASE("the tracker's replica and marginals are exact in float64 for every op
     for (size_t i = 0; i < plain.params.size(); ++i)
       CHECK(K::amax(K::abs(K::sub(plain.params[i].second, tracked.params[i].second))).item() == 0.0);
   }
+}
+
+TEST_CASE("the parameter-wise influence needs no sample level and adds up to the probes' change") {
+  const MakeOptimizer make = optimizer_cases().back().make;  // AdamW, schedule, clipping
+  const ex::TrackerOptions options = ex::TrackerOptions().rule(ex::gauss_legendre(4)).tolerance(1e-13).window(4);
+  const std::string full = temp_dir("param_full"), cheap = temp_dir("param_only");
+  train(make, 9, true, full, true, options);
+  const ex::Summary s = train(make, 9, true, cheap, true, options, false, false).summary;
+  CHECK(s.replica_max_abs_error < 1e-10);
+  CHECK_FALSE(std::filesystem::exists(std::filesystem::path(cheap) / "sample_data.npy"));
+  for (const char* name : {"parameter_data.npy", "parameter_decay.npy", "parameter_window_data.npy"}) {
+    INFO(name);
+    const Tensor a = load_npy(full + "/" + name), b = load_npy(cheap + "/" + name);
+    REQUIRE(a.shape() == b.shape());
+    CHECK(K::amax(K::abs(K::sub(a, b))).item() == 0.0);
+  }
+  // Σ over parameters of the data and decay parts = the probes' total change minus residuals.
+  const Tensor per_param = K::add(K::sum(load_npy(cheap + "/parameter_data.npy"), {1}),
+                                  K::sum(load_npy(cheap + "/parameter_decay.npy"), {1}));  // [M_s]
+  const Tensor change = K::sub(K::sub(load_npy(cheap + "/real_outputs.npy"), load_npy(cheap + "/initial_outputs.npy")),
+                               load_npy(cheap + "/residual_sum.npy"));  // [M], sample-level rows first
+  REQUIRE(per_param.numel() == change.numel());  // every probe set of train() is sample-level
+  CHECK(K::amax(K::abs(K::sub(per_param, change))).item() < 1e-10);
+  // The windows add up to the total.
+  const Tensor windows = K::sum(load_npy(cheap + "/parameter_window_data.npy"), {0});
+  CHECK(K::amax(K::abs(K::sub(windows, load_npy(cheap + "/parameter_data.npy")))).item() < 1e-12);
+  CHECK_THROWS_WITH_AS(
+      [] {
+        Problem pb;
+        auto model = make_model(7);
+        data::TensorDataset ds(pb.x, pb.y);
+        data::DataLoader loader(ds, data::DataLoaderOptions(4));
+        optim::SGD opt(model->named_parameters(), optim::SGDOptions(0.1));
+        ex::ProbeSet probes;
+        probes.x = pb.probe_x;
+        probes.y = pb.probe_y;
+        ex::Tracker t(*model, opt, loader, per_sample_nll, {probes},
+                      ex::TrackerOptions().output_dir(temp_dir("param_none")).parameter_wise(true));
+      }(),
+      "Tracker: parameter_wise(true) needs a probe set with sample_level = true", std::invalid_argument);
 }
 
 TEST_CASE("kink-aware integration makes the replica of a ReLU model exact") {
