@@ -1,0 +1,167 @@
+// Flags, validation and JSON form of the grokking example's settings.
+#include "examples/grokking/config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "explaind/quadrature.hpp"
+
+namespace pathgrad::grokking {
+
+namespace {
+const std::map<std::string, TrackLevel> kLevels = {
+    {"off", TrackLevel::Off}, {"cheap", TrackLevel::Cheap}, {"samples", TrackLevel::Samples}, {"full", TrackLevel::Full}};
+
+void require(bool ok, const std::string& flag, const std::string& what) {
+  if (!ok) throw std::invalid_argument(fmt::format("--{}: {}", flag, what));
+}
+}  // namespace
+
+const char* track_level_name(TrackLevel level) {
+  for (const auto& [name, l] : kLevels)
+    if (l == level) return name.c_str();
+  return "?";
+}
+
+void Config::validate() const {
+  require(p >= 2, "p", fmt::format("must be at least 2, got {}", p));
+  require(n_train >= 1, "n-train", fmt::format("must be at least 1, got {}", n_train));
+  require(n_val >= 1, "n-val", fmt::format("must be at least 1, got {}", n_val));
+  require(n_train + n_val <= p * (p + 1) / 2, "n-train",
+          fmt::format("n-train {} + n-val {} exceed the {} unordered pairs of p = {}", n_train, n_val, p * (p + 1) / 2, p));
+  for (auto [flag, v] : {std::pair{"d-model", d_model}, {"heads", heads}, {"d-head", d_head}, {"d-mlp", d_mlp}})
+    require(v >= 1, flag, fmt::format("must be positive, got {}", v));
+  require(lr > 0, "lr", fmt::format("must be positive, got {}", lr));
+  require(beta1 >= 0 && beta1 < 1, "beta1", fmt::format("must be in [0, 1), got {}", beta1));
+  require(beta2 >= 0 && beta2 < 1, "beta2", fmt::format("must be in [0, 1), got {}", beta2));
+  require(eps >= 0, "eps", fmt::format("must be >= 0, got {}", eps));
+  require(weight_decay >= 0, "weight-decay", fmt::format("must be >= 0, got {}", weight_decay));
+  require(steps >= 1, "steps", fmt::format("must be at least 1, got {}", steps));
+  require(checkpoint_every >= 1, "checkpoint-every", fmt::format("must be at least 1, got {}", checkpoint_every));
+  require(stop_after >= 0, "stop-after", fmt::format("must be >= 0, got {}", stop_after));
+  require(progress_every >= 1, "progress-every", fmt::format("must be at least 1, got {}", progress_every));
+  require(val_probes >= 1, "val-probes", fmt::format("must be at least 1, got {}", val_probes));
+  require(sample_probes >= 1 && sample_probes <= std::min(val_probes, n_val), "sample-probes",
+          fmt::format("must be in [1, min(val-probes, n-val) = {}], got {}", std::min(val_probes, n_val), sample_probes));
+  require(train_probes >= 0 && train_probes <= n_train, "train-probes",
+          fmt::format("must be in [0, n-train = {}], got {}", n_train, train_probes));
+  require(tolerance > 0, "tolerance", fmt::format("must be positive, got {}", tolerance));
+  try {
+    explaind::parse_rule(rule);
+  } catch (const std::invalid_argument& e) {
+    require(false, "rule", e.what());
+  }
+  for (size_t i = 0; i < window_edges.size(); ++i)
+    require(window_edges[i] > (i ? window_edges[i - 1] : 0), "window-edges",
+            fmt::format("edges must be positive and increasing, got {} after {}", window_edges[i],
+                        i ? window_edges[i - 1] : 0));
+  require(threads >= 1, "threads", fmt::format("must be at least 1, got {}", threads));
+  require(!out.empty(), "out", "must not be empty");
+}
+
+void add_flags(CLI::App& app, Config& c) {
+  app.option_defaults()->always_capture_default();
+  app.add_option("--p", c.p, "Modulus p: inputs [a, +, b, =] over p + 2 tokens, target (a + b) mod p")->group("Data");
+  app.add_option("--n-train", c.n_train, "Training pairs (full batch), drawn after the validation pairs")->group("Data");
+  app.add_option("--n-val", c.n_val, "Validation pairs (unordered pairs a >= b, drawn first)")->group("Data");
+  app.add_option("--split-seed", c.split_seed, "Seed of the train/validation split")->group("Data");
+
+  app.add_option("--d-model", c.d_model, "Embedding width")->group("Model");
+  app.add_option("--heads", c.heads, "Attention heads (each one shared q/k/v projection)")->group("Model");
+  app.add_option("--d-head", c.d_head, "Width of one head")->group("Model");
+  app.add_option("--d-mlp", c.d_mlp, "Hidden width of the MLP")->group("Model");
+  app.add_option("--seed", c.seed, "Seed of the initial weights")->group("Model");
+
+  app.add_option("--lr", c.lr, "AdamW learning rate (constant)")->group("Optimizer");
+  app.add_option("--beta1", c.beta1, "AdamW beta1")->group("Optimizer");
+  app.add_option("--beta2", c.beta2, "AdamW beta2")->group("Optimizer");
+  app.add_option("--eps", c.eps, "AdamW epsilon")->group("Optimizer");
+  app.add_option("--weight-decay", c.weight_decay, "AdamW decoupled weight decay")->group("Optimizer");
+
+  app.add_option("--steps", c.steps, "Maximum training steps (stops early once train and validation accuracy are 100 %)")
+      ->group("Training");
+  app.add_option("--checkpoint-every", c.checkpoint_every,
+                 "Steps between interval weights (used by the swap experiment) and resume checkpoints")
+      ->group("Training");
+  app.add_option("--progress-every", c.progress_every, "Steps between progress lines")->group("Training");
+  app.add_option("--stop-after", c.stop_after,
+                 "Pause after this step as on Ctrl-C: write a checkpoint and exit, to continue later with --resume "
+                 "(0: run to the end)")
+      ->group("Training");
+
+  app.add_option_function<std::string>(
+         "--track", [&c](const std::string& name) { c.track = kLevels.at(name); },
+         "Tracker level: off; cheap (replica, step and component influence, similarity matrices of the sample-level "
+         "probes); samples (+ their data influence: per-sample gradients of the whole training set every step); "
+         "full (+ sample x component)")
+      ->check(CLI::IsMember(std::vector<std::string>{"off", "cheap", "samples", "full"}))
+      ->default_str(track_level_name(c.track))
+      ->group("Tracking");
+  app.add_option("--rule", c.rule,
+                 "Quadrature rule of the path integral: midpoint:N, trapezoid, simpson, gauss_legendre:N, "
+                 "gauss_lobatto:N (refined adaptively at kinks)")
+      ->group("Tracking");
+  app.add_option("--tolerance", c.tolerance, "Per-step residual tolerance of the adaptive refinement (absolute)")
+      ->group("Tracking");
+  app.add_option("--val-probes", c.val_probes, "Validation pairs probed on the label's log-probability (cheap level)")
+      ->group("Tracking");
+  app.add_option("--sample-probes", c.sample_probes,
+                 "Of the validation probes, how many are sample-level (similarity matrices; data influence at --track samples)")
+      ->group("Tracking");
+  app.add_option("--train-probes", c.train_probes, "Training pairs probed on the label's log-probability")
+      ->group("Tracking");
+  app.add_option("--probe-seed", c.probe_seed, "Seed choosing which pairs become probes")->group("Tracking");
+  app.add_option("--window-edges", c.window_edges,
+                 "Steps where the tracker's windows start: windows [0, e1), [e1, e2), ..., [e_last, end)")
+      ->delimiter(',')
+      ->group("Tracking");
+  app.add_flag("--float32-buffers", c.float32_buffers, "Keep the per-sample buffers in float32 (half the memory)")
+      ->group("Tracking");
+
+  app.add_option("--out", c.out, "Run directory (created; holds every output)")->group("Output");
+  app.add_flag("--resume", c.resume, "Continue the run in --out from its last checkpoint")->group("Output");
+  app.add_flag("--report,!--no-report", c.report, "Write the analyses, plots and report after training")->group("Output");
+  app.add_option("--threads", c.threads, "Threads (OpenBLAS and pathgrad's own loops)")->group("Output");
+}
+
+nlohmann::json to_json(const Config& c) {
+  return {{"data", {{"p", c.p}, {"n_train", c.n_train}, {"n_val", c.n_val}, {"split_seed", c.split_seed}}},
+          {"model", {{"d_model", c.d_model}, {"heads", c.heads}, {"d_head", c.d_head}, {"d_mlp", c.d_mlp}, {"seed", c.seed}}},
+          {"optimizer", {{"name", "AdamW"}, {"lr", c.lr}, {"beta1", c.beta1}, {"beta2", c.beta2}, {"eps", c.eps},
+                         {"weight_decay", c.weight_decay}}},
+          {"training", {{"steps", c.steps}, {"checkpoint_every", c.checkpoint_every}, {"progress_every", c.progress_every},
+                        {"stop_after", c.stop_after}}},
+          {"tracking", {{"track", track_level_name(c.track)}, {"rule", c.rule}, {"tolerance", c.tolerance},
+                        {"val_probes", c.val_probes}, {"sample_probes", c.sample_probes},
+                        {"train_probes", c.train_probes}, {"probe_seed", c.probe_seed},
+                        {"window_edges", c.window_edges}, {"float32_buffers", c.float32_buffers}}},
+          {"output", {{"out", c.out}, {"report", c.report}, {"threads", c.threads}}}};
+}
+
+void check_resumable(const Config& config, const nlohmann::json& saved, const std::string& saved_path) {
+  nlohmann::json now = to_json(config);
+  nlohmann::json before = saved;
+  // Settings that do not change the trajectory or the tracker's accounting may differ.
+  for (nlohmann::json* j : {&now, &before}) {
+    (*j)["training"].erase("steps");
+    (*j)["training"].erase("progress_every");
+    (*j)["training"].erase("stop_after");
+    j->erase("output");
+  }
+  std::string diffs;
+  for (const auto& [section, fields] : now.items())
+    for (const auto& [key, value] : fields.items()) {
+      const nlohmann::json was = before.contains(section) ? before[section].value(key, nlohmann::json()) : nlohmann::json();
+      if (was == value) continue;
+      std::string flag = key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      diffs += fmt::format("\n  --{}: {} in {}, {} now", flag, was.dump(), saved_path, value.dump());
+    }
+  if (!diffs.empty())
+    throw std::invalid_argument("--resume: these settings differ from the run being resumed (pass the same flags):" + diffs);
+}
+
+}  // namespace pathgrad::grokking

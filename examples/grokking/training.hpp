@@ -1,0 +1,49 @@
+// The training loop of the grokking example: full-batch AdamW steps with per-step metrics,
+// progress lines, interval weights and resume checkpoints, early stop at 100 % accuracy, and a
+// clean stop on Ctrl-C (a checkpoint is written first).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "examples/grokking/config.hpp"
+#include "examples/grokking/metrics.hpp"
+#include "examples/grokking/model.hpp"
+#include "examples/grokking/run_dir.hpp"
+#include "nn/data/loader.hpp"
+#include "nn/data/modular.hpp"
+#include "optim/adam.hpp"
+
+namespace pathgrad::grokking {
+
+struct TrainingOutcome {
+  Metrics metrics;
+  int64_t steps = 0;          // optimizer steps taken (the final model is θ_steps)
+  bool converged = false;     // stopped because train and validation accuracy are both 100 %
+  bool interrupted = false;   // paused by SIGINT/SIGTERM or --stop-after; a checkpoint was written
+  double seconds = 0;         // training time including tracking, over every session of the run
+};
+
+// What the loop calls besides training: saving the tracker's state next to each checkpoint.
+using CheckpointHook = std::function<void()>;
+
+// Trains from the optimizer's current step (0, or the resumed one; `resumed` holds the metrics
+// and time of the earlier sessions) until config.steps, convergence or an interrupt. Every
+// config.checkpoint_every steps writes the interval weights and a resume checkpoint.
+TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoader& loader,
+                      const data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome resumed,
+                      const CheckpointHook& on_checkpoint);
+
+// The JSON kept in the resume checkpoint (optim::save_checkpoint's extra) and back.
+nlohmann::json outcome_to_json(const TrainingOutcome& outcome);
+TrainingOutcome outcome_from_json(const nlohmann::json& j);
+
+// Mean NLL loss and accuracy of `model` on (x, y), without recording a graph.
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+};
+Evaluation evaluate(nn::Module& model, const Tensor& x, const Tensor& y);
+// Accuracy of log-probabilities [B, C] against labels [B].
+double accuracy(const Tensor& log_probs, const Tensor& y);
+
+}  // namespace pathgrad::grokking

@@ -1,0 +1,170 @@
+// End-to-end test of the grokking example (examples/grokking): a tiny configuration trained,
+// tracked and reported through the example's own run(); its outputs must exist and agree with
+// each other (replica, marginals, report, plots), and a paused and resumed run must continue bit
+// for bit.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+
+#include "examples/grokking/run.hpp"
+#include "tensor/atomic_file.hpp"
+#include "tensor/kernels.hpp"
+#include "tensor/npy.hpp"
+#include "tensor/safetensors.hpp"
+
+using namespace pathgrad;
+using namespace pathgrad::grokking;
+namespace fs = std::filesystem;
+
+namespace {
+
+// p = 11 with a narrow model: seconds, not minutes.
+Config tiny(const std::string& name, TrackLevel track, int64_t steps) {
+  Config c;
+  c.p = 11;
+  c.n_train = 40;
+  c.n_val = 20;
+  c.d_model = 16;
+  c.heads = 2;
+  c.d_head = 8;
+  c.d_mlp = 32;
+  c.lr = 1e-2;
+  c.weight_decay = 1.0;
+  c.steps = steps;
+  c.checkpoint_every = 5;
+  c.progress_every = 10;
+  c.track = track;
+  c.val_probes = 20;
+  c.sample_probes = 6;
+  c.train_probes = 5;
+  c.window_edges = {4, 9};
+  c.threads = 1;
+  c.out = (fs::temp_directory_path() / ("pathgrad_test_grokking_" + name)).string();
+  fs::remove_all(c.out);
+  return c;
+}
+
+// Every tensor of two safetensors files is bit-identical.
+void check_same_weights(const std::string& a, const std::string& b) {
+  const SafetensorsContents x = load_safetensors(a), y = load_safetensors(b);
+  REQUIRE(x.tensors.size() == y.tensors.size());
+  for (size_t i = 0; i < x.tensors.size(); ++i) {
+    INFO(x.tensors[i].first);
+    CHECK(x.tensors[i].first == y.tensors[i].first);
+    CHECK(kernel::amax(kernel::abs(kernel::sub(x.tensors[i].second, y.tensors[i].second))).item() == 0.0);
+  }
+}
+
+double max_abs_diff(const std::string& a, const std::string& b) {
+  return kernel::amax(kernel::abs(kernel::sub(load_npy(a), load_npy(b)))).item();
+}
+
+}  // namespace
+
+TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a complete report") {
+  const Config c = tiny("full", TrackLevel::Full, 14);
+  const RunResult r = run(c, "grokking --p 11 (test)");
+  REQUIRE(r.summary.has_value());
+  const int64_t steps = r.training.steps;
+  CHECK(steps == 14);
+  CHECK(r.training.metrics.size() == static_cast<size_t>(steps + 1));
+
+  // summary.json: the kernel machine reproduces the model; every marginal adds up.
+  const nlohmann::json s = nlohmann::json::parse(read_file(c.out + "/explaind/summary.json"));
+  CHECK(s["steps"] == steps);
+  const double scale = s["replica"]["output_scale"];
+  CHECK(scale > 0.1);
+  CHECK(s["replica"]["max_abs_error"].get<double>() < 1e-5 * scale);
+  CHECK(s["marginal_mismatch"].get<double>() < 1e-4);
+
+  // Exports the analyses rely on, with the head components and the window edges.
+  const nlohmann::json manifest = nlohmann::json::parse(read_file(c.out + "/explaind/manifest.json"));
+  std::vector<std::string> components;
+  for (const auto& comp : manifest["axes"]["component"]) components.push_back(comp["name"]);
+  for (const char* name : {"embed.weight", "attn.qkv.weight", "attn.out.weight", "mlp.fc1.*", "mlp.fc2.*",
+                           "decoder.weight", "attn.head0", "attn.head1"})
+    CHECK(std::count(components.begin(), components.end(), name) == 1);
+  CHECK(manifest["axes"]["window"].size() == 3);
+  const Tensor window_params = load_npy(c.out + "/explaind/parameter_window_data.npy");
+  CHECK(window_params.shape() == Shape{3, 6, manifest["axes"]["parameter"].back()["offset"].get<int64_t>() +
+                                                  numel(manifest["axes"]["parameter"].back()["shape"].get<Shape>())});
+
+  // Run directory: split, weights, metrics, analyses, timings.
+  for (const char* f : {"config.json", "command.txt", "split.csv", "metrics.csv", "timings.json",
+                        "weights/step_000000.safetensors", "weights/step_000010.safetensors",
+                        "weights/final.safetensors", "analyses/components.csv", "analyses/heads.csv",
+                        "analyses/swap.csv", "analyses/per_step.csv", "report.html", "report.md"})
+    CHECK_MESSAGE(fs::exists(c.out + "/" + f), f);
+  std::ifstream metrics(c.out + "/metrics.csv");
+  int64_t lines = 0;
+  for (std::string line; std::getline(metrics, line);) ++lines;
+  CHECK(lines == steps + 2);  // header + steps 0..S
+
+  // Every figure the report shows exists, and every kind of analysis is there.
+  const std::string md = read_file(c.out + "/report.md");
+  const std::regex image(R"(!\[[^\]]*\]\(([^)]+)\))");
+  int64_t figures = 0;
+  for (auto it = std::sregex_iterator(md.begin(), md.end(), image); it != std::sregex_iterator(); ++it, ++figures)
+    CHECK_MESSAGE(fs::file_size(c.out + "/" + (*it)[1].str()) > 1000, (*it)[1].str());
+  for (const char* plot : {"accuracy", "loss", "replica_scatter", "components_layers", "balance_heads",
+                           "similarity_mlp_fc1_0_14", "data_influence_0_14", "swap_accuracy", "swap_kl"})
+    CHECK_MESSAGE(md.find(std::string("plots/") + plot + ".png") != std::string::npos, plot);
+  // training 2 + replica 4 + components 4 + similarity 6 x 4 + data influence 4 + swap 2
+  CHECK(figures == 2 + 4 + 4 + 24 + 4 + 2);
+}
+
+TEST_CASE("the cheap tracker level draws the similarity matrices and says how to get the data influence") {
+  const Config c = tiny("cheap", TrackLevel::Cheap, 10);
+  const RunResult r = run(c, "grokking --p 11 --track cheap (test)");
+  REQUIRE(r.summary.has_value());
+  CHECK(r.summary->replica_max_abs_error < 1e-5 * r.summary->output_scale);
+  CHECK(fs::exists(c.out + "/explaind/parameter_window_data.npy"));
+  CHECK_FALSE(fs::exists(c.out + "/explaind/sample_data.npy"));
+  const std::string md = read_file(c.out + "/report.md");
+  CHECK(md.find("plots/similarity_mlp_fc1_0_10.png") != std::string::npos);
+  CHECK(md.find("plots/data_influence") == std::string::npos);
+  CHECK(md.find("needs --track samples") != std::string::npos);
+}
+
+TEST_CASE("a paused and resumed grokking run continues bit for bit, tracker included") {
+  for (TrackLevel track : {TrackLevel::Off, TrackLevel::Full}) {
+    INFO(track_level_name(track));
+    const std::string level = track_level_name(track);
+    const Config whole = tiny("whole_" + level, track, 12);
+    run(whole, "whole");
+    Config part = tiny("part_" + level, track, 12);
+    part.stop_after = 7;
+    const RunResult paused = run(part, "first part");
+    CHECK(paused.training.interrupted);
+    CHECK(paused.training.steps == 7);
+    part.resume = true;
+    part.stop_after = 0;
+    const RunResult resumed = run(part, "resumed");
+    CHECK(resumed.training.steps == 12);
+    check_same_weights(whole.out + "/weights/final.safetensors", part.out + "/weights/final.safetensors");
+    CHECK(read_file(whole.out + "/metrics.csv") == read_file(part.out + "/metrics.csv"));
+    if (track == TrackLevel::Full)
+      for (const char* a : {"replica", "sample_data", "parameter_window_data", "component_window_data", "step_influence"})
+        CHECK_MESSAGE(max_abs_diff(whole.out + "/explaind/" + a + ".npy", part.out + "/explaind/" + a + ".npy") == 0.0, a);
+  }
+}
+
+TEST_CASE("the grokking run names the setting at fault") {
+  Config c = tiny("errors", TrackLevel::Off, 3);
+  c.p = 1;
+  CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--p"), std::invalid_argument);
+  c = tiny("errors", TrackLevel::Off, 3);
+  c.sample_probes = 50;
+  CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--sample-probes"), std::invalid_argument);
+  c = tiny("errors", TrackLevel::Off, 3);
+  c.report = false;
+  run(c, "x");
+  CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--resume"), std::invalid_argument);
+  c.resume = true;
+  c.seed = 5;
+  CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--seed"), std::invalid_argument);
+}
