@@ -25,6 +25,7 @@ Summary summarize(const PathKernel& k) {
   s.replica_max_abs_error = max_abs(K::sub(replica, real));
   s.replica_mean_abs_error = mean_abs(K::sub(replica, real));
   s.output_scale = mean_abs(real);
+  s.change_scale = mean_abs(total);
   s.residual_max = max_abs(k.residual_max());
   s.residual_abs_sum_max = max_abs(k.residual_abs_sum());
   s.linear_form_mismatch = k.worst_linear_form_mismatch();
@@ -147,7 +148,8 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
   const json summary = {
       {"steps", s.steps},
       {"replica", {{"max_abs_error", s.replica_max_abs_error}, {"mean_abs_error", s.replica_mean_abs_error},
-                   {"output_scale", s.output_scale}, {"argmax_agreement", s.argmax_agreement},
+                   {"output_scale", s.output_scale}, {"change_scale", s.change_scale},
+                   {"argmax_agreement", s.argmax_agreement},
                    {"mean_kl", s.mean_kl}}},
       {"residual", {{"max_per_step", s.residual_max}, {"max_abs_sum", s.residual_abs_sum_max}}},
       {"marginal_mismatch", s.marginal_mismatch},

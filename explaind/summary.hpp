@@ -22,7 +22,8 @@ struct Cost {
 // The figures of summary.json.
 struct Summary {
   int64_t steps = 0;
-  double replica_max_abs_error = 0, replica_mean_abs_error = 0, output_scale = 0;
+  // output_scale: mean |F(θ_S)|; change_scale: mean |F(θ_S) − F(θ_0)|, what training moved.
+  double replica_max_abs_error = 0, replica_mean_abs_error = 0, output_scale = 0, change_scale = 0;
   double residual_max = 0, residual_abs_sum_max = 0;
   // Over probe sets tracked on all outputs (empty when none): argmax agreement and
   // mean KL(softmax(real) || softmax(replica)) of the output vectors.

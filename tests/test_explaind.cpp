@@ -240,6 +240,9 @@ TEST_CASE("the parameter-wise influence needs no sample level and adds up to the
   const Tensor change = K::sub(K::sub(load_npy(cheap + "/real_outputs.npy"), load_npy(cheap + "/initial_outputs.npy")),
                                load_npy(cheap + "/residual_sum.npy"));  // [M], sample-level rows first
   REQUIRE(per_param.numel() == change.numel());  // every probe set of train() is sample-level
+  const Tensor moved = K::sub(load_npy(cheap + "/real_outputs.npy"), load_npy(cheap + "/initial_outputs.npy"));
+  CHECK(s.change_scale == doctest::Approx(K::mean(K::abs(moved)).item()).epsilon(1e-12));
+  CHECK(s.change_scale > 0.01);
   CHECK(K::amax(K::abs(K::sub(per_param, change))).item() < 1e-10);
   // The windows add up to the total.
   const Tensor windows = K::sum(load_npy(cheap + "/parameter_window_data.npy"), {0});

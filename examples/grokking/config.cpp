@@ -49,6 +49,7 @@ void Config::validate() const {
   require(train_probes >= 0 && train_probes <= n_train, "train-probes",
           fmt::format("must be in [0, n-train = {}], got {}", n_train, train_probes));
   require(tolerance > 0, "tolerance", fmt::format("must be positive, got {}", tolerance));
+  require(max_depth >= 0 && max_depth <= 20, "max-depth", fmt::format("must be in [0, 20], got {}", max_depth));
   try {
     explaind::parse_rule(rule);
   } catch (const std::invalid_argument& e) {
@@ -106,6 +107,9 @@ void add_flags(CLI::App& app, Config& c) {
       ->group("Tracking");
   app.add_option("--tolerance", c.tolerance, "Per-step residual tolerance of the adaptive refinement (absolute)")
       ->group("Tracking");
+  app.add_option("--max-depth", c.max_depth,
+                 "Halvings of a probe input's pieces at most per step (the refinement stops there even above --tolerance)")
+      ->group("Tracking");
   app.add_option("--val-probes", c.val_probes, "Validation pairs probed on the label's log-probability (cheap level)")
       ->group("Tracking");
   app.add_option("--sample-probes", c.sample_probes,
@@ -134,7 +138,7 @@ nlohmann::json to_json(const Config& c) {
                          {"weight_decay", c.weight_decay}}},
           {"training", {{"steps", c.steps}, {"checkpoint_every", c.checkpoint_every}, {"progress_every", c.progress_every},
                         {"stop_after", c.stop_after}}},
-          {"tracking", {{"track", track_level_name(c.track)}, {"rule", c.rule}, {"tolerance", c.tolerance},
+          {"tracking", {{"track", track_level_name(c.track)}, {"rule", c.rule}, {"tolerance", c.tolerance}, {"max_depth", c.max_depth},
                         {"val_probes", c.val_probes}, {"sample_probes", c.sample_probes},
                         {"train_probes", c.train_probes}, {"probe_seed", c.probe_seed},
                         {"window_edges", c.window_edges}, {"float32_buffers", c.float32_buffers}}},

@@ -43,8 +43,9 @@ struct Config {
   TrackLevel track = TrackLevel::Cheap;
   std::string rule = "gauss_legendre:2";
   double tolerance = 1e-6;
-  int64_t val_probes = 128;         // validation pairs on the label's output (cheap level); capped at n_val
-  int64_t sample_probes = 16;       // of those, the first k are sample-level (data and parameter influence)
+  int max_depth = 6;                // halvings of a probe input's pieces at most, per step
+  int64_t val_probes = 192;         // validation pairs on the label's output (cheap level); capped at n_val
+  int64_t sample_probes = 64;       // of those, the first k are sample-level (similarity matrices, data influence)
   int64_t train_probes = 32;        // training pairs on the label's output (cheap level)
   uint64_t probe_seed = 1;          // which validation / training pairs become probes
   std::vector<int64_t> window_edges = {200, 250, 500, 1100, 1900};

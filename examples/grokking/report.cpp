@@ -67,6 +67,8 @@ void tracked_sections(report::Report& r, const ReportInputs& in, const explaind:
                 {"replica mean |error|", fmt::format("{:.3g}", s.replica_mean_abs_error)},
                 {"output scale (mean |log p(label)|)", fmt::format("{:.3g}", s.output_scale)},
                 {"max error / output scale", fmt::format("{:.3g}", s.replica_max_abs_error / s.output_scale)},
+                {"mean change over training (mean |F(theta_S) - F(theta_0)|)", fmt::format("{:.3g}", s.change_scale)},
+                {"max error / mean change", fmt::format("{:.3g}", s.replica_max_abs_error / s.change_scale)},
                 {"largest per-step residual", fmt::format("{:.3g}", s.residual_max)},
                 {"largest sum of |residuals| of a probe", fmt::format("{:.3g}", s.residual_abs_sum_max)},
                 {"marginal mismatch (relative)", fmt::format("{:.3g}", s.marginal_mismatch)},

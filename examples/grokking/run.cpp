@@ -54,6 +54,7 @@ explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir
       .combinations(config.track == TrackLevel::Full)
       .rule(explaind::parse_rule(config.rule))
       .tolerance(config.tolerance)
+      .max_depth(config.max_depth)
       .window_edges(config.window_edges)
       .components(head_components(config.model_shape()))
       .buffer_dtype(config.float32_buffers ? DType::Float32 : DType::Float64)
