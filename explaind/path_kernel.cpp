@@ -130,58 +130,85 @@ PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& 
   const int64_t n_in = probes_.num_inputs(set);
   Edges edges(static_cast<size_t>(n_in), std::vector<double>{0.0, 1.0});
   if (!config_.kink_aware) return edges;
+  std::vector<int64_t> all(static_cast<size_t>(n_in));
+  for (int64_t j = 0; j < n_in; ++j) all[static_cast<size_t>(j)] = j;
+  for (int64_t j : add_kinks(set, deltas, all, edges)) {  // too many crossings: uniform pieces
+    std::vector<double>& e = edges[static_cast<size_t>(j)];
+    e.clear();
+    for (int64_t k = 0; k <= config_.max_kinks; ++k) e.push_back(static_cast<double>(k) / static_cast<double>(config_.max_kinks));
+  }
+  return edges;
+}
+
+std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>& deltas,
+                                           const std::vector<int64_t>& inputs, Edges& edges) {
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
   // Pre-activations of rows `ids` at points `t`: [R, units]. Empty when the model has no relu.
-  auto units_at = [&](const Tensor& ids, const std::vector<double>& t) {
+  auto units_at = [&](const std::vector<int64_t>& ids, const std::vector<double>& t) {
     NoGradGuard no_grad;
-    PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {ids.numel()}, dtype));
+    const int64_t R = static_cast<int64_t>(ids.size());
+    PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {R}, dtype));
     KinkRecorder rec;
-    probes_.row_outputs(set, forward_, ids);
+    probes_.row_outputs(set, forward_, Tensor::from_vector(ids, {R}));
     return rec.empty() ? Tensor() : rec.units().to(DType::Float64);
   };
-  // 1. Units whose sign differs at both ends, per input.
+  // 1. Units whose sign differs at the two ends of a piece, per input and piece.
   struct Crossing {
     int64_t input, unit;
     double a, b, fa, fb;  // bracket with fa * fb < 0
     int side = 0;         // Illinois: which end was kept last time
   };
   std::vector<Crossing> crossings;
-  const int64_t chunk = config_.probe_chunk;
-  for (int64_t j0 = 0; j0 < n_in; j0 += chunk) {
-    const int64_t c = std::min(chunk, n_in - j0);
-    const Tensor ids = K::narrow(Tensor::arange(n_in, DType::Int64), 0, j0, c);
-    std::vector<double> t(static_cast<size_t>(2 * c), 0.0);
-    std::fill(t.begin() + c, t.end(), 1.0);
-    const Tensor z = units_at(K::cat({ids, ids}, 0), t);
-    if (!z.defined()) return edges;
+  std::vector<int64_t> too_many;
+  const size_t chunk = static_cast<size_t>(config_.probe_chunk);
+  // Inputs in groups of about `chunk` rows (input, edge): every edge evaluated, then scanned.
+  for (size_t g0 = 0; g0 < inputs.size();) {
+    size_t g1 = g0;
+    std::vector<int64_t> ids;
+    std::vector<double> ts;
+    while (g1 < inputs.size() && (ids.empty() || ids.size() + edges[static_cast<size_t>(inputs[g1])].size() <= chunk)) {
+      for (double t : edges[static_cast<size_t>(inputs[g1])]) {
+        ids.push_back(inputs[g1]);
+        ts.push_back(t);
+      }
+      ++g1;
+    }
+    const Tensor z = units_at(ids, ts);  // [rows, units]
+    if (!z.defined()) return too_many;   // no ReLU in the model
     const int64_t U = z.size(1);
     const double* zp = z.data<double>();
-    for (int64_t j = 0; j < c; ++j) {
+    int64_t row = 0;
+    for (size_t g = g0; g < g1; ++g) {
+      const int64_t j = inputs[g];
+      const std::vector<double>& e = edges[static_cast<size_t>(j)];
+      const size_t first_crossing = crossings.size();
       int64_t found = 0;
-      for (int64_t u = 0; u < U; ++u) {
-        const double z0 = zp[j * U + u], z1 = zp[(c + j) * U + u];
-        if ((z0 > 0) == (z1 > 0) || z0 == 0 || z1 == 0) continue;
-        if (++found > config_.max_kinks) break;
-        crossings.push_back({j0 + j, u, 0.0, 1.0, z0, z1});
+      for (size_t i = 0; i + 1 < e.size() && found <= config_.max_kinks; ++i) {
+        const double* z0 = zp + (row + static_cast<int64_t>(i)) * U;
+        const double* z1 = z0 + U;
+        for (int64_t u = 0; u < U; ++u) {
+          if ((z0[u] > 0) == (z1[u] > 0) || z0[u] == 0 || z1[u] == 0) continue;
+          if (++found > config_.max_kinks) break;
+          crossings.push_back({j, u, e[i], e[i + 1], z0[u], z1[u]});
+        }
       }
-      if (found > config_.max_kinks) {  // too many: uniform pieces, refined by the residual check
-        crossings.erase(std::remove_if(crossings.begin(), crossings.end(), [&](const Crossing& x) { return x.input == j0 + j; }),
-                        crossings.end());
-        std::vector<double>& e = edges[j0 + j];
-        e.clear();
-        for (int64_t k = 0; k <= config_.max_kinks; ++k) e.push_back(static_cast<double>(k) / static_cast<double>(config_.max_kinks));
+      if (found > config_.max_kinks) {  // the caller decides: uniform pieces or halving
+        crossings.resize(first_crossing);
+        too_many.push_back(j);
       }
+      row += static_cast<int64_t>(e.size());
     }
+    g0 = g1;
   }
   // 2. Regula falsi (Illinois) on every crossing's pre-activation, all crossings in one batch.
   std::vector<size_t> active(crossings.size());
   for (size_t i = 0; i < active.size(); ++i) active[i] = i;
   for (int it = 0; it < 60 && !active.empty(); ++it) {
     std::vector<size_t> next;
-    for (size_t a0 = 0; a0 < active.size(); a0 += static_cast<size_t>(chunk)) {
-      const size_t c = std::min(active.size() - a0, static_cast<size_t>(chunk));
+    for (size_t a0 = 0; a0 < active.size(); a0 += chunk) {
+      const size_t c = std::min(active.size() - a0, chunk);
       std::vector<int64_t> ids(c);
       std::vector<double> t(c);
       for (size_t i = 0; i < c; ++i) {
@@ -189,10 +216,10 @@ PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& 
         ids[i] = x.input;
         t[i] = (x.a * x.fb - x.b * x.fa) / (x.fb - x.fa);
       }
-      const Tensor z = units_at(Tensor::from_vector(ids, {static_cast<int64_t>(c)}), t);
+      const Tensor zt = units_at(ids, t);
       for (size_t i = 0; i < c; ++i) {
         Crossing& x = crossings[active[a0 + i]];
-        const double f = z.at({static_cast<int64_t>(i), x.unit});
+        const double f = zt.at({static_cast<int64_t>(i), x.unit});
         if (f == 0) {
           x.a = x.b = t[i];
         } else if ((f > 0) == (x.fa > 0)) {
@@ -213,14 +240,15 @@ PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& 
   }
   for (const Crossing& x : crossings) {
     const double t = 0.5 * (x.a + x.b);
-    if (t > 1e-12 && t < 1 - 1e-12) edges[x.input].push_back(t);
+    if (t > 1e-12 && t < 1 - 1e-12) edges[static_cast<size_t>(x.input)].push_back(t);
   }
-  for (std::vector<double>& e : edges) {
+  for (int64_t j : inputs) {
+    std::vector<double>& e = edges[static_cast<size_t>(j)];
     std::sort(e.begin(), e.end());
     e.erase(std::unique(e.begin(), e.end(), [](double a, double b) { return b - a < 1e-12; }), e.end());
     e.back() = 1.0;
   }
-  return edges;
+  return too_many;
 }
 
 void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs, const Edges& edges,
@@ -351,6 +379,9 @@ void PathKernel::step(const StepRecord& r) {
         }
         e = std::move(halved);
       }
+      // The new midpoints can reveal crossings the ends of a piece hid (a unit that turns off and
+      // on again within it): locate those too.
+      if (config_.kink_aware && !again.empty()) add_kinks(set, deltas, again, edges);
       todo = std::move(again);
     }
   }

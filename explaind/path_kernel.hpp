@@ -123,8 +123,13 @@ class PathKernel {
  private:
   struct StepDots;  // the contracted dots [M, U] (data, decay) and φ [M_s, P] of one step
   using Edges = std::vector<std::vector<double>>;  // per input of a set: 0 = e_0 < ... < e_n = 1
-  // Breakpoints of every input of a set: 0, its located ReLU crossings, 1.
+  // Breakpoints of every input of a set: 0, its located ReLU crossings, 1 (uniform pieces for an
+  // input with more than max_kinks crossings).
   Edges kink_edges(size_t set, const std::vector<Tensor>& deltas);
+  // Locates the ReLU crossings bracketed by consecutive edges of each of `inputs` and adds them to
+  // their edges. Returns the inputs with more than max_kinks bracketed crossings, left unchanged.
+  std::vector<int64_t> add_kinks(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& inputs,
+                                 Edges& edges);
   // Integrates inputs `inputs` of a set over their pieces, replacing their rows in `out`.
   void integrate_inputs(size_t set, const std::vector<int64_t>& inputs, const Edges& edges,
                         const std::vector<Tensor>& deltas, const std::vector<std::vector<Tensor>>& directions,

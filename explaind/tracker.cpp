@@ -27,12 +27,24 @@ class EvalMode {
   bool was_training_;
 };
 
+// Floating-point inputs in the dtype of the model they are fed to (a float64 probe model gets the
+// float32 data of a float32 training run, converted exactly); integer inputs (tokens) unchanged.
+Tensor as_model_input(const Tensor& x, DType model_dtype) {
+  const bool floating = x.dtype() == DType::Float32 || x.dtype() == DType::Float64;
+  return floating && x.dtype() != model_dtype ? x.to(model_dtype) : x;
+}
+
+DType floating_dtype_of(nn::Module& model) {
+  const NamedTensors params = model.named_parameters();
+  return params.empty() ? DType::Float32 : params.front().second.dtype();
+}
+
 int64_t num_classes_of(nn::Module& model, const std::vector<ProbeSet>& probes) {
   if (probes.empty() || !probes[0].x.defined() || probes[0].x.size(0) == 0)
     throw std::invalid_argument("Tracker: at least one probe set with inputs is required");
   NoGradGuard no_grad;
   EvalMode eval(model);
-  const Tensor out = model.forward(K::narrow(probes[0].x, 0, 0, 1));
+  const Tensor out = model.forward(as_model_input(K::narrow(probes[0].x, 0, 0, 1), floating_dtype_of(model)));
   if (out.dim() != 2 || out.size(0) != 1)
     throw std::invalid_argument(fmt::format("Tracker: the model must map [M, ...] inputs to [M, C] outputs; it returned {}",
                                             shape_str(out.shape())));
@@ -145,7 +157,9 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
         bytes_str(k.memory_bytes), bytes_str(k.buffer_bytes), bytes_str(options_.memory_budget_)));
 
   nn::Module& m = eval_model_;
-  kernel_ = std::make_unique<PathKernel>(std::move(scalars), [&m](const Tensor& x) { return m.forward(x); }, loss_,
+  const DType eval_dtype = floating_dtype_of(m);
+  kernel_ = std::make_unique<PathKernel>(std::move(scalars),
+                                         [&m, eval_dtype](const Tensor& x) { return m.forward(as_model_input(x, eval_dtype)); }, loss_,
                                          eval_params, std::move(components), cfg);
   if (cfg.resume) kernel_->load_state(options_.resume_from_);
   optimizer_.add_observer(this);

@@ -41,6 +41,7 @@ Config tiny(const std::string& name, TrackLevel track, int64_t steps) {
   c.val_probes = 20;
   c.sample_probes = 6;
   c.train_probes = 5;
+  c.output_probes = 3;
   c.window_edges = {4, 9};
   c.threads = 1;
   c.out = (fs::temp_directory_path() / ("pathgrad_test_grokking_" + name)).string();
@@ -80,6 +81,10 @@ TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a
   CHECK(scale > 0.1);
   CHECK(s["replica"]["max_abs_error"].get<double>() < 1e-5 * scale);
   CHECK(s["marginal_mismatch"].get<double>() < 1e-4);
+  // The 3 probes on all 11 outputs: the replica's softmax agrees with the model's.
+  CHECK(s["replica"]["argmax_agreement"].get<double>() == 1.0);
+  CHECK(s["replica"]["mean_kl"].get<double>() >= 0.0);
+  CHECK(s["replica"]["mean_kl"].get<double>() < 1e-8);
 
   // Exports the analyses rely on, with the head components and the window edges.
   const nlohmann::json manifest = nlohmann::json::parse(read_file(c.out + "/explaind/manifest.json"));

@@ -48,6 +48,8 @@ void Config::validate() const {
           fmt::format("must be in [1, min(val-probes, n-val) = {}], got {}", std::min(val_probes, n_val), sample_probes));
   require(train_probes >= 0 && train_probes <= n_train, "train-probes",
           fmt::format("must be in [0, n-train = {}], got {}", n_train, train_probes));
+  require(output_probes >= 0 && output_probes <= std::min(val_probes, n_val), "output-probes",
+          fmt::format("must be in [0, min(val-probes, n-val) = {}], got {}", std::min(val_probes, n_val), output_probes));
   require(tolerance > 0, "tolerance", fmt::format("must be positive, got {}", tolerance));
   require(max_depth >= 0 && max_depth <= 20, "max-depth", fmt::format("must be in [0, 20], got {}", max_depth));
   try {
@@ -117,6 +119,10 @@ void add_flags(CLI::App& app, Config& c) {
       ->group("Tracking");
   app.add_option("--train-probes", c.train_probes, "Training pairs probed on the label's log-probability")
       ->group("Tracking");
+  app.add_option("--output-probes", c.output_probes,
+                 "Of the validation probes, how many are also tracked on all p outputs: the replica's argmax agreement and "
+                 "KL divergence to the model (each costs about p label probes)")
+      ->group("Tracking");
   app.add_option("--probe-seed", c.probe_seed, "Seed choosing which pairs become probes")->group("Tracking");
   app.add_option("--window-edges", c.window_edges,
                  "Steps where the tracker's windows start: windows [0, e1), [e1, e2), ..., [e_last, end)")
@@ -140,7 +146,7 @@ nlohmann::json to_json(const Config& c) {
                         {"stop_after", c.stop_after}}},
           {"tracking", {{"track", track_level_name(c.track)}, {"rule", c.rule}, {"tolerance", c.tolerance}, {"max_depth", c.max_depth},
                         {"val_probes", c.val_probes}, {"sample_probes", c.sample_probes},
-                        {"train_probes", c.train_probes}, {"probe_seed", c.probe_seed},
+                        {"train_probes", c.train_probes}, {"output_probes", c.output_probes}, {"probe_seed", c.probe_seed},
                         {"window_edges", c.window_edges}, {"float32_buffers", c.float32_buffers}}},
           {"output", {{"out", c.out}, {"report", c.report}, {"threads", c.threads}}}};
 }

@@ -42,11 +42,12 @@ struct Config {
   // analysis is --track full --val-probes 2000 --sample-probes 64 --train-probes 64.
   TrackLevel track = TrackLevel::Cheap;
   std::string rule = "gauss_legendre:2";
-  double tolerance = 1e-6;
+  double tolerance = 1e-8;
   int max_depth = 6;                // halvings of a probe input's pieces at most, per step
   int64_t val_probes = 192;         // validation pairs on the label's output (cheap level); capped at n_val
   int64_t sample_probes = 64;       // of those, the first k are sample-level (similarity matrices, data influence)
   int64_t train_probes = 32;        // training pairs on the label's output (cheap level)
+  int64_t output_probes = 0;        // of the validation probes, how many are also tracked on all p outputs
   uint64_t probe_seed = 1;          // which validation / training pairs become probes
   std::vector<int64_t> window_edges = {200, 250, 500, 1100, 1900};
   bool float32_buffers = false;     // per-sample buffers in float32 (half the memory)

@@ -44,6 +44,7 @@ ProbeChoice choose_probes(const data::ModularData& data, const Config& c) {
   choice.sample_level.assign(val.begin(), split);
   choice.validation.assign(split, val.end());
   choice.train = draw(data.train.size(), c.train_probes, gen);
+  choice.outputs.assign(val.begin(), val.begin() + std::min<int64_t>(c.output_probes, static_cast<int64_t>(val.size())));
   return choice;
 }
 
@@ -51,6 +52,10 @@ std::vector<explaind::ProbeSet> make_probe_sets(const data::ModularData& data, c
   std::vector<explaind::ProbeSet> sets{probe_set(kSampleLevelSet, data.val, choice.sample_level, true)};
   if (!choice.validation.empty()) sets.push_back(probe_set(kValidationSet, data.val, choice.validation, false));
   if (!choice.train.empty()) sets.push_back(probe_set(kTrainSet, data.train, choice.train, false));
+  if (!choice.outputs.empty()) {
+    sets.push_back(probe_set(kOutputSet, data.val, choice.outputs, false));
+    sets.back().weightings = {explaind::OutputWeighting::all_outputs()};
+  }
   return sets;
 }
 

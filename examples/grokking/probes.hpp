@@ -19,16 +19,19 @@ data::ModularData make_data(const Config& config);
 inline constexpr const char* kSampleLevelSet = "val_sample_level";  // validation, sample-level
 inline constexpr const char* kValidationSet = "val";                 // the other validation probes
 inline constexpr const char* kTrainSet = "train";
+inline constexpr const char* kOutputSet = "val_all_outputs";        // validation, every output
 
 // Which pairs are probed: split indices, drawn with config.probe_seed.
 struct ProbeChoice {
   std::vector<int64_t> sample_level;  // validation indices, the sample-level probes
   std::vector<int64_t> validation;    // further validation indices (cheap level only)
   std::vector<int64_t> train;         // training indices
+  std::vector<int64_t> outputs;       // validation indices tracked on all outputs (argmax, KL)
 };
 ProbeChoice choose_probes(const data::ModularData& data, const Config& config);
 
-// The probe sets, each on the label's log-probability; ids are split indices.
+// The probe sets, on the label's log-probability (the output set: on every output); ids are
+// split indices.
 std::vector<explaind::ProbeSet> make_probe_sets(const data::ModularData& data, const ProbeChoice& choice);
 
 // Positions 0..n-1 of `ids` ordered by a + b of split `pairs` (int64 [N, 2]), ties by a.
