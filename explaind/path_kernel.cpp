@@ -259,6 +259,9 @@ void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
+  // Relative offset of end nodes into their piece: far below any tolerance, above the rounding
+  // of t in the probe model's dtype.
+  const double end_node_offset = dtype == DType::Float64 ? 1e-9 : 1e-5;
   // Rows: (input, point, weight) for every node of every piece of every input.
   std::vector<int64_t> row_input;
   std::vector<double> row_t, row_w;
@@ -270,10 +273,14 @@ void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs
     }
     const std::vector<double>& e = edges[j];
     for (size_t piece = 0; piece + 1 < e.size(); ++piece) {
-      const QuadratureRule r = config_.rule.on(e[piece], e[piece + 1]);
+      const double a = e[piece], b = e[piece + 1];
+      const QuadratureRule r = config_.rule.on(a, b);
+      // Nodes at a piece's ends (trapezoid, Simpson, Lobatto) sit on a located ReLU crossing,
+      // where the derivative jumps: they take the one-sided value from inside the piece.
+      const double inside = (b - a) * end_node_offset;
       for (size_t q = 0; q < r.nodes.size(); ++q) {
         row_input.push_back(j);
-        row_t.push_back(r.nodes[q]);
+        row_t.push_back(std::clamp(r.nodes[q], a + inside, b - inside));
         row_w.push_back(r.weights[q]);
       }
     }
