@@ -131,7 +131,10 @@ void add_flags(CLI::App& app, Config& c) {
   app.add_flag("--float32-buffers", c.float32_buffers, "Keep the per-sample buffers in float32 (half the memory)")
       ->group("Tracking");
 
-  app.add_option("--out", c.out, "Run directory (created; holds every output)")->group("Output");
+  // The last --out wins, so that scripts/grokking.sh (which passes --out runs/grokking) takes another.
+  app.add_option("--out", c.out, "Run directory (created; holds every output)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+      ->group("Output");
   app.add_flag("--resume", c.resume, "Continue the run in --out from its last checkpoint")->group("Output");
   app.add_flag("--report,!--no-report", c.report, "Write the analyses, plots and report after training")->group("Output");
   app.add_option("--threads", c.threads, "Threads (OpenBLAS and pathgrad's own loops)")->group("Output");
