@@ -115,11 +115,11 @@ TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a
   int64_t figures = 0;
   for (auto it = std::sregex_iterator(md.begin(), md.end(), image); it != std::sregex_iterator(); ++it, ++figures)
     CHECK_MESSAGE(fs::file_size(c.out + "/" + (*it)[1].str()) > 1000, (*it)[1].str());
-  for (const char* plot : {"accuracy", "loss", "replica_scatter", "components_layers", "balance_heads",
+  for (const char* plot : {"accuracy", "loss", "replica_scatter", "cumulative_influence", "components_layers", "balance_heads",
                            "similarity_mlp_fc1_0_14", "data_influence_0_14", "swap_accuracy", "swap_kl"})
     CHECK_MESSAGE(md.find(std::string("plots/") + plot + ".png") != std::string::npos, plot);
-  // training 2 + replica 4 + components 4 + similarity 6 x 4 + data influence 4 + swap 2
-  CHECK(figures == 2 + 4 + 4 + 24 + 4 + 2);
+  // training 2 + replica 5 + components 4 + similarity 6 x 4 + data influence 4 + swap 2
+  CHECK(figures == 2 + 5 + 4 + 24 + 4 + 2);
 }
 
 TEST_CASE("the cheap tracker level draws the similarity matrices and says how to get the data influence") {

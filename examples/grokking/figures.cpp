@@ -106,6 +106,18 @@ std::vector<FigureRef> plot_replica_check(const RunDir& dir, const ReplicaCheck&
       .add_series("validation probes", c.steps, c.val_influence);
   if (!c.train_influence.empty()) influence.add_series("training probes", c.steps, c.train_influence);
   add_milestones(influence, m);
+  // Running sums of the step-wise influence: the kernel machine's mean log p(label) minus its start.
+  auto running_sum = [](std::vector<double> v) {
+    for (size_t i = 1; i < v.size(); ++i) v[i] += v[i - 1];
+    return v;
+  };
+  LinePlot cumulative;
+  cumulative.title("Cumulative influence of the steps (mean over probes)").xlabel("step")
+      .ylabel("change of log p(label) since step 0")
+      .add_series("validation probes", c.steps, running_sum(c.val_influence));
+  if (!c.train_influence.empty()) cumulative.add_series("training probes", c.steps, running_sum(c.train_influence));
+  cumulative.legend(report::LegendPosition::BottomLeft);
+  add_milestones(cumulative, m);
   std::vector<FigureRef> out{
       render(dir, scatter, "replica_scatter",
              "Every probe scalar: the kernel machine's output (replica) against the trained model's. On the "
@@ -118,6 +130,9 @@ std::vector<FigureRef> plot_replica_check(const RunDir& dir, const ReplicaCheck&
   out.push_back(render(dir, influence, "step_influence",
                        "How much each step changed the log-probability of the label, mean over validation and "
                        "over training probes (symmetric log scale)."));
+  out.push_back(render(dir, cumulative, "cumulative_influence",
+                       "The step-wise influence summed up to each step, mean over validation and over training "
+                       "probes: how the kernel machine's log-probability of the label moved since initialisation."));
   return out;
 }
 
