@@ -84,9 +84,9 @@ if wants tracking; then
   ((QUICK)) && steps=2
   : >"$OUT/tracking.jsonl"
   # The first steps of training: the most expensive ones (large updates, many ReLU crossings).
+  # The CIFAR-2 CNN is left out: at the tracker's default tolerance its first tracked step did not
+  # finish in 12 minutes (docs/benchmarks.md); the quadrature study below covers a small CNN.
   "$B/bench_tracking" --model grokking --threads "$CORES" --steps "$steps" --out "$OUT/tmp-tracking" >>"$OUT/tracking.jsonl"
-  "$B/bench_tracking" --model cnn --data "$DATA" --threads "$CORES" --steps "$steps" --n-train 1000 \
-    --probes 64 --sample-probes 16 --out "$OUT/tmp-tracking" >>"$OUT/tracking.jsonl"
 fi
 
 if wants kernel; then
@@ -103,10 +103,18 @@ fi
 
 if wants quadrature && ((!QUICK)); then
   echo "bench.sh: quadrature rules (the long part)"
-  "$B/bench_quadrature" --model grokking --p 23 --n-train 150 --n-val 126 --probes 16 --steps 60 --threads "$CORES" \
-    --out "$OUT/tmp-quadrature" >"$OUT/quadrature_grokking.jsonl"
-  "$B/bench_quadrature" --model cnn --data "$DATA" --width 4 --images 256 --batch 32 --probes 16 --steps 60 \
-    --threads "$CORES" --out "$OUT/tmp-quadrature" >"$OUT/quadrature_cnn.jsonl"
+  # The configurations of docs/benchmarks.md: midpoint(100) with adaptive refinement and the small
+  # CNN's adaptive modes are left out (each runs for many minutes and settles nothing).
+  grok=(--model grokking --p 23 --n-train 150 --n-val 126 --probes 16 --steps 60 --threads "$CORES" --out "$OUT/tmp-quadrature")
+  "$B/bench_quadrature" "${grok[@]}" --rules midpoint:1 >"$OUT/quadrature_grokking.jsonl"
+  "$B/bench_quadrature" "${grok[@]}" --rules midpoint:100 --modes plain --modes kinks >>"$OUT/quadrature_grokking.jsonl"
+  "$B/bench_quadrature" "${grok[@]}" --rules trapezoid --rules simpson --rules gauss_legendre:2 --rules gauss_legendre:4 \
+    >>"$OUT/quadrature_grokking.jsonl"
+  cnn=(--model cnn --data "$DATA" --width 4 --images 256 --batch 32 --probes 16 --steps 20 --threads "$CORES"
+       --out "$OUT/tmp-quadrature")
+  "$B/bench_quadrature" "${cnn[@]}" --rules midpoint:1 --rules midpoint:100 --rules trapezoid --rules simpson \
+    --rules gauss_legendre:2 --rules gauss_legendre:4 --modes plain >"$OUT/quadrature_cnn.jsonl"
+  "$B/bench_quadrature" "${cnn[@]}" --rules midpoint:1 --rules gauss_legendre:2 --modes kinks >>"$OUT/quadrature_cnn.jsonl"
 fi
 
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
