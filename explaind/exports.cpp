@@ -58,7 +58,7 @@ Summary summarize(const PathKernel& k) {
     if (k.probes().labels()[m].weighting != "output 0") continue;
     const Tensor f = K::log_softmax(K::narrow(real, 0, m, C), 0), r = K::log_softmax(K::narrow(replica, 0, m, C), 0);
     agree += K::argmax(f, 0).item() == K::argmax(r, 0).item() ? 1 : 0;
-    kl += K::sum(K::mul(K::exp(f), K::sub(f, r))).item();
+    kl += K::kl_div_log(f, r, 0).item();
     ++vectors;
   }
   if (vectors) {

@@ -70,6 +70,13 @@ Tensor argmin(const Tensor& a, int64_t dim, bool keepdim = false);  // int64 res
 Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim = false);
 Tensor softmax(const Tensor& a, int64_t dim);      // stable: subtracts the max
 Tensor log_softmax(const Tensor& a, int64_t dim);  // stable: x - max - log(sum(exp(x - max)))
+// KL(p || q) = sum_k p_k (log p_k - log q_k) along `dim`, from log-probabilities log_p and log_q
+// of the same shape and dtype, each normalised along dim (log_softmax outputs); the result has
+// dim removed. Summed as sum_k (q_k - p_k + p_k log(p_k/q_k)) = sum_k p_k (e^(-d_k) - 1 + d_k)
+// with d = log p - log q: equal to KL when both distributions sum to 1, and every term is >= 0
+// (expm1 keeps the small ones accurate), so the result is never negative, also for p ~= q where
+// the plain sum rounds below zero. A term with p_k = 0 is q_k; q_k = 0 where p_k > 0 gives +inf.
+Tensor kl_div_log(const Tensor& log_p, const Tensor& log_q, int64_t dim);
 // Sums a gradient of `grad.shape()` down to `shape` (the inverse of broadcasting `shape` to it).
 Tensor sum_to(const Tensor& grad, const Shape& shape);
 

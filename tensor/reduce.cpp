@@ -243,6 +243,53 @@ Tensor log_softmax(const Tensor& a, int64_t dim) {
   });
 }
 
+namespace {
+// One row's KL(p || q) as a sum of non-negative terms q - p + p log(p/q) = p (e^(-d) - 1 + d),
+// d = log p - log q, in double; q_k where p_k = 0. Each term is clamped at 0 against a last-ulp
+// error of expm1.
+template <class T>
+double kl_row(const T* log_p, const T* log_q, int64_t n) {
+  double s = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const double lp = static_cast<double>(log_p[k]), lq = static_cast<double>(log_q[k]);
+    if (lp == -std::numeric_limits<double>::infinity()) {
+      s += std::exp(lq);
+      continue;
+    }
+    const double d = lp - lq;
+    s += std::exp(lp) * std::max(0.0, std::expm1(-d) + d);
+  }
+  return s;
+}
+}  // namespace
+
+Tensor kl_div_log(const Tensor& log_p, const Tensor& log_q, int64_t dim) {
+  if (log_p.shape() != log_q.shape() || log_p.dtype() != log_q.dtype())
+    throw std::invalid_argument(fmt::format("kl_div_log: log_p {} {} and log_q {} {} differ in shape or dtype",
+                                            shape_str(log_p.shape()), dtype_name(log_p.dtype()),
+                                            shape_str(log_q.shape()), dtype_name(log_q.dtype())));
+  const int64_t d = normalize_dim(dim, log_p.dim(), "kl_div_log");
+  // The other dims in their order, then dim: rows of n contiguous log-probabilities.
+  std::vector<int64_t> order;
+  Shape out_shape;
+  for (int64_t k = 0; k < log_p.dim(); ++k)
+    if (k != d) {
+      order.push_back(k);
+      out_shape.push_back(log_p.shape()[k]);
+    }
+  order.push_back(d);
+  const Tensor p = permute(log_p, order).contiguous(), q = permute(log_q, order).contiguous();
+  const int64_t n = log_p.shape()[d], rows = numel(out_shape);
+  Tensor out = Tensor::uninitialized(out_shape, log_p.dtype());
+  dispatch_float(log_p.dtype(), "kl_div_log", [&](auto tag) {
+    using T = decltype(tag);
+    const T *pp = p.data<T>(), *qq = q.data<T>();
+    T* o = out.data<T>();
+    for (int64_t r = 0; r < rows; ++r) o[r] = static_cast<T>(kl_row(pp + r * n, qq + r * n, n));
+  });
+  return out;
+}
+
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
   if (grad.shape() == shape) return grad;
   const int64_t lead = grad.dim() - static_cast<int64_t>(shape.size());

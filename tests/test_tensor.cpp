@@ -449,6 +449,39 @@ TEST_CASE("logsumexp, softmax and log_softmax are stable") {
   CHECK_THROWS_AS(K::softmax(a, 2), std::out_of_range);
 }
 
+TEST_CASE("kl_div_log equals sum p (log p - log q) and is never negative") {
+  Generator g(7);
+  // Random distributions: the plain sum is accurate here (terms O(1), 7 of them: error ~1e-15).
+  const Tensor lp = K::log_softmax(randn({5, 7}, g), 1), lq = K::log_softmax(randn({5, 7}, g), 1);
+  const Tensor plain = K::sum(K::mul(K::exp(lp), K::sub(lp, lq)), {1});
+  CHECK(max_abs_diff(K::kl_div_log(lp, lq, 1), plain) < 1e-13);
+  // Along dim 0 of the transposed tensors: the same values, shape [5].
+  CHECK(max_abs_diff(K::kl_div_log(K::transpose(lp, 0, 1), K::transpose(lq, 0, 1), 0), plain) < 1e-13);
+  CHECK(K::kl_div_log(lp, lq, 1).shape() == Shape{5});
+
+  // q within 1e-9 of p: the true KL is ~1e-18, below the ~1e-16 rounding of log_softmax's
+  // normaliser, so the plain sum comes out negative for some rows; the term-wise form never does.
+  const Tensor logits = randn({400, 11}, g);
+  const Tensor near_p = K::log_softmax(logits, 1);
+  const Tensor near_q = K::log_softmax(K::add(logits, K::mul_scalar(randn({400, 11}, g), 1e-9)), 1);
+  const Tensor plain_near = K::sum(K::mul(K::exp(near_p), K::sub(near_p, near_q)), {1});
+  const Tensor kl_near = K::kl_div_log(near_p, near_q, 1);
+  CHECK(K::amin(plain_near).item() < 0);  // the case the term-wise form exists for
+  CHECK(K::amin(kl_near).item() >= 0);
+  CHECK(K::amax(kl_near).item() < 1e-15);  // 0.5 E_p[d^2] with |d| <~ 1e-8
+  CHECK(K::amax(K::kl_div_log(near_p, near_p, 1)).item() == 0);
+
+  // p_k = 0 contributes nothing; q_k = 0 where p_k > 0 makes KL infinite.
+  const Tensor with_zero = f64({-INFINITY, std::log(0.5), std::log(0.5)}, {3});
+  const Tensor third = f64({std::log(1 / 3.0), std::log(1 / 3.0), std::log(1 / 3.0)}, {3});
+  CHECK(std::abs(K::kl_div_log(with_zero, third, 0).item() - std::log(1.5)) < 1e-15);
+  CHECK(K::kl_div_log(third, with_zero, 0).item() == INFINITY);
+  // Float32 inputs give a float32 result; mismatched shapes or dtypes throw.
+  CHECK(K::kl_div_log(lp.to(DType::Float32), lq.to(DType::Float32), 1).dtype() == DType::Float32);
+  CHECK_THROWS_AS(K::kl_div_log(lp, K::narrow(lq, 1, 0, 6), 1), std::invalid_argument);
+  CHECK_THROWS_AS(K::kl_div_log(lp, lq.to(DType::Float32), 1), std::invalid_argument);
+}
+
 TEST_CASE("sum_to undoes broadcasting") {
   Generator g(7);
   const Tensor grad = randn({2, 3, 4}, g);

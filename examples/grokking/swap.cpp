@@ -20,7 +20,7 @@ std::vector<std::string> swapped_parameters() {
 namespace {
 // Mean over rows of KL(p || q) for log-probabilities [B, C].
 double mean_kl(const Tensor& log_p, const Tensor& log_q) {
-  return K::mean(K::sum(K::mul(K::exp(log_p), K::sub(log_p, log_q)), {1})).item();
+  return K::mean(K::kl_div_log(log_p, log_q, 1)).item();
 }
 
 // Interval steps with a weight file, ascending, up to final_step.
