@@ -4,12 +4,18 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <vector>
 
 #include "tensor/atomic_file.hpp"
+#include "tensor/fault_point.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
 
 namespace pathgrad::explaind {
@@ -55,8 +61,23 @@ void RowStream::append(const Tensor& row) {
 }
 
 void RowStream::flush() {
-  if (file_ && std::fflush(file_) != 0) throw std::runtime_error("cannot flush " + path_ + ".part");
+  if (file_ && (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0))
+    throw std::runtime_error(fmt::format("cannot write {}.part: {}", path_, std::strerror(errno)));
 }
+
+namespace {
+// The first `rows` rows of a finished stream's .npy as the bytes of its .part file. Throws
+// naming the file when it is not float64 [>= rows, ...row_shape].
+std::string rows_of_finished(const std::string& path, const Shape& row_shape, int64_t rows) {
+  const Tensor t = load_npy(path);
+  const Shape shape(t.shape().begin() + (t.dim() > 0 ? 1 : 0), t.shape().end());
+  if (t.dtype() != DType::Float64 || t.dim() == 0 || shape != row_shape || t.shape()[0] < rows)
+    throw std::runtime_error(fmt::format("cannot resume {}: it is not float64 [>= {}, {}]", path, rows,
+                                         fmt::join(row_shape, ", ")));
+  const Tensor head = kernel::narrow(t, 0, 0, rows).contiguous();
+  return std::string(static_cast<const char*>(head.raw_data()), static_cast<size_t>(head.numel()) * sizeof(double));
+}
+}  // namespace
 
 void RowStream::resume(int64_t rows) {
   if (!file_) throw std::logic_error("RowStream: resume of a finished stream " + path_);
@@ -64,6 +85,8 @@ void RowStream::resume(int64_t rows) {
   file_ = nullptr;
   const std::string part = path_ + ".part";
   const auto bytes = static_cast<std::uintmax_t>(rows * numel(row_shape_)) * sizeof(double);
+  if (rows >= 0 && std::filesystem::file_size(part) < bytes && std::filesystem::exists(path_))
+    write_file_atomically(part, rows_of_finished(path_, row_shape_, rows));  // finish() had begun
   if (rows < 0 || std::filesystem::file_size(part) < bytes)
     throw std::runtime_error(fmt::format("cannot resume {}: it holds fewer than the {} rows of the checkpoint", part, rows));
   std::filesystem::resize_file(part, bytes);
@@ -86,6 +109,7 @@ void RowStream::finish() {
     if (!in) throw std::runtime_error("cannot reopen " + part);
     if (rows_ > 0) out << in.rdbuf();
   });
+  fault_point("RowStream::finish: before removing the .part file");
   std::filesystem::remove(part);
 }
 

@@ -24,12 +24,15 @@ class RowStream {
   // Appends one row (any float dtype, shape row_shape).
   void append(const Tensor& row);
   int64_t rows() const { return rows_; }
-  // Flushes the rows appended so far to the .part file (for a consistent checkpoint).
+  // Writes the rows appended so far to disk (fflush + fsync), for a consistent checkpoint.
   void flush();
   // Continues a stream interrupted after `rows` rows: the .part file is cut back to them (rows
-  // appended after the checkpoint are dropped) and reopened for appending.
+  // appended after the checkpoint are dropped) and reopened for appending. When a finish() had
+  // already turned the .part file into <path> (a run killed while writing its exports), the
+  // first `rows` rows of <path> are taken back into a new .part file, so finishing can always
+  // be done again. Throws std::runtime_error naming the file when neither holds `rows` rows.
   void resume(int64_t rows);
-  // Writes <path> as float64 [rows, ...row_shape] and removes the .part file.
+  // Writes <path> as float64 [rows, ...row_shape] atomically, then removes the .part file.
   void finish();
   const std::string& path() const { return path_; }
 

@@ -241,6 +241,10 @@ void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDes
 
 void Tracker::save_state(const std::string& dir) { kernel_->save_state(dir); }
 
+optim::CheckpointPart Tracker::checkpoint_part() {
+  return {"tracker", [this](const std::string& dir) { save_state(dir); }};
+}
+
 Summary Tracker::finish() {
   if (!attached_) throw std::logic_error("Tracker::finish: called twice");
   const auto start = std::chrono::steady_clock::now();

@@ -37,6 +37,7 @@
 #include "explaind/summary.hpp"
 #include "nn/data/loader.hpp"
 #include "nn/module.hpp"
+#include "optim/checkpoint.hpp"
 #include "optim/optimizer.hpp"
 
 namespace pathgrad::explaind {
@@ -117,8 +118,16 @@ class Tracker : public optim::StepObserver {
   void after_step(const optim::Optimizer& optimizer, const optim::StepDescription& step) override;
 
   // Saves everything accumulated so far into <dir>/tracker_state.safetensors, for a resume with
-  // TrackerOptions::resume_from(dir). Call it together with optim::save_checkpoint.
+  // TrackerOptions::resume_from(dir). Needs at least one step accounted for. Rather than calling
+  // it beside optim::save_checkpoint (a crash between the two leaves them a step apart), save it
+  // inside the checkpoint with checkpoint_part().
   void save_state(const std::string& dir);
+  // This tracker's state as a part of the training checkpoint, named "tracker", installed in the
+  // same atomic step as the model, optimizer and loader:
+  //   optim::save_checkpoint(dir, net, opt, loader, extra, {}, {tracker.checkpoint_part()});
+  // and, in the resumed process (after load_checkpoint):
+  //   TrackerOptions().resume_from(optim::checkpoint_part_dir(dir, "tracker"))
+  optim::CheckpointPart checkpoint_part();
 
   // Evaluates the final model, writes every export (see docs/explaind-exports.md) into the output
   // directory, detaches from the optimizer and returns the summary. Call once, after training.

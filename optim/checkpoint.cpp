@@ -9,7 +9,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -19,6 +21,7 @@
 #include "nn/init.hpp"
 #include "nn/serialize.hpp"
 #include "tensor/atomic_file.hpp"
+#include "tensor/fault_point.hpp"
 #include "tensor/safetensors.hpp"
 
 namespace pathgrad::optim {
@@ -32,6 +35,7 @@ constexpr const char* kOptimizerFile = "optimizer.safetensors";
 constexpr const char* kStateFile = "state.json";  // written last: its presence marks completeness
 constexpr const char* kFormat = "pathgrad-checkpoint";
 constexpr int kVersion = 1;
+constexpr const char* kFloatKey = "pathgrad.float";  // {"pathgrad.float": "nan"}: a non-finite number
 
 // The checkpoint directory as an absolute path without a trailing separator ("run/ckpt/" and
 // "run/ckpt" are the same directory), so that "<dir>.tmp" is its sibling.
@@ -52,6 +56,52 @@ void check_generators(const NamedGenerators& generators, const char* who) {
   for (const auto& [name, gen] : generators)
     if (name.empty() || gen == nullptr || !names.insert(name).second)
       throw std::invalid_argument(fmt::format("{}: generator '{}' is unnamed, null or passed twice", who, name));
+}
+
+void check_parts(const std::vector<CheckpointPart>& parts) {
+  std::set<std::string> names;
+  for (const CheckpointPart& part : parts) {
+    const std::string& n = part.name;
+    const bool reserved = n == kModelFile || n == kOptimizerFile || n == kStateFile;
+    if (n.empty() || n == "." || n == ".." || n.find('/') != std::string::npos || reserved || !part.save ||
+        !names.insert(n).second)
+      throw std::invalid_argument(fmt::format(
+          "save_checkpoint: part '{}' needs a unique name that is one path component and not a checkpoint file, and "
+          "a save function",
+          n));
+  }
+}
+
+// JSON has no NaN or infinity (nlohmann writes null): such numbers in `extra` are kept as
+// {"pathgrad.float": "nan" | "inf" | "-inf"}, and read back.
+Json encode_nonfinite(const Json& j) {
+  if (j.is_number_float() && !std::isfinite(j.get<double>())) {
+    const double v = j.get<double>();
+    return {{kFloatKey, std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"}};
+  }
+  if (!j.is_structured()) return j;
+  Json out = j.is_array() ? Json::array() : Json::object();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (j.is_array()) out.push_back(encode_nonfinite(*it));
+    else out[it.key()] = encode_nonfinite(*it);
+  }
+  return out;
+}
+
+Json decode_nonfinite(const Json& j) {
+  if (j.is_object() && j.size() == 1 && j.contains(kFloatKey) && j[kFloatKey].is_string()) {
+    const std::string v = j[kFloatKey];
+    if (v == "nan") return std::numeric_limits<double>::quiet_NaN();
+    if (v == "inf") return std::numeric_limits<double>::infinity();
+    if (v == "-inf") return -std::numeric_limits<double>::infinity();
+  }
+  if (!j.is_structured()) return j;
+  Json out = j.is_array() ? Json::array() : Json::object();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (j.is_array()) out.push_back(decode_nonfinite(*it));
+    else out[it.key()] = decode_nonfinite(*it);
+  }
+  return out;
 }
 
 // Makes a directory's entries (files created or renamed in it) durable; best effort, like the
@@ -78,6 +128,7 @@ void rename_or_fail(const fs::path& from, const fs::path& to) {
 // checkpoint is in place nothing throws: an old copy that cannot be deleted is left behind.
 void install(const fs::path& staging, const fs::path& dir) {
   std::error_code ignored;
+  fault_point("save_checkpoint: before installing the checkpoint");
   if (!fs::exists(dir)) {
     rename_or_fail(staging, dir);
   } else if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
@@ -86,6 +137,7 @@ void install(const fs::path& staging, const fs::path& dir) {
     const fs::path old = sibling(dir, ".old");
     fs::remove_all(old);
     rename_or_fail(dir, old);
+    fault_point("save_checkpoint: between the two renames");
     std::error_code ec;
     fs::rename(staging, dir, ec);
     if (ec) {
@@ -118,6 +170,7 @@ struct SavedState {
   data::DataLoaderState loader;
   Generator::State default_generator{};
   std::map<std::string, Generator::State> generators;
+  std::vector<std::string> parts;
   Json extra;
 };
 
@@ -153,7 +206,14 @@ SavedState read_state_file(const std::string& file, const NamedGenerators& gener
   parse("default_generator", [&] { saved.default_generator = data::generator_state_from_json(j["default_generator"]); });
   for (const auto& [name, value] : j["generators"].items())
     parse("generators." + name, [&] { saved.generators[name] = data::generator_state_from_json(value); });
-  saved.extra = j["extra"];
+  if (j.contains("parts")) parse("parts", [&] {
+    if (!j["parts"].is_array()) throw std::invalid_argument("must be an array of names");
+    for (const Json& name : j["parts"]) {
+      if (!name.is_string()) throw std::invalid_argument(fmt::format("{} is not a name", name.dump()));
+      saved.parts.push_back(name.get<std::string>());
+    }
+  });
+  saved.extra = decode_nonfinite(j["extra"]);
 
   std::vector<std::string> not_saved, not_passed;
   std::set<std::string> passed;
@@ -175,8 +235,9 @@ SavedState read_state_file(const std::string& file, const NamedGenerators& gener
 
 void save_checkpoint(const std::string& dir, const nn::Module& model, const Optimizer& optimizer,
                      const data::DataLoader& loader, const nlohmann::json& extra,
-                     const NamedGenerators& generators) {
+                     const NamedGenerators& generators, const std::vector<CheckpointPart>& parts) {
   check_generators(generators, "save_checkpoint");
+  check_parts(parts);
   const fs::path target = directory_path(dir, "save_checkpoint");
   std::error_code ec;
   if (fs::exists(target) && !(fs::is_directory(target) && (fs::is_empty(target) || checkpoint_exists(target.string()))))
@@ -186,13 +247,16 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Opti
 
   Json saved_generators = Json::object();
   for (const auto& [name, gen] : generators) saved_generators[name] = data::generator_state_to_json(gen->state());
+  Json part_names = Json::array();
+  for (const CheckpointPart& part : parts) part_names.push_back(part.name);
   const Json state = {{"format", kFormat},
                       {"version", kVersion},
                       {"step", optimizer.steps_taken()},
                       {"loader", loader.state()},
                       {"default_generator", data::generator_state_to_json(nn::default_generator().state())},
                       {"generators", saved_generators},
-                      {"extra", extra}};
+                      {"parts", part_names},
+                      {"extra", encode_nonfinite(extra)}};
 
   const fs::path staging = sibling(target, ".tmp");
   fs::remove_all(staging, ec);  // left by an interrupted save
@@ -201,6 +265,11 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Opti
     nn::save_weights(model, (staging / kModelFile).string());
     save_safetensors((staging / kOptimizerFile).string(), optimizer.state_dict(),
                      {{"format", "pathgrad"}, {"optimizer", optimizer.name()}});
+    for (const CheckpointPart& part : parts) {
+      fs::create_directory(staging / part.name);
+      part.save((staging / part.name).string());
+      sync_directory(staging / part.name);
+    }
     std::string text;
     try {
       text = state.dump(2) + "\n";
@@ -215,6 +284,10 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Opti
     fs::remove_all(staging, ec);
     throw;
   }
+}
+
+std::string checkpoint_part_dir(const std::string& dir, const std::string& name) {
+  return (directory_path(dir, "checkpoint_part_dir") / name).string();
 }
 
 bool checkpoint_exists(const std::string& dir) {
@@ -234,6 +307,10 @@ nlohmann::json load_checkpoint(const std::string& dir, nn::Module& model, Optimi
 
   // Read and check every file before changing anything.
   const SavedState saved = read_state_file(state_file, generators);
+  for (const std::string& part : saved.parts)
+    if (!fs::is_directory(path / part))
+      throw std::runtime_error(fmt::format("load_checkpoint: {} lists the part '{}' but {} is missing", state_file,
+                                           part, (path / part).string()));
   const NamedTensors optimizer_state = load_safetensors(optimizer_file).tensors;
   for (const auto& [name, t] : optimizer_state)
     if (name == "step" && t.dtype() == DType::Int64 && t.numel() == 1 && t.item() != static_cast<double>(saved.step))

@@ -16,11 +16,14 @@
 //                           "loader": DataLoaderState (nn/data/loader.hpp),
 //                           "default_generator": nn::default_generator()'s state,
 //                           "generators": {"<name>": state, ...}  (the ones passed in),
+//                           "parts": ["<name>", ...]  (the CheckpointParts saved),
 //                           "extra": the user's JSON}
+//   <name>/                each CheckpointPart's own files (e.g. "tracker": the tracker's state)
 //   Generator states are {"s": [4 words], "has_spare": bool, "spare": double}
-//   (nn/data/generator_json.hpp).
+//   (nn/data/generator_json.hpp). Non-finite numbers in `extra` (a NaN loss) are kept as
+//   {"pathgrad.float": "nan" | "inf" | "-inf"} and come back as the same doubles.
 //
-// Completeness. save_checkpoint writes the three files into the sibling directory "<dir>.tmp"
+// Completeness. save_checkpoint writes the files (and the parts' directories) into the sibling directory "<dir>.tmp"
 // (state.json last, every file flushed to disk), then renames that directory to <dir>; when <dir>
 // already holds a checkpoint, the two directories are exchanged in one atomic rename
 // (renameat2 RENAME_EXCHANGE) and the old one is deleted. <dir> is therefore always absent, the
@@ -35,6 +38,7 @@
 // (same dataset and options) and generators must be constructed as in the saved run.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +56,20 @@ namespace pathgrad::optim {
 // an augmentation's own generator. Names are non-empty and unique; pointers are not null.
 using NamedGenerators = std::vector<std::pair<std::string, Generator*>>;
 
+// Further training state saved inside the checkpoint, in its own sub-directory <dir>/<name>, so
+// that it is installed in the same atomic step as the model and optimizer (the path-kernel
+// tracker's state: explaind::Tracker::checkpoint_part()). `save` writes into that directory,
+// which exists and is empty when it is called. Names are non-empty, unique, a single path
+// component, and none of the checkpoint's own file names. Loading is the part owner's: it reads
+// checkpoint_part_dir(dir, name) (load_checkpoint checks that the directory is there).
+struct CheckpointPart {
+  std::string name;
+  std::function<void(const std::string& part_dir)> save;
+};
+
+// <dir>/<name>: where the part `name` of the checkpoint in `dir` is kept.
+std::string checkpoint_part_dir(const std::string& dir, const std::string& name);
+
 // Writes a complete checkpoint of the training state to `dir` (layout and atomicity above),
 // creating missing parent directories and replacing a checkpoint already there. `extra` is any
 // JSON the caller wants back from load_checkpoint. Throws std::invalid_argument for a bad
@@ -60,7 +78,7 @@ using NamedGenerators = std::vector<std::pair<std::string, Generator*>>;
 // is not replaced) and on any I/O failure; <dir> is then left as it was, and "<dir>.tmp" removed.
 void save_checkpoint(const std::string& dir, const nn::Module& model, const Optimizer& optimizer,
                      const data::DataLoader& loader, const nlohmann::json& extra = nullptr,
-                     const NamedGenerators& generators = {});
+                     const NamedGenerators& generators = {}, const std::vector<CheckpointPart>& parts = {});
 
 // True when `dir` holds a complete checkpoint (its state.json exists).
 bool checkpoint_exists(const std::string& dir);
@@ -68,7 +86,8 @@ bool checkpoint_exists(const std::string& dir);
 // Restores a checkpoint written by save_checkpoint into objects built like the saved ones, and
 // returns its `extra`. Afterwards the optimizer's steps_taken(), the loader's next batch and every
 // generator's next number are those the saved run had, so training continues bit for bit.
-// `generators` must name exactly the generators that were saved.
+// `generators` must name exactly the generators that were saved. Every part listed in state.json
+// must have its directory (the parts themselves are restored by their owners).
 // All-or-nothing: every file is read and checked before anything changes (completeness, formats,
 // JSON fields, generator names, the step count of state.json against the optimizer file's); the
 // model, optimizer and loader then each check their part before changing; if one rejects its

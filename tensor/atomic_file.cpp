@@ -5,11 +5,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "tensor/fault_point.hpp"
 
 namespace pathgrad {
 
@@ -34,11 +38,18 @@ void write_file_atomically(const std::string& path, const std::function<void(std
     std::remove(tmp.c_str());
     throw;
   }
+  // Data the kernel could not write back (a full disk, an I/O error) shows up here at the latest.
   const int fd = ::open(tmp.c_str(), O_RDONLY);
   if (fd >= 0) {
-    ::fsync(fd);
+    const bool synced = ::fsync(fd) == 0 || errno == EINVAL;  // EINVAL: the filesystem has no fsync
+    const int err = errno;
     ::close(fd);
+    if (!synced) {
+      std::remove(tmp.c_str());
+      throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+    }
   }
+  fault_point("write_file_atomically: before the rename");
   std::error_code ec;
   fs::rename(tmp, target, ec);
   if (ec) {

@@ -4,6 +4,8 @@
 // fails names the file and changes nothing.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <set>
 
@@ -310,4 +312,69 @@ TEST_CASE("load_checkpoint: errors name the file at fault, and a failed load cha
     check_throws_with<std::invalid_argument>([&] { batch20.load(ckpt); }, {ckpt + "/state.json", "batch_size"});
     check_unchanged(batch20, batch20_before);
   }
+}
+
+TEST_CASE("checkpoint parts are saved inside the checkpoint, listed in state.json and checked on load") {
+  const data::TensorDataset dataset = synthetic_dataset();
+  TempDir dir;
+  const std::string ckpt = dir.file("ckpt");
+  Run run(dataset, Kind::AdamW, 2);
+  run.train(2);
+  int saves = 0;
+  const optim::CheckpointPart part{"tracker", [&](const std::string& part_dir) {
+                                     CHECK(fs::is_directory(part_dir));
+                                     CHECK(fs::is_empty(part_dir));
+                                     write_file_atomically(part_dir + "/state.bin", "step " + std::to_string(++saves));
+                                   }};
+  optim::save_checkpoint(ckpt, run.model, *run.optimizer, run.loader, nullptr, run.generators(), {part});
+  CHECK(optim::checkpoint_part_dir(ckpt, "tracker") == (fs::absolute(ckpt) / "tracker").string());
+  CHECK(read_file(optim::checkpoint_part_dir(ckpt, "tracker") + "/state.bin") == "step 1");
+  CHECK(Json::parse(read_file(ckpt + "/state.json"))["parts"] == Json::array({"tracker"}));
+  // Saved again: the part is replaced with the rest, in the same atomic step.
+  run.train(1);
+  optim::save_checkpoint(ckpt, run.model, *run.optimizer, run.loader, nullptr, run.generators(), {part});
+  CHECK(read_file(ckpt + "/tracker/state.bin") == "step 2");
+  CHECK(entries(ckpt) == std::set<std::string>{"model.safetensors", "optimizer.safetensors", "state.json", "tracker"});
+  run.load(ckpt);
+
+  // A part that fails to save leaves the previous checkpoint as it was.
+  const optim::CheckpointPart failing{"tracker", [](const std::string&) { throw std::runtime_error("disk full"); }};
+  CHECK_THROWS_WITH(optim::save_checkpoint(ckpt, run.model, *run.optimizer, run.loader, nullptr, run.generators(), {failing}),
+                    "disk full");
+  CHECK(read_file(ckpt + "/tracker/state.bin") == "step 2");
+  CHECK_FALSE(fs::exists(ckpt + ".tmp"));
+
+  // A listed part whose directory is missing is an incomplete checkpoint: the error names it.
+  fs::remove_all(ckpt + "/tracker");
+  const Everything before = capture(run);
+  CHECK_THROWS_WITH_AS(run.load(ckpt), doctest::Contains("lists the part 'tracker'"), std::runtime_error);
+  check_unchanged(run, before);
+
+  // Bad part names are rejected before anything is written.
+  for (const std::string bad : {"", "a/b", "..", "state.json", "model.safetensors"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(optim::save_checkpoint(dir.file("bad"), run.model, *run.optimizer, run.loader, nullptr, {},
+                                           {{bad, part.save}}),
+                    std::invalid_argument);
+  }
+  CHECK_THROWS_AS(optim::save_checkpoint(dir.file("bad"), run.model, *run.optimizer, run.loader, nullptr, {},
+                                         {part, part}),
+                  std::invalid_argument);
+  CHECK_FALSE(fs::exists(dir.file("bad")));
+}
+
+TEST_CASE("non-finite numbers in a checkpoint's extra come back as they were") {
+  const data::TensorDataset dataset = synthetic_dataset();
+  TempDir dir;
+  Run run(dataset, Kind::SGD, 3);
+  const double inf = std::numeric_limits<double>::infinity();
+  const Json extra = {{"loss", {1.5, std::nan(""), inf, -inf}}, {"nested", {{"best", -inf}}}, {"name", "nan"}};
+  run.save(dir.file("ckpt"), extra);
+  const Json back = run.load(dir.file("ckpt"));
+  CHECK(back["loss"][0] == 1.5);
+  CHECK(std::isnan(back["loss"][1].get<double>()));
+  CHECK(back["loss"][2] == inf);
+  CHECK(back["loss"][3] == -inf);
+  CHECK(back["nested"]["best"] == -inf);
+  CHECK(back["name"] == "nan");  // a string stays a string
 }

@@ -173,3 +173,24 @@ TEST_CASE("the grokking run names the setting at fault") {
   c.seed = 5;
   CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--seed"), std::invalid_argument);
 }
+
+TEST_CASE("a diverging run stops at the first non-finite loss and says so") {
+  // AdamW's decoupled decay multiplies the weights by 1 - lr * wd = -999 per step: float32
+  // overflows within a few steps.
+  Config c = tiny("diverging", TrackLevel::Cheap, 40);
+  c.lr = 1000;
+  CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("training has diverged (--lr 1000 is too large?)"),
+                       std::runtime_error);
+  CHECK_FALSE(fs::exists(c.out + "/explaind/summary.json"));
+}
+
+TEST_CASE("a run stopped before its first checkpoint: a fresh start says to --resume, which starts it again") {
+  Config c = tiny("no_checkpoint", TrackLevel::Off, 4);
+  c.report = false;
+  fs::create_directories(c.out);
+  write_file_atomically(c.out + "/config.json", to_json(c).dump(2));  // what a run killed early leaves
+  CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("stopped before its first checkpoint"), std::invalid_argument);
+  c.resume = true;
+  CHECK(run(c, "x").training.steps == 4);
+}
+

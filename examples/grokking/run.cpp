@@ -25,29 +25,47 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Checks that the run directory fits --resume: a checkpoint and the same settings with it, and
-// no earlier run without it.
-void prepare_run_dir(const Config& config, const RunDir& dir) {
+// Checks that the run directory fits the command, and says whether there is a checkpoint to
+// resume from. A fresh start needs a new --out. --resume needs the same settings; without a
+// checkpoint (a run stopped before its first one) it starts the run again from step 0, and from
+// the final checkpoint of a finished run it writes the exports and the report again.
+bool prepare_run_dir(const Config& config, const RunDir& dir) {
+  const bool has_checkpoint = optim::checkpoint_exists(dir.checkpoint());
   if (!config.resume) {
-    if (fs::exists(dir.config()) || fs::exists(dir.checkpoint()))
+    if (has_checkpoint)
       throw std::invalid_argument(fmt::format(
-          "--out {} already holds a run: pass --resume to continue it, or choose another --out", config.out));
-    return;
+          "--out {} already holds a run ({}): pass --resume to continue it (or, when its training has finished, to "
+          "write its exports and report again), or choose another --out",
+          config.out, dir.checkpoint()));
+    if (fs::exists(dir.config()))
+      throw std::invalid_argument(fmt::format(
+          "--out {} holds a run that stopped before its first checkpoint ({} but no {}): pass --resume to start it "
+          "again from step 0, or choose another --out",
+          config.out, dir.config(), dir.checkpoint()));
+    return false;
   }
   if (!fs::exists(dir.config()))
     throw std::invalid_argument(fmt::format("--resume: {} does not exist: --out names no run", dir.config()));
   check_resumable(config, nlohmann::json::parse(read_file(dir.config())), dir.config());
-  if (!optim::checkpoint_exists(dir.checkpoint()))
-    throw std::invalid_argument(fmt::format("--resume: {} holds no checkpoint to resume from", dir.checkpoint()));
-  // A finished tracker has closed its streamed exports: only a paused tracked run continues.
-  if (config.tracking() && fs::exists(dir.final_weights()))
-    throw std::invalid_argument(fmt::format(
-        "--resume: the tracked run in {} has finished and written its exports; only a paused run (Ctrl-C or "
-        "--stop-after) can be resumed. Start a new run with more --steps",
-        config.out));
+  if (!has_checkpoint)
+    fmt::print("--resume: {} holds no checkpoint yet (the run stopped before its first): starting it again from step 0\n",
+               config.out);
+  return has_checkpoint;
 }
 
-explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir, nn::Module& probe_model) {
+// The resumed checkpoint's training outcome (its `extra`), with errors naming the file.
+TrainingOutcome load_training_state(const RunDir& dir, Transformer& model, optim::AdamW& optimizer,
+                                    data::DataLoader& loader) {
+  const nlohmann::json extra = optim::load_checkpoint(dir.checkpoint(), model, optimizer, loader);
+  try {
+    return outcome_from_json(extra);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("--resume: {}/state.json, field 'extra': {}", dir.checkpoint(), e.what()));
+  }
+}
+
+explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir, nn::Module& probe_model,
+                                         bool resuming) {
   return explaind::TrackerOptions()
       .parameter_wise(true)  // similarity matrices of the sample-level probes, at every level
       .per_sample(config.sample_level())
@@ -62,7 +80,7 @@ explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir
       // Training runs in float32: the optimizer's gradient and the float64 recomputation of the
       // per-sample gradients agree to float32 rounding, not to float64's.
       .check_tolerance(1e-3)
-      .resume_from(config.resume ? dir.tracker_state() : std::string())
+      .resume_from(resuming ? optim::checkpoint_part_dir(dir.checkpoint(), "tracker") : std::string())
       .output_dir(dir.explaind());
 }
 
@@ -73,7 +91,7 @@ RunResult run(const Config& config, const std::string& command_line) {
   config.validate();
   set_num_threads(config.threads);
   const RunDir dir{config.out};
-  prepare_run_dir(config, dir);
+  const bool resuming = prepare_run_dir(config, dir);
   fs::create_directories(dir.weights_dir());
   write_file_atomically(dir.config(), to_json(config).dump(2) + "\n");
   const std::string earlier_commands = fs::exists(dir.command()) ? read_file(dir.command()) : std::string();
@@ -81,9 +99,16 @@ RunResult run(const Config& config, const std::string& command_line) {
 
   const data::ModularData data = make_data(config);
   data.save_csv(dir.split_csv());
+  // Everything that draws from the default generator is built before a checkpoint restores it,
+  // so that a resumed run continues the same random stream.
   nn::manual_seed(config.seed);
   Transformer model(config.model_shape());
-  if (!config.resume) nn::save_weights(model, dir.weights(0));
+  std::unique_ptr<Transformer> probe_model;
+  if (config.tracking()) {
+    probe_model = std::make_unique<Transformer>(config.model_shape());  // its weights are the tracker's to set
+    probe_model->to(DType::Float64);
+  }
+  if (!resuming) nn::save_weights(model, dir.weights(0));
   optim::AdamW optimizer(model.named_parameters(), optim::AdamWOptions(config.lr)
                                                        .betas(config.beta1, config.beta2)
                                                        .eps(config.eps)
@@ -92,25 +117,22 @@ RunResult run(const Config& config, const std::string& command_line) {
   data::DataLoader loader(train_set, data::DataLoaderOptions(data.train.size()));
 
   TrainingOutcome resumed;
-  if (config.resume) {
-    resumed = outcome_from_json(optim::load_checkpoint(dir.checkpoint(), model, optimizer, loader));
+  if (resuming) {
+    resumed = load_training_state(dir, model, optimizer, loader);
     fmt::print("resuming {} at step {}\n", config.out, optimizer.steps_taken());
   }
   const ProbeChoice probes = choose_probes(data, config);
-  std::unique_ptr<Transformer> probe_model;
   std::unique_ptr<explaind::Tracker> tracker;
+  std::vector<optim::CheckpointPart> parts;
   if (config.tracking()) {
-    probe_model = std::make_unique<Transformer>(config.model_shape());
-    probe_model->to(DType::Float64);
     tracker = std::make_unique<explaind::Tracker>(
         model, optimizer, loader, [](const Tensor& out, const Tensor& y) { return nn::nll_loss(out, y, nn::Reduction::None); },
-        make_probe_sets(data, probes), tracker_options(config, dir, *probe_model));
+        make_probe_sets(data, probes), tracker_options(config, dir, *probe_model, resuming && optimizer.steps_taken() > 0));
     fmt::print("{}", tracker->cost_report());
+    parts.push_back(tracker->checkpoint_part());
   }
   RunResult result;
-  result.training = train(model, optimizer, loader, data, config, dir, std::move(resumed), [&] {
-    if (tracker) tracker->save_state(dir.tracker_state());
-  });
+  result.training = train(model, optimizer, loader, data, config, dir, std::move(resumed), parts);
   const TrainingOutcome& t = result.training;
   t.metrics.write_csv(dir.metrics_csv());
   if (t.interrupted) {

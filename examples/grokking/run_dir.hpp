@@ -21,9 +21,8 @@ struct RunDir {
   std::string weights_dir() const { return file("weights"); }
   std::string weights(int64_t step) const { return fmt::format("{}/step_{:06d}.safetensors", weights_dir(), step); }
   std::string final_weights() const { return weights_dir() + "/final.safetensors"; }
-  // The latest resume checkpoint (optim/checkpoint.hpp) and the tracker's state beside it.
+  // The latest resume checkpoint (optim/checkpoint.hpp), the tracker's state inside it.
   std::string checkpoint() const { return file("checkpoint"); }
-  std::string tracker_state() const { return file("checkpoint_tracker"); }
   std::string explaind() const { return file("explaind"); }
   // Plots are referenced by the report relative to the run directory.
   static std::string plot(const std::string& name) { return "plots/" + name + ".png"; }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 
 #include "autograd/engine.hpp"
@@ -62,7 +63,7 @@ Evaluation evaluate(nn::Module& model, const Tensor& x, const Tensor& y) {
 
 TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoader& loader,
                       const data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome outcome,
-                      const CheckpointHook& on_checkpoint) {
+                      const std::vector<optim::CheckpointPart>& parts) {
   StopOnSignal stop;
   const auto start = std::chrono::steady_clock::now();
   const double earlier = outcome.seconds;
@@ -70,18 +71,24 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoa
   auto elapsed = [&] { return earlier + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   auto checkpoint = [&] {
     outcome.seconds = elapsed();
-    optim::save_checkpoint(dir.checkpoint(), model, optimizer, loader, outcome_to_json(outcome));
-    if (on_checkpoint) on_checkpoint();
+    optim::save_checkpoint(dir.checkpoint(), model, optimizer, loader, outcome_to_json(outcome), {}, parts);
   };
 
   for (int64_t s = first;; s = optimizer.steps_taken()) {
-    // Metrics of θ_s: the training loss is the one this step descends.
+    // Metrics of θ_s: the training loss is the one this step descends. A run resumed from its
+    // final checkpoint has them already.
     const data::Batch& batch = loader.next();
     const Tensor out = model.forward(batch.x);
     const Tensor loss = nn::nll_loss(out, batch.y);
     const double train_acc = accuracy(out, batch.y);
     const Evaluation val = evaluate(model, data.val.x, data.val.y);
-    outcome.metrics.add(s, loss.item(), train_acc, val.loss, val.accuracy);
+    if (!std::isfinite(loss.item()))
+      throw std::runtime_error(fmt::format(
+          "step {}: the training loss is {}: training has diverged (--lr {} is too large?). The run stops here; "
+          "{} keeps the last checkpoint",
+          s, loss.item(), config.lr, dir.checkpoint()));
+    if (outcome.metrics.step.empty() || outcome.metrics.step.back() < static_cast<double>(s))
+      outcome.metrics.add(s, loss.item(), train_acc, val.loss, val.accuracy);
     if (s % config.progress_every == 0 || s == config.steps) {
       const double t = elapsed(), per_step = s > first ? (t - earlier) / static_cast<double>(s - first) : 0.0;
       fmt::print("step {:>5}/{}  train loss {:.4f} acc {:5.1f}%  val loss {:.4f} acc {:5.1f}%  elapsed {}  left <= {}\n",
@@ -109,6 +116,7 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoa
     }
   }
   outcome.steps = optimizer.steps_taken();
+  if (!outcome.interrupted && outcome.steps > 0) checkpoint();  // the final state, for the final phase
   outcome.seconds = elapsed();
   return outcome;
 }

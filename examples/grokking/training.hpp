@@ -4,7 +4,7 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <vector>
 
 #include "examples/grokking/config.hpp"
 #include "examples/grokking/metrics.hpp"
@@ -13,6 +13,7 @@
 #include "nn/data/loader.hpp"
 #include "nn/data/modular.hpp"
 #include "optim/adam.hpp"
+#include "optim/checkpoint.hpp"
 
 namespace pathgrad::grokking {
 
@@ -24,15 +25,15 @@ struct TrainingOutcome {
   double seconds = 0;         // training time including tracking, over every session of the run
 };
 
-// What the loop calls besides training: saving the tracker's state next to each checkpoint.
-using CheckpointHook = std::function<void()>;
-
 // Trains from the optimizer's current step (0, or the resumed one; `resumed` holds the metrics
 // and time of the earlier sessions) until config.steps, convergence or an interrupt. Every
-// config.checkpoint_every steps writes the interval weights and a resume checkpoint.
+// config.checkpoint_every steps writes the interval weights and a resume checkpoint holding
+// `parts` too (the tracker's state); when training ends (not paused) it writes a last checkpoint
+// at the final step, from which the final phase (exports, report) can always be run again.
+// A non-finite training loss stops the run with std::runtime_error (the last checkpoint stays).
 TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoader& loader,
                       const data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome resumed,
-                      const CheckpointHook& on_checkpoint);
+                      const std::vector<optim::CheckpointPart>& parts);
 
 // The JSON kept in the resume checkpoint (optim::save_checkpoint's extra) and back.
 nlohmann::json outcome_to_json(const TrainingOutcome& outcome);
