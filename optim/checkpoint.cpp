@@ -137,7 +137,6 @@ void install(const fs::path& staging, const fs::path& dir) {
     const fs::path old = sibling(dir, ".old");
     fs::remove_all(old);
     rename_or_fail(dir, old);
-    fault_point("save_checkpoint: between the two renames");
     std::error_code ec;
     fs::rename(staging, dir, ec);
     if (ec) {

@@ -32,8 +32,9 @@ void write_file_atomically(const std::string& path, const std::function<void(std
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error("cannot open " + tmp + " for writing");
     writer(out);  // may throw: the temp file is removed and the target left untouched
+    fault_point("write_file_atomically: before the rename");
     out.flush();
-    if (!out) throw std::runtime_error("write failed for " + path);
+    if (!out) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
   } catch (...) {
     std::remove(tmp.c_str());
     throw;
@@ -49,7 +50,6 @@ void write_file_atomically(const std::string& path, const std::function<void(std
       throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
     }
   }
-  fault_point("write_file_atomically: before the rename");
   std::error_code ec;
   fs::rename(tmp, target, ec);
   if (ec) {

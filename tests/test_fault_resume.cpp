@@ -48,9 +48,14 @@ struct Outcome {
   int exit_code = -1;
 };
 
-// Runs the grokking example once with `args`, its output appended to <out>.log. Killed at its
-// `fault_point`-th fault point (0: never) or after `kill_after` seconds (0: never).
-Outcome run_once(const std::string& out, std::vector<std::string> args, long fault_point, double kill_after) {
+// Which fault a run gets at its chosen fault point (tensor/fault_point.hpp).
+enum class Fault { Kill, DiskFull };
+
+// Runs the grokking example once with `args`, its output appended to <out>.log. At its
+// `fault_point`-th fault point (0: never) it is killed or its write fails as on a full disk;
+// killed after `kill_after` seconds unless 0.
+Outcome run_once(const std::string& out, std::vector<std::string> args, long fault_point, double kill_after,
+                 Fault fault = Fault::Kill) {
   args.insert(args.begin(), grokking_binary());
   args.insert(args.end(), {"--out", out});
   std::vector<char*> argv;
@@ -58,8 +63,10 @@ Outcome run_once(const std::string& out, std::vector<std::string> args, long fau
   argv.push_back(nullptr);
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e)
-    if (std::string(*e).rfind("PATHGRAD_KILL_AT_FAULT_POINT=", 0) != 0) env_strings.emplace_back(*e);
-  if (fault_point > 0) env_strings.push_back("PATHGRAD_KILL_AT_FAULT_POINT=" + std::to_string(fault_point));
+    if (std::string(*e).rfind("PATHGRAD_", 0) != 0 || std::string(*e).find("_AT_FAULT_POINT=") == std::string::npos)
+      env_strings.emplace_back(*e);
+  const char* variable = fault == Fault::Kill ? "PATHGRAD_KILL_AT_FAULT_POINT=" : "PATHGRAD_FAIL_AT_FAULT_POINT=";
+  if (fault_point > 0) env_strings.push_back(variable + std::to_string(fault_point));
   std::vector<char*> envp;
   for (std::string& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -161,6 +168,27 @@ TEST_CASE("a tracked run killed at any fault point resumes to the uninterrupted 
   }
   MESSAGE("killed at each of ", points, " fault points");
   CHECK(points >= 30);  // every checkpoint, weight file and export: the sweep really covered the run
+}
+
+TEST_CASE("a tracked run whose disk fills up at any fault point stops with a message, and resumes once there is space") {
+  std::vector<std::string> args = kTinyRun;
+  args.push_back("--no-report");
+  const std::string ref = scratch("disk_reference");
+  REQUIRE(run_once(ref, args, 0, 0).exit_code == 0);
+  long points = 0;
+  for (long n = 1;; ++n) {
+    CAPTURE(n);
+    const std::string out = scratch("disk");
+    const Outcome o = run_once(out, args, n, 0, Fault::DiskFull);
+    if (o.exit_code == 0) break;  // n is past the run's last fault point
+    ++points;
+    REQUIRE(o.exit_code == 1);
+    const std::string log = read_file(out + ".log");
+    CHECK_MESSAGE(log.find("No space left on device") != std::string::npos, log);
+    finish_run(out, args);
+    check_same_outputs(ref, out);
+  }
+  CHECK(points >= 30);
 }
 
 TEST_CASE("a tracked run with its report killed at random moments, twice, finishes with the same outputs") {
