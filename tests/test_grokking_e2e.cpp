@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <regex>
 #include <string>
 
@@ -194,3 +196,31 @@ TEST_CASE("a run stopped before its first checkpoint: a fresh start says to --re
   CHECK(run(c, "x").training.steps == 4);
 }
 
+
+TEST_CASE("numeric flags are read exactly or rejected naming the flag, never wrapped or saturated") {
+  auto parse = [](std::vector<std::string> args) {
+    Config c;
+    CLI::App app;
+    add_flags(app, c);
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last to first
+    app.parse(args);
+    return c;
+  };
+  CHECK(parse({"--seed", "18446744073709551615"}).seed == 18446744073709551615ull);
+  CHECK(parse({"--steps", "9223372036854775807"}).steps == 9223372036854775807);
+  CHECK(parse({"--lr", "1e-3"}).lr == 1e-3);
+  CHECK(parse({"--window-edges", "3,7"}).window_edges == std::vector<int64_t>{3, 7});
+  const std::pair<std::vector<std::string>, std::string> bad[] = {
+      {{"--seed", "18446744073709551616"}, "--seed: 18446744073709551616 is out of range"},
+      {{"--seed", "-1"}, "--seed: -1 is not a non-negative whole number"},
+      {{"--split-seed", "2.5"}, "--split-seed: 2.5 is not a non-negative whole number"},
+      {{"--steps", "99999999999999999999"}, "--steps: 99999999999999999999 is out of range"},
+      {{"--threads", "3000000000"}, "--threads: 3000000000 is out of range"},
+      {{"--lr", "1e999"}, "--lr: 1e999 is not a finite number"},
+      {{"--tolerance", "nan"}, "--tolerance: nan is not a finite number"},
+      {{"--window-edges", "4,x"}, "--window-edges: x is not a whole number"}};
+  for (const auto& [args, message] : bad) {
+    CAPTURE(args[0]);
+    CHECK_THROWS_WITH_AS(parse(args), doctest::Contains(message.c_str()), CLI::ValidationError);
+  }
+}

@@ -7,6 +7,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "examples/common/cli_numbers.hpp"
 #include "explaind/quadrature.hpp"
 
 namespace pathgrad::grokking {
@@ -67,30 +68,30 @@ void Config::validate() const {
 
 void add_flags(CLI::App& app, Config& c) {
   app.option_defaults()->always_capture_default();
-  app.add_option("--p", c.p, "Modulus p: inputs [a, +, b, =] over p + 2 tokens, target (a + b) mod p")->group("Data");
-  app.add_option("--n-train", c.n_train, "Training pairs (full batch), drawn after the validation pairs")->group("Data");
-  app.add_option("--n-val", c.n_val, "Validation pairs (unordered pairs a >= b, drawn first)")->group("Data");
-  app.add_option("--split-seed", c.split_seed, "Seed of the train/validation split")->group("Data");
+  examples::number_option(app, "--p", c.p, "Modulus p: inputs [a, +, b, =] over p + 2 tokens, target (a + b) mod p")->group("Data");
+  examples::number_option(app, "--n-train", c.n_train, "Training pairs (full batch), drawn after the validation pairs")->group("Data");
+  examples::number_option(app, "--n-val", c.n_val, "Validation pairs (unordered pairs a >= b, drawn first)")->group("Data");
+  examples::number_option(app, "--split-seed", c.split_seed, "Seed of the train/validation split")->group("Data");
 
-  app.add_option("--d-model", c.d_model, "Embedding width")->group("Model");
-  app.add_option("--heads", c.heads, "Attention heads (each one shared q/k/v projection)")->group("Model");
-  app.add_option("--d-head", c.d_head, "Width of one head")->group("Model");
-  app.add_option("--d-mlp", c.d_mlp, "Hidden width of the MLP")->group("Model");
-  app.add_option("--seed", c.seed, "Seed of the initial weights")->group("Model");
+  examples::number_option(app, "--d-model", c.d_model, "Embedding width")->group("Model");
+  examples::number_option(app, "--heads", c.heads, "Attention heads (each one shared q/k/v projection)")->group("Model");
+  examples::number_option(app, "--d-head", c.d_head, "Width of one head")->group("Model");
+  examples::number_option(app, "--d-mlp", c.d_mlp, "Hidden width of the MLP")->group("Model");
+  examples::number_option(app, "--seed", c.seed, "Seed of the initial weights")->group("Model");
 
-  app.add_option("--lr", c.lr, "AdamW learning rate (constant)")->group("Optimizer");
-  app.add_option("--beta1", c.beta1, "AdamW beta1")->group("Optimizer");
-  app.add_option("--beta2", c.beta2, "AdamW beta2")->group("Optimizer");
-  app.add_option("--eps", c.eps, "AdamW epsilon")->group("Optimizer");
-  app.add_option("--weight-decay", c.weight_decay, "AdamW decoupled weight decay")->group("Optimizer");
+  examples::number_option(app, "--lr", c.lr, "AdamW learning rate (constant)")->group("Optimizer");
+  examples::number_option(app, "--beta1", c.beta1, "AdamW beta1")->group("Optimizer");
+  examples::number_option(app, "--beta2", c.beta2, "AdamW beta2")->group("Optimizer");
+  examples::number_option(app, "--eps", c.eps, "AdamW epsilon")->group("Optimizer");
+  examples::number_option(app, "--weight-decay", c.weight_decay, "AdamW decoupled weight decay")->group("Optimizer");
 
-  app.add_option("--steps", c.steps, "Maximum training steps (stops early once train and validation accuracy are 100 %)")
+  examples::number_option(app, "--steps", c.steps, "Maximum training steps (stops early once train and validation accuracy are 100 %)")
       ->group("Training");
-  app.add_option("--checkpoint-every", c.checkpoint_every,
+  examples::number_option(app, "--checkpoint-every", c.checkpoint_every,
                  "Steps between interval weights (used by the swap experiment) and resume checkpoints")
       ->group("Training");
-  app.add_option("--progress-every", c.progress_every, "Steps between progress lines")->group("Training");
-  app.add_option("--stop-after", c.stop_after,
+  examples::number_option(app, "--progress-every", c.progress_every, "Steps between progress lines")->group("Training");
+  examples::number_option(app, "--stop-after", c.stop_after,
                  "Pause after this step as on Ctrl-C: write a checkpoint and exit, to continue later with --resume "
                  "(0: run to the end)")
       ->group("Training");
@@ -107,24 +108,24 @@ void add_flags(CLI::App& app, Config& c) {
                  "Quadrature rule of the path integral: midpoint:N, trapezoid, simpson, gauss_legendre:N, "
                  "gauss_lobatto:N (refined adaptively at kinks)")
       ->group("Tracking");
-  app.add_option("--tolerance", c.tolerance, "Per-step residual tolerance of the adaptive refinement (absolute)")
+  examples::number_option(app, "--tolerance", c.tolerance, "Per-step residual tolerance of the adaptive refinement (absolute)")
       ->group("Tracking");
-  app.add_option("--max-depth", c.max_depth,
+  examples::number_option(app, "--max-depth", c.max_depth,
                  "Halvings of a probe input's pieces at most per step (the refinement stops there even above --tolerance)")
       ->group("Tracking");
-  app.add_option("--val-probes", c.val_probes, "Validation pairs probed on the label's log-probability (cheap level)")
+  examples::number_option(app, "--val-probes", c.val_probes, "Validation pairs probed on the label's log-probability (cheap level)")
       ->group("Tracking");
-  app.add_option("--sample-probes", c.sample_probes,
+  examples::number_option(app, "--sample-probes", c.sample_probes,
                  "Of the validation probes, how many are sample-level (similarity matrices; data influence at --track samples)")
       ->group("Tracking");
-  app.add_option("--train-probes", c.train_probes, "Training pairs probed on the label's log-probability")
+  examples::number_option(app, "--train-probes", c.train_probes, "Training pairs probed on the label's log-probability")
       ->group("Tracking");
-  app.add_option("--output-probes", c.output_probes,
+  examples::number_option(app, "--output-probes", c.output_probes,
                  "Of the validation probes, how many are also tracked on all p outputs: the replica's argmax agreement and "
                  "KL divergence to the model (each costs about p label probes)")
       ->group("Tracking");
-  app.add_option("--probe-seed", c.probe_seed, "Seed choosing which pairs become probes")->group("Tracking");
-  app.add_option("--window-edges", c.window_edges,
+  examples::number_option(app, "--probe-seed", c.probe_seed, "Seed choosing which pairs become probes")->group("Tracking");
+  examples::number_option(app, "--window-edges", c.window_edges,
                  "Steps where the tracker's windows start: windows [0, e1), [e1, e2), ..., [e_last, end)")
       ->delimiter(',')
       ->group("Tracking");
@@ -137,7 +138,7 @@ void add_flags(CLI::App& app, Config& c) {
       ->group("Output");
   app.add_flag("--resume", c.resume, "Continue the run in --out from its last checkpoint")->group("Output");
   app.add_flag("--report,!--no-report", c.report, "Write the analyses, plots and report after training")->group("Output");
-  app.add_option("--threads", c.threads, "Threads (OpenBLAS and pathgrad's own loops)")->group("Output");
+  examples::number_option(app, "--threads", c.threads, "Threads (OpenBLAS and pathgrad's own loops)")->group("Output");
 }
 
 nlohmann::json to_json(const Config& c) {
