@@ -116,8 +116,9 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   cfg.chunk_size = options_.chunk_size_;
   cfg.output_dir = options_.output_dir_;
   cfg.resume = !options_.resume_from_.empty();
-  if (options_.check_tolerance_ <= 0)
-    options_.check_tolerance_ = eval_params.front().second.dtype() == DType::Float64 ? 1e-6 : 1e-3;
+  // The optimizer's gradient carries the training dtype's rounding, the shares the probe model's.
+  const bool all_float64 = params.front().second.dtype() == DType::Float64 && eval_params.front().second.dtype() == DType::Float64;
+  if (options_.check_tolerance_ <= 0) options_.check_tolerance_ = all_float64 ? 1e-6 : 1e-3;
 
   // ---- the cost, before anything is allocated ----
   int64_t slice_elements = 0, slices = 0;

@@ -82,7 +82,9 @@ class TrackerOptions {
   // the model, optimizer and loader from their checkpoint too; see optim/checkpoint.hpp).
   TrackerOptions& resume_from(std::string dir) { resume_from_ = std::move(dir); return *this; }
   // Relative tolerance of the per-step check that the samples' shares add up to the data part
-  // of the update (sample level). Default: 1e-6 for float64 probe arithmetic, 1e-3 otherwise.
+  // of the update (sample level). Default: 1e-6 when both the trained model and the probe model
+  // are float64; 1e-3 when either is float32 (the optimizer's float32 gradient and the float64
+  // shares then agree to ~1e-5 relative: docs/explaind-exports.md).
   TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
 
   bool per_sample_ = false, combinations_ = false, parameter_wise_ = false, adaptive_ = true, kink_aware_ = true;
