@@ -13,6 +13,7 @@
 #include <string>
 
 #include "examples/grokking/run.hpp"
+#include "nn/init.hpp"
 #include "tensor/atomic_file.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
@@ -143,6 +144,7 @@ TEST_CASE("a paused and resumed grokking run continues bit for bit, tracker incl
     const std::string level = track_level_name(track);
     const Config whole = tiny("whole_" + level, track, 12);
     run(whole, "whole");
+    const Generator::State generator_after_whole = nn::default_generator().state();
     Config part = tiny("part_" + level, track, 12);
     part.stop_after = 7;
     const RunResult paused = run(part, "first part");
@@ -152,6 +154,9 @@ TEST_CASE("a paused and resumed grokking run continues bit for bit, tracker incl
     part.stop_after = 0;
     const RunResult resumed = run(part, "resumed");
     CHECK(resumed.training.steps == 12);
+    // The default generator continues the same stream: nothing draws from it after the checkpoint
+    // restores it (the probe model is built before), so anything drawing later gets the same numbers.
+    CHECK(nn::default_generator().state().s == generator_after_whole.s);
     check_same_weights(whole.out + "/weights/final.safetensors", part.out + "/weights/final.safetensors");
     CHECK(read_file(whole.out + "/metrics.csv") == read_file(part.out + "/metrics.csv"));
     if (track == TrackLevel::Full)
