@@ -90,7 +90,11 @@ int main(int argc, char** argv) {
         data::load_fashion_mnist(data::kDebianFashionMnistDir, data::ImageOptions().classes({0, 1}));
     const data::ImageSet train = head(fmnist.train, 1000), test = head(fmnist.test, 16);
     // Probes: log p(label) of 16 test images, with their data influence (sample level).
-    const explaind::ProbeSet probes{.name = "test", .x = test.images, .y = test.labels, .sample_level = true};
+    explaind::ProbeSet probes;
+    probes.name = "test";
+    probes.x = test.images;
+    probes.y = test.labels;
+    probes.sample_level = true;
     const explaind::Summary s = train_and_explain(train.dataset(), probes, 40, run_dir + "/explaind");
     fmt::print("replica: max |error| {:.2e} over {} probes, {:.1e} of the change training made (mean {:.3f})\n",
                s.replica_max_abs_error, probes.x.size(0), s.replica_max_abs_error / s.change_scale, s.change_scale);
