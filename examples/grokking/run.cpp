@@ -17,6 +17,7 @@
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
 #include "tensor/atomic_file.hpp"
+#include "tensor/json_file.hpp"
 #include "tensor/parallel.hpp"
 
 namespace pathgrad::grokking {
@@ -36,7 +37,7 @@ void prepare_run_dir(const Config& config, const RunDir& dir) {
   }
   if (!fs::exists(dir.config()))
     throw std::invalid_argument(fmt::format("--resume: {} does not exist: --out names no run", dir.config()));
-  check_resumable(config, nlohmann::json::parse(read_file(dir.config())), dir.config());
+  check_resumable(config, read_json_file(dir.config()), dir.config());
   if (!optim::checkpoint_exists(dir.checkpoint()))
     throw std::invalid_argument(fmt::format("--resume: {} holds no checkpoint to resume from", dir.checkpoint()));
   // A finished tracker has closed its streamed exports: only a paused tracked run continues.
