@@ -42,6 +42,8 @@ for t in "${targets[@]}"; do
   work=build-fuzz/corpus/$t
   rm -rf "$work" && mkdir -p "$work"
   log=build-fuzz/fuzz-$t.log
+  export TMPDIR=$PWD/build-fuzz/tmp/$t   # the targets' scratch files, replaced by the next run
+  rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
   # Limits: a loader must not take more than 1 GB for one allocation or 2 GB in all, nor 10 s for one file.
   build-fuzz/tests/fuzz/fuzz_"$t" "$work" "tests/fuzz/corpus/$t" -max_total_time="$seconds" \
     -malloc_limit_mb=1024 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
