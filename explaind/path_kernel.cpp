@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <stdexcept>
 
 #include "autograd/ops.hpp"
 #include "autograd/path_point.hpp"
+#include "tensor/json_file.hpp"
 #include "tensor/safetensors.hpp"
 #include "tensor/kernels.hpp"
 
@@ -546,37 +549,82 @@ void PathKernel::save_state(const std::string& dir) {
 
 void PathKernel::load_state(const std::string& dir) {
   const std::string path = dir + "/tracker_state.safetensors";
+  const auto fail = [&](const std::string& problem) { throw std::runtime_error(fmt::format("{}: {}", path, problem)); };
   const SafetensorsContents c = load_safetensors(path);
   auto it = c.metadata.find("pathgrad.tracker");
-  if (it == c.metadata.end()) throw std::runtime_error(path + ": not a tracker state (no pathgrad.tracker metadata)");
-  const nlohmann::json meta = nlohmann::json::parse(it->second);
-  auto find = [&](const std::string& name) -> const Tensor& {
-    for (const auto& [n, t] : c.tensors)
-      if (n == name) return t;
-    throw std::runtime_error(fmt::format("{}: missing '{}': the tracker's configuration differs from the saved one", path, name));
-  };
-  // Check everything before changing anything.
-  for (const auto& [name, t] : state_tensors()) {
-    const Tensor& saved = find(name);
-    if (name != "f_initial" && name != "f_current" && saved.shape() != t->shape())
-      throw std::runtime_error(fmt::format("{}: '{}' is {} here but {} in the file: the configuration differs", path,
-                                           name, shape_str(t->shape()), shape_str(saved.shape())));
+  if (it == c.metadata.end()) fail("not a tracker state (no pathgrad.tracker metadata)");
+
+  // Check everything before changing anything: every tensor this configuration keeps, by name,
+  // dtype and shape, nothing else; then the counters.
+  const std::map<std::string, Tensor> saved = expect_state_tensors(c.tensors, path);
+  const SavedCounters counters = read_counters(parse_json(it->second, path + ": metadata 'pathgrad.tracker'"), path);
+
+  if (buffers_) {  // checks its scales too, changing nothing when it throws
+    try {
+      buffers_->load_state({{"buffers.stored", saved.at("buffers.stored")}, {"buffers.sigma", saved.at("buffers.sigma")}});
+    } catch (const std::invalid_argument& e) {
+      fail(e.what());
+    }
   }
-  for (const auto& [name, t] : state_tensors()) *t = find(name).clone();
-  for (const std::string name : {"f_initial", "f_current"}) {
-    const Tensor& saved = find(name);
-    if (name == "f_initial") f_initial_ = saved.clone();
-    else f_current_ = saved.clone();
-  }
-  if (buffers_) buffers_->load_state({{"buffers.stored", find("buffers.stored")}, {"buffers.sigma", find("buffers.sigma")}});
-  steps_ = meta.at("steps");
-  evaluations_ = meta.at("evaluations");
-  deepest_ = meta.at("deepest");
-  worst_mismatch_ = meta.at("worst_mismatch");
-  window_begin_ = meta.at("window_begin");
-  windows_ = meta.at("windows").get<std::vector<std::pair<int64_t, int64_t>>>();
+  for (const auto& [name, t] : state_tensors()) *t = saved.at(name).clone();
+  f_initial_ = saved.at("f_initial").clone();
+  f_current_ = saved.at("f_current").clone();
+  steps_ = counters.steps;
+  evaluations_ = counters.evaluations;
+  deepest_ = counters.deepest;
+  worst_mismatch_ = counters.worst_mismatch;
+  window_begin_ = counters.window_begin;
+  windows_ = counters.windows;
   for (const auto& [name, s] : streams())
-    if (s->active()) s->resume(meta.at("stream_rows").at(name).get<int64_t>());
+    if (s->active()) s->resume(counters.stream_rows.at(name));
+}
+
+std::map<std::string, Tensor> PathKernel::expect_state_tensors(const NamedTensors& tensors, const std::string& path) {
+  std::map<std::string, std::pair<Shape, DType>> expected;
+  for (const auto& [name, t] : state_tensors()) expected[name] = {t->shape(), t->dtype()};
+  expected["f_initial"] = expected["f_current"] = {Shape{probes_.size()}, DType::Float64};
+  if (buffers_)
+    for (const auto& [name, t] : buffers_->state()) expected[name] = {t.shape(), t.dtype()};
+  std::map<std::string, Tensor> found(tensors.begin(), tensors.end());
+  for (const auto& [name, want] : expected) {
+    auto f = found.find(name);
+    if (f == found.end())
+      throw std::runtime_error(fmt::format("{}: missing '{}': the tracker's configuration differs from the saved one", path, name));
+    if (f->second.shape() != want.first || f->second.dtype() != want.second)
+      throw std::runtime_error(fmt::format("{}: '{}' is {} {} in the file, expected {} {}: the configuration differs", path,
+                                           name, dtype_name(f->second.dtype()), shape_str(f->second.shape()),
+                                           dtype_name(want.second), shape_str(want.first)));
+  }
+  for (const auto& [name, t] : found)
+    if (!expected.count(name))
+      throw std::runtime_error(fmt::format("{}: unexpected tensor '{}': the tracker's configuration differs from the saved one", path, name));
+  return found;
+}
+
+PathKernel::SavedCounters PathKernel::read_counters(const nlohmann::json& meta, const std::string& path) {
+  try {
+    SavedCounters c;
+    c.steps = json_int(meta.at("steps"), "steps", 1);
+    c.evaluations = json_int(meta.at("evaluations"), "evaluations");
+    c.deepest = static_cast<int>(json_int(meta.at("deepest"), "deepest", 0, std::numeric_limits<int>::max()));
+    if (!meta.at("worst_mismatch").is_number()) throw std::invalid_argument("field 'worst_mismatch' must be a number");
+    c.worst_mismatch = meta.at("worst_mismatch").get<double>();
+    c.window_begin = json_int(meta.at("window_begin"), "window_begin", 0, c.steps);
+    const nlohmann::json& windows = meta.at("windows");
+    if (!windows.is_array()) throw std::invalid_argument("field 'windows' must be an array of [begin, end] pairs");
+    for (const nlohmann::json& w : windows) {
+      if (!w.is_array() || w.size() != 2) throw std::invalid_argument("field 'windows' must be an array of [begin, end] pairs");
+      const int64_t begin = json_int(w[0], "windows", 0, c.window_begin), end = json_int(w[1], "windows", begin + 1, c.window_begin);
+      c.windows.emplace_back(begin, end);
+    }
+    for (const auto& [name, s] : streams())
+      if (s->active()) c.stream_rows[name] = json_int(meta.at("stream_rows").at(name), "stream_rows." + name, 0, c.steps);
+    return c;
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(fmt::format("{}: metadata 'pathgrad.tracker': {}", path, e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: metadata 'pathgrad.tracker': {}", path, e.what()));
+  }
 }
 
 Tensor PathKernel::replica() const { return K::add(f_initial_, K::add(data_total_, decay_total_)); }

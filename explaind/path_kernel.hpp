@@ -21,9 +21,12 @@
 // forms [M, P]; only the sample level needs full probe gradients of its (small) probe subset.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "explaind/components.hpp"
 #include "explaind/param_layout.hpp"
@@ -87,6 +90,8 @@ class PathKernel {
   // Checkpoints: everything accumulated so far goes to <dir>/tracker_state.safetensors (the
   // streamed arrays are flushed and their row counts recorded). load_state continues exactly
   // from such a file, dropping rows streamed after it; the configuration must be the same.
+  // load_state checks every saved tensor's name, dtype and shape and every counter before it
+  // changes anything, and throws std::runtime_error naming the file and the tensor or field.
   void save_state(const std::string& dir);
   void load_state(const std::string& dir);
 
@@ -141,6 +146,18 @@ class PathKernel {
   void close_window();
   std::vector<std::pair<std::string, Tensor*>> state_tensors();  // named accumulators
   std::vector<std::pair<std::string, RowStream*>> streams();
+  // load_state's checks, which change nothing: the saved tensors by name, each with the dtype and
+  // shape this configuration keeps and no others; and the counters of the metadata, each an
+  // integer in its range. Both throw std::runtime_error naming `path` and what differs.
+  struct SavedCounters {
+    int64_t steps = 0, evaluations = 0, window_begin = 0;
+    int deepest = 0;
+    double worst_mismatch = 0;
+    std::vector<std::pair<int64_t, int64_t>> windows;
+    std::map<std::string, int64_t> stream_rows;
+  };
+  std::map<std::string, Tensor> expect_state_tensors(const NamedTensors& tensors, const std::string& path);
+  SavedCounters read_counters(const nlohmann::json& meta, const std::string& path);
   bool window_ends_after(int64_t steps) const;  // does a window close once `steps` steps are done?
 
   ProbeScalars probes_;

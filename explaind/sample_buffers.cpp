@@ -100,11 +100,24 @@ NamedTensors SampleBuffers::state() const {
 }
 
 void SampleBuffers::load_state(const NamedTensors& state) {
-  if (state.size() != 2 || state[0].second.shape() != stored_.shape() || state[0].second.dtype() != stored_.dtype() ||
-      state[1].second.shape() != Shape{static_cast<int64_t>(sigma_.size())})
-    throw std::invalid_argument("SampleBuffers::load_state: the saved buffers do not match this tracker's configuration");
+  const NamedTensors expected = this->state();
+  const auto fail = [](const std::string& problem) {
+    throw std::invalid_argument("SampleBuffers::load_state: " + problem + ": the saved buffers do not match this tracker's configuration");
+  };
+  if (state.size() != expected.size()) fail(fmt::format("{} tensors given, expected {}", state.size(), expected.size()));
+  for (size_t i = 0; i < state.size(); ++i) {
+    const auto& [name, t] = state[i];
+    const auto& [want_name, want] = expected[i];
+    if (name != want_name) fail(fmt::format("tensor {} is '{}', expected '{}'", i, name, want_name));
+    if (t.shape() != want.shape() || t.dtype() != want.dtype())
+      fail(fmt::format("'{}' is {} {}, expected {} {}", name, dtype_name(t.dtype()), shape_str(t.shape()),
+                       dtype_name(want.dtype()), shape_str(want.shape())));
+  }
+  std::vector<double> sigma = state[1].second.to_vector();
+  for (double s : sigma)  // decay() keeps every scale finite and at least 1e-150 in magnitude
+    if (!std::isfinite(s) || std::abs(s) < 1e-150) fail(fmt::format("'buffers.sigma' holds the scale {}", s));
   stored_.copy_(state[0].second);
-  sigma_ = state[1].second.to_vector();
+  sigma_ = std::move(sigma);
 }
 
 }  // namespace pathgrad::explaind

@@ -32,7 +32,8 @@ class SampleBuffers {
 
   // Everything needed to continue exactly: the stored rows and the scales (for checkpoints).
   NamedTensors state() const;
-  // Restores state(); throws std::invalid_argument on a mismatch in names, shapes or dtypes.
+  // Restores state(); throws std::invalid_argument naming the tensor on a mismatch in names, shapes
+  // or dtypes, or a scale that decay() cannot produce (zero, tiny or not finite). Changes nothing then.
   void load_state(const NamedTensors& state);
 
  private:

@@ -22,6 +22,7 @@
 #include "nn/serialize.hpp"
 #include "tensor/atomic_file.hpp"
 #include "tensor/fault_point.hpp"
+#include "tensor/json_file.hpp"
 #include "tensor/safetensors.hpp"
 
 namespace pathgrad::optim {
@@ -177,12 +178,7 @@ SavedState read_state_file(const std::string& file, const NamedGenerators& gener
   const auto fail = [&](const std::string& problem) {
     throw std::runtime_error(fmt::format("load_checkpoint: {}: {}", file, problem));
   };
-  Json j;
-  try {
-    j = Json::parse(read_file(file));
-  } catch (const Json::exception& e) {
-    fail(fmt::format("invalid JSON: {}", e.what()));
-  }
+  Json j = parse_json(read_file(file), "load_checkpoint: " + file);  // bounded: no stack overflow
   if (!j.is_object()) fail("the file is not a JSON object");
   for (const char* field : {"format", "version", "step", "loader", "default_generator", "generators", "extra"})
     if (!j.contains(field)) fail(fmt::format("missing field '{}'", field));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pathgrad needs (only those missing), then configures and builds
-# the release build in ./build. Safe to run again: quiet and fast when everything is there.
+# the release build in ./build (not with --packages-only). Safe to run again: quiet and fast when
+# everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,17 +17,8 @@ PACKAGES=(
   dataset-fashion-mnist                 # real data for the training tests
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash scripts/install_packages.sh "${PACKAGES[@]}"
+[ "${1:-}" = "--packages-only" ] && exit 0   # sanitize.sh builds elsewhere
 
 if [ ! -f build/build.ninja ]; then
   # Quiet when it works; the whole meson output when it does not.

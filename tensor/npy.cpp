@@ -146,14 +146,6 @@ class HeaderParser {
   std::size_t pos_ = 0;
 };
 
-// Bytes of a tensor of `shape` and `dtype`, or nothing if the product overflows.
-std::optional<uint64_t> byte_size(const Shape& shape, DType dtype) {
-  uint64_t n = dtype_size(dtype);
-  for (int64_t s : shape)
-    if (__builtin_mul_overflow(n, static_cast<uint64_t>(s), &n)) return std::nullopt;
-  return n;
-}
-
 std::string shape_tuple(const Shape& shape) {
   if (shape.size() == 1) return fmt::format("({},)", shape[0]);
   std::string out = "(";
@@ -221,17 +213,18 @@ Tensor load_npy(const std::string& path) {
   read_exact(text.data(), header_len, "header");
 
   const Header h = HeaderParser(text, path).parse();
-  const std::optional<uint64_t> expected = byte_size(h.shape, h.dtype);
-  if (!expected) fail(path, fmt::format("shape {} is too large", shape_str(h.shape)));
+  const std::optional<int64_t> bytes = contiguous_bytes(h.shape, static_cast<int64_t>(dtype_size(h.dtype)));
+  if (!bytes) fail(path, fmt::format("shape {} of {} is too large", shape_str(h.shape), dtype_name(h.dtype)));
+  const uint64_t expected = static_cast<uint64_t>(*bytes);
   const uint64_t available = file_size - data_start;
-  if (available < *expected)
+  if (available < expected)
     fail(path, fmt::format("truncated data: shape {} of {} needs {} bytes, the file holds {}", shape_str(h.shape),
-                           dtype_name(h.dtype), *expected, available));
-  if (available > *expected)
-    fail(path, fmt::format("{} extra bytes after the data of shape {} of {} ({} bytes)", available - *expected,
-                           shape_str(h.shape), dtype_name(h.dtype), *expected));
+                           dtype_name(h.dtype), expected, available));
+  if (available > expected)
+    fail(path, fmt::format("{} extra bytes after the data of shape {} of {} ({} bytes)", available - expected,
+                           shape_str(h.shape), dtype_name(h.dtype), expected));
   Tensor t = Tensor::uninitialized(h.shape, h.dtype);
-  read_exact(static_cast<char*>(t.raw_data()), *expected, "data");
+  read_exact(static_cast<char*>(t.raw_data()), expected, "data");
   return t;
 }
 

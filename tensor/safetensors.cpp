@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <set>
 #include <stdexcept>
 
 #include "tensor/atomic_file.hpp"
+#include "tensor/json_file.hpp"
 
 namespace pathgrad {
 namespace {
@@ -75,13 +75,14 @@ class Loader {
     if (!dtype) fail(name, fmt::format("unsupported dtype {} (supported: F32, F64, I64, U8)", v["dtype"].dump()));
     e.dtype = *dtype;
     if (!v["shape"].is_array()) fail(name, "'shape' is not an array");
-    uint64_t bytes = dtype_size(e.dtype);
     for (const Json& s : v["shape"]) {
       const uint64_t n = non_negative_int(s, name, "shape");
-      if (n > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(bytes, n, &bytes))
-        fail(name, fmt::format("shape {} is too large", v["shape"].dump()));
+      if (n > static_cast<uint64_t>(INT64_MAX)) fail(name, fmt::format("shape {} is too large", v["shape"].dump()));
       e.shape.push_back(static_cast<int64_t>(n));
     }
+    const std::optional<int64_t> size = contiguous_bytes(e.shape, static_cast<int64_t>(dtype_size(e.dtype)));
+    if (!size) fail(name, fmt::format("shape {} of {} is too large", shape_str(e.shape), dtype_name(e.dtype)));
+    const uint64_t bytes = static_cast<uint64_t>(*size);
     const Json& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2) fail(name, "'data_offsets' is not an array [begin, end]");
     e.begin = non_negative_int(off[0], name, "data_offsets");
@@ -111,18 +112,8 @@ class Loader {
     if (!in.read(text.data(), static_cast<std::streamsize>(header_len))) fail("truncated header");
     const uint64_t data_size = file_size - 8 - header_len;
 
-    // Parse, refusing a name that appears twice (JSON would silently keep one of them).
-    std::set<std::string> seen;
-    Json header;
-    try {
-      header = Json::parse(text, [&](int depth, Json::parse_event_t event, Json& parsed) {
-        if (depth == 1 && event == Json::parse_event_t::key && !seen.insert(parsed.get<std::string>()).second)
-          fail(parsed.get<std::string>(), "the name appears twice in the header");
-        return true;
-      });
-    } catch (const Json::exception& e) {
-      fail(fmt::format("invalid JSON header: {}", e.what()));
-    }
+    // Bounded (no stack overflow on a deeply nested header); a name that appears twice is refused.
+    const Json header = parse_ordered_json(text, fmt::format("load_safetensors: {}: JSON header", path_));
     if (!header.is_object()) fail("the JSON header is not an object");
 
     SafetensorsContents out;

@@ -4,21 +4,37 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace pathgrad {
 
+namespace {
+[[noreturn]] void too_large(const Shape& shape) {
+  throw std::invalid_argument(
+      fmt::format("shape {} is too large: its element count or a stride exceeds 2^63 - 1", shape_str(shape)));
+}
+}  // namespace
+
 int64_t numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape)
+    if (__builtin_mul_overflow(n, s, &n)) too_large(shape);
   return n;
 }
 
 Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size(), 1);
   for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d >= 0; --d)
-    strides[d] = strides[d + 1] * shape[d + 1];
+    if (__builtin_mul_overflow(strides[d + 1], shape[d + 1], &strides[d])) too_large(shape);
   return strides;
+}
+
+std::optional<int64_t> contiguous_bytes(const Shape& shape, int64_t element_size) {
+  int64_t extent = element_size;  // element_size times every dim, zeros counted as 1
+  for (int64_t s : shape)
+    if (s < 0 || __builtin_mul_overflow(extent, std::max<int64_t>(s, 1), &extent)) return std::nullopt;
+  return numel(shape) * element_size;
 }
 
 std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }

@@ -113,7 +113,8 @@ Tensor Tensor::from_vector(const std::vector<int64_t>& values, const Shape& shap
 
 Tensor Tensor::from_buffer(const void* data, const Shape& shape, DType dtype) {
   Tensor t = uninitialized(shape, dtype);
-  std::memcpy(t.raw_data(), data, static_cast<std::size_t>(t.numel()) * dtype_size(dtype));
+  const std::size_t bytes = static_cast<std::size_t>(t.numel()) * dtype_size(dtype);
+  if (bytes > 0) std::memcpy(t.raw_data(), data, bytes);  // `data` may be null when there is nothing to copy
   return t;
 }
 

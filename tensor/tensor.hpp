@@ -98,7 +98,8 @@ class Tensor {
                             DType dtype = DType::Float32);
   static Tensor from_vector(const std::vector<float>& values, const Shape& shape);
   static Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape);
-  // Copies `numel(shape)` elements of type `dtype` from a raw buffer.
+  // Copies `numel(shape)` elements of type `dtype` from a raw buffer (which may be null when the
+  // shape has no elements).
   static Tensor from_buffer(const void* data, const Shape& shape, DType dtype);
 
   // ---- properties ----

@@ -378,3 +378,38 @@ TEST_CASE("non-finite numbers in a checkpoint's extra come back as they were") {
   CHECK(back["nested"]["best"] == -inf);
   CHECK(back["name"] == "nan");  // a string stays a string
 }
+
+TEST_CASE("load_checkpoint: a hostile state.json (deep nesting, inexact integers) is refused, naming the file and field") {
+  const data::TensorDataset dataset = synthetic_dataset();
+  TempDir dir;
+  const std::string ckpt = dir.file("ckpt");
+  Run source(dataset, Kind::SGD, 1);
+  source.train(4);
+  source.save(ckpt);
+  const Json state = Json::parse(read_file(ckpt + "/state.json"));
+  // A copy of the checkpoint whose state.json is `text`.
+  const auto variant = [&](const std::string& name, const std::string& text) {
+    const std::string path = dir.file(name);
+    fs::copy(ckpt, path, fs::copy_options::recursive);
+    write_file_atomically(path + "/state.json", text);
+    return path;
+  };
+  Run target(dataset, Kind::SGD, 2);
+  target.train(1);
+  const Everything before = capture(target);
+
+  // 'extra' nested a million levels: copying it overflowed the stack.
+  Json without_extra = state;
+  without_extra.erase("extra");
+  const std::string nested = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  const std::string deep = variant("deep", without_extra.dump().insert(1, "\"extra\": " + nested + ", "));
+  check_throws_with<std::runtime_error>([&] { target.load(deep); }, {deep + "/state.json", "nested deeper than 64"});
+  for (const Json& epoch : {Json(2.7), Json(1e300)}) {
+    Json bad = state;
+    bad["loader"]["epoch"] = epoch;
+    const std::string path = variant("epoch_" + epoch.dump(), bad.dump());
+    check_throws_with<std::runtime_error>([&] { target.load(path); },
+                                          {path + "/state.json", "field 'loader'", "field 'epoch' must be an integer"});
+  }
+  check_unchanged(target, before);
+}

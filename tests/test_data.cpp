@@ -208,6 +208,29 @@ TEST_CASE("loader: state/set_state resumes with identical batches, across an epo
   CHECK_THROWS_AS(nlohmann::json::parse(R"({"epoch": 1})").get<DataLoaderState>(), std::invalid_argument);
 }
 
+TEST_CASE("loader: a state read from JSON takes exact integers in range only, naming the field") {
+  const TensorDataset ds = numbered_dataset(10);
+  const nlohmann::json good = DataLoader(ds, DataLoaderOptions(3).shuffle(true).seed(11)).state();
+  struct Case {
+    const char* field;
+    nlohmann::json value;
+  };
+  const std::vector<Case> cases = {
+      {"epoch", 2.7}, {"epoch", 1e300}, {"epoch", -1}, {"epoch", "2"}, {"position", 1.0}, {"batch_size", 0},
+      {"dataset_size", 18446744073709551615ull}, {"seed", -3}, {"seed", 1.5}};
+  for (const Case& c : cases) {
+    nlohmann::json j = good;
+    j[c.field] = c.value;
+    INFO(c.field, " = ", c.value.dump());
+    const std::string expected = std::string("field '") + c.field + "' must be an integer in";
+    CHECK_THROWS_WITH_AS(j.get<DataLoaderState>(), doctest::Contains(expected.c_str()), std::invalid_argument);
+  }
+  nlohmann::json j = good;
+  j["epoch_generator"]["s"][2] = 3.5;
+  CHECK_THROWS_WITH_AS(j.get<DataLoaderState>(), doctest::Contains("field 's[2]' must be an integer"), std::invalid_argument);
+  CHECK(good.get<DataLoaderState>().seed == 11);
+}
+
 TEST_CASE("loader: full batch without shuffling is gathered once") {
   const TensorDataset ds = numbered_dataset(10);
   DataLoader full(ds, DataLoaderOptions(10));
@@ -531,4 +554,25 @@ TEST_CASE("IDX: .gz and plain read identically; bad magic, truncation, count mis
   const std::string gz_bytes = read_file(gz_labels);
   write_bytes(tmp / "truncated.gz", gz_bytes.substr(0, gz_bytes.size() / 2));
   CHECK_THROWS_AS(read_idx_labels(tmp / "truncated.gz"), std::runtime_error);
+}
+
+namespace {
+// An IDX header: magic 0x0803 (images, 3 dims), then the dims, big-endian.
+std::string idx_images_header(uint32_t n, uint32_t rows, uint32_t cols) {
+  std::string s;
+  for (uint32_t v : {uint32_t{0x0803}, n, rows, cols})
+    for (int shift : {24, 16, 8, 0}) s += static_cast<char>((v >> shift) & 0xff);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("IDX: zero images give an empty tensor; dims that overflow next to a zero are refused") {
+  TempDir tmp;
+  write_bytes(tmp / "empty", idx_images_header(0, 28, 28));
+  const Tensor empty = read_idx_images(tmp / "empty");
+  CHECK(empty.shape() == Shape{0, 28, 28});
+  write_bytes(tmp / "zero-next-to-huge", idx_images_header(0, 0xffffffff, 0xffffffff));
+  CHECK_THROWS_WITH_AS(read_idx_images(tmp / "zero-next-to-huge"),
+                       doctest::Contains("zero-next-to-huge has dims [0, 4294967295, 4294967295], too large for a tensor"),
+                       std::runtime_error);
 }

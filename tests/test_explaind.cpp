@@ -3,6 +3,7 @@
 // and a brute-force recomputation from the stored trajectory agrees with the online numbers.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -22,6 +23,7 @@
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
 #include "tensor/random.hpp"
+#include "tensor/safetensors.hpp"
 
 using namespace pathgrad;
 namespace K = pathgrad::kernel;
@@ -474,4 +476,94 @@ TEST_CASE("a tracked run resumed from a checkpoint gives the same exports as an 
     REQUIRE(a.shape() == b.shape());
     CHECK(K::amax(K::abs(K::sub(a, b))).item() == 0.0);
   }
+}
+
+// ------------------------------------------------------------------ hostile tracker states
+namespace {
+
+// A tracker with the sample level and combinations on the Problem's probes, for `model`.
+std::unique_ptr<ex::Tracker> sample_level_tracker(nn::Module& model, optim::Optimizer& opt, data::DataLoader& loader,
+                                                  const ex::TrackerOptions& options) {
+  Problem pb;
+  ex::ProbeSet probes;
+  probes.name = "probes";
+  probes.x = pb.probe_x;
+  probes.y = pb.probe_y;
+  probes.weightings = {ex::OutputWeighting::label()};
+  probes.sample_level = true;
+  return std::make_unique<ex::Tracker>(model, opt, loader, per_sample_nll, std::vector<ex::ProbeSet>{probes},
+                                       ex::TrackerOptions(options).per_sample(true).combinations(true));
+}
+
+}  // namespace
+
+TEST_CASE("a tracker state that does not fit the configuration is refused when the tracker is built") {
+  const std::string out = temp_dir("hostile_out"), saved = temp_dir("hostile_saved");
+  Problem pb;
+  data::TensorDataset ds(pb.x, pb.y);
+  const auto make_opt = [](nn::Module& m) {
+    return std::make_unique<optim::AdamW>(m.named_parameters(), optim::AdamW::Options(0.05).weight_decay(0.5));
+  };
+  {  // three steps, then the state
+    auto model = make_model(7);
+    data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+    auto opt = make_opt(*model);
+    auto tracker = sample_level_tracker(*model, *opt, loader, ex::TrackerOptions().output_dir(out));
+    for (int s = 0; s < 3; ++s) {
+      const data::Batch& b = loader.next();
+      opt->zero_grad();
+      nn::nll_loss(model->forward(b.x), b.y).backward();
+      opt->step();
+    }
+    tracker->save_state(saved);
+  }
+  const SafetensorsContents good = load_safetensors(saved + "/tracker_state.safetensors");
+  const nlohmann::json meta = nlohmann::json::parse(good.metadata.at("pathgrad.tracker"));
+  // Builds a tracker resuming from the saved state changed by `change`; returns its error.
+  const auto resume_error = [&](const std::string& name, const std::function<void(NamedTensors&, std::string&)>& change) {
+    NamedTensors tensors = good.tensors;
+    std::string text = meta.dump();
+    change(tensors, text);
+    const std::string dir = temp_dir("hostile_" + name);
+    save_safetensors(dir + "/tracker_state.safetensors", tensors, {{"pathgrad.tracker", text}});
+    auto model = make_model(7);
+    data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+    auto opt = make_opt(*model);
+    try {
+      sample_level_tracker(*model, *opt, loader, ex::TrackerOptions().output_dir(out).resume_from(dir));
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      CHECK(what.find(dir + "/tracker_state.safetensors: ") == 0);
+      return what;
+    }
+    return std::string("no error");
+  };
+  const auto tensor = [](NamedTensors& ts, const std::string& name) -> Tensor& {
+    auto it = std::find_if(ts.begin(), ts.end(), [&](const auto& e) { return e.first == name; });
+    REQUIRE(it != ts.end());
+    return it->second;
+  };
+  const auto set_meta = [&](const std::string& field, const nlohmann::json& value) {
+    return [=](NamedTensors&, std::string& text) {
+      nlohmann::json m = nlohmann::json::parse(text);
+      m[field] = value;
+      text = m.dump();
+    };
+  };
+  CHECK(resume_error("same", [](NamedTensors&, std::string&) {}) == "no error");
+  CHECK(resume_error("dtype", [&](NamedTensors& ts, std::string&) { tensor(ts, "data_total") = tensor(ts, "data_total").to(DType::Float32); })
+            .find("'data_total' is float32 [4] in the file, expected float64 [4]") != std::string::npos);
+  CHECK(resume_error("buffers", [&](NamedTensors& ts, std::string&) { tensor(ts, "buffers.stored") = tensor(ts, "buffers.stored").to(DType::Float32); })
+            .find("'buffers.stored' is float32") != std::string::npos);
+  CHECK(resume_error("shape", [&](NamedTensors& ts, std::string&) { tensor(ts, "f_initial") = K::narrow(tensor(ts, "f_initial"), 0, 0, 0); })
+            .find("'f_initial' is float64 [0] in the file, expected float64 [4]") != std::string::npos);
+  CHECK(resume_error("extra", [&](NamedTensors& ts, std::string&) { ts.emplace_back("bogus", Tensor::zeros({1})); })
+            .find("unexpected tensor 'bogus'") != std::string::npos);
+  CHECK(resume_error("sigma", [&](NamedTensors& ts, std::string&) { tensor(ts, "buffers.sigma").fill_(0.0); })
+            .find("'buffers.sigma' holds the scale 0") != std::string::npos);
+  CHECK(resume_error("steps", set_meta("steps", 2.5)).find("field 'steps' must be an integer") != std::string::npos);
+  CHECK(resume_error("window", set_meta("window_begin", 4)).find("field 'window_begin' must be an integer in [0, 3]") !=
+        std::string::npos);
+  CHECK(resume_error("deep", [](NamedTensors&, std::string& text) { text = std::string(100'000, '[') + std::string(100'000, ']'); })
+            .find("metadata 'pathgrad.tracker': JSON nested deeper than 64") != std::string::npos);
 }

@@ -73,6 +73,11 @@ std::string raw(const std::vector<T>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
 }
 
+// `depth` arrays nested in one another: "[[[...]]]".
+std::string nested(int64_t depth) {
+  return std::string(static_cast<size_t>(depth), '[') + std::string(static_cast<size_t>(depth), ']');
+}
+
 bool same_tensor(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
   const std::vector<double> x = a.to_vector(), y = b.to_vector();
@@ -254,6 +259,10 @@ TEST_CASE("npy rejects malformed files, naming the file and the problem") {
       {"trailing_text", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2,)} junk", two), "after the closing"},
       {"shape_mismatch", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", two), "truncated data"},
       {"huge_shape", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", two), "too large"},
+      // A zero dim does not make the others harmless: no tensor has strides 2^62 · 2^62.
+      {"zero_next_to_huge", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4611686018427387904), }", ""),
+       "shape [0, 4611686018427387904, 4611686018427387904] of float64 is too large"},
+      {"zero_then_huge_bytes", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 2305843009213693952), }", ""), "too large"},
   };
   for (const Case& c : cases) {
     const std::string p = dir.file(c.name + ".npy");
@@ -350,8 +359,13 @@ TEST_CASE("safetensors rejects malformed files, naming the file and the tensor")
       {"gap", st_file("{\"a\": " + entry("F64", "[1]", "[8, 16]") + "}", d16), "tensor 'a': data_offsets [8, 16] leave a gap"},
       {"uncovered", st_file("{\"a\": " + entry("F64", "[1]", "[0, 8]") + "}", d16), "8 bytes unaccounted"},
       {"duplicate", st_file("{\"a\": " + entry("F64", "[1]", "[0, 8]") + ", \"a\": " + entry("F64", "[1]", "[8, 16]") + "}", d16),
-       "tensor 'a': the name appears twice"},
+       "the key \"a\" appears twice"},
       {"metadata", st_file("{\"__metadata__\": {\"k\": 1}}", ""), "metadata 'k' is not a string"},
+      // A million nested arrays: dump() of them in an error message overflowed the stack.
+      {"nested_shape", st_file("{\"w\": " + entry("F64", nested(1'000'000), "[0, 16]") + "}", d16), "JSON nested deeper than 64"},
+      {"nested_metadata", st_file("{\"__metadata__\": {\"k\": " + nested(1'000'000) + "}}", ""), "JSON nested deeper than 64"},
+      {"zero_next_to_huge", st_file("{\"w\": " + entry("F64", "[0, 4611686018427387904, 4611686018427387904]", "[0, 0]") + "}", ""),
+       "tensor 'w': shape [0, 4611686018427387904, 4611686018427387904] of float64 is too large"},
   };
   for (const Case& c : cases) {
     const std::string p = dir.file(c.name + ".safetensors");

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 
 #include "tensor/kernels.hpp"
 #include "tensor/random.hpp"
@@ -127,6 +128,39 @@ TEST_CASE("creation and element access") {
   CHECK_THROWS_WITH_AS(Tensor::zeros({2, -1}), doctest::Contains("negative size in shape [2, -1]"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(t.data<float>(), doctest::Contains("got dtype float64, expected float32"), std::invalid_argument);
   CHECK_THROWS_AS(Tensor().shape(), std::logic_error);
+}
+
+TEST_CASE("shapes whose element count or strides overflow int64 are refused, even with a zero dim") {
+  const int64_t big = int64_t{1} << 62;
+  CHECK(numel({0, big, big}) == 0);
+  CHECK_THROWS_WITH_AS(numel({big, big, 0}), doctest::Contains("shape [4611686018427387904, 4611686018427387904, 0] is too large"),
+                       std::invalid_argument);
+  CHECK_THROWS_AS(contiguous_strides({0, big, big}), std::invalid_argument);
+  CHECK(contiguous_strides({0, big, 1}) == Shape{big, 1, 1});
+  CHECK_THROWS_AS(Tensor::empty({0, big, big}), std::invalid_argument);
+  CHECK(contiguous_bytes({2, 3}, 8) == 48);
+  CHECK(contiguous_bytes({0, big}, 1) == 0);
+  CHECK(contiguous_bytes({0, big}, 2) == std::nullopt);  // byte strides beyond 2^63
+  CHECK(contiguous_bytes({0, big, big}, 1) == std::nullopt);
+  CHECK(contiguous_bytes({-1}, 1) == std::nullopt);
+  CHECK(contiguous_bytes({}, 8) == 8);
+}
+
+TEST_CASE("empty tensors: creation from null or empty buffers, copies and conversions") {
+  for (const Shape& shape : {Shape{0}, Shape{0, 3}, Shape{4, 0, 2}}) {
+    INFO(shape_str(shape));
+    const Tensor a = Tensor::from_buffer(nullptr, shape, DType::Float64);
+    CHECK(a.shape() == shape);
+    CHECK(a.numel() == 0);
+    CHECK(Tensor::from_vector(std::vector<float>{}, shape).numel() == 0);
+    CHECK(Tensor::from_vector(std::vector<int64_t>{}, shape).numel() == 0);
+    CHECK(Tensor::from_vector(std::vector<double>{}, shape, DType::UInt8).numel() == 0);
+    const Tensor b = Tensor::zeros(shape, DType::Float64);
+    b.copy_(a);
+    CHECK(a.clone().shape() == shape);
+    CHECK(a.contiguous().numel() == 0);
+    CHECK(a.to(DType::Float32).to_vector().empty());
+  }
 }
 
 TEST_CASE("views share storage; copies and conversions do not") {

@@ -17,6 +17,7 @@
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
 #include "tensor/atomic_file.hpp"
+#include "tensor/json_file.hpp"
 #include "tensor/parallel.hpp"
 
 namespace pathgrad::grokking {
@@ -46,7 +47,7 @@ bool prepare_run_dir(const Config& config, const RunDir& dir) {
   }
   if (!fs::exists(dir.config()))
     throw std::invalid_argument(fmt::format("--resume: {} does not exist: --out names no run", dir.config()));
-  check_resumable(config, nlohmann::json::parse(read_file(dir.config())), dir.config());
+  check_resumable(config, read_json_file(dir.config()), dir.config());
   if (!has_checkpoint)
     fmt::print("--resume: {} holds no checkpoint yet (the run stopped before its first): starting it again from step 0\n",
                config.out);

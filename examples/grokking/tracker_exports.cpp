@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-#include "tensor/atomic_file.hpp"
+#include "tensor/json_file.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
 
@@ -13,11 +13,7 @@ namespace pathgrad::grokking {
 
 TrackerExports::TrackerExports(std::string dir) : dir_(std::move(dir)) {
   const std::string path = dir_ + "/manifest.json";
-  try {
-    manifest_ = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(fmt::format("{}: not valid JSON ({})", path, e.what()));
-  }
+  manifest_ = read_json_file(path);
   if (!manifest_.contains("arrays") || !manifest_.contains("axes"))
     throw std::runtime_error(fmt::format("{}: no 'arrays' or 'axes': not a tracker manifest", path));
 }

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tensor/json_file.hpp"
+
 namespace pathgrad::data {
 
 nlohmann::json generator_state_to_json(const Generator::State& state) {
@@ -14,12 +16,10 @@ Generator::State generator_state_from_json(const nlohmann::json& j) {
   Generator::State state{};
   try {
     const nlohmann::json& s = j.at("s");
-    bool words_ok = s.is_array() && s.size() == state.s.size();
-    for (size_t i = 0; words_ok && i < state.s.size(); ++i) words_ok = s[i].is_number_unsigned();
-    if (!words_ok)
-      throw std::invalid_argument(
-          "generator state: field \"s\" must hold 4 unsigned 64-bit integers, found " + s.dump());
-    for (size_t i = 0; i < state.s.size(); ++i) state.s[i] = s[i].get<uint64_t>();
+    if (!s.is_array() || s.size() != state.s.size())
+      throw std::invalid_argument("generator state: field \"s\" must hold 4 unsigned 64-bit integers, found " +
+                                  s.dump());
+    for (size_t i = 0; i < state.s.size(); ++i) state.s[i] = json_uint64(s[i], "s[" + std::to_string(i) + "]");
     state.has_spare = j.at("has_spare").get<bool>();
     state.spare = j.at("spare").get<double>();
   } catch (const nlohmann::json::exception& e) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -81,11 +82,10 @@ Tensor read_idx(const std::string& path, uint32_t magic, const char* what) {
         fmt::format("IDX: {} has magic number 0x{:08x}, expected 0x{:08x} ({})", path, found, magic, what));
   Shape dims;
   for (size_t d = 0; d < ndim; ++d) dims.push_back(big_endian_u32(4 + 4 * d));
-  uint64_t expected = 1;  // the product of the dims, saturating at UINT64_MAX (never a file size)
-  for (int64_t size : dims)
-    expected = (size == 0 || expected <= UINT64_MAX / static_cast<uint64_t>(size))
-                   ? expected * static_cast<uint64_t>(size)
-                   : UINT64_MAX;
+  const std::optional<int64_t> size = contiguous_bytes(dims, 1);
+  if (!size)
+    throw std::runtime_error(fmt::format("IDX: {} has dims {}, too large for a tensor", path, shape_str(dims)));
+  const uint64_t expected = static_cast<uint64_t>(*size);
   // Read in chunks, so that memory follows the data actually present, not what a header claims.
   std::vector<uint8_t> bytes;
   while (bytes.size() < expected) {

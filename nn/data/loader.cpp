@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nn/data/generator_json.hpp"
+#include "tensor/json_file.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::data {
@@ -32,15 +33,17 @@ void to_json(nlohmann::json& j, const DataLoaderState& state) {
 
 void from_json(const nlohmann::json& j, DataLoaderState& state) {
   try {
-    state.dataset_size = j.at("dataset_size").get<int64_t>();
-    state.batch_size = j.at("batch_size").get<int64_t>();
+    state.dataset_size = json_int(j.at("dataset_size"), "dataset_size");
+    state.batch_size = json_int(j.at("batch_size"), "batch_size", 1);
     state.shuffle = j.at("shuffle").get<bool>();
     state.drop_last = j.at("drop_last").get<bool>();
-    state.seed = j.at("seed").get<uint64_t>();
-    state.epoch = j.at("epoch").get<int64_t>();
-    state.position = j.at("position").get<int64_t>();
+    state.seed = json_uint64(j.at("seed"), "seed");
+    state.epoch = json_int(j.at("epoch"), "epoch");
+    state.position = json_int(j.at("position"), "position");
     state.dataset_random_state = j.at("dataset_random_state");
     state.epoch_generator = generator_state_from_json(j.at("epoch_generator"));
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("DataLoaderState from JSON: ") + e.what());
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("DataLoaderState from JSON: ") + e.what());
   }

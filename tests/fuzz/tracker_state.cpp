@@ -1,0 +1,34 @@
+// libFuzzer target: a tracker state (tracker_state.safetensors: the tensors and the JSON metadata
+// of the path kernel and its per-sample buffers), loaded by building a Tracker that resumes from it.
+#include <filesystem>
+
+#include "tests/fuzz/fuzz_input.hpp"
+#include "tests/fuzz/tiny_run.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The streamed .part files of a tracked run after 3 steps, copied afresh before every input (a
+// successful resume truncates them).
+struct Fixture {
+  std::string pristine = pathgrad::fuzz::scratch_dir() + "/pristine", out = pathgrad::fuzz::scratch_dir() + "/out";
+  Fixture() {
+    pathgrad::fuzz::TinyRun run;
+    auto tracker = pathgrad::fuzz::make_tracker(run, pristine, "");
+    run.train(3);
+    tracker->save_state(pathgrad::fuzz::scratch_dir() + "/saved");
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static Fixture* f = new Fixture;  // never destroyed: the fuzzer exits without unwinding
+  fs::remove_all(f->out);
+  fs::copy(f->pristine, f->out, fs::copy_options::recursive);
+  pathgrad::fuzz::write_input(data, size, "tracker_state.safetensors");
+  pathgrad::fuzz::TinyRun run;
+  pathgrad::fuzz::expect_clean([&] { pathgrad::fuzz::make_tracker(run, f->out, pathgrad::fuzz::scratch_dir()); });
+  return 0;
+}
