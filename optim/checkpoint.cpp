@@ -14,6 +14,7 @@
 #include <limits>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -73,36 +74,39 @@ void check_parts(const std::vector<CheckpointPart>& parts) {
   }
 }
 
-// JSON has no NaN or infinity (nlohmann writes null): such numbers in `extra` are kept as
-// {"pathgrad.float": "nan" | "inf" | "-inf"}, and read back.
-Json encode_nonfinite(const Json& j) {
-  if (j.is_number_float() && !std::isfinite(j.get<double>())) {
-    const double v = j.get<double>();
-    return {{kFloatKey, std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"}};
-  }
+// `j` rewritten top-down: where replace(node) gives a value, it takes the node's place; elsewhere
+// arrays and objects are rebuilt around their rewritten members.
+template <class Replace>
+Json rewrite(const Json& j, const Replace& replace) {
+  if (std::optional<Json> r = replace(j)) return *r;
   if (!j.is_structured()) return j;
   Json out = j.is_array() ? Json::array() : Json::object();
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (j.is_array()) out.push_back(encode_nonfinite(*it));
-    else out[it.key()] = encode_nonfinite(*it);
+    if (j.is_array()) out.push_back(rewrite(*it, replace));
+    else out[it.key()] = rewrite(*it, replace);
   }
   return out;
 }
 
+// JSON has no NaN or infinity (nlohmann writes null): such numbers in `extra` are kept as
+// {"pathgrad.float": "nan" | "inf" | "-inf"}, and read back.
+Json encode_nonfinite(const Json& j) {
+  return rewrite(j, [](const Json& v) -> std::optional<Json> {
+    if (!v.is_number_float() || std::isfinite(v.get<double>())) return std::nullopt;
+    const double x = v.get<double>();
+    return Json{{kFloatKey, std::isnan(x) ? "nan" : x > 0 ? "inf" : "-inf"}};
+  });
+}
+
 Json decode_nonfinite(const Json& j) {
-  if (j.is_object() && j.size() == 1 && j.contains(kFloatKey) && j[kFloatKey].is_string()) {
-    const std::string v = j[kFloatKey];
-    if (v == "nan") return std::numeric_limits<double>::quiet_NaN();
-    if (v == "inf") return std::numeric_limits<double>::infinity();
-    if (v == "-inf") return -std::numeric_limits<double>::infinity();
-  }
-  if (!j.is_structured()) return j;
-  Json out = j.is_array() ? Json::array() : Json::object();
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (j.is_array()) out.push_back(decode_nonfinite(*it));
-    else out[it.key()] = decode_nonfinite(*it);
-  }
-  return out;
+  return rewrite(j, [](const Json& v) -> std::optional<Json> {
+    if (!v.is_object() || v.size() != 1 || !v.contains(kFloatKey) || !v[kFloatKey].is_string()) return std::nullopt;
+    const std::string name = v[kFloatKey];
+    if (name == "nan") return Json(std::numeric_limits<double>::quiet_NaN());
+    if (name == "inf") return Json(std::numeric_limits<double>::infinity());
+    if (name == "-inf") return Json(-std::numeric_limits<double>::infinity());
+    return std::nullopt;
+  });
 }
 
 // Makes a directory's entries (files created or renamed in it) durable; best effort, like the

@@ -18,6 +18,7 @@
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
 #include "tensor/safetensors.hpp"
+#include "tests/grokking_tiny.hpp"
 
 using namespace pathgrad;
 using namespace pathgrad::grokking;
@@ -25,32 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// p = 11 with a narrow model: seconds, not minutes.
-Config tiny(const std::string& name, TrackLevel track, int64_t steps) {
-  Config c;
-  c.p = 11;
-  c.n_train = 40;
-  c.n_val = 20;
-  c.d_model = 16;
-  c.heads = 2;
-  c.d_head = 8;
-  c.d_mlp = 32;
-  c.lr = 1e-2;
-  c.weight_decay = 1.0;
-  c.steps = steps;
-  c.checkpoint_every = 5;
-  c.progress_every = 10;
-  c.track = track;
-  c.val_probes = 20;
-  c.sample_probes = 6;
-  c.train_probes = 5;
-  c.output_probes = 3;
-  c.window_edges = {4, 9};
-  c.threads = 1;
-  c.out = (fs::temp_directory_path() / ("pathgrad_test_grokking_" + name)).string();
-  fs::remove_all(c.out);
-  return c;
-}
+using grokking_test::tiny;
 
 // Every tensor of two safetensors files is bit-identical.
 void check_same_weights(const std::string& a, const std::string& b) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tensor/atomic_file.hpp"
+#include "tests/doc_sync.hpp"
 
 using pathgrad::read_file;
 namespace fs = std::filesystem;
@@ -19,20 +20,12 @@ std::string env(const char* name) {
   return value;
 }
 
-// The text between `begin` and `end` in `text` (both must be there).
-std::string between(const std::string& text, const std::string& begin, const std::string& end) {
-  const size_t b = text.find(begin);
-  REQUIRE_MESSAGE(b != std::string::npos, "missing '", begin, "'");
-  const size_t e = text.find(end, b + begin.size());
-  REQUIRE_MESSAGE(e != std::string::npos, "missing '", end, "'");
-  return text.substr(b + begin.size(), e - b - begin.size());
-}
 }  // namespace
 
 TEST_CASE("the README's code block is examples/mlp/main.cpp's, unchanged") {
-  const std::string source = env("PATHGRAD_SOURCE");
-  const std::string readme = between(read_file(source + "/README.md"), "```cpp\n", "```\n");
-  const std::string program = between(read_file(source + "/examples/mlp/main.cpp"), "// README begin\n", "// README end\n");
+  using doc_sync::between, doc_sync::source_file;
+  const std::string readme = between(source_file("README.md"), "```cpp\n", "```\n");
+  const std::string program = between(source_file("examples/mlp/main.cpp"), "// README begin\n", "// README end\n");
   CHECK(readme == program);
 }
 

@@ -16,6 +16,7 @@
 #include "examples/course/02_autodiff/exercises.hpp"
 #include "tensor/atomic_file.hpp"
 #include "tensor/random.hpp"
+#include "tests/doc_sync.hpp"
 
 using namespace pathgrad;
 namespace K = pathgrad::kernel;
@@ -33,23 +34,13 @@ double central(F f, double x, double h = 1e-5) {
 
 constexpr double kFdTol = 1e-8;
 
-// The text between `begin` and `end` in `text` (both must be there).
-std::string between(const std::string& text, const std::string& begin, const std::string& end) {
-  const size_t b = text.find(begin);
-  REQUIRE_MESSAGE(b != std::string::npos, "missing '", begin, "'");
-  const size_t e = text.find(end, b + begin.size());
-  REQUIRE_MESSAGE(e != std::string::npos, "missing '", end, "'");
-  return text.substr(b + begin.size(), e - b - begin.size());
-}
-
 }  // namespace
 
 TEST_CASE("docs/autograd.md's worked example is solutions.cpp's code, unchanged") {
-  const char* source = std::getenv("PATHGRAD_SOURCE");
-  REQUIRE_MESSAGE(source != nullptr, "PATHGRAD_SOURCE is not set (tests/meson.build sets it)");
-  const std::string doc = between(read_file(std::string(source) + "/docs/autograd.md"),
+  using doc_sync::between, doc_sync::source_file;
+  const std::string doc = between(source_file("docs/autograd.md"),
                                   "<!-- examples/course/02_autodiff/solutions.cpp -->\n```cpp\n", "```\n");
-  const std::string code = between(read_file(std::string(source) + "/examples/course/02_autodiff/solutions.cpp"),
+  const std::string code = between(source_file("examples/course/02_autodiff/solutions.cpp"),
                                    "// docs/autograd.md begin\n", "// docs/autograd.md end\n");
   CHECK(doc == code);
 }

@@ -11,6 +11,7 @@
 
 #include "examples/course/08_grokking/exercises.hpp"
 #include "examples/grokking/run.hpp"
+#include "tests/grokking_tiny.hpp"
 
 using namespace pathgrad;
 using namespace pathgrad::course;
@@ -18,30 +19,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The end-to-end test's tiny configuration (p = 11): a few seconds.
+// The end-to-end test's tiny configuration (p = 11, cheap level, 12 steps): a few seconds.
 std::string tiny_run() {
   static const std::string dir = [] {
-    grokking::Config c;
-    c.p = 11;
-    c.n_train = 40;
-    c.n_val = 20;
-    c.d_model = 16;
-    c.heads = 2;
-    c.d_head = 8;
-    c.d_mlp = 32;
-    c.lr = 1e-2;
-    c.weight_decay = 1.0;
-    c.steps = 12;
-    c.checkpoint_every = 5;
-    c.progress_every = 10;
-    c.track = grokking::TrackLevel::Cheap;
-    c.val_probes = 20;
-    c.sample_probes = 6;
-    c.train_probes = 5;
-    c.window_edges = {4, 9};
-    c.threads = 1;
-    c.out = (fs::temp_directory_path() / "pathgrad_test_course_08").string();
-    fs::remove_all(c.out);
+    grokking::Config c = grokking_test::tiny("course_08", grokking::TrackLevel::Cheap, 12);
+    c.output_probes = 0;
     grokking::run(c, "test_course_08_grokking");
     return c.out;
   }();
