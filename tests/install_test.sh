@@ -12,6 +12,11 @@ prefix=$stage/usr/local
 pc=$(find "$prefix" -name pathgrad.pc)
 [ -n "$pc" ] || { echo "install_test: no pathgrad.pc installed under $prefix"; exit 1; }
 flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-variable=prefix="$prefix" --cflags --libs pathgrad)
+# A sanitizer build (scripts/sanitize.sh) installs instrumented libraries: a program linking them
+# needs the same -fsanitize (pathgrad.pc does not carry build options).
+sanitize=$(meson introspect "$build" --buildoptions |
+  python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "b_sanitize"))')
+[ "$sanitize" = none ] || flags="$flags -fsanitize=$sanitize"
 mkdir "$stage/user" && cp "$source/examples/mlp/main.cpp" "$stage/user/main.cpp"
 cd "$stage/user"
 # shellcheck disable=SC2086  # the flags are words
