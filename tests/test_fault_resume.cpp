@@ -146,13 +146,24 @@ std::string scratch(const std::string& name) {
   return dir;
 }
 
+// The uninterrupted run without the report that both fault-point sweeps compare with (run once).
+const std::string& sweep_reference() {
+  static const std::string ref = [] {
+    std::vector<std::string> args = kTinyRun;
+    args.push_back("--no-report");
+    const std::string dir = scratch("reference");
+    REQUIRE(run_once(dir, args, 0, 0).exit_code == 0);
+    return dir;
+  }();
+  return ref;
+}
+
 }  // namespace
 
 TEST_CASE("a tracked run killed at any fault point resumes to the uninterrupted run's outputs") {
   std::vector<std::string> args = kTinyRun;
   args.push_back("--no-report");
-  const std::string ref = scratch("reference");
-  REQUIRE(run_once(ref, args, 0, 0).exit_code == 0);
+  const std::string& ref = sweep_reference();
   long points = 0;
   for (long n = 1;; ++n) {
     CAPTURE(n);
@@ -173,8 +184,7 @@ TEST_CASE("a tracked run killed at any fault point resumes to the uninterrupted 
 TEST_CASE("a tracked run whose disk fills up at any fault point stops with a message, and resumes once there is space") {
   std::vector<std::string> args = kTinyRun;
   args.push_back("--no-report");
-  const std::string ref = scratch("disk_reference");
-  REQUIRE(run_once(ref, args, 0, 0).exit_code == 0);
+  const std::string& ref = sweep_reference();
   long points = 0;
   for (long n = 1;; ++n) {
     CAPTURE(n);
