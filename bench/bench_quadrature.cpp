@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--n-train", grok.n_train, "grokking: training pairs (full batch); cnn: use --images");
   app.add_option("--n-val", grok.n_val, "grokking: validation pairs");
   app.add_option("--probes", grok.val_probes, "probe inputs (label's log-probability)");
-  app.add_option("--width", cnn.width, "cnn: base width w (channels w-2w-4w-8w)");
+  app.add_option("--width", cnn.width, "cnn: width w of the paper's ResNet-9 (64 = the paper's; examples/cifar2/model.hpp)");
   app.add_option("--batch", cnn.batch, "cnn: batch size");
   app.add_option("--images", cnn.n_train, "cnn: training images");
   app.add_option("--data", cnn.data_dir, "cnn: CIFAR-10 binary directory");

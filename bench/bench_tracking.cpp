@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   app.add_flag("--samples,!--no-samples", samples, "run the sample-level phases (levels 2 and 3)");
   app.add_option("--probes", grok.val_probes, "probes on the label's log-probability (cheap level)");
   app.add_option("--sample-probes", grok.sample_probes, "of those, the sample-level ones");
-  app.add_option("--width", cnn.width, "cnn: base width w (channels w-2w-4w-8w)");
+  app.add_option("--width", cnn.width, "cnn: width w of the paper's ResNet-9 (64 = the paper's; examples/cifar2/model.hpp)");
   app.add_option("--batch", cnn.batch, "cnn: batch size");
   app.add_option("--n-train", cnn.n_train, "cnn: training images (the sample level keeps a buffer per image)");
   app.add_option("--data", cnn.data_dir, "cnn: CIFAR-10 binary directory");

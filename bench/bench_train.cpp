@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "untimed steps first");
   app.add_option("--p", grok.p, "grokking: modulus");
   app.add_option("--n-train", grok.n_train, "grokking: training pairs (the full batch)");
-  app.add_option("--width", cnn.width, "cnn: base width w (channels w-2w-4w-8w)");
+  app.add_option("--width", cnn.width, "cnn: width w of the paper's ResNet-9 (64 = the paper's; examples/cifar2/model.hpp)");
   app.add_option("--batch", cnn.batch, "cnn: batch size");
   app.add_option("--data", cnn.data_dir, "cnn: CIFAR-10 binary directory (cats and dogs are used)");
   CLI11_PARSE(app, argc, argv);

@@ -8,7 +8,7 @@
 #include <limits>
 #include <thread>
 
-#include "bench/cnn.hpp"
+#include "examples/cifar2/model.hpp"
 #include "examples/grokking/model.hpp"
 #include "examples/grokking/probes.hpp"
 #include "nn/data/cifar.hpp"
@@ -72,9 +72,9 @@ std::unique_ptr<Workload> cnn_workload(const CnnSpec& spec) {
   const int64_t n = spec.n_train > 0 ? std::min(spec.n_train, cifar.train.size()) : cifar.train.size();
   auto w = std::make_unique<Workload>();
   w->name = "cnn";
-  w->description = fmt::format("ResNet-9 without batch norm, widths {}-{}-{}-{}, batch {}, {} training images, SGD + momentum",
-                               spec.width, 2 * spec.width, 4 * spec.width, 8 * spec.width, spec.batch, n);
-  w->make_model = [width = spec.width] { return resnet9_no_bn(width); };
+  w->description = fmt::format("the paper's ResNet-9 (no batch norm, no bias), width {}, batch {}, {} training images, SGD + momentum",
+                               spec.width, spec.batch, n);
+  w->make_model = [width = spec.width] { return std::make_shared<cifar2::ResNet9>(width); };
   nn::manual_seed(0);
   w->model = w->make_model();
   w->optimizer = std::make_unique<optim::SGD>(

@@ -1,6 +1,6 @@
 // The benchmarks' training set-ups: a model, its optimizer, its data and loader, its probes, and
 // one plain training step — the grokking transformer (examples/grokking) with AdamW, and the
-// CIFAR-2 CNN (bench/cnn.hpp) with SGD + momentum. Shared by every bench_* program so that each
+// CIFAR-2 CNN (examples/cifar2/model.hpp) with SGD + momentum. Shared by every bench_* program so that each
 // measures the same thing.
 #pragma once
 
@@ -28,7 +28,7 @@ struct GrokkingSpec {
 };
 
 struct CnnSpec {
-  int64_t width = 16;           // channels w-2w-4w-8w (the paper: 64)
+  int64_t width = 16;           // the paper's ResNet-9 at width w (the paper: 64)
   int64_t batch = 128;
   int64_t n_train = 0;          // 0: all 10,000 training images
   int64_t probes = 512;         // test images probed on the label's log-probability ...
