@@ -1,6 +1,7 @@
 # The PyTorch peer of bench_train: plain-training steps/s of the same two models, built layer for
-# layer like pathgrad's (examples/grokking/model.hpp and bench/cnn.hpp), same batch, same dtype
-# (float32), same thread count. Prints one JSON line in bench_train's format.
+# layer like pathgrad's (examples/grokking/model.hpp; examples/cifar2/model.hpp, whose PyTorch
+# definition is bench/resnet9_torch.py), same batch, same dtype (float32), same thread count.
+# Prints one JSON line in bench_train's format.
 #
 #   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/train_peer.py --model grokking --threads 1
 #
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from resnet9_torch import ResNet9
 
 
 class GrokkingTransformer(nn.Module):
@@ -46,33 +49,6 @@ class GrokkingTransformer(nn.Module):
         return F.log_softmax(self.decoder(h), 1)
 
 
-def conv_relu(cin, cout):
-    return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU()]
-
-
-class Residual(nn.Module):
-    def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x):
-        return x + self.inner(x)
-
-
-def resnet9_no_bn(width=16, classes=2):
-    """bench/cnn.hpp: ResNet-9 without batch norm, widths w-2w-4w-8w."""
-    w = width
-    return nn.Sequential(
-        *conv_relu(3, w),
-        *conv_relu(w, 2 * w), nn.MaxPool2d(2),
-        Residual(nn.Sequential(*conv_relu(2 * w, 2 * w), *conv_relu(2 * w, 2 * w))),
-        *conv_relu(2 * w, 4 * w), nn.MaxPool2d(2),
-        *conv_relu(4 * w, 8 * w), nn.MaxPool2d(2),
-        Residual(nn.Sequential(*conv_relu(8 * w, 8 * w), *conv_relu(8 * w, 8 * w))),
-        nn.AdaptiveMaxPool2d(1), nn.Flatten(),
-        nn.Linear(8 * w, classes), nn.LogSoftmax(1))
-
-
 def cifar_batch(path, batch):
     """The first `batch` cats/dogs of data_batch_1.bin, scaled to [0, 1] (timing only)."""
     raw = np.fromfile(os.path.join(path, "data_batch_1.bin"), dtype=np.uint8).reshape(-1, 3073)
@@ -91,7 +67,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch", type=int, default=0, help="0: the model's default (4000 / 128)")
     ap.add_argument("--p", type=int, default=113)
-    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--width", type=int, default=16, help="cnn: width w of the paper's ResNet-9 (64 = the paper's)")
     ap.add_argument("--data", default="../shared/data/cifar10-catdog-bin")
     a = ap.parse_args()
 
@@ -108,7 +84,7 @@ def main():
         what = f"p={a.p}, batch {batch}"
     else:
         batch = a.batch or 128
-        model = resnet9_no_bn(a.width)
+        model = ResNet9(a.width)
         x, y = cifar_batch(a.data, batch)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
         what = f"width {a.width}, batch {batch}"
