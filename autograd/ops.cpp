@@ -3,6 +3,7 @@
 // reference cycles.
 #include "autograd/ops.hpp"
 
+#include "autograd/active_fractions.hpp"
 #include "autograd/path_point.hpp"
 
 #include <fmt/format.h>
@@ -185,8 +186,8 @@ Tensor sigmoid(const Tensor& a) {
 
 Tensor relu(const Tensor& a) {
   KinkRecorder::record(a);
-  return record(K::relu(a), "relu", {a}, [a = a.detach()](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::mul(g, K::step(a))};
+  return record(K::relu(a), "relu", {a}, [a = a.detach(), f = ActiveFractions::next_relu(a)](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{K::mul(g, ActiveFractions::relu_derivative(a, f))};
   });
 }
 
@@ -627,9 +628,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 
 namespace {
 Tensor pool_op(const char* name, const Tensor& x, K::PoolResult r) {
-  return record(r.values, name, {x}, [idx = r.indices, xs = x.shape()](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::max_pool2d_backward(g, idx, xs)};
-  });
+  KinkRecorder::record_pool(x, r.indices);
+  return record(r.values, name, {x},
+                [idx = r.indices, xs = x.shape(), route = ActiveFractions::next_pool(r.indices)](const Node&, const Tensor& g,
+                                                                                                const Ctx&) {
+                  return Grads{ActiveFractions::pool_backward(g, idx, xs, route)};
+                });
 }
 }  // namespace
 

@@ -10,7 +10,7 @@
 namespace pathgrad {
 namespace {
 thread_local const PathPoint* g_point = nullptr;
-thread_local std::vector<Tensor>* g_recorded = nullptr;
+thread_local KinkRecorder* g_recorder = nullptr;
 }  // namespace
 
 PathPointGuard::PathPointGuard(const std::vector<Tensor>& params, const std::vector<Tensor>& deltas, const Tensor& t) {
@@ -71,14 +71,18 @@ Tensor path_value(const Tensor& param, const Tensor& batch, const char* op) {
 }
 
 KinkRecorder::KinkRecorder() {
-  if (g_recorded) throw std::logic_error("KinkRecorder: another recorder is already active in this thread");
-  g_recorded = &recorded_;
+  if (g_recorder) throw std::logic_error("KinkRecorder: another recorder is already active in this thread");
+  g_recorder = this;
 }
 
-KinkRecorder::~KinkRecorder() { g_recorded = nullptr; }
+KinkRecorder::~KinkRecorder() { g_recorder = nullptr; }
 
 void KinkRecorder::record(const Tensor& preactivation) {
-  if (g_recorded) g_recorded->push_back(preactivation.detach());
+  if (g_recorder) g_recorder->recorded_.push_back(preactivation.detach());
+}
+
+void KinkRecorder::record_pool(const Tensor& input, const Tensor& indices) {
+  if (g_recorder) g_recorder->pools_.push_back({input.detach(), indices});
 }
 
 Tensor KinkRecorder::units() const {

@@ -11,6 +11,8 @@
 // No per-row copies of large weights are made.
 //
 // While a KinkRecorder is alive, relu records its input (the pre-activation) on every call.
+// It also records every max-pool's input and chosen positions (a window whose maximum moves is a
+// kink too).
 #pragma once
 
 #include <unordered_map>
@@ -58,11 +60,22 @@ class KinkRecorder {
   bool empty() const { return recorded_.empty(); }
   // Every recorded pre-activation flattened per row and concatenated: [R, units].
   Tensor units() const;
-  // Called by relu.
+  // The recorded pre-activations as they were, one per relu call in forward order.
+  const std::vector<Tensor>& preactivations() const { return recorded_; }
+  // Every max-pool call in forward order: its input [R, C, H, W] and the position of each
+  // window's maximum in the input plane, int64 [R, C, OH, OW] (kernel::PoolResult::indices).
+  struct Pool {
+    Tensor input, indices;
+  };
+  const std::vector<Pool>& pools() const { return pools_; }
+  // Called by relu and by the max-pools.
   static void record(const Tensor& preactivation);
+  static void record_pool(const Tensor& input, const Tensor& indices);
 
  private:
   std::vector<Tensor> recorded_;
+  std::vector<Pool> pools_;
 };
+
 
 }  // namespace pathgrad

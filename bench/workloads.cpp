@@ -15,6 +15,7 @@
 #include "nn/init.hpp"
 #include "nn/loss.hpp"
 #include "optim/adam.hpp"
+#include "optim/schedule.hpp"
 #include "optim/sgd.hpp"
 #include "tensor/kernels.hpp"
 
@@ -84,6 +85,7 @@ std::unique_ptr<Workload> cnn_workload(const CnnSpec& spec) {
                                                        kernel::narrow(cifar.train.labels, 0, 0, n).contiguous());
   w->loader = std::make_unique<data::DataLoader>(*w->train_set,
                                                  data::DataLoaderOptions(spec.batch).shuffle(spec.shuffle).seed(1));
+  if (spec.epochs > 0) w->optimizer->set_schedule(optim::triangle_lr(w->loader->batches_per_epoch(), spec.epochs));
   const int64_t probes = std::min(spec.probes, cifar.test.size());
   const int64_t sample = std::min(spec.sample_probes, probes);
   w->probes.push_back(image_probes("test_sample_level", cifar.test, 0, sample, true));

@@ -34,6 +34,7 @@ struct CnnSpec {
   int64_t probes = 512;         // test images probed on the label's log-probability ...
   int64_t sample_probes = 32;   // ... of which the first are sample-level
   double lr = 0.01, momentum = 0.9, weight_decay = 5e-4;
+  int64_t epochs = 0;           // > 0: the CIFAR triangle lr schedule over that many epochs (peak at 5)
   bool shuffle = true;
   std::string data_dir = "../shared/data/cifar10-catdog-bin";
 };

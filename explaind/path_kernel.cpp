@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "autograd/ops.hpp"
@@ -68,6 +69,8 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
     if (config_.window_edges[i] <= (i ? config_.window_edges[i - 1] : 0))
       throw std::invalid_argument("PathKernel: window edges must be positive and increasing");
   if (!(config_.tolerance > 0)) throw std::invalid_argument("PathKernel: the tolerance must be positive");
+  if (config_.pieces < 1 || config_.pieces > 4096)
+    throw std::invalid_argument(fmt::format("PathKernel: {} initial pieces per step, outside [1, 4096]", config_.pieces));
   if (config_.max_depth < 0 || config_.max_depth > 30)
     throw std::invalid_argument(fmt::format("PathKernel: refinement depth {} outside [0, 30]", config_.max_depth));
   for (const Component& c : components) components_.push_back(resolve(c, layout_));
@@ -129,17 +132,26 @@ Tensor PathKernel::values_at(const Tensor& theta) {
   return probes_.values(forward_, loss_);
 }
 
+namespace {
+// 0, 1/n, ..., 1.
+std::vector<double> uniform_edges(int64_t n) {
+  std::vector<double> e;
+  for (int64_t k = 0; k <= n; ++k) e.push_back(static_cast<double>(k) / static_cast<double>(n));
+  return e;
+}
+}  // namespace
+
 PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& deltas) {
   const int64_t n_in = probes_.num_inputs(set);
-  Edges edges(static_cast<size_t>(n_in), std::vector<double>{0.0, 1.0});
+  Edges edges(static_cast<size_t>(n_in), uniform_edges(config_.pieces));
   if (!config_.kink_aware) return edges;
   std::vector<int64_t> all(static_cast<size_t>(n_in));
   for (int64_t j = 0; j < n_in; ++j) all[static_cast<size_t>(j)] = j;
-  for (int64_t j : add_kinks(set, deltas, all, edges)) {  // too many crossings: uniform pieces
-    std::vector<double>& e = edges[static_cast<size_t>(j)];
-    e.clear();
-    for (int64_t k = 0; k <= config_.max_kinks; ++k) e.push_back(static_cast<double>(k) / static_cast<double>(config_.max_kinks));
-  }
+  const std::vector<int64_t> too_many = add_kinks(set, deltas, all, edges);
+  // Inputs with too many crossings keep their uniform pieces when active fractions handle the
+  // switches inside them; without, they are split into max_kinks uniform pieces.
+  if (!config_.active_fractions)
+    for (int64_t j : too_many) edges[static_cast<size_t>(j)] = uniform_edges(config_.max_kinks);
   return edges;
 }
 
@@ -254,6 +266,42 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
   return too_many;
 }
 
+PathKernel::Fractions PathKernel::fractions_of(size_t set, const std::vector<Tensor>& deltas,
+                                              const std::vector<int64_t>& ids, const std::vector<double>& a,
+                                              const std::vector<double>& b) {
+  // The distinct ends (input, t) of the rows' pieces, and each row's two of them.
+  std::map<std::pair<int64_t, double>, int64_t> index;
+  std::vector<int64_t> end_input, row_a(ids.size()), row_b(ids.size());
+  std::vector<double> end_t;
+  auto end_of = [&](int64_t input, double t) {
+    const auto [it, added] = index.emplace(std::pair{input, t}, static_cast<int64_t>(end_t.size()));
+    if (added) {
+      end_input.push_back(input);
+      end_t.push_back(t);
+    }
+    return it->second;
+  };
+  for (size_t r = 0; r < ids.size(); ++r) {
+    row_a[r] = end_of(ids[r], a[r]);
+    row_b[r] = end_of(ids[r], b[r]);
+  }
+  std::vector<Tensor> leaves;
+  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
+  const int64_t E = static_cast<int64_t>(end_t.size()), R = static_cast<int64_t>(ids.size());
+  NoGradGuard no_grad;
+  PathPointGuard guard(leaves, deltas, Tensor::from_vector(end_t, {E}, leaves.front().dtype()));
+  KinkRecorder ends;
+  probes_.row_outputs(set, forward_, Tensor::from_vector(end_input, {E}));
+  const Tensor ia = Tensor::from_vector(row_a, {R}), ib = Tensor::from_vector(row_b, {R});
+  Fractions out;
+  for (const Tensor& z : ends.preactivations())
+    out.relu.push_back(relu_fractions(K::index_select(z, 0, ia), K::index_select(z, 0, ib)).contiguous());
+  for (const KinkRecorder::Pool& p : ends.pools())
+    out.pools.push_back(pool_route({K::index_select(p.input, 0, ia), K::index_select(p.indices, 0, ia)},
+                                   {K::index_select(p.input, 0, ib), K::index_select(p.indices, 0, ib)}));
+  return out;
+}
+
 void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs, const Edges& edges,
                                   const std::vector<Tensor>& deltas,
                                   const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
@@ -267,7 +315,7 @@ void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs
   const double end_node_offset = dtype == DType::Float64 ? 1e-9 : 1e-5;
   // Rows: (input, point, weight) for every node of every piece of every input.
   std::vector<int64_t> row_input;
-  std::vector<double> row_t, row_w;
+  std::vector<double> row_t, row_w, row_a, row_b;
   for (int64_t j : inputs) {
     for (int64_t k = 0; k < K; ++k) {  // replace this input's rows
       K::narrow(out.data, 0, first + j * K + k, 1).fill_(0.0);
@@ -285,6 +333,8 @@ void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs
         row_input.push_back(j);
         row_t.push_back(std::clamp(r.nodes[q], a + inside, b - inside));
         row_w.push_back(r.weights[q]);
+        row_a.push_back(a);
+        row_b.push_back(b);
       }
     }
   }
@@ -297,8 +347,15 @@ void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs
     const int64_t c = std::min(chunk, R - r0);
     const Tensor ids = Tensor::from_vector(std::vector<int64_t>(row_input.begin() + r0, row_input.begin() + r0 + c), {c});
     const Tensor t = Tensor::from_vector(std::vector<double>(row_t.begin() + r0, row_t.begin() + r0 + c), {c}, dtype);
+    auto part = [&](const std::vector<double>& v) { return std::vector<double>(v.begin() + r0, v.begin() + r0 + c); };
+    const Fractions fractions =
+        config_.active_fractions
+            ? fractions_of(set, deltas, std::vector<int64_t>(row_input.begin() + r0, row_input.begin() + r0 + c), part(row_a), part(row_b))
+            : Fractions{};
     PathPointGuard guard(leaves, deltas, t);
+    std::optional<ActiveFractions> at_nodes(std::in_place, fractions.relu, fractions.pools);
     const std::vector<Tensor> dots = probes_.row_dots(set, forward_, loss_, eval_params_, directions, ids);
+    at_nodes.reset();
     // Unit u of row i, slot k: dots[p][i, k, dir] (data) and dir + 1 (decay), weighted.
     double* data = out.data.data<double>();
     double* decay = out.decay.data<double>();
@@ -316,6 +373,7 @@ void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs
       }
     }
     if (sample_first >= 0) {
+      at_nodes.emplace(fractions.relu, fractions.pools);  // a fresh count of calls for the second forward pass
       const Tensor g = probes_.row_gradients(set, forward_, loss_, eval_params_, layout_, ids);  // [c, K, P]
       for (int64_t i = 0; i < c; ++i)
         K::add_(K::narrow(out.phi, 0, sample_first + row_input[r0 + i] * K, K), K::squeeze(K::narrow(g, 0, i, 1), 0),

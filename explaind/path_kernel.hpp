@@ -28,6 +28,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "autograd/active_fractions.hpp"
 #include "explaind/components.hpp"
 #include "explaind/param_layout.hpp"
 #include "explaind/probes.hpp"
@@ -39,7 +40,9 @@ namespace pathgrad::explaind {
 
 struct PathKernelConfig {
   QuadratureRule rule = gauss_legendre(4);
-  bool kink_aware = true;    // split each input's segment at its ReLU crossings
+  int64_t pieces = 1;        // equal pieces each step starts from
+  bool kink_aware = true;    // split each input's pieces at their ReLU crossings
+  bool active_fractions = true;  // units and max-pool windows switching within a piece: active fractions (§4d)
   bool adaptive = true;      // halve the pieces of inputs whose |ρ| exceeds the tolerance
   double tolerance = 1e-9;   // per-step |ρ| target, absolute, per probe scalar
   int max_depth = 8;         // halvings at most
@@ -128,13 +131,22 @@ class PathKernel {
  private:
   struct StepDots;  // the contracted dots [M, U] (data, decay) and φ [M_s, P] of one step
   using Edges = std::vector<std::vector<double>>;  // per input of a set: 0 = e_0 < ... < e_n = 1
-  // Breakpoints of every input of a set: 0, its located ReLU crossings, 1 (uniform pieces for an
-  // input with more than max_kinks crossings).
+  // Breakpoints of every input of a set: the edges of `pieces` equal pieces and its located ReLU
+  // crossings (max_kinks uniform pieces instead for an input with more than max_kinks crossings,
+  // without active fractions).
   Edges kink_edges(size_t set, const std::vector<Tensor>& deltas);
   // Locates the ReLU crossings bracketed by consecutive edges of each of `inputs` and adds them to
   // their edges. Returns the inputs with more than max_kinks bracketed crossings, left unchanged.
   std::vector<int64_t> add_kinks(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& inputs,
                                  Edges& edges);
+  // The active fractions (autograd/active_fractions.hpp) of rows of a set, each in the piece
+  // [a[r], b[r]] of input ids[r]: one forward pass at the distinct piece ends.
+  struct Fractions {
+    std::vector<Tensor> relu;
+    std::vector<PoolRoute> pools;
+  };
+  Fractions fractions_of(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& ids,
+                         const std::vector<double>& a, const std::vector<double>& b);
   // Integrates inputs `inputs` of a set over their pieces, replacing their rows in `out`.
   void integrate_inputs(size_t set, const std::vector<int64_t>& inputs, const Edges& edges,
                         const std::vector<Tensor>& deltas, const std::vector<std::vector<Tensor>>& directions,

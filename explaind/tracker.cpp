@@ -102,7 +102,9 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   PathKernelConfig cfg;
   cfg.rule = options_.rule_;
   cfg.adaptive = options_.adaptive_;
+  cfg.pieces = options_.pieces_;
   cfg.kink_aware = options_.kink_aware_;
+  cfg.active_fractions = options_.active_fractions_;
   cfg.probe_chunk = options_.probe_chunk_;
   cfg.tolerance = options_.tolerance_;
   cfg.max_depth = options_.max_depth_;

@@ -55,8 +55,15 @@ class TrackerOptions {
   // gradients at the quadrature nodes, no per-sample gradients of the training data.
   TrackerOptions& parameter_wise(bool on) { parameter_wise_ = on; return *this; }
   TrackerOptions& rule(QuadratureRule r) { rule_ = std::move(r); return *this; }
+  // Every step starts from this many equal pieces of the segment, each integrated with the rule.
+  TrackerOptions& pieces(int64_t n) { pieces_ = n; return *this; }
   // Split each probe input's segment at its ReLU crossings (path-kernel.md §4b).
   TrackerOptions& kink_aware(bool on) { kink_aware_ = on; return *this; }
+  // Within each piece, give ReLU units and max-pool windows that switch between its ends their
+  // active fraction in the backward pass (path-kernel.md §4d): the error of a switch falls from
+  // O(h) to O(h²) in the piece width — what makes CNNs, with thousands of switches per step,
+  // trackable.
+  TrackerOptions& active_fractions(bool on) { active_fractions_ = on; return *this; }
   // Halve the pieces of probe inputs whose |ρ_s| exceeds tolerance (absolute).
   TrackerOptions& adaptive(bool on) { adaptive_ = on; return *this; }
   TrackerOptions& tolerance(double t) { tolerance_ = t; return *this; }
@@ -87,10 +94,12 @@ class TrackerOptions {
   // shares then agree to ~1e-5 relative: docs/explaind-exports.md).
   TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
 
-  bool per_sample_ = false, combinations_ = false, parameter_wise_ = false, adaptive_ = true, kink_aware_ = true;
+  bool per_sample_ = false, combinations_ = false, parameter_wise_ = false, adaptive_ = true, kink_aware_ = true,
+       active_fractions_ = true;
   QuadratureRule rule_ = gauss_legendre(2);
   double tolerance_ = 1e-9;
   int max_depth_ = 6;
+  int64_t pieces_ = 1;
   int64_t window_ = 100;
   std::vector<int64_t> window_edges_;
   std::vector<Component> components_;

@@ -13,6 +13,7 @@
 #include "explaind/tracker.hpp"
 #include "nn/data/dataset.hpp"
 #include "nn/init.hpp"
+#include "nn/conv.hpp"
 #include "nn/linear.hpp"
 #include "nn/loss.hpp"
 #include "optim/adam.hpp"
@@ -303,13 +304,18 @@ TEST_CASE("kink-aware integration makes the replica of a ReLU model exact") {
   MakeOptimizer make = [](const NamedTensors& p) {
     return std::make_unique<optim::AdamW>(p, optim::AdamW::Options(0.2).weight_decay(0.1));
   };
-  auto run = [&](bool kinks, bool adaptive) {
+  auto run = [&](bool kinks, bool adaptive, bool fractions) {
     return train(make, 8, true, temp_dir(kinks ? "relu_kinks" : "relu_plain"), false,
-                 ex::TrackerOptions().rule(ex::gauss_legendre(2)).kink_aware(kinks).adaptive(adaptive).tolerance(1e-12),
+                 ex::TrackerOptions()
+                     .rule(ex::gauss_legendre(2))
+                     .kink_aware(kinks)
+                     .adaptive(adaptive)
+                     .active_fractions(fractions)
+                     .tolerance(1e-12),
                  true)
         .summary;
   };
-  const ex::Summary plain = run(false, false), exact = run(true, true);
+  const ex::Summary plain = run(false, false, false), exact = run(true, true, true);
   MESSAGE("ReLU MLP, Gauss-Legendre(2): replica error " << plain.replica_max_abs_error << " without kink splitting, "
                                                        << exact.replica_max_abs_error << " with it");
   CHECK(plain.replica_max_abs_error > 1e-6);  // the kinks matter in this problem ...
@@ -325,6 +331,72 @@ TEST_CASE("kink-aware integration makes the replica of a ReLU model exact") {
                               .summary;
     CHECK(s.replica_max_abs_error < 1e-10);
   }
+}
+
+namespace {
+// A small CNN with every kind of switch: conv 1→4, ReLU, max-pool 2, conv 4→4, ReLU, global
+// max-pool, linear 4→3, log-softmax; on [N, 1, 8, 8] images, float64.
+struct SmallCnn : nn::Module {
+  std::shared_ptr<nn::Conv2d> conv1, conv2;
+  std::shared_ptr<nn::Linear> fc;
+  SmallCnn() {
+    conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 4, 3).padding(1)));
+    conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(4, 4, 3).padding(1)));
+    fc = register_module("fc", std::make_shared<nn::Linear>(4, 3));
+  }
+  Tensor forward(const Tensor& x) override {
+    const Tensor h = max_pool2d(relu(conv1->forward(x)), 2);                // [N, 4, 4, 4]
+    const Tensor g = adaptive_max_pool2d(relu(conv2->forward(h)), 1, 1);  // [N, 4, 1, 1]
+    return log_softmax(fc->forward(reshape(g, {g.size(0), 4})), 1);       // [N, 3]
+  }
+};
+
+// The largest per-step |ρ| of an SGD run of the small CNN tracked on `pieces` equal pieces per
+// step with Gauss–Legendre(2), without kink location or refinement.
+double cnn_residual(int64_t pieces, bool fractions) {
+  nn::manual_seed(5);
+  SmallCnn model;
+  model.to(DType::Float64);
+  Generator g(9);
+  const Tensor x = rand_normal({16, 1, 8, 8}, 0, 1, g, DType::Float64);
+  const Tensor y = Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0}, {16});
+  data::TensorDataset ds(x, y);
+  data::DataLoader loader(ds, data::DataLoaderOptions(8).shuffle(true).seed(2));
+  optim::SGD opt(model.named_parameters(), optim::SGDOptions(0.3).momentum(0.9));
+  ex::ProbeSet probes;
+  probes.name = "probes";
+  probes.x = rand_normal({6, 1, 8, 8}, 0, 1, g, DType::Float64);
+  probes.y = Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 0, 1, 2}, {6});
+  probes.weightings = {ex::OutputWeighting::all_outputs()};
+  ex::Tracker tracker(model, opt, loader, per_sample_nll, {probes},
+                      ex::TrackerOptions()
+                          .rule(ex::gauss_legendre(2))
+                          .pieces(pieces)
+                          .kink_aware(false)
+                          .adaptive(false)
+                          .active_fractions(fractions)
+                          .output_dir(temp_dir("cnn_fractions")));
+  for (int s = 0; s < 8; ++s) {
+    const data::Batch& b = loader.next();
+    opt.zero_grad();
+    nn::nll_loss(model.forward(b.x), b.y).backward();
+    opt.step();
+  }
+  return tracker.finish().residual_max;
+}
+}  // namespace
+
+TEST_CASE("active fractions make a CNN's switches a second-order error of the piece width") {
+  // With ReLU units and max-pool windows switching inside a piece, a rule's error is about
+  // (jump) × (piece width): halving the pieces halves it. Active fractions remove the first-order
+  // part: the error falls with the square of the width, and is far smaller at every width.
+  const double plain1 = cnn_residual(1, false), plain4 = cnn_residual(4, false);
+  const double frac1 = cnn_residual(1, true), frac4 = cnn_residual(4, true);
+  MESSAGE("small CNN, largest per-step residual: plain " << plain1 << " (1 piece), " << plain4 << " (4 pieces); "
+          << "active fractions " << frac1 << ", " << frac4);
+  CHECK(plain1 / plain4 < 8);    // first order: about 4 for 4× narrower pieces
+  CHECK(frac1 / frac4 > 8);      // second order: about 16
+  CHECK(frac4 < plain4 / 10);
 }
 
 TEST_CASE("brute force from the stored trajectory agrees with the online sample-wise influence (AdamW)") {
