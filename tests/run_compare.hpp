@@ -1,5 +1,5 @@
-// Checks of example runs' output files, for the end-to-end tests: the report's figures exist;
-// two runs' weights are equal bit for bit, their exported arrays by their largest difference.
+// Checks of example runs for the end-to-end tests: the report's figures exist; a run paused and
+// resumed; two runs' weights equal bit for bit, their exported arrays by their largest difference.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -36,6 +36,19 @@ inline void check_same_weights(const std::string& a, const std::string& b) {
     CHECK(x.tensors[i].first == y.tensors[i].first);
     CHECK(kernel::amax(kernel::abs(kernel::sub(x.tensors[i].second, y.tensors[i].second))).item() == 0.0);
   }
+}
+
+// Runs `part` paused after step `pause_step`, then resumed with --resume to the end, checking
+// where each session stopped (`run`: the example's run(config, command_line)).
+template <class Config, class RunFn>
+void run_paused_and_resumed(Config part, int64_t pause_step, int64_t steps, RunFn run) {
+  part.stop_after = pause_step;
+  const auto paused = run(part, "first part");
+  CHECK(paused.training.interrupted);
+  CHECK(paused.training.steps == pause_step);
+  part.resume = true;
+  part.stop_after = 0;
+  CHECK(run(part, "resumed").training.steps == steps);
 }
 
 // Largest |a - b| of two .npy arrays of the same shape.

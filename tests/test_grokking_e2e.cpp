@@ -106,15 +106,8 @@ TEST_CASE("a paused and resumed grokking run continues bit for bit, tracker incl
     const Config whole = tiny("whole_" + level, track, 12);
     run(whole, "whole");
     const Generator::State generator_after_whole = nn::default_generator().state();
-    Config part = tiny("part_" + level, track, 12);
-    part.stop_after = 7;
-    const RunResult paused = run(part, "first part");
-    CHECK(paused.training.interrupted);
-    CHECK(paused.training.steps == 7);
-    part.resume = true;
-    part.stop_after = 0;
-    const RunResult resumed = run(part, "resumed");
-    CHECK(resumed.training.steps == 12);
+    const Config part = tiny("part_" + level, track, 12);
+    run_compare::run_paused_and_resumed(part, 7, 12, run);
     // The default generator continues the same stream: nothing draws from it after the checkpoint
     // restores it (the probe model is built before), so anything drawing later gets the same numbers.
     CHECK(nn::default_generator().state().s == generator_after_whole.s);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "examples/common/run_dir.hpp"
+#include "tensor/parallel.hpp"
 
 namespace pathgrad::examples {
 
@@ -30,6 +31,17 @@ void check_same_settings(const nlohmann::json& now, const nlohmann::json& saved,
 // and from the final checkpoint of a finished run the final phase can run again. Throws
 // std::invalid_argument saying what to do.
 bool prepare_run_dir(const RunDir& dir, bool resume, const std::function<void(const nlohmann::json&)>& check_resumable);
+
+// Starts a session of `config` in `dir`: validates the config (Config::validate, which names the
+// flag at fault), sets the number of threads (config.threads) and runs prepare_run_dir with the
+// example's check_resumable(config, saved, path). Returns whether to resume from a checkpoint.
+template <class Config>
+bool open_run_dir(const Config& config, const RunDir& dir) {
+  config.validate();
+  set_num_threads(config.threads);
+  return prepare_run_dir(dir, config.resume,
+                         [&](const nlohmann::json& saved) { check_resumable(config, saved, dir.config()); });
+}
 
 // Writes config.json, appends `command_line` to command.txt (one line per session) and creates
 // weights/.

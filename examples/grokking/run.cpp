@@ -16,7 +16,6 @@
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
-#include "tensor/parallel.hpp"
 
 namespace pathgrad::grokking {
 
@@ -53,11 +52,8 @@ explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir
 
 RunResult run(const Config& config, const std::string& command_line) {
   const auto start = std::chrono::steady_clock::now();
-  config.validate();
-  set_num_threads(config.threads);
   const RunDir dir{config.out};
-  const bool resuming = examples::prepare_run_dir(
-      dir, config.resume, [&](const nlohmann::json& saved) { check_resumable(config, saved, dir.config()); });
+  const bool resuming = examples::open_run_dir(config, dir);
   examples::record_session(dir, to_json(config), command_line);
 
   const data::ModularData data = make_data(config);

@@ -8,6 +8,7 @@
 
 #include "autograd/engine.hpp"
 #include "examples/common/duration.hpp"
+#include "examples/common/outcome_json.hpp"
 #include "examples/common/stop_on_signal.hpp"
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
@@ -76,15 +77,8 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoa
   return outcome;
 }
 
-nlohmann::json outcome_to_json(const TrainingOutcome& o) {
-  return {{"metrics", o.metrics.to_json()}, {"seconds", o.seconds}};
-}
+nlohmann::json outcome_to_json(const TrainingOutcome& o) { return examples::outcome_json(o); }
 
-TrainingOutcome outcome_from_json(const nlohmann::json& j) {
-  TrainingOutcome o;
-  o.metrics = Metrics::from_json(j.at("metrics"));
-  o.seconds = j.at("seconds").get<double>();
-  return o;
-}
+TrainingOutcome outcome_from_json(const nlohmann::json& j) { return examples::outcome_from<TrainingOutcome>(j); }
 
 }  // namespace pathgrad::grokking
