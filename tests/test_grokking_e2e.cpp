@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <regex>
 #include <string>
 
 #include "examples/grokking/run.hpp"
@@ -17,8 +16,8 @@
 #include "tensor/atomic_file.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
-#include "tensor/safetensors.hpp"
 #include "tests/grokking_tiny.hpp"
+#include "tests/run_compare.hpp"
 
 using namespace pathgrad;
 using namespace pathgrad::grokking;
@@ -28,20 +27,9 @@ namespace {
 
 using grokking_test::tiny;
 
-// Every tensor of two safetensors files is bit-identical.
-void check_same_weights(const std::string& a, const std::string& b) {
-  const SafetensorsContents x = load_safetensors(a), y = load_safetensors(b);
-  REQUIRE(x.tensors.size() == y.tensors.size());
-  for (size_t i = 0; i < x.tensors.size(); ++i) {
-    INFO(x.tensors[i].first);
-    CHECK(x.tensors[i].first == y.tensors[i].first);
-    CHECK(kernel::amax(kernel::abs(kernel::sub(x.tensors[i].second, y.tensors[i].second))).item() == 0.0);
-  }
-}
-
-double max_abs_diff(const std::string& a, const std::string& b) {
-  return kernel::amax(kernel::abs(kernel::sub(load_npy(a), load_npy(b)))).item();
-}
+using run_compare::check_report_figures;
+using run_compare::check_same_weights;
+using run_compare::max_abs_diff_npy;
 
 }  // namespace
 
@@ -90,10 +78,7 @@ TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a
 
   // Every figure the report shows exists, and every kind of analysis is there.
   const std::string md = read_file(c.out + "/report.md");
-  const std::regex image(R"(!\[[^\]]*\]\(([^)]+)\))");
-  int64_t figures = 0;
-  for (auto it = std::sregex_iterator(md.begin(), md.end(), image); it != std::sregex_iterator(); ++it, ++figures)
-    CHECK_MESSAGE(fs::file_size(c.out + "/" + (*it)[1].str()) > 1000, (*it)[1].str());
+  const int64_t figures = check_report_figures(c.out);
   for (const char* plot : {"accuracy", "loss", "replica_scatter", "cumulative_influence", "components_layers", "balance_heads",
                            "similarity_mlp_fc1_0_14", "data_influence_0_14", "swap_accuracy", "swap_kl"})
     CHECK_MESSAGE(md.find(std::string("plots/") + plot + ".png") != std::string::npos, plot);
@@ -121,15 +106,8 @@ TEST_CASE("a paused and resumed grokking run continues bit for bit, tracker incl
     const Config whole = tiny("whole_" + level, track, 12);
     run(whole, "whole");
     const Generator::State generator_after_whole = nn::default_generator().state();
-    Config part = tiny("part_" + level, track, 12);
-    part.stop_after = 7;
-    const RunResult paused = run(part, "first part");
-    CHECK(paused.training.interrupted);
-    CHECK(paused.training.steps == 7);
-    part.resume = true;
-    part.stop_after = 0;
-    const RunResult resumed = run(part, "resumed");
-    CHECK(resumed.training.steps == 12);
+    const Config part = tiny("part_" + level, track, 12);
+    run_compare::run_paused_and_resumed(part, 7, 12, run);
     // The default generator continues the same stream: nothing draws from it after the checkpoint
     // restores it (the probe model is built before), so anything drawing later gets the same numbers.
     CHECK(nn::default_generator().state().s == generator_after_whole.s);
@@ -137,7 +115,7 @@ TEST_CASE("a paused and resumed grokking run continues bit for bit, tracker incl
     CHECK(read_file(whole.out + "/metrics.csv") == read_file(part.out + "/metrics.csv"));
     if (track == TrackLevel::Full)
       for (const char* a : {"replica", "sample_data", "parameter_window_data", "component_window_data", "step_influence"})
-        CHECK_MESSAGE(max_abs_diff(whole.out + "/explaind/" + a + ".npy", part.out + "/explaind/" + a + ".npy") == 0.0, a);
+        CHECK_MESSAGE(max_abs_diff_npy(whole.out + "/explaind/" + a + ".npy", part.out + "/explaind/" + a + ".npy") == 0.0, a);
   }
 }
 

@@ -8,6 +8,8 @@
 #include <stdexcept>
 
 #include "examples/common/cli_numbers.hpp"
+#include "examples/common/require_flag.hpp"
+#include "examples/common/run_session.hpp"
 #include "explaind/quadrature.hpp"
 
 namespace pathgrad::grokking {
@@ -15,10 +17,7 @@ namespace pathgrad::grokking {
 namespace {
 const std::map<std::string, TrackLevel> kLevels = {
     {"off", TrackLevel::Off}, {"cheap", TrackLevel::Cheap}, {"samples", TrackLevel::Samples}, {"full", TrackLevel::Full}};
-
-void require(bool ok, const std::string& flag, const std::string& what) {
-  if (!ok) throw std::invalid_argument(fmt::format("--{}: {}", flag, what));
-}
+using examples::require_flag;
 }  // namespace
 
 const char* track_level_name(TrackLevel level) {
@@ -28,42 +27,42 @@ const char* track_level_name(TrackLevel level) {
 }
 
 void Config::validate() const {
-  require(p >= 2, "p", fmt::format("must be at least 2, got {}", p));
-  require(n_train >= 1, "n-train", fmt::format("must be at least 1, got {}", n_train));
-  require(n_val >= 1, "n-val", fmt::format("must be at least 1, got {}", n_val));
-  require(n_train + n_val <= p * (p + 1) / 2, "n-train",
+  require_flag(p >= 2, "p", fmt::format("must be at least 2, got {}", p));
+  require_flag(n_train >= 1, "n-train", fmt::format("must be at least 1, got {}", n_train));
+  require_flag(n_val >= 1, "n-val", fmt::format("must be at least 1, got {}", n_val));
+  require_flag(n_train + n_val <= p * (p + 1) / 2, "n-train",
           fmt::format("n-train {} + n-val {} exceed the {} unordered pairs of p = {}", n_train, n_val, p * (p + 1) / 2, p));
   for (auto [flag, v] : {std::pair{"d-model", d_model}, {"heads", heads}, {"d-head", d_head}, {"d-mlp", d_mlp}})
-    require(v >= 1, flag, fmt::format("must be positive, got {}", v));
-  require(lr > 0, "lr", fmt::format("must be positive, got {}", lr));
-  require(beta1 >= 0 && beta1 < 1, "beta1", fmt::format("must be in [0, 1), got {}", beta1));
-  require(beta2 >= 0 && beta2 < 1, "beta2", fmt::format("must be in [0, 1), got {}", beta2));
-  require(eps >= 0, "eps", fmt::format("must be >= 0, got {}", eps));
-  require(weight_decay >= 0, "weight-decay", fmt::format("must be >= 0, got {}", weight_decay));
-  require(steps >= 1, "steps", fmt::format("must be at least 1, got {}", steps));
-  require(checkpoint_every >= 1, "checkpoint-every", fmt::format("must be at least 1, got {}", checkpoint_every));
-  require(stop_after >= 0, "stop-after", fmt::format("must be >= 0, got {}", stop_after));
-  require(progress_every >= 1, "progress-every", fmt::format("must be at least 1, got {}", progress_every));
-  require(val_probes >= 1, "val-probes", fmt::format("must be at least 1, got {}", val_probes));
-  require(sample_probes >= 1 && sample_probes <= std::min(val_probes, n_val), "sample-probes",
+    require_flag(v >= 1, flag, fmt::format("must be positive, got {}", v));
+  require_flag(lr > 0, "lr", fmt::format("must be positive, got {}", lr));
+  require_flag(beta1 >= 0 && beta1 < 1, "beta1", fmt::format("must be in [0, 1), got {}", beta1));
+  require_flag(beta2 >= 0 && beta2 < 1, "beta2", fmt::format("must be in [0, 1), got {}", beta2));
+  require_flag(eps >= 0, "eps", fmt::format("must be >= 0, got {}", eps));
+  require_flag(weight_decay >= 0, "weight-decay", fmt::format("must be >= 0, got {}", weight_decay));
+  require_flag(steps >= 1, "steps", fmt::format("must be at least 1, got {}", steps));
+  require_flag(checkpoint_every >= 1, "checkpoint-every", fmt::format("must be at least 1, got {}", checkpoint_every));
+  require_flag(stop_after >= 0, "stop-after", fmt::format("must be >= 0, got {}", stop_after));
+  require_flag(progress_every >= 1, "progress-every", fmt::format("must be at least 1, got {}", progress_every));
+  require_flag(val_probes >= 1, "val-probes", fmt::format("must be at least 1, got {}", val_probes));
+  require_flag(sample_probes >= 1 && sample_probes <= std::min(val_probes, n_val), "sample-probes",
           fmt::format("must be in [1, min(val-probes, n-val) = {}], got {}", std::min(val_probes, n_val), sample_probes));
-  require(train_probes >= 0 && train_probes <= n_train, "train-probes",
+  require_flag(train_probes >= 0 && train_probes <= n_train, "train-probes",
           fmt::format("must be in [0, n-train = {}], got {}", n_train, train_probes));
-  require(output_probes >= 0 && output_probes <= std::min(val_probes, n_val), "output-probes",
+  require_flag(output_probes >= 0 && output_probes <= std::min(val_probes, n_val), "output-probes",
           fmt::format("must be in [0, min(val-probes, n-val) = {}], got {}", std::min(val_probes, n_val), output_probes));
-  require(tolerance > 0, "tolerance", fmt::format("must be positive, got {}", tolerance));
-  require(max_depth >= 0 && max_depth <= 20, "max-depth", fmt::format("must be in [0, 20], got {}", max_depth));
+  require_flag(tolerance > 0, "tolerance", fmt::format("must be positive, got {}", tolerance));
+  require_flag(max_depth >= 0 && max_depth <= 20, "max-depth", fmt::format("must be in [0, 20], got {}", max_depth));
   try {
     explaind::parse_rule(rule);
   } catch (const std::invalid_argument& e) {
-    require(false, "rule", e.what());
+    require_flag(false, "rule", e.what());
   }
   for (size_t i = 0; i < window_edges.size(); ++i)
-    require(window_edges[i] > (i ? window_edges[i - 1] : 0), "window-edges",
+    require_flag(window_edges[i] > (i ? window_edges[i - 1] : 0), "window-edges",
             fmt::format("edges must be positive and increasing, got {} after {}", window_edges[i],
                         i ? window_edges[i - 1] : 0));
-  require(threads >= 1, "threads", fmt::format("must be at least 1, got {}", threads));
-  require(!out.empty(), "out", "must not be empty");
+  require_flag(threads >= 1, "threads", fmt::format("must be at least 1, got {}", threads));
+  require_flag(!out.empty(), "out", "must not be empty");
 }
 
 void add_flags(CLI::App& app, Config& c) {
@@ -156,26 +155,9 @@ nlohmann::json to_json(const Config& c) {
 }
 
 void check_resumable(const Config& config, const nlohmann::json& saved, const std::string& saved_path) {
-  nlohmann::json now = to_json(config);
-  nlohmann::json before = saved;
   // Settings that do not change the trajectory or the tracker's accounting may differ.
-  for (nlohmann::json* j : {&now, &before}) {
-    (*j)["training"].erase("steps");
-    (*j)["training"].erase("progress_every");
-    (*j)["training"].erase("stop_after");
-    j->erase("output");
-  }
-  std::string diffs;
-  for (const auto& [section, fields] : now.items())
-    for (const auto& [key, value] : fields.items()) {
-      const nlohmann::json was = before.contains(section) ? before[section].value(key, nlohmann::json()) : nlohmann::json();
-      if (was == value) continue;
-      std::string flag = key;
-      std::replace(flag.begin(), flag.end(), '_', '-');
-      diffs += fmt::format("\n  --{}: {} in {}, {} now", flag, was.dump(), saved_path, value.dump());
-    }
-  if (!diffs.empty())
-    throw std::invalid_argument("--resume: these settings differ from the run being resumed (pass the same flags):" + diffs);
+  examples::check_same_settings(to_json(config), saved, saved_path,
+                                {"training.steps", "training.progress_every", "training.stop_after", "output"});
 }
 
 }  // namespace pathgrad::grokking

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "examples/common/replica_figures.hpp"
 #include "explaind/report/plot.hpp"
 #include "tensor/kernels.hpp"
 
@@ -13,19 +14,19 @@ namespace pathgrad::grokking {
 
 namespace {
 
+using examples::render;
 using report::LinePlot;
 
-// Renders `figure` to plots/<name>.png of the run and returns its reference.
-template <class F>
-FigureRef render(const RunDir& dir, const F& figure, const std::string& name, std::string caption) {
-  figure.render(dir.file(RunDir::plot(name)));
-  return {RunDir::plot(name), std::move(caption)};
+// The memorisation and generalisation markers of a run.
+std::vector<examples::StepMarker> milestones(const Metrics& m) {
+  std::vector<examples::StepMarker> out;
+  if (auto s = m.memorisation_step()) out.push_back({static_cast<double>(*s), fmt::format("memorisation, step {}", *s)});
+  if (auto s = m.generalisation_step()) out.push_back({static_cast<double>(*s), fmt::format("generalisation, step {}", *s)});
+  return out;
 }
 
-// Adds the memorisation and generalisation markers of a run.
 void add_milestones(LinePlot& plot, const Metrics& m) {
-  if (auto s = m.memorisation_step()) plot.add_marker(static_cast<double>(*s), fmt::format("memorisation, step {}", *s));
-  if (auto s = m.generalisation_step()) plot.add_marker(static_cast<double>(*s), fmt::format("generalisation, step {}", *s));
+  for (const examples::StepMarker& marker : milestones(m)) plot.add_marker(marker.step, marker.label);
 }
 
 std::vector<double> scaled(std::vector<double> v, double factor) {
@@ -80,59 +81,17 @@ std::vector<FigureRef> plot_training_curves(const RunDir& dir, const Metrics& m)
 }
 
 std::vector<FigureRef> plot_replica_check(const RunDir& dir, const ReplicaCheck& c, const Metrics& m) {
-  const auto [lo, hi] = std::minmax_element(c.real.begin(), c.real.end());
-  LinePlot scatter;
-  scatter.title("Kernel machine (replica) against the trained model").xlabel("model: log p(label)")
-      .ylabel("replica: F(theta_0) + sum_s phi_s . delta_s")
-      .add_series("probe scalars", c.real, c.replica, report::SeriesStyle::Points)
-      .add_series("y = x", {*lo, *hi}, {*lo, *hi})
-      .legend(report::LegendPosition::TopLeft);
-  std::vector<double> error;
-  for (size_t i = 0; i < c.real.size(); ++i) error.push_back(std::abs(c.replica[i] - c.real[i]));
-  std::vector<double> index(error.size());
-  for (size_t i = 0; i < index.size(); ++i) index[i] = static_cast<double>(i);
-  LinePlot errors;
-  errors.title("Replica error per probe scalar").xlabel("probe scalar (manifest order)").ylabel("|replica - model|")
-      .y_scale(report::Scale::Log).add_series("", index, error, report::SeriesStyle::Points);
-  LinePlot residual;
-  residual.title("Residual of the path integral per step").xlabel("step").ylabel("|rho_s|")
-      .y_scale(report::Scale::Log)
-      .add_series("max over probes", c.steps, c.residual_max)
-      .add_series("mean over probes", c.steps, c.residual_mean)
-      .legend(report::LegendPosition::BottomRight);
-  LinePlot influence;
-  influence.title("Step-wise influence phi_s . delta_s (mean over probes)").xlabel("step")
-      .ylabel("change of log p(label)").y_scale(report::Scale::SymLog)
-      .add_series("validation probes", c.steps, c.val_influence);
-  if (!c.train_influence.empty()) influence.add_series("training probes", c.steps, c.train_influence);
-  add_milestones(influence, m);
-  // Running sums of the step-wise influence: the kernel machine's mean log p(label) minus its start.
-  auto running_sum = [](std::vector<double> v) {
-    for (size_t i = 1; i < v.size(); ++i) v[i] += v[i - 1];
-    return v;
-  };
-  LinePlot cumulative;
-  cumulative.title("Cumulative influence of the steps (mean over probes)").xlabel("step")
-      .ylabel("change of log p(label) since step 0")
-      .add_series("validation probes", c.steps, running_sum(c.val_influence));
-  if (!c.train_influence.empty()) cumulative.add_series("training probes", c.steps, running_sum(c.train_influence));
-  cumulative.legend(report::LegendPosition::BottomLeft);
-  add_milestones(cumulative, m);
-  std::vector<FigureRef> out{
-      render(dir, scatter, "replica_scatter",
-             "Every probe scalar: the kernel machine's output (replica) against the trained model's. On the "
-             "diagonal when the path kernel accounts for the whole training run."),
-      render(dir, errors, "replica_error", "Absolute replica error of each probe scalar (log scale).")};
-  if (std::ranges::any_of(c.residual_max, [](double v) { return v > 0; }))
-    out.push_back(render(dir, residual, "residuals",
-                         "Largest and mean |rho_s| per step: what the quadrature of the path integral missed "
-                         "(log scale; steps at exactly 0 are gaps)."));
-  out.push_back(render(dir, influence, "step_influence",
-                       "How much each step changed the log-probability of the label, mean over validation and "
-                       "over training probes (symmetric log scale)."));
-  out.push_back(render(dir, cumulative, "cumulative_influence",
-                       "The step-wise influence summed up to each step, mean over validation and over training "
-                       "probes: how the kernel machine's log-probability of the label moved since initialisation."));
+  std::vector<FigureRef> out = examples::plot_replica_fit(dir, c, "model: log p(label)");
+  std::vector<examples::StepSeries> series{{"validation probes", c.val_influence}};
+  if (!c.train_influence.empty()) series.push_back({"training probes", c.train_influence});
+  const std::vector<FigureRef> influence = examples::plot_step_influence(
+      dir, c.steps, series, milestones(m),
+      {"change of log p(label)", "change of log p(label) since step 0",
+       "How much each step changed the log-probability of the label, mean over validation and over training "
+       "probes (symmetric log scale).",
+       "The step-wise influence summed up to each step, mean over validation and over training probes: how the "
+       "kernel machine's log-probability of the label moved since initialisation."});
+  out.insert(out.end(), influence.begin(), influence.end());
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "examples/common/figure_ref.hpp"
 #include "examples/grokking/influence.hpp"
 #include "examples/grokking/metrics.hpp"
 #include "examples/grokking/replica_check.hpp"
@@ -14,10 +15,7 @@
 
 namespace pathgrad::grokking {
 
-struct FigureRef {
-  std::string path;     // relative to the run directory
-  std::string caption;
-};
+using examples::FigureRef;
 
 // Accuracy and loss per step, with the memorisation and generalisation markers.
 std::vector<FigureRef> plot_training_curves(const RunDir& dir, const Metrics& metrics);

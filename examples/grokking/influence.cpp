@@ -13,6 +13,9 @@
 namespace pathgrad::grokking {
 
 namespace K = kernel;
+using examples::window_ranges;
+using examples::take_column_ranges;
+using examples::window_slice;
 
 std::vector<std::string> layer_components() {
   return {"embed.weight", "attn.qkv.weight", "attn.out.weight", "mlp.fc1.*", "mlp.fc2.*", "decoder.weight"};
@@ -24,25 +27,7 @@ std::vector<std::string> head_component_names(int64_t heads) {
   return out;
 }
 
-std::string StepRange::label() const { return fmt::format("steps {}-{}", begin, end); }
-
 namespace {
-
-std::vector<StepRange> window_ranges(const TrackerExports& exports) {
-  std::vector<StepRange> out;
-  for (const auto& [b, e] : exports.windows()) out.push_back({b, e});
-  return out;
-}
-
-// Mean over `rows` of column `c` of a [M, C] matrix.
-double column_mean(const Tensor& matrix, const std::vector<int64_t>& rows, int64_t c) {
-  double s = 0;
-  for (int64_t m : rows) s += matrix.at({m, c});
-  return rows.empty() ? 0.0 : s / static_cast<double>(rows.size());
-}
-
-// Entry w of the leading (window) axis of a [W, ...] tensor.
-Tensor window_slice(const Tensor& t, int64_t w) { return K::squeeze(K::narrow(t, 0, w, 1), 0); }
 
 Tensor index(const std::vector<int64_t>& v) { return Tensor::from_vector(v, {static_cast<int64_t>(v.size())}); }
 
@@ -52,28 +37,6 @@ Tensor permuted(const Tensor& m, const std::vector<int64_t>& rows, const std::ve
 }
 
 }  // namespace
-
-ComponentInfluence component_influence(const TrackerExports& exports, const std::vector<std::string>& components,
-                                       const std::vector<int64_t>& validation_rows) {
-  ComponentInfluence out;
-  out.components = components;
-  out.windows = window_ranges(exports);
-  const Tensor wdata = exports.load("component_window_data"), wdecay = exports.load("component_window_decay");
-  const Tensor data = exports.load("component_data"), decay = exports.load("component_decay");
-  for (const std::string& name : components) {
-    const int64_t c = exports.component_index(name);
-    std::vector<double> d, r;
-    for (int64_t w = 0; w < static_cast<int64_t>(out.windows.size()); ++w) {
-      d.push_back(column_mean(window_slice(wdata, w), validation_rows, c));
-      r.push_back(column_mean(window_slice(wdecay, w), validation_rows, c));
-    }
-    out.data.push_back(std::move(d));
-    out.decay.push_back(std::move(r));
-    out.data_total.push_back(column_mean(data, validation_rows, c));
-    out.decay_total.push_back(column_mean(decay, validation_rows, c));
-  }
-  return out;
-}
 
 SumOrder sum_order(const TrackerExports& exports, const data::ModularData& data) {
   SumOrder o;

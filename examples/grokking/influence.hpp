@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "examples/grokking/tracker_exports.hpp"
+#include "examples/common/component_influence.hpp"
 #include "nn/data/modular.hpp"
 
 namespace pathgrad::grokking {
@@ -19,21 +19,12 @@ namespace pathgrad::grokking {
 std::vector<std::string> layer_components();
 std::vector<std::string> head_component_names(int64_t heads);
 
-// A window of steps [begin, end) and its label; the whole run is [0, steps).
-struct StepRange {
-  int64_t begin = 0, end = 0;
-  std::string label() const;  // "steps 200-250"
-};
+using examples::ComponentInfluence;
+using examples::StepRange;
+using examples::TrackerExports;
 
 // Mean over validation probes (the label's log-probability) of each component's influence.
-struct ComponentInfluence {
-  std::vector<std::string> components;
-  std::vector<StepRange> windows;
-  std::vector<std::vector<double>> data, decay;  // [component][window]
-  std::vector<double> data_total, decay_total;   // [component], whole run
-};
-ComponentInfluence component_influence(const TrackerExports& exports, const std::vector<std::string>& components,
-                                       const std::vector<int64_t>& validation_rows);
+using examples::component_influence;
 
 // Cosine similarity between the sample-level probes' parameter-influence vectors (data part)
 // restricted to one component, rows and columns sorted by a + b.

@@ -5,25 +5,22 @@
 
 #include <chrono>
 
+#include "examples/common/replica_summary.hpp"
+#include "examples/common/timings.hpp"
 #include "examples/grokking/figures.hpp"
 #include "examples/grokking/influence.hpp"
 #include "examples/grokking/replica_check.hpp"
 #include "examples/grokking/swap.hpp"
-#include "examples/grokking/tracker_exports.hpp"
 #include "explaind/report/csv.hpp"
 #include "explaind/report/report.hpp"
-#include "tensor/atomic_file.hpp"
 
 namespace pathgrad::grokking {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using examples::add_figures;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-void add_figures(report::Report& r, const std::vector<FigureRef>& figures) {
-  for (const FigureRef& f : figures) r.figure(f.path, f.caption);
-}
 
 std::string step_or_never(const std::optional<int64_t>& s) { return s ? std::to_string(*s) : "not reached"; }
 
@@ -59,27 +56,7 @@ void tracked_sections(report::Report& r, const ReportInputs& in, const explaind:
   const Metrics& m = in.training.metrics;
 
   r.section("Replica check");
-  r.paragraph(
-      "The tracker decomposes every probe's change over training exactly into per-step terms phi_s . delta_s "
-      "(path-kernel.md). Their sum from the initial model is the kernel machine (the replica); it matches the "
-      "trained model up to the residuals of the numerical path integral, reported as their own term.");
-  r.key_values({{"replica max |error|", fmt::format("{:.3g}", s.replica_max_abs_error)},
-                {"replica mean |error|", fmt::format("{:.3g}", s.replica_mean_abs_error)},
-                {"output scale (mean |log p(label)|)", fmt::format("{:.3g}", s.output_scale)},
-                {"max error / output scale", fmt::format("{:.3g}", s.replica_max_abs_error / s.output_scale)},
-                {"mean change over training (mean |F(theta_S) - F(theta_0)|)", fmt::format("{:.3g}", s.change_scale)},
-                {"max error / mean change", fmt::format("{:.3g}", s.replica_max_abs_error / s.change_scale)},
-                {"largest per-step residual", fmt::format("{:.3g}", s.residual_max)},
-                {"largest sum of |residuals| of a probe", fmt::format("{:.3g}", s.residual_abs_sum_max)},
-                {"marginal mismatch (relative)", fmt::format("{:.3g}", s.marginal_mismatch)},
-                {"argmax agreement (probes on all outputs)",
-                 s.argmax_agreement >= 0 ? fmt::format("{:.4g} %", 100 * s.argmax_agreement) : "not tracked (--output-probes N)"},
-                {"mean KL(model || replica) (probes on all outputs)",
-                 s.mean_kl >= 0 ? fmt::format("{:.3g}", s.mean_kl) : "not tracked (--output-probes N)"},
-                {"linear-form mismatch (relative)", fmt::format("{:.3g}", s.linear_form_mismatch)},
-                {"gradient evaluations", std::to_string(s.gradient_evaluations)},
-                {"deepest refinement", std::to_string(s.deepest_refinement)},
-                {"tracking time", fmt::format("{:.0f} s", s.tracking_seconds)}});
+  examples::add_replica_summary(r, s, "mean |log p(label)|", "not tracked (--output-probes N)");
   const ReplicaCheck check = replica_check(exports, val_rows, train_rows);
   report::CsvTable::from_columns({{"step", check.steps},
                                   {"residual_max", check.residual_max},
@@ -165,18 +142,13 @@ void write_report(const ReportInputs& in) {
 
   const double analysis_seconds = seconds_since(start);
   r.section("Configuration").key_values_from_json(to_json(c));
-  r.section("Timings").key_values(
-      {{"training (including tracking)", fmt::format("{:.1f} s", in.training.seconds)},
-       {"of which tracking", in.summary ? fmt::format("{:.1f} s", in.summary->tracking_seconds) : "not tracked"},
-       {"analyses and plots", fmt::format("{:.1f} s", analysis_seconds)},
-       {"this session so far", fmt::format("{:.1f} s", seconds_since(in.session_start))}});
+  examples::RunTimes times{in.training.seconds, in.summary ? in.summary->tracking_seconds : -1.0, analysis_seconds,
+                          seconds_since(in.session_start)};
+  r.section("Timings").key_values(examples::timing_rows(times));
   r.write(in.dir.root);
-  write_file_atomically(in.dir.timings(),
-                        nlohmann::json{{"training_seconds", in.training.seconds},
-                                       {"tracking_seconds", in.summary ? in.summary->tracking_seconds : 0.0},
-                                       {"report_seconds", seconds_since(start)},
-                                       {"session_seconds", seconds_since(in.session_start)}}
-                                .dump(2) + "\n");
+  times.report = seconds_since(start);
+  times.session = seconds_since(in.session_start);
+  examples::write_timings(in.dir, times);
 }
 
 }  // namespace pathgrad::grokking

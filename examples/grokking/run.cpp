@@ -5,9 +5,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <filesystem>
 #include <memory>
 
+#include "examples/common/run_session.hpp"
 #include "examples/grokking/probes.hpp"
 #include "examples/grokking/report.hpp"
 #include "explaind/quadrature.hpp"
@@ -16,53 +16,16 @@
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
-#include "tensor/atomic_file.hpp"
-#include "tensor/json_file.hpp"
-#include "tensor/parallel.hpp"
 
 namespace pathgrad::grokking {
 
-namespace fs = std::filesystem;
-
 namespace {
-
-// Checks that the run directory fits the command, and says whether there is a checkpoint to
-// resume from. A fresh start needs a new --out. --resume needs the same settings; without a
-// checkpoint (a run stopped before its first one) it starts the run again from step 0, and from
-// the final checkpoint of a finished run it writes the exports and the report again.
-bool prepare_run_dir(const Config& config, const RunDir& dir) {
-  const bool has_checkpoint = optim::checkpoint_exists(dir.checkpoint());
-  if (!config.resume) {
-    if (has_checkpoint)
-      throw std::invalid_argument(fmt::format(
-          "--out {} already holds a run ({}): pass --resume to continue it (or, when its training has finished, to "
-          "write its exports and report again), or choose another --out",
-          config.out, dir.checkpoint()));
-    if (fs::exists(dir.config()))
-      throw std::invalid_argument(fmt::format(
-          "--out {} holds a run that stopped before its first checkpoint ({} but no {}): pass --resume to start it "
-          "again from step 0, or choose another --out",
-          config.out, dir.config(), dir.checkpoint()));
-    return false;
-  }
-  if (!fs::exists(dir.config()))
-    throw std::invalid_argument(fmt::format("--resume: {} does not exist: --out names no run", dir.config()));
-  check_resumable(config, read_json_file(dir.config()), dir.config());
-  if (!has_checkpoint)
-    fmt::print("--resume: {} holds no checkpoint yet (the run stopped before its first): starting it again from step 0\n",
-               config.out);
-  return has_checkpoint;
-}
 
 // The resumed checkpoint's training outcome (its `extra`), with errors naming the file.
 TrainingOutcome load_training_state(const RunDir& dir, Transformer& model, optim::AdamW& optimizer,
                                     data::DataLoader& loader) {
-  const nlohmann::json extra = optim::load_checkpoint(dir.checkpoint(), model, optimizer, loader);
-  try {
-    return outcome_from_json(extra);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("--resume: {}/state.json, field 'extra': {}", dir.checkpoint(), e.what()));
-  }
+  return examples::parse_checkpoint_extra(dir, optim::load_checkpoint(dir.checkpoint(), model, optimizer, loader),
+                                          outcome_from_json);
 }
 
 explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir, nn::Module& probe_model,
@@ -89,14 +52,9 @@ explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir
 
 RunResult run(const Config& config, const std::string& command_line) {
   const auto start = std::chrono::steady_clock::now();
-  config.validate();
-  set_num_threads(config.threads);
   const RunDir dir{config.out};
-  const bool resuming = prepare_run_dir(config, dir);
-  fs::create_directories(dir.weights_dir());
-  write_file_atomically(dir.config(), to_json(config).dump(2) + "\n");
-  const std::string earlier_commands = fs::exists(dir.command()) ? read_file(dir.command()) : std::string();
-  write_file_atomically(dir.command(), earlier_commands + command_line + "\n");
+  const bool resuming = examples::open_run_dir(config, dir);
+  examples::record_session(dir, to_json(config), command_line);
 
   const data::ModularData data = make_data(config);
   data.save_csv(dir.split_csv());

@@ -1,32 +1,15 @@
-// Where every output of a grokking run goes, relative to the run directory (--out).
+// Where every output of a grokking run goes, relative to the run directory (--out): the
+// examples' common layout (examples/common/run_dir.hpp) and the data split.
 #pragma once
 
-#include <cstdint>
 #include <string>
 
-#include <fmt/format.h>
+#include "examples/common/run_dir.hpp"
 
 namespace pathgrad::grokking {
 
-struct RunDir {
-  std::string root;
-
-  std::string file(const std::string& name) const { return root + "/" + name; }
-  std::string config() const { return file("config.json"); }
-  std::string command() const { return file("command.txt"); }
+struct RunDir : examples::RunDir {
   std::string split_csv() const { return file("split.csv"); }
-  std::string metrics_csv() const { return file("metrics.csv"); }
-  std::string timings() const { return file("timings.json"); }
-  // Interval weights (the swap experiment reads them), step 0 being the initial weights.
-  std::string weights_dir() const { return file("weights"); }
-  std::string weights(int64_t step) const { return fmt::format("{}/step_{:06d}.safetensors", weights_dir(), step); }
-  std::string final_weights() const { return weights_dir() + "/final.safetensors"; }
-  // The latest resume checkpoint (optim/checkpoint.hpp), the tracker's state inside it.
-  std::string checkpoint() const { return file("checkpoint"); }
-  std::string explaind() const { return file("explaind"); }
-  // Plots are referenced by the report relative to the run directory.
-  static std::string plot(const std::string& name) { return "plots/" + name + ".png"; }
-  std::string analysis_csv(const std::string& name) const { return file("analyses/" + name + ".csv"); }
 };
 
 }  // namespace pathgrad::grokking

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "examples/common/evaluation.hpp"
 #include "examples/grokking/config.hpp"
 #include "examples/grokking/metrics.hpp"
 #include "examples/grokking/model.hpp"
@@ -39,12 +40,9 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoa
 nlohmann::json outcome_to_json(const TrainingOutcome& outcome);
 TrainingOutcome outcome_from_json(const nlohmann::json& j);
 
-// Mean NLL loss and accuracy of `model` on (x, y), without recording a graph.
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-};
-Evaluation evaluate(nn::Module& model, const Tensor& x, const Tensor& y);
-// Accuracy of log-probabilities [B, C] against labels [B].
-double accuracy(const Tensor& log_probs, const Tensor& y);
+// Mean NLL loss and accuracy (examples/common/evaluation.hpp).
+using examples::accuracy;
+using examples::evaluate;
+using examples::Evaluation;
 
 }  // namespace pathgrad::grokking

@@ -1,5 +1,5 @@
-// Reading a tracker's manifest and arrays for the grokking analyses.
-#include "examples/grokking/tracker_exports.hpp"
+// Reading a tracker's manifest and arrays for the examples' analyses.
+#include "examples/common/tracker_exports.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
 
-namespace pathgrad::grokking {
+namespace pathgrad::examples {
 
 TrackerExports::TrackerExports(std::string dir) : dir_(std::move(dir)) {
   const std::string path = dir_ + "/manifest.json";
@@ -63,6 +63,12 @@ std::vector<std::pair<int64_t, int64_t>> TrackerExports::component_ranges(const 
   return c["ranges"].get<std::vector<std::pair<int64_t, int64_t>>>();
 }
 
+std::vector<std::string> TrackerExports::parameter_names() const {
+  std::vector<std::string> names;
+  for (const auto& p : manifest_["axes"].at("parameter")) names.push_back(p.at("name").get<std::string>());
+  return names;
+}
+
 std::vector<std::pair<int64_t, int64_t>> TrackerExports::windows() const {
   return manifest_["axes"].at("window").get<std::vector<std::pair<int64_t, int64_t>>>();
 }
@@ -78,4 +84,4 @@ Tensor take_column_ranges(const Tensor& matrix, const std::vector<std::pair<int6
   return kernel::cat(parts, 1).to(DType::Float64);
 }
 
-}  // namespace pathgrad::grokking
+}  // namespace pathgrad::examples

@@ -1,5 +1,5 @@
 // Read access to a tracker's exports (explaind/exports.cpp: manifest.json and the .npy arrays it
-// names), with the lookups the grokking analyses need: rows of a probe set, components, windows.
+// names), with the lookups the examples' analyses need: rows of a probe set, components, windows.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 
 #include "tensor/tensor.hpp"
 
-namespace pathgrad::grokking {
+namespace pathgrad::examples {
 
 class TrackerExports {
  public:
@@ -33,6 +33,9 @@ class TrackerExports {
   // Throws std::invalid_argument listing the components when `name` is not one.
   int64_t component_index(const std::string& name) const;
   std::vector<std::pair<int64_t, int64_t>> component_ranges(const std::string& name) const;
+  // Names of the parameter tensors (axis "parameter"), in the optimizer's order: also the names
+  // of the first components, one per tensor.
+  std::vector<std::string> parameter_names() const;
   // Windows [begin, end) in steps, axis "window".
   std::vector<std::pair<int64_t, int64_t>> windows() const;
 
@@ -46,4 +49,4 @@ Tensor take_rows(const Tensor& matrix, const std::vector<int64_t>& rows);
 // float64 [R, C]: the columns of a [R, P] tensor within `ranges`, concatenated.
 Tensor take_column_ranges(const Tensor& matrix, const std::vector<std::pair<int64_t, int64_t>>& ranges);
 
-}  // namespace pathgrad::grokking
+}  // namespace pathgrad::examples

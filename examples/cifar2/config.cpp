@@ -1,0 +1,134 @@
+// Flags, validation and JSON form of the CIFAR-2 example's settings.
+#include "examples/cifar2/config.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <stdexcept>
+
+#include "examples/common/cli_numbers.hpp"
+#include "examples/common/require_flag.hpp"
+#include "examples/common/run_session.hpp"
+#include "explaind/quadrature.hpp"
+
+namespace pathgrad::cifar2 {
+
+namespace {
+const std::map<std::string, TrackLevel> kLevels = {{"off", TrackLevel::Off}, {"cheap", TrackLevel::Cheap}};
+using examples::number_option;
+using examples::require_flag;
+
+std::string positive(int64_t v) { return fmt::format("must be at least 1, got {}", v); }
+}  // namespace
+
+const char* track_level_name(TrackLevel level) { return level == TrackLevel::Off ? "off" : "cheap"; }
+
+void Config::validate() const {
+  require_flag(!data_dir.empty(), "data", "must not be empty");
+  require_flag(train_images >= 0, "train-images", fmt::format("must be >= 0 (0: all), got {}", train_images));
+  require_flag(width >= 1, "width", positive(width));
+  require_flag(lr > 0, "lr", fmt::format("must be positive, got {}", lr));
+  require_flag(momentum >= 0 && momentum < 1, "momentum", fmt::format("must be in [0, 1), got {}", momentum));
+  require_flag(weight_decay >= 0, "weight-decay", fmt::format("must be >= 0, got {}", weight_decay));
+  require_flag(epochs >= 2, "epochs", fmt::format("must be at least 2 (the triangle rises, then falls), got {}", epochs));
+  require_flag(peak_epoch >= 1 && peak_epoch < epochs, "peak-epoch",
+               fmt::format("must be in [1, epochs - 1 = {}], got {}", epochs - 1, peak_epoch));
+  require_flag(batch_size >= 1, "batch", positive(batch_size));
+  require_flag(train_images == 0 || train_images >= batch_size, "train-images",
+               fmt::format("{} images make no full batch of --batch {} (drop_last)", train_images, batch_size));
+  require_flag(checkpoint_every >= 1, "checkpoint-every", positive(checkpoint_every));
+  require_flag(progress_every >= 1, "progress-every", positive(progress_every));
+  require_flag(stop_after >= 0, "stop-after", fmt::format("must be >= 0, got {}", stop_after));
+  require_flag(probes >= 1, "probes", positive(probes));
+  try {
+    explaind::parse_rule(rule);
+  } catch (const std::invalid_argument& e) {
+    require_flag(false, "rule", e.what());
+  }
+  require_flag(tolerance > 0, "tolerance", fmt::format("must be positive, got {}", tolerance));
+  require_flag(max_depth >= 0 && max_depth <= 20, "max-depth", fmt::format("must be in [0, 20], got {}", max_depth));
+  require_flag(threads >= 1, "threads", positive(threads));
+  require_flag(!out.empty(), "out", "must not be empty");
+}
+
+void add_flags(CLI::App& app, Config& c) {
+  app.option_defaults()->always_capture_default();
+  app.add_option("--data", c.data_dir, "Directory of the CIFAR-2 binary batches (cat 3 -> 0, dog 5 -> 1)")->group("Data");
+  number_option(app, "--train-images", c.train_images, "Use the first N training images (0: all)")->group("Data");
+
+  number_option(app, "--width", c.width, "Channels of ResNet-9's first convolution (64: the paper's network)")->group("Model");
+  number_option(app, "--seed", c.seed, "Seed of the initial weights, the loader's shuffle (seed) and the flips (seed + 1)")
+      ->group("Model");
+
+  number_option(app, "--lr", c.lr, "Peak learning rate of the triangle schedule")->group("Optimizer");
+  number_option(app, "--momentum", c.momentum, "SGD momentum")->group("Optimizer");
+  number_option(app, "--weight-decay", c.weight_decay, "SGD weight decay (coupled: added to the gradient)")->group("Optimizer");
+  number_option(app, "--epochs", c.epochs, "Epochs; the lr falls linearly to 0 at the end of the last")->group("Optimizer");
+  number_option(app, "--peak-epoch", c.peak_epoch, "Epoch at whose start the lr peaks (rising linearly from 0)")
+      ->group("Optimizer");
+  number_option(app, "--batch", c.batch_size, "Batch size (the last incomplete batch of an epoch is dropped)")->group("Optimizer");
+
+  number_option(app, "--checkpoint-every", c.checkpoint_every, "Steps between interval weights and resume checkpoints")
+      ->group("Training");
+  number_option(app, "--progress-every", c.progress_every, "Steps between progress lines")->group("Training");
+  number_option(app, "--stop-after", c.stop_after,
+                "Pause after this step as on Ctrl-C: write a checkpoint and exit, to continue later with --resume "
+                "(0: run to the end)")
+      ->group("Training");
+
+  app.add_option_function<std::string>(
+         "--track", [&c](const std::string& name) { c.track = kLevels.at(name); },
+         "Tracker level: off; cheap (replica, step-wise and per-layer influence of the probes)")
+      ->check(CLI::IsMember(std::vector<std::string>{"off", "cheap"}))
+      ->default_str(track_level_name(c.track))
+      ->group("Tracking");
+  number_option(app, "--probes", c.probes, "Probes: the first N test images, both class log-probabilities of each")
+      ->group("Tracking");
+  app.add_option("--rule", c.rule,
+                 "Quadrature rule of each step's path integral: midpoint:N, trapezoid, simpson, gauss_legendre:N, "
+                 "gauss_lobatto:N")
+      ->group("Tracking");
+  app.add_flag("--kinks,!--no-kinks", c.kinks, "Split each probe's path at its ReLU crossings")->group("Tracking");
+  app.add_flag("--adaptive,!--no-adaptive", c.adaptive, "Halve the pieces of probes whose residual exceeds --tolerance")
+      ->group("Tracking");
+  number_option(app, "--tolerance", c.tolerance, "Per-step residual the adaptive refinement aims for (absolute)")
+      ->group("Tracking");
+  number_option(app, "--max-depth", c.max_depth, "Halvings of a probe's pieces at most per step (adaptive)")->group("Tracking");
+
+  // The last --out wins, so that scripts/cifar2.sh (which passes --out runs/cifar2) takes another.
+  app.add_option("--out", c.out, "Run directory (created; holds every output)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+      ->group("Output");
+  app.add_flag("--resume", c.resume, "Continue the run in --out from its last checkpoint")->group("Output");
+  app.add_flag("--report,!--no-report", c.report, "Write the analyses, plots and report after training")->group("Output");
+  number_option(app, "--threads", c.threads, "Threads (OpenBLAS and pathgrad's own loops)")->group("Output");
+}
+
+nlohmann::json to_json(const Config& c) {
+  return {{"data", {{"data_dir", c.data_dir}, {"train_images", c.train_images}}},
+          {"model", {{"width", c.width}, {"seed", c.seed}}},
+          {"optimizer", {{"name", "SGD"}, {"lr", c.lr}, {"momentum", c.momentum}, {"weight_decay", c.weight_decay},
+                         {"epochs", c.epochs}, {"peak_epoch", c.peak_epoch}, {"batch", c.batch_size}}},
+          {"training", {{"checkpoint_every", c.checkpoint_every}, {"progress_every", c.progress_every},
+                        {"stop_after", c.stop_after}}},
+          {"tracking", {{"track", track_level_name(c.track)}, {"probes", c.probes}, {"rule", c.rule}, {"kinks", c.kinks},
+                        {"adaptive", c.adaptive}, {"tolerance", c.tolerance}, {"max_depth", c.max_depth}}},
+          {"output", {{"out", c.out}, {"report", c.report}, {"threads", c.threads}}}};
+}
+
+void check_resumable(const Config& config, const nlohmann::json& saved, const std::string& saved_path) {
+  // Settings that do not change the trajectory or the tracker's accounting may differ.
+  examples::check_same_settings(to_json(config), saved, saved_path,
+                                {"data.data_dir", "training.progress_every", "training.stop_after", "output"});
+}
+
+explaind::TrackerOptions integration_options(const Config& c) {
+  return explaind::TrackerOptions()
+      .rule(explaind::parse_rule(c.rule))
+      .kink_aware(c.kinks)
+      .adaptive(c.adaptive)
+      .tolerance(c.tolerance)
+      .max_depth(c.max_depth);
+}
+
+}  // namespace pathgrad::cifar2

@@ -1,0 +1,71 @@
+// The CIFAR-2 example's settings: data, model, SGD and its schedule, training, tracking and
+// output, their command-line flags (CLI11) and their JSON form (config.json).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "explaind/tracker.hpp"
+
+namespace pathgrad::cifar2 {
+
+// How much the explaind tracker records.
+//   off:   plain training
+//   cheap: replica, step-wise and component-wise (per layer) influence of every probe scalar
+enum class TrackLevel { Off, Cheap };
+
+struct Config {
+  // data (nn/data/cifar.hpp): cats (0) and dogs (1), normalised with the fixed CIFAR-10 statistics
+  std::string data_dir = "../shared/data/cifar10-catdog-bin";
+  int64_t train_images = 0;  // the first N training images; 0: all 10,000
+  // model (examples/cifar2/model.hpp)
+  int64_t width = 8;         // 64 = the paper's ResNet-9
+  uint64_t seed = 0;         // initial weights; also the loader's shuffle (seed) and the flips (seed + 1)
+  // SGD with PyTorch's coupled weight decay, lr a triangle per iteration (optim/schedule.hpp)
+  double lr = 0.1, momentum = 0.9, weight_decay = 5e-3;
+  int64_t epochs = 12, peak_epoch = 5;
+  int64_t batch_size = 256;  // drop_last: every step sees a full batch
+  // training
+  int64_t checkpoint_every = 50;  // steps between interval weights and resume checkpoints
+  int64_t progress_every = 10;
+  int64_t stop_after = 0;         // pause (checkpoint and exit, resumable) after this step; 0: never
+  // tracking: a float64 probe model; the probes are the first `probes` test images, both class
+  // log-probabilities of each
+  TrackLevel track = TrackLevel::Cheap;
+  int64_t probes = 64;
+  // The integration of the path integral (explaind/tracker.hpp, TrackerOptions). These defaults
+  // are cheap, not exact: the residuals in the report say what they miss.
+  std::string rule = "gauss_legendre:2";
+  bool kinks = false;     // split each probe's segment at its ReLU crossings
+  bool adaptive = false;  // halve the pieces of probes whose |ρ_s| exceeds the tolerance
+  double tolerance = 1e-6;
+  int max_depth = 6;
+  // output
+  std::string out = "runs/cifar2";
+  bool resume = false;
+  bool report = true;
+  int threads = 2;
+
+  bool tracking() const { return track != TrackLevel::Off; }
+  // Throws std::invalid_argument naming the flag and value at fault.
+  void validate() const;
+};
+
+const char* track_level_name(TrackLevel level);
+
+// Registers every field of `config` as a flag of `app` (defaults shown by --help).
+void add_flags(CLI::App& app, Config& config);
+
+nlohmann::json to_json(const Config& config);
+// For --resume: throws std::invalid_argument naming every flag whose value differs from the
+// run's config.json in a way that would change the run (everything except --stop-after,
+// --resume, --report, --progress-every, --threads and --data).
+void check_resumable(const Config& config, const nlohmann::json& saved, const std::string& saved_path);
+
+// The tracker's integration settings of the config (rule, kinks, adaptive, tolerance, depth).
+explaind::TrackerOptions integration_options(const Config& config);
+
+}  // namespace pathgrad::cifar2

@@ -1,0 +1,15 @@
+// Where every output of a CIFAR-2 run goes, relative to the run directory (--out): the
+// examples' common layout (examples/common/run_dir.hpp) and the per-epoch test metrics.
+#pragma once
+
+#include <string>
+
+#include "examples/common/run_dir.hpp"
+
+namespace pathgrad::cifar2 {
+
+struct RunDir : examples::RunDir {
+  std::string epochs_csv() const { return file("epochs.csv"); }
+};
+
+}  // namespace pathgrad::cifar2

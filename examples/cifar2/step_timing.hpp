@@ -1,0 +1,31 @@
+// What a step of the run costs, measured before training starts: one plain training step of the
+// float32 model, and one float64 probe gradient, from which the tracker's cost per step is
+// estimated (before any refinement).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "examples/cifar2/model.hpp"
+#include "explaind/summary.hpp"
+#include "optim/optimizer.hpp"
+
+namespace pathgrad::cifar2 {
+
+struct StepTiming {
+  double training = 0;        // seconds: forward and backward of one batch (float32)
+  double probe_gradient = 0;  // seconds per probe image: forward and backward in float64
+};
+
+// Measures both on the given inputs (the training step after one warm-up pass) (images [B, 3, 32, 32], labels [B]; probe images [K, ...]).
+// Nothing changes: every .grad is left undefined, the weights as they were. `probe_model` may be
+// null (untracked: probe_gradient stays 0).
+StepTiming measure_step_timing(ResNet9& model, optim::Optimizer& optimizer, const Tensor& images, const Tensor& labels,
+                               ResNet9* probe_model, const Tensor& probe_images);
+
+// Lines for the console: the measured training step, and with `cost` the tracker's estimated
+// seconds per step (quadrature nodes × probe scalars × probe_gradient) and the whole run's
+// estimate for `steps` steps.
+std::string describe(const StepTiming& timing, const explaind::Cost* cost, int64_t steps);
+
+}  // namespace pathgrad::cifar2

@@ -1,0 +1,20 @@
+// Loss and accuracy of a classifier that outputs log-probabilities, without recording a graph.
+#pragma once
+
+#include <cstdint>
+
+#include "nn/module.hpp"
+
+namespace pathgrad::examples {
+
+// Accuracy of log-probabilities [B, C] against labels int64 [B].
+double accuracy(const Tensor& log_probs, const Tensor& y);
+
+struct Evaluation {
+  double loss = 0, accuracy = 0;  // mean NLL loss, fraction correct
+};
+// `model` on inputs x [N, ...] with labels y [N], in batches of `batch_size` inputs (0: all at
+// once). The loss is the mean over all N inputs.
+Evaluation evaluate(nn::Module& model, const Tensor& x, const Tensor& y, int64_t batch_size = 0);
+
+}  // namespace pathgrad::examples

@@ -1,0 +1,33 @@
+// The replica-check paragraph and table of a run report.
+#include "examples/common/replica_summary.hpp"
+
+#include <fmt/format.h>
+
+namespace pathgrad::examples {
+
+void add_replica_summary(report::Report& r, const explaind::Summary& s, const std::string& output_scale_name,
+                         const std::string& all_outputs_hint) {
+  r.paragraph(
+      "The tracker decomposes every probe's change over training exactly into per-step terms phi_s . delta_s "
+      "(path-kernel.md). Their sum from the initial model is the kernel machine (the replica); it matches the "
+      "trained model up to the residuals of the numerical path integral, reported as their own term.");
+  r.key_values({{"replica max |error|", fmt::format("{:.3g}", s.replica_max_abs_error)},
+                {"replica mean |error|", fmt::format("{:.3g}", s.replica_mean_abs_error)},
+                {fmt::format("output scale ({})", output_scale_name), fmt::format("{:.3g}", s.output_scale)},
+                {"max error / output scale", fmt::format("{:.3g}", s.replica_max_abs_error / s.output_scale)},
+                {"mean change over training (mean |F(theta_S) - F(theta_0)|)", fmt::format("{:.3g}", s.change_scale)},
+                {"max error / mean change", fmt::format("{:.3g}", s.replica_max_abs_error / s.change_scale)},
+                {"largest per-step residual", fmt::format("{:.3g}", s.residual_max)},
+                {"largest sum of |residuals| of a probe", fmt::format("{:.3g}", s.residual_abs_sum_max)},
+                {"marginal mismatch (relative)", fmt::format("{:.3g}", s.marginal_mismatch)},
+                {"argmax agreement (probes on all outputs)",
+                 s.argmax_agreement >= 0 ? fmt::format("{:.4g} %", 100 * s.argmax_agreement) : all_outputs_hint},
+                {"mean KL(model || replica) (probes on all outputs)",
+                 s.mean_kl >= 0 ? fmt::format("{:.3g}", s.mean_kl) : all_outputs_hint},
+                {"linear-form mismatch (relative)", fmt::format("{:.3g}", s.linear_form_mismatch)},
+                {"gradient evaluations", std::to_string(s.gradient_evaluations)},
+                {"deepest refinement", std::to_string(s.deepest_refinement)},
+                {"tracking time", fmt::format("{:.0f} s", s.tracking_seconds)}});
+}
+
+}  // namespace pathgrad::examples
