@@ -157,6 +157,7 @@ PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& 
 
 std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>& deltas,
                                            const std::vector<int64_t>& inputs, Edges& edges) {
+  // Item g is probe input inputs[g] with breakpoints edges[g].
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
@@ -171,7 +172,8 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
   };
   // 1. Units whose sign differs at the two ends of a piece, per input and piece.
   struct Crossing {
-    int64_t input, unit;
+    size_t item;
+    int64_t unit;
     double a, b, fa, fb;  // bracket with fa * fb < 0
     int side = 0;         // Illinois: which end was kept last time
   };
@@ -183,8 +185,8 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
     size_t g1 = g0;
     std::vector<int64_t> ids;
     std::vector<double> ts;
-    while (g1 < inputs.size() && (ids.empty() || ids.size() + edges[static_cast<size_t>(inputs[g1])].size() <= chunk)) {
-      for (double t : edges[static_cast<size_t>(inputs[g1])]) {
+    while (g1 < inputs.size() && (ids.empty() || ids.size() + edges[g1].size() <= chunk)) {
+      for (double t : edges[g1]) {
         ids.push_back(inputs[g1]);
         ts.push_back(t);
       }
@@ -196,8 +198,7 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
     const double* zp = z.data<double>();
     int64_t row = 0;
     for (size_t g = g0; g < g1; ++g) {
-      const int64_t j = inputs[g];
-      const std::vector<double>& e = edges[static_cast<size_t>(j)];
+      const std::vector<double>& e = edges[g];
       const size_t first_crossing = crossings.size();
       int64_t found = 0;
       for (size_t i = 0; i + 1 < e.size() && found <= config_.max_kinks; ++i) {
@@ -206,12 +207,12 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
         for (int64_t u = 0; u < U; ++u) {
           if ((z0[u] > 0) == (z1[u] > 0) || z0[u] == 0 || z1[u] == 0) continue;
           if (++found > config_.max_kinks) break;
-          crossings.push_back({j, u, e[i], e[i + 1], z0[u], z1[u]});
+          crossings.push_back({g, u, e[i], e[i + 1], z0[u], z1[u]});
         }
       }
       if (found > config_.max_kinks) {  // the caller decides: uniform pieces or halving
         crossings.resize(first_crossing);
-        too_many.push_back(j);
+        too_many.push_back(static_cast<int64_t>(g));
       }
       row += static_cast<int64_t>(e.size());
     }
@@ -228,7 +229,7 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
       std::vector<double> t(c);
       for (size_t i = 0; i < c; ++i) {
         Crossing& x = crossings[active[a0 + i]];
-        ids[i] = x.input;
+        ids[i] = inputs[x.item];
         t[i] = (x.a * x.fb - x.b * x.fa) / (x.fb - x.fa);
       }
       const Tensor zt = units_at(ids, t);
@@ -253,25 +254,27 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
     }
     active = std::move(next);
   }
+  std::vector<std::pair<double, double>> span;  // each item's first and last edge, kept exactly
+  for (const std::vector<double>& e : edges) span.emplace_back(e.front(), e.back());
   for (const Crossing& x : crossings) {
     const double t = 0.5 * (x.a + x.b);
-    if (t > 1e-12 && t < 1 - 1e-12) edges[static_cast<size_t>(x.input)].push_back(t);
+    if (t > span[x.item].first + 1e-12 && t < span[x.item].second - 1e-12) edges[x.item].push_back(t);
   }
-  for (int64_t j : inputs) {
-    std::vector<double>& e = edges[static_cast<size_t>(j)];
+  for (size_t g = 0; g < edges.size(); ++g) {
+    std::vector<double>& e = edges[g];
     std::sort(e.begin(), e.end());
     e.erase(std::unique(e.begin(), e.end(), [](double a, double b) { return b - a < 1e-12; }), e.end());
-    e.back() = 1.0;
+    e.front() = span[g].first;
+    e.back() = span[g].second;
   }
   return too_many;
 }
 
-PathKernel::Fractions PathKernel::fractions_of(size_t set, const std::vector<Tensor>& deltas,
-                                              const std::vector<int64_t>& ids, const std::vector<double>& a,
-                                              const std::vector<double>& b) {
-  // The distinct ends (input, t) of the rows' pieces, and each row's two of them.
+PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& pieces,
+                                     const std::vector<int64_t>& row_piece) {
+  // The distinct ends (input, t) of the pieces, and each piece's two of them.
   std::map<std::pair<int64_t, double>, int64_t> index;
-  std::vector<int64_t> end_input, row_a(ids.size()), row_b(ids.size());
+  std::vector<int64_t> end_input, piece_a(pieces.size()), piece_b(pieces.size());
   std::vector<double> end_t;
   auto end_of = [&](int64_t input, double t) {
     const auto [it, added] = index.emplace(std::pair{input, t}, static_cast<int64_t>(end_t.size()));
@@ -281,110 +284,198 @@ PathKernel::Fractions PathKernel::fractions_of(size_t set, const std::vector<Ten
     }
     return it->second;
   };
-  for (size_t r = 0; r < ids.size(); ++r) {
-    row_a[r] = end_of(ids[r], a[r]);
-    row_b[r] = end_of(ids[r], b[r]);
+  for (size_t p = 0; p < pieces.size(); ++p) {
+    piece_a[p] = end_of(pieces[p].input, pieces[p].a);
+    piece_b[p] = end_of(pieces[p].input, pieces[p].b);
   }
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
-  const int64_t E = static_cast<int64_t>(end_t.size()), R = static_cast<int64_t>(ids.size());
+  const int64_t E = static_cast<int64_t>(end_t.size()), n = static_cast<int64_t>(pieces.size());
   NoGradGuard no_grad;
   PathPointGuard guard(leaves, deltas, Tensor::from_vector(end_t, {E}, leaves.front().dtype()));
-  KinkRecorder ends;
-  probes_.row_outputs(set, forward_, Tensor::from_vector(end_input, {E}));
+  KinkRecorder recorded;
+  const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(end_input, {E}));  // [E, K]
+  Ends out{K::index_select(values, 0, Tensor::from_vector(piece_a, {n})).contiguous(),
+           K::index_select(values, 0, Tensor::from_vector(piece_b, {n})).contiguous(), {}, {}};
+  if (!config_.active_fractions) return out;
+  std::vector<int64_t> row_a, row_b;
+  for (int64_t p : row_piece) {
+    row_a.push_back(piece_a[p]);
+    row_b.push_back(piece_b[p]);
+  }
+  const int64_t R = static_cast<int64_t>(row_piece.size());
   const Tensor ia = Tensor::from_vector(row_a, {R}), ib = Tensor::from_vector(row_b, {R});
-  Fractions out;
-  for (const Tensor& z : ends.preactivations())
+  for (const Tensor& z : recorded.preactivations())
     out.relu.push_back(relu_fractions(K::index_select(z, 0, ia), K::index_select(z, 0, ib)).contiguous());
-  for (const KinkRecorder::Pool& p : ends.pools())
+  for (const KinkRecorder::Pool& p : recorded.pools())
     out.pools.push_back(pool_route({K::index_select(p.input, 0, ia), K::index_select(p.indices, 0, ia)},
                                    {K::index_select(p.input, 0, ib), K::index_select(p.indices, 0, ib)}));
   return out;
 }
 
-void PathKernel::integrate_inputs(size_t set, const std::vector<int64_t>& inputs, const Edges& edges,
-                                  const std::vector<Tensor>& deltas,
-                                  const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
-  const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set), U = out.data.size(1);
-  const int64_t sample_first = config_.sample_level || config_.parameter_wise ? probes_.first_sample_row(set) : -1;
+namespace {
+// Rows of one chunk of pieces: every node of every piece, with its input, piece, point and weight.
+struct NodeRows {
+  std::vector<int64_t> input, piece;
+  std::vector<double> t, w;
+};
+
+// Nodes at a piece's ends (trapezoid, Simpson, Lobatto) sit on a located ReLU crossing, where the
+// derivative jumps: they take the one-sided value from inside the piece, moved in by a relative
+// offset far below any tolerance and above the rounding of t in the probe model's dtype.
+NodeRows node_rows(const QuadratureRule& rule, const std::vector<PathKernel::Piece>& pieces, DType dtype) {
+  const double end_node_offset = dtype == DType::Float64 ? 1e-9 : 1e-5;
+  NodeRows rows;
+  for (size_t p = 0; p < pieces.size(); ++p) {
+    const QuadratureRule r = rule.on(pieces[p].a, pieces[p].b);
+    const double inside = (pieces[p].b - pieces[p].a) * end_node_offset;
+    for (size_t q = 0; q < r.nodes.size(); ++q) {
+      rows.input.push_back(pieces[p].input);
+      rows.piece.push_back(static_cast<int64_t>(p));
+      rows.t.push_back(std::clamp(r.nodes[q], pieces[p].a + inside, pieces[p].b - inside));
+      rows.w.push_back(r.weights[q]);
+    }
+  }
+  return rows;
+}
+}  // namespace
+
+int64_t PathKernel::pieces_per_chunk(size_t set, bool full_gradients) const {
+  // Full gradients are [rows, K, P]: keep a chunk of them near 64 MB. Chunks hold whole pieces.
+  const int64_t K = probes_.num_slots(set), nodes = static_cast<int64_t>(config_.rule.nodes.size());
+  const int64_t grad_rows = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, K * layout_.size()));
+  return std::max<int64_t>(1, (full_gradients ? std::min(config_.probe_chunk, grad_rows) : config_.probe_chunk) / nodes);
+}
+
+PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<Piece>& pieces,
+                                                  const std::vector<Tensor>& deltas,
+                                                  const std::vector<std::vector<Tensor>>& directions) {
+  const int64_t K = probes_.num_slots(set), U = static_cast<int64_t>(unit_param_.size()), n = layout_.count();
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
-  // Relative offset of end nodes into their piece: far below any tolerance, above the rounding
-  // of t in the probe model's dtype.
-  const double end_node_offset = dtype == DType::Float64 ? 1e-9 : 1e-5;
-  // Rows: (input, point, weight) for every node of every piece of every input.
-  std::vector<int64_t> row_input;
-  std::vector<double> row_t, row_w, row_a, row_b;
-  for (int64_t j : inputs) {
-    for (int64_t k = 0; k < K; ++k) {  // replace this input's rows
-      K::narrow(out.data, 0, first + j * K + k, 1).fill_(0.0);
-      K::narrow(out.decay, 0, first + j * K + k, 1).fill_(0.0);
-      if (sample_first >= 0) K::narrow(out.phi, 0, sample_first + j * K + k, 1).fill_(0.0);
-    }
-    const std::vector<double>& e = edges[j];
-    for (size_t piece = 0; piece + 1 < e.size(); ++piece) {
-      const double a = e[piece], b = e[piece + 1];
-      const QuadratureRule r = config_.rule.on(a, b);
-      // Nodes at a piece's ends (trapezoid, Simpson, Lobatto) sit on a located ReLU crossing,
-      // where the derivative jumps: they take the one-sided value from inside the piece.
-      const double inside = (b - a) * end_node_offset;
-      for (size_t q = 0; q < r.nodes.size(); ++q) {
-        row_input.push_back(j);
-        row_t.push_back(std::clamp(r.nodes[q], a + inside, b - inside));
-        row_w.push_back(r.weights[q]);
-        row_a.push_back(a);
-        row_b.push_back(b);
-      }
-    }
-  }
-  const int64_t R = static_cast<int64_t>(row_input.size());
-  evaluations_ += R;
-  // Full gradients are [rows, K, P]: keep a chunk of them near 64 MB.
-  const int64_t grad_chunk = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, K * layout_.size()));
-  const int64_t chunk = sample_first >= 0 ? std::min(config_.probe_chunk, grad_chunk) : config_.probe_chunk;
-  for (int64_t r0 = 0; r0 < R; r0 += chunk) {
-    const int64_t c = std::min(chunk, R - r0);
-    const Tensor ids = Tensor::from_vector(std::vector<int64_t>(row_input.begin() + r0, row_input.begin() + r0 + c), {c});
-    const Tensor t = Tensor::from_vector(std::vector<double>(row_t.begin() + r0, row_t.begin() + r0 + c), {c}, dtype);
-    auto part = [&](const std::vector<double>& v) { return std::vector<double>(v.begin() + r0, v.begin() + r0 + c); };
-    const Fractions fractions =
-        config_.active_fractions
-            ? fractions_of(set, deltas, std::vector<int64_t>(row_input.begin() + r0, row_input.begin() + r0 + c), part(row_a), part(row_b))
-            : Fractions{};
-    PathPointGuard guard(leaves, deltas, t);
-    std::optional<ActiveFractions> at_nodes(std::in_place, fractions.relu, fractions.pools);
-    const std::vector<Tensor> dots = probes_.row_dots(set, forward_, loss_, eval_params_, directions, ids);
-    at_nodes.reset();
-    // Unit u of row i, slot k: dots[p][i, k, dir] (data) and dir + 1 (decay), weighted.
-    double* data = out.data.data<double>();
-    double* decay = out.decay.data<double>();
-    for (int64_t i = 0; i < c; ++i) {
-      const double w = row_w[r0 + i];
-      const int64_t j = row_input[r0 + i];
+  const int64_t per_chunk = pieces_per_chunk(set, false);
+  const int64_t np_all = static_cast<int64_t>(pieces.size());
+  PieceDots out{Tensor::zeros({np_all, K, U}, DType::Float64), Tensor::zeros({np_all, K, U}, DType::Float64),
+                Tensor::zeros({np_all, K}, DType::Float64)};
+  for (int64_t p0 = 0; p0 < np_all; p0 += per_chunk) {
+    const std::vector<Piece> chunk(pieces.begin() + p0, pieces.begin() + std::min(np_all, p0 + per_chunk));
+    const NodeRows rows = node_rows(config_.rule, chunk, dtype);
+    const int64_t c = static_cast<int64_t>(rows.input.size()), np = static_cast<int64_t>(chunk.size());
+    evaluations_ += c;
+    const Ends ends = config_.adaptive || config_.active_fractions ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
+    PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
+    ActiveFractions at_nodes(ends.relu, ends.pools);
+    const std::vector<Tensor> dots =
+        probes_.row_dots(set, forward_, loss_, eval_params_, directions, Tensor::from_vector(rows.input, {c}));
+    // Unit u of row i, slot k: dots[p][i, k, dir] (data) and dir + 1 (decay), weighted, summed per piece.
+    double* pd = out.data.data<double>() + p0 * K * U;
+    double* py = out.decay.data<double>() + p0 * K * U;
+    for (int64_t i = 0; i < c; ++i)
       for (int64_t u = 0; u < U; ++u) {
         const Tensor& d = dots[unit_param_[u]];
         const int64_t kp = d.size(2);
         const double* dp = d.data<double>() + i * K * kp + unit_direction_[u];
         for (int64_t k = 0; k < K; ++k) {
-          data[(first + j * K + k) * U + u] += w * dp[k * kp];
-          decay[(first + j * K + k) * U + u] += w * dp[k * kp + 1];
+          pd[(rows.piece[i] * K + k) * U + u] += rows.w[i] * dp[k * kp];
+          py[(rows.piece[i] * K + k) * U + u] += rows.w[i] * dp[k * kp + 1];
         }
       }
+    if (ends.fa.defined()) {  // each piece's own residual F(b) − F(a) − φ̂·Δθ: [np, K]
+      const Tensor d = K::narrow(out.data, 0, p0, np), y = K::narrow(out.decay, 0, p0, np);
+      const Tensor q = K::add(K::sum(K::narrow(d, 2, 0, n), {2}), K::sum(K::narrow(y, 2, 0, n), {2}));
+      K::narrow(out.local, 0, p0, np).copy_(K::sub(K::sub(ends.fb, ends.fa), q));
     }
-    if (sample_first >= 0) {
-      at_nodes.emplace(fractions.relu, fractions.pools);  // a fresh count of calls for the second forward pass
-      const Tensor g = probes_.row_gradients(set, forward_, loss_, eval_params_, layout_, ids);  // [c, K, P]
-      for (int64_t i = 0; i < c; ++i)
-        K::add_(K::narrow(out.phi, 0, sample_first + row_input[r0 + i] * K, K), K::squeeze(K::narrow(g, 0, i, 1), 0),
-                row_w[r0 + i]);
-    }
+  }
+  return out;
+}
+
+void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas,
+                                    Tensor& phi) {
+  const int64_t K = probes_.num_slots(set), sample_first = probes_.first_sample_row(set);
+  std::vector<Tensor> leaves;
+  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
+  const DType dtype = leaves.front().dtype();
+  const int64_t per_chunk = pieces_per_chunk(set, true), np_all = static_cast<int64_t>(pieces.size());
+  for (int64_t p0 = 0; p0 < np_all; p0 += per_chunk) {
+    const std::vector<Piece> chunk(pieces.begin() + p0, pieces.begin() + std::min(np_all, p0 + per_chunk));
+    const NodeRows rows = node_rows(config_.rule, chunk, dtype);
+    const int64_t c = static_cast<int64_t>(rows.input.size());
+    const Ends ends = config_.active_fractions ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
+    PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
+    ActiveFractions at_nodes(ends.relu, ends.pools);
+    const Tensor g = probes_.row_gradients(set, forward_, loss_, eval_params_, layout_,
+                                           Tensor::from_vector(rows.input, {c}));  // [c, K, P]
+    for (int64_t i = 0; i < c; ++i)
+      K::add_(K::narrow(phi, 0, sample_first + rows.input[i] * K, K), K::squeeze(K::narrow(g, 0, i, 1), 0), rows.w[i]);
   }
 }
 
-Tensor PathKernel::unit_total(const StepDots& d) const {
-  const int64_t n = layout_.count();
-  return K::add(K::sum(K::narrow(d.data, 1, 0, n), {1}), K::sum(K::narrow(d.decay, 1, 0, n), {1}));
+void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
+                               const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
+  const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set), n = layout_.count();
+  const Edges edges = kink_edges(set, deltas);
+  std::vector<Piece> pieces;
+  for (size_t j = 0; j < edges.size(); ++j)
+    for (size_t e = 0; e + 1 < edges[j].size(); ++e) pieces.push_back({static_cast<int64_t>(j), edges[j][e], edges[j][e + 1]});
+  PieceDots dots = evaluate_pieces(set, pieces, deltas, directions);
+  for (int depth = 1; config_.adaptive && depth <= config_.max_depth; ++depth) {
+    // Inputs whose residual exceeds the tolerance: halve their pieces whose own residual exceeds
+    // tolerance·(b − a) (at least one does, as the pieces' residuals add up to the input's).
+    const Tensor q = K::add(K::sum(K::narrow(dots.data, 2, 0, n), {2}), K::sum(K::narrow(dots.decay, 2, 0, n), {2}));
+    std::vector<double> residual(static_cast<size_t>(probes_.num_inputs(set) * K), 0.0);
+    for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p)
+      for (int64_t k = 0; k < K; ++k) residual[pieces[p].input * K + k] -= q.at({p, k});
+    std::vector<int64_t> keep;
+    std::vector<Piece> refine, kept;
+    for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p) {
+      const int64_t j = pieces[p].input;
+      bool above = false, local_above = false;
+      for (int64_t k = 0; k < K; ++k) {
+        above |= !(std::abs(f_change.at({first + j * K + k}) + residual[j * K + k]) <= config_.tolerance);
+        local_above |= !(std::abs(dots.local.at({p, k})) <= config_.tolerance * (pieces[p].b - pieces[p].a));
+      }
+      if (above && local_above) {
+        refine.push_back(pieces[p]);
+      } else {
+        keep.push_back(p);
+        kept.push_back(pieces[p]);
+      }
+    }
+    if (refine.empty()) break;
+    deepest_ = std::max(deepest_, depth);
+    const std::vector<Piece> halves = halve(set, deltas, refine);
+    const PieceDots more = evaluate_pieces(set, halves, deltas, directions);
+    const Tensor rows = Tensor::from_vector(keep, {static_cast<int64_t>(keep.size())});
+    dots = {K::cat({K::index_select(dots.data, 0, rows), more.data}, 0),
+            K::cat({K::index_select(dots.decay, 0, rows), more.decay}, 0),
+            K::cat({K::index_select(dots.local, 0, rows), more.local}, 0)};
+    pieces = std::move(kept);
+    pieces.insert(pieces.end(), halves.begin(), halves.end());
+  }
+  for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p) {
+    const int64_t row = first + pieces[p].input * K;
+    K::add_(K::narrow(out.data, 0, row, K), K::squeeze(K::narrow(dots.data, 0, p, 1), 0));
+    K::add_(K::narrow(out.decay, 0, row, K), K::squeeze(K::narrow(dots.decay, 0, p, 1), 0));
+  }
+  if (out.phi.defined() && probes_.first_sample_row(set) >= 0) add_full_gradients(set, pieces, deltas, out.phi);
+}
+
+std::vector<PathKernel::Piece> PathKernel::halve(size_t set, const std::vector<Tensor>& deltas,
+                                                 const std::vector<Piece>& rejected) {
+  // Each rejected piece [a, b] becomes [a, m], [m, b]; the new midpoints can reveal crossings its
+  // ends hid (a unit that turns off and on again within it): those are located and split at too.
+  std::vector<int64_t> input_of;
+  Edges edges;
+  for (const Piece& pc : rejected) {
+    input_of.push_back(pc.input);
+    edges.push_back({pc.a, 0.5 * (pc.a + pc.b), pc.b});
+  }
+  if (config_.kink_aware && !rejected.empty()) add_kinks(set, deltas, input_of, edges);
+  std::vector<Piece> out;
+  for (size_t i = 0; i < rejected.size(); ++i)
+    for (size_t e = 0; e + 1 < edges[i].size(); ++e) out.push_back({input_of[i], edges[i][e], edges[i][e + 1]});
+  return out;
 }
 
 void PathKernel::step(const StepRecord& r) {
@@ -422,37 +513,7 @@ void PathKernel::step(const StepRecord& r) {
   StepDots pieces{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
   if (config_.sample_level || config_.parameter_wise)
     pieces.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
-  for (size_t set = 0; set < probes_.sets().size(); ++set) {
-    Edges edges = kink_edges(set, deltas);
-    std::vector<int64_t> todo(static_cast<size_t>(probes_.num_inputs(set)));
-    for (size_t j = 0; j < todo.size(); ++j) todo[j] = static_cast<int64_t>(j);
-    const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set);
-    for (int depth = 0; !todo.empty(); ++depth) {
-      integrate_inputs(set, todo, edges, deltas, directions, pieces);
-      deepest_ = std::max(deepest_, depth);
-      if (!config_.adaptive || depth == config_.max_depth) break;
-      // Inputs whose residual is still above the tolerance: halve their pieces.
-      const Tensor residual = K::sub(f_change, unit_total(pieces));
-      std::vector<int64_t> again;
-      for (int64_t j : todo) {
-        const double worst = max_abs(K::narrow(residual, 0, first + j * K, K));
-        if (!(worst <= config_.tolerance)) again.push_back(j);
-      }
-      for (int64_t j : again) {
-        std::vector<double>& e = edges[j];
-        std::vector<double> halved{e.front()};
-        for (size_t i = 1; i < e.size(); ++i) {
-          halved.push_back(0.5 * (e[i - 1] + e[i]));
-          halved.push_back(e[i]);
-        }
-        e = std::move(halved);
-      }
-      // The new midpoints can reveal crossings the ends of a piece hid (a unit that turns off and
-      // on again within it): locate those too.
-      if (config_.kink_aware && !again.empty()) add_kinks(set, deltas, again, edges);
-      todo = std::move(again);
-    }
-  }
+  for (size_t set = 0; set < probes_.sets().size(); ++set) integrate_set(set, f_change, deltas, directions, pieces);
 
   const Tensor data = K::sum(K::narrow(pieces.data, 1, 0, n), {1});    // [M]
   const Tensor decay = K::sum(K::narrow(pieces.decay, 1, 0, n), {1});  // [M]

@@ -14,11 +14,13 @@
 // the ReLU units whose sign differs between θ_s and θ_{s+1} for that input crossed zero in
 // between; each crossing is located by regula falsi on the unit's pre-activation (forward passes
 // at per-row points, autograd/path_point.hpp), the segment is split there, and every piece is
-// integrated with the quadrature rule — all inputs' pieces in one batch, each row at its own t.
-// An input whose residual still exceeds the tolerance (a unit that crossed twice, a max-pool
-// switch) has its pieces halved, up to max_depth times. Probe gradients are contracted with the
-// update directions in the backward pass itself (per_sample_grad_dot), so the cheap level never
-// forms [M, P]; only the sample level needs full probe gradients of its (small) probe subset.
+// integrated with the quadrature rule — all inputs' pieces in one batch, each row at its own t —
+// with the active fractions of the units and max-pool windows still switching inside a piece
+// (autograd/active_fractions.hpp). A piece whose own residual F(b) − F(a) − φ̂·Δθ exceeds
+// tolerance·(b − a) is halved, up to max_depth times; the others are final. Probe gradients are
+// contracted with the update directions in the backward pass itself (per_sample_grad_dot), so the
+// cheap level never forms [M, P]; only the sample level needs full probe gradients of its (small)
+// probe subset.
 #pragma once
 
 #include <map>
@@ -75,6 +77,12 @@ struct StepRecord {
 
 class PathKernel {
  public:
+  // A piece [a, b] of probe input `input`'s segment (t in [0, 1]).
+  struct Piece {
+    int64_t input;
+    double a, b;
+  };
+
   // `eval_params` are the parameters `forward` reads (float64 for exact probe arithmetic);
   // PathKernel writes θ_s + tΔθ into them while it integrates.
   PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, NamedTensors eval_params,
@@ -135,23 +143,40 @@ class PathKernel {
   // crossings (max_kinks uniform pieces instead for an input with more than max_kinks crossings,
   // without active fractions).
   Edges kink_edges(size_t set, const std::vector<Tensor>& deltas);
-  // Locates the ReLU crossings bracketed by consecutive edges of each of `inputs` and adds them to
-  // their edges. Returns the inputs with more than max_kinks bracketed crossings, left unchanged.
+  // Locates the ReLU crossings bracketed by consecutive edges of each item — probe input inputs[g]
+  // with breakpoints edges[g] — and adds them to its edges (its first and last edge stay). Returns
+  // the items with more than max_kinks bracketed crossings, left unchanged.
   std::vector<int64_t> add_kinks(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& inputs,
                                  Edges& edges);
-  // The active fractions (autograd/active_fractions.hpp) of rows of a set, each in the piece
-  // [a[r], b[r]] of input ids[r]: one forward pass at the distinct piece ends.
-  struct Fractions {
+  // The probe values at the pieces' ends, [pieces, K] each, from one forward pass at the distinct
+  // ends; with active fractions also the fractions (autograd/active_fractions.hpp) of rows that
+  // belong to pieces row_piece[r].
+  struct Ends {
+    Tensor fa, fb;
     std::vector<Tensor> relu;
     std::vector<PoolRoute> pools;
   };
-  Fractions fractions_of(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& ids,
-                         const std::vector<double>& a, const std::vector<double>& b);
-  // Integrates inputs `inputs` of a set over their pieces, replacing their rows in `out`.
-  void integrate_inputs(size_t set, const std::vector<int64_t>& inputs, const Edges& edges,
-                        const std::vector<Tensor>& deltas, const std::vector<std::vector<Tensor>>& directions,
-                        StepDots& out);
-  Tensor unit_total(const StepDots& d) const;  // [M]: φ̂·Δθ over whole-tensor units
+  Ends ends_of(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& pieces,
+               const std::vector<int64_t>& row_piece);
+  // Each piece's contracted dots, data and decay [pieces, K, U], and its own residual
+  // F(b) − F(a) − φ̂·Δθ [pieces, K] (zero without adaptive refinement and active fractions).
+  struct PieceDots {
+    Tensor data, decay, local;
+  };
+  PieceDots evaluate_pieces(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas,
+                            const std::vector<std::vector<Tensor>>& directions);
+  // Adds the sample-level probes' integrated full gradients over `pieces` to phi [M_s, P].
+  void add_full_gradients(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas, Tensor& phi);
+  // Pieces per batched evaluation (whole pieces; fewer when full gradients are formed).
+  int64_t pieces_per_chunk(size_t set, bool full_gradients) const;
+  // φ̂_s of every probe scalar of a set into `out`: each input on its own pieces (kink_edges),
+  // refined while its residual exceeds the tolerance — only the pieces whose own residual exceeds
+  // tolerance·(b − a) are halved, the others are kept as they are — then the full gradients of
+  // the sample-level probes on the final pieces.
+  void integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
+                     const std::vector<std::vector<Tensor>>& directions, StepDots& out);
+  // The halves of pieces, split also at the crossings their midpoints reveal.
+  std::vector<Piece> halve(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& rejected);
   Tensor values_at(const Tensor& theta);
   // Sample level of one step; returns each sample-level probe's Σ over samples [M_s].
   Tensor sample_step(const StepRecord& r, const Tensor& phi);

@@ -46,6 +46,7 @@ void Config::validate() const {
     require_flag(false, "rule", e.what());
   }
   require_flag(tolerance > 0, "tolerance", fmt::format("must be positive, got {}", tolerance));
+  require_flag(pieces >= 1 && pieces <= 4096, "pieces", fmt::format("must be in [1, 4096], got {}", pieces));
   require_flag(max_depth >= 0 && max_depth <= 20, "max-depth", fmt::format("must be in [0, 20], got {}", max_depth));
   require_flag(threads >= 1, "threads", positive(threads));
   require_flag(!out.empty(), "out", "must not be empty");
@@ -88,6 +89,11 @@ void add_flags(CLI::App& app, Config& c) {
                  "Quadrature rule of each step's path integral: midpoint:N, trapezoid, simpson, gauss_legendre:N, "
                  "gauss_lobatto:N")
       ->group("Tracking");
+  number_option(app, "--pieces", c.pieces, "Equal pieces of every step's segment, each integrated with --rule")
+      ->group("Tracking");
+  app.add_flag("--fractions,!--no-fractions", c.fractions,
+               "Active fractions for the ReLU units and max-pool windows that switch within a piece")
+      ->group("Tracking");
   app.add_flag("--kinks,!--no-kinks", c.kinks, "Split each probe's path at its ReLU crossings")->group("Tracking");
   app.add_flag("--adaptive,!--no-adaptive", c.adaptive, "Halve the pieces of probes whose residual exceeds --tolerance")
       ->group("Tracking");
@@ -111,7 +117,8 @@ nlohmann::json to_json(const Config& c) {
                          {"epochs", c.epochs}, {"peak_epoch", c.peak_epoch}, {"batch", c.batch_size}}},
           {"training", {{"checkpoint_every", c.checkpoint_every}, {"progress_every", c.progress_every},
                         {"stop_after", c.stop_after}}},
-          {"tracking", {{"track", track_level_name(c.track)}, {"probes", c.probes}, {"rule", c.rule}, {"kinks", c.kinks},
+          {"tracking", {{"track", track_level_name(c.track)}, {"probes", c.probes}, {"rule", c.rule}, {"pieces", c.pieces},
+                        {"fractions", c.fractions}, {"kinks", c.kinks},
                         {"adaptive", c.adaptive}, {"tolerance", c.tolerance}, {"max_depth", c.max_depth}}},
           {"output", {{"out", c.out}, {"report", c.report}, {"threads", c.threads}}}};
 }
@@ -125,6 +132,8 @@ void check_resumable(const Config& config, const nlohmann::json& saved, const st
 explaind::TrackerOptions integration_options(const Config& c) {
   return explaind::TrackerOptions()
       .rule(explaind::parse_rule(c.rule))
+      .pieces(c.pieces)
+      .active_fractions(c.fractions)
       .kink_aware(c.kinks)
       .adaptive(c.adaptive)
       .tolerance(c.tolerance)

@@ -36,9 +36,11 @@ struct Config {
   // log-probabilities of each
   TrackLevel track = TrackLevel::Cheap;
   int64_t probes = 64;
-  // The integration of the path integral (explaind/tracker.hpp, TrackerOptions). These defaults
-  // are cheap, not exact: the residuals in the report say what they miss.
+  // The integration of the path integral (explaind/tracker.hpp, TrackerOptions; docs/cifar2.md):
+  // the residuals in the report say what it misses.
   std::string rule = "gauss_legendre:2";
+  int64_t pieces = 1;     // equal pieces each step starts from
+  bool fractions = true;  // active fractions of the ReLUs and max-pool windows switching in a piece
   bool kinks = false;     // split each probe's segment at its ReLU crossings
   bool adaptive = false;  // halve the pieces of probes whose |ρ_s| exceeds the tolerance
   double tolerance = 1e-6;
