@@ -35,16 +35,16 @@ struct Config {
   // tracking: a float64 probe model; the probes are the first `probes` test images, both class
   // log-probabilities of each
   TrackLevel track = TrackLevel::Cheap;
-  int64_t probes = 64;
+  int64_t probes = 8;
   // The integration of the path integral (explaind/tracker.hpp, TrackerOptions; docs/cifar2.md):
   // the residuals in the report say what it misses.
   std::string rule = "gauss_legendre:2";
   int64_t pieces = 1;     // equal pieces each step starts from
   bool fractions = true;  // active fractions of the ReLUs and max-pool windows switching in a piece
   bool kinks = false;     // split each probe's segment at its ReLU crossings
-  bool adaptive = false;  // halve the pieces of probes whose |ρ_s| exceeds the tolerance
-  double tolerance = 1e-6;
-  int max_depth = 6;
+  bool adaptive = true;   // halve the pieces of probes whose |ρ_s| exceeds the tolerance
+  double tolerance = 2e-6;
+  int max_depth = 5;
   // output
   std::string out = "runs/cifar2";
   bool resume = false;
