@@ -45,6 +45,16 @@ PoolRoute pool_route(const KinkRecorder::Pool& a, const KinkRecorder::Pool& b) {
   return {a.indices, b.indices, share};
 }
 
+PieceFractions fractions_between(const std::vector<Tensor>& relu, const std::vector<KinkRecorder::Pool>& pools,
+                                 const Tensor& ia, const Tensor& ib) {
+  PieceFractions out;
+  for (const Tensor& z : relu) out.relu.push_back(relu_fractions(K::index_select(z, 0, ia), K::index_select(z, 0, ib)).contiguous());
+  for (const KinkRecorder::Pool& p : pools)
+    out.pools.push_back(pool_route({K::index_select(p.input, 0, ia), K::index_select(p.indices, 0, ia)},
+                                   {K::index_select(p.input, 0, ib), K::index_select(p.indices, 0, ib)}));
+  return out;
+}
+
 ActiveFractions::ActiveFractions(std::vector<Tensor> relu, std::vector<PoolRoute> pools)
     : relu_(std::move(relu)), pools_(std::move(pools)) {
   if (g_fractions) throw std::logic_error("ActiveFractions: another override is already active in this thread");

@@ -36,6 +36,16 @@ Tensor relu_fractions(const Tensor& za, const Tensor& zb);
 // The route of a max-pool call from its input and chosen positions at a piece's two ends.
 PoolRoute pool_route(const KinkRecorder::Pool& a, const KinkRecorder::Pool& b);
 
+// Every relu call's fractions and every max-pool call's route for R rows whose pieces end at rows
+// ia[r] and ib[r] (int64 [R]) of the forward passes `relu` (pre-activations) and `pools` recorded
+// at the pieces' ends (KinkRecorder::preactivations() and pools()).
+struct PieceFractions {
+  std::vector<Tensor> relu;
+  std::vector<PoolRoute> pools;
+};
+PieceFractions fractions_between(const std::vector<Tensor>& relu, const std::vector<KinkRecorder::Pool>& pools,
+                                 const Tensor& ia, const Tensor& ib);
+
 // While alive in a thread, the i-th relu call (in forward order, counted from construction) uses
 // relu[i] (see relu_fractions; undefined: unchanged) in its backward pass, and the i-th max-pool
 // call uses pools[i] (first undefined: unchanged). Calls beyond the vectors are unchanged.

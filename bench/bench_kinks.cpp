@@ -200,15 +200,10 @@ std::pair<double, double> fraction_error(Segment& seg, const Crossings& c, int64
   auto override_for = [&](size_t r0, size_t count) {
     std::vector<int64_t> a(a_row.begin() + r0, a_row.begin() + r0 + count), b(a);
     for (int64_t& x : b) ++x;
-    const Tensor ia = Tensor::from_vector(a, {static_cast<int64_t>(count)}), ib = Tensor::from_vector(b, {static_cast<int64_t>(count)});
-    std::vector<Tensor> relu;
-    for (const Tensor& zc : z) relu.push_back(relu_fractions(K::index_select(zc, 0, ia), K::index_select(zc, 0, ib)).contiguous());
-    std::vector<PoolRoute> routes;
-    for (const KinkRecorder::Pool& p : pools)
-      routes.push_back(pool_route({K::index_select(p.input, 0, ia), K::index_select(p.indices, 0, ia)},
-                                  {K::index_select(p.input, 0, ib), K::index_select(p.indices, 0, ib)}));
-    if (!with_pools) routes.clear();
-    return new ActiveFractions(std::move(relu), std::move(routes));
+    const int64_t R = static_cast<int64_t>(count);
+    PieceFractions f = fractions_between(z, with_pools ? pools : std::vector<KinkRecorder::Pool>{},
+                                         Tensor::from_vector(a, {R}), Tensor::from_vector(b, {R}));
+    return new ActiveFractions(std::move(f.relu), std::move(f.pools));
   };
   const std::vector<double> s = seg.slopes(ids, t, override_for);
   std::vector<double> err(static_cast<size_t>(inputs));

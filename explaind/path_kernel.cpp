@@ -296,7 +296,7 @@ PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& delt
   KinkRecorder recorded;
   const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(end_input, {E}));  // [E, K]
   Ends out{K::index_select(values, 0, Tensor::from_vector(piece_a, {n})).contiguous(),
-           K::index_select(values, 0, Tensor::from_vector(piece_b, {n})).contiguous(), {}, {}};
+           K::index_select(values, 0, Tensor::from_vector(piece_b, {n})).contiguous(), {}};
   if (!config_.active_fractions) return out;
   std::vector<int64_t> row_a, row_b;
   for (int64_t p : row_piece) {
@@ -304,16 +304,18 @@ PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& delt
     row_b.push_back(piece_b[p]);
   }
   const int64_t R = static_cast<int64_t>(row_piece.size());
-  const Tensor ia = Tensor::from_vector(row_a, {R}), ib = Tensor::from_vector(row_b, {R});
-  for (const Tensor& z : recorded.preactivations())
-    out.relu.push_back(relu_fractions(K::index_select(z, 0, ia), K::index_select(z, 0, ib)).contiguous());
-  for (const KinkRecorder::Pool& p : recorded.pools())
-    out.pools.push_back(pool_route({K::index_select(p.input, 0, ia), K::index_select(p.indices, 0, ia)},
-                                   {K::index_select(p.input, 0, ib), K::index_select(p.indices, 0, ib)}));
+  out.fractions = fractions_between(recorded.preactivations(), recorded.pools(), Tensor::from_vector(row_a, {R}),
+                                    Tensor::from_vector(row_b, {R}));
   return out;
 }
 
 namespace {
+// φ̂·Δθ of each piece and slot, [pieces, K]: the data and decay dots [pieces, K, U] summed over
+// the units that are whole parameter tensors (the first n; slice units are parts of them).
+Tensor piece_totals(const Tensor& data, const Tensor& decay, int64_t n) {
+  return K::add(K::sum(K::narrow(data, 2, 0, n), {2}), K::sum(K::narrow(decay, 2, 0, n), {2}));
+}
+
 // Rows of one chunk of pieces: every node of every piece, with its input, piece, point and weight.
 struct NodeRows {
   std::vector<int64_t> input, piece;
@@ -365,7 +367,7 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
     evaluations_ += c;
     const Ends ends = config_.adaptive || config_.active_fractions ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
-    ActiveFractions at_nodes(ends.relu, ends.pools);
+    ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
     const std::vector<Tensor> dots =
         probes_.row_dots(set, forward_, loss_, eval_params_, directions, Tensor::from_vector(rows.input, {c}));
     // Unit u of row i, slot k: dots[p][i, k, dir] (data) and dir + 1 (decay), weighted, summed per piece.
@@ -382,8 +384,7 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
         }
       }
     if (ends.fa.defined()) {  // each piece's own residual F(b) − F(a) − φ̂·Δθ: [np, K]
-      const Tensor d = K::narrow(out.data, 0, p0, np), y = K::narrow(out.decay, 0, p0, np);
-      const Tensor q = K::add(K::sum(K::narrow(d, 2, 0, n), {2}), K::sum(K::narrow(y, 2, 0, n), {2}));
+      const Tensor q = piece_totals(K::narrow(out.data, 0, p0, np), K::narrow(out.decay, 0, p0, np), n);
       K::narrow(out.local, 0, p0, np).copy_(K::sub(K::sub(ends.fb, ends.fa), q));
     }
   }
@@ -403,7 +404,7 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
     const int64_t c = static_cast<int64_t>(rows.input.size());
     const Ends ends = config_.active_fractions ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
-    ActiveFractions at_nodes(ends.relu, ends.pools);
+    ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
     const Tensor g = probes_.row_gradients(set, forward_, loss_, eval_params_, layout_,
                                            Tensor::from_vector(rows.input, {c}));  // [c, K, P]
     for (int64_t i = 0; i < c; ++i)
@@ -422,7 +423,7 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
   for (int depth = 1; config_.adaptive && depth <= config_.max_depth; ++depth) {
     // Inputs whose residual exceeds the tolerance: halve their pieces whose own residual exceeds
     // tolerance·(b − a) (at least one does, as the pieces' residuals add up to the input's).
-    const Tensor q = K::add(K::sum(K::narrow(dots.data, 2, 0, n), {2}), K::sum(K::narrow(dots.decay, 2, 0, n), {2}));
+    const Tensor q = piece_totals(dots.data, dots.decay, n);
     std::vector<double> residual(static_cast<size_t>(probes_.num_inputs(set) * K), 0.0);
     for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p)
       for (int64_t k = 0; k < K; ++k) residual[pieces[p].input * K + k] -= q.at({p, k});

@@ -153,8 +153,7 @@ class PathKernel {
   // belong to pieces row_piece[r].
   struct Ends {
     Tensor fa, fb;
-    std::vector<Tensor> relu;
-    std::vector<PoolRoute> pools;
+    PieceFractions fractions;
   };
   Ends ends_of(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& pieces,
                const std::vector<int64_t>& row_piece);
