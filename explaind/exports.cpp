@@ -106,8 +106,9 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
     put("parameter_data", k.parameter_data(), {"sample_level_probe", "parameter"}, "data part per parameter (flat)");
     put("parameter_decay", k.parameter_decay(), {"sample_level_probe", "parameter"},
         "weight-decay part per parameter (flat)");
-    streamed("parameter_window_data", {"window", "sample_level_probe", "parameter"},
-             "data part per parameter (flat) and window");
+    if (k.config().parameter_windows)
+      streamed("parameter_window_data", {"window", "sample_level_probe", "parameter"},
+               "data part per parameter (flat) and window");
   }
 
   json probes = json::array(), sample_rows = json::array();

@@ -120,6 +120,8 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
   if (config_.parameter_wise) {
     param_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
     param_decay_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
+  }
+  if (config_.parameter_wise && config_.parameter_windows) {
     param_window_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
     param_window_stream_ = RowStream(dir + "parameter_window_data.npy", {Ms, layout_.size()}, config_.resume);
   }
@@ -402,6 +404,7 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
     const std::vector<Piece> chunk(pieces.begin() + p0, pieces.begin() + std::min(np_all, p0 + per_chunk));
     const NodeRows rows = node_rows(config_.rule, chunk, dtype);
     const int64_t c = static_cast<int64_t>(rows.input.size());
+    if (!config_.adaptive) evaluations_ += c;  // the set's only evaluation (integrate_set)
     const Ends ends = config_.active_fractions ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
     ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
@@ -412,6 +415,20 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
   }
 }
 
+void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,
+                                         const std::vector<std::vector<Tensor>>& directions, StepDots& out) const {
+  const int64_t rows = probes_.num_inputs(set) * probes_.num_slots(set), first = probes_.first_scalar(set);
+  const Tensor set_phi = K::narrow(phi, 0, probes_.first_sample_row(set), rows);  // [rows, P]
+  for (int64_t u = 0; u < static_cast<int64_t>(unit_param_.size()); ++u) {
+    const int64_t p = unit_param_[u];
+    const Tensor g = layout_.segment(set_phi, p).contiguous();  // [rows, numel_p]
+    for (auto [acc, d] : {std::pair{&out.data, unit_direction_[u]}, {&out.decay, unit_direction_[u] + 1}}) {
+      const Tensor dir = K::reshape(directions[p][d].to(DType::Float64), {-1, 1});  // [numel_p, 1]
+      K::add_(K::narrow(K::narrow(*acc, 0, first, rows), 1, u, 1), K::matmul(g, dir));
+    }
+  }
+}
+
 void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
                                const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
   const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set), n = layout_.count();
@@ -419,6 +436,12 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
   std::vector<Piece> pieces;
   for (size_t j = 0; j < edges.size(); ++j)
     for (size_t e = 0; e + 1 < edges[j].size(); ++e) pieces.push_back({static_cast<int64_t>(j), edges[j][e], edges[j][e + 1]});
+  const bool full_gradients = out.phi.defined() && probes_.first_sample_row(set) >= 0;
+  if (full_gradients && !config_.adaptive) {
+    add_full_gradients(set, pieces, deltas, out.phi);
+    add_dots_from_gradients(set, out.phi, directions, out);
+    return;
+  }
   PieceDots dots = evaluate_pieces(set, pieces, deltas, directions);
   for (int depth = 1; config_.adaptive && depth <= config_.max_depth; ++depth) {
     // Inputs whose residual exceeds the tolerance: halve their pieces whose own residual exceeds
@@ -459,7 +482,7 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
     K::add_(K::narrow(out.data, 0, row, K), K::squeeze(K::narrow(dots.data, 0, p, 1), 0));
     K::add_(K::narrow(out.decay, 0, row, K), K::squeeze(K::narrow(dots.decay, 0, p, 1), 0));
   }
-  if (out.phi.defined() && probes_.first_sample_row(set) >= 0) add_full_gradients(set, pieces, deltas, out.phi);
+  if (full_gradients) add_full_gradients(set, pieces, deltas, out.phi);
 }
 
 std::vector<PathKernel::Piece> PathKernel::halve(size_t set, const std::vector<Tensor>& deltas,
@@ -533,7 +556,7 @@ void PathKernel::step(const StepRecord& r) {
   if (param_total_.defined()) {  // φ̂_s ⊙ (Δθ_s − R_s) and φ̂_s ⊙ R_s per parameter: [M_s, P]
     const Tensor data_part = K::mul(pieces.phi, data_delta);
     K::add_(param_total_, data_part);
-    K::add_(param_window_, data_part);
+    if (param_window_.defined()) K::add_(param_window_, data_part);
     K::add_(param_decay_total_, K::mul(pieces.phi, r.non_data));
   }
   if (config_.sample_level) {

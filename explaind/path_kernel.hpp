@@ -55,6 +55,7 @@ struct PathKernelConfig {
   bool sample_level = false;
   bool sample_components = false;  // sample × component (sample level only)
   bool parameter_wise = false;     // probe × parameter for the sample-level probes (any level)
+  bool parameter_windows = true;   // ... also per window (parameter_window_data: windows × M_s × P on disk)
   DType buffer_dtype = DType::Float64;
   int64_t num_samples = 0;   // N, the training-set size (sample level)
   int64_t chunk_size = 256;  // training samples per per-sample-gradient chunk
@@ -166,12 +167,17 @@ class PathKernel {
                             const std::vector<std::vector<Tensor>>& directions);
   // Adds the sample-level probes' integrated full gradients over `pieces` to phi [M_s, P].
   void add_full_gradients(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas, Tensor& phi);
+  // The contracted dots of a sample-level set's rows from its integrated full gradients in phi
+  // (instead of a second pass over the same nodes, when no refinement needs per-piece dots).
+  void add_dots_from_gradients(size_t set, const Tensor& phi, const std::vector<std::vector<Tensor>>& directions,
+                               StepDots& out) const;
   // Pieces per batched evaluation (whole pieces; fewer when full gradients are formed).
   int64_t pieces_per_chunk(size_t set, bool full_gradients) const;
   // φ̂_s of every probe scalar of a set into `out`: each input on its own pieces (kink_edges),
   // refined while its residual exceeds the tolerance — only the pieces whose own residual exceeds
   // tolerance·(b − a) are halved, the others are kept as they are — then the full gradients of
-  // the sample-level probes on the final pieces.
+  // the sample-level probes on the final pieces. Without refinement, a sample-level set is
+  // evaluated once, for its full gradients, and its dots are taken from them.
   void integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
                      const std::vector<std::vector<Tensor>>& directions, StepDots& out);
   // The halves of pieces, split also at the crossings their midpoints reveal.

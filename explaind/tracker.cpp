@@ -113,6 +113,7 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   cfg.sample_level = options_.per_sample_;
   cfg.sample_components = options_.combinations_;
   cfg.parameter_wise = parameter_wise;
+  cfg.parameter_windows = options_.parameter_windows_;
   cfg.buffer_dtype = options_.buffer_dtype_;
   cfg.num_samples = loader_.dataset().size();
   cfg.chunk_size = options_.chunk_size_;
@@ -151,7 +152,8 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
     k.memory_bytes += 8.0 * 3 * Ms * P;
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms;
   }
-  if (parameter_wise) k.memory_bytes += 8.0 * 3 * Ms * P;  // total, decay and window accumulators
+  if (parameter_wise)  // total, decay and (per window) window accumulators
+    k.memory_bytes += 8.0 * (options_.parameter_windows_ ? 3 : 2) * Ms * P;
   k.probe_gradients_per_step = static_cast<double>(k.nodes_per_step) * M;
   if (k.memory_bytes > options_.memory_budget_)
     throw std::invalid_argument(fmt::format(
@@ -244,8 +246,8 @@ void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDes
 
 void Tracker::save_state(const std::string& dir) { kernel_->save_state(dir); }
 
-optim::CheckpointPart Tracker::checkpoint_part() {
-  return {"tracker", [this](const std::string& dir) { save_state(dir); }};
+optim::CheckpointPart Tracker::checkpoint_part(std::string name) {
+  return {std::move(name), [this](const std::string& dir) { save_state(dir); }};
 }
 
 Summary Tracker::finish() {

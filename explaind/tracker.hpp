@@ -54,6 +54,9 @@ class TrackerOptions {
   // probe sets marked sample_level, without the sample level: it needs those probes' own full
   // gradients at the quadrature nodes, no per-sample gradients of the training data.
   TrackerOptions& parameter_wise(bool on) { parameter_wise_ = on; return *this; }
+  // With parameter_wise: also per window (parameter_window_data, windows × M_s × P float64 on disk
+  // and one more M_s × P accumulator). Off for many probes, e.g. pruning scores over the whole run.
+  TrackerOptions& parameter_windows(bool on) { parameter_windows_ = on; return *this; }
   TrackerOptions& rule(QuadratureRule r) { rule_ = std::move(r); return *this; }
   // Every step starts from this many equal pieces of the segment, each integrated with the rule.
   TrackerOptions& pieces(int64_t n) { pieces_ = n; return *this; }
@@ -94,8 +97,8 @@ class TrackerOptions {
   // shares then agree to ~1e-5 relative: docs/explaind-exports.md).
   TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
 
-  bool per_sample_ = false, combinations_ = false, parameter_wise_ = false, adaptive_ = true, kink_aware_ = true,
-       active_fractions_ = true;
+  bool per_sample_ = false, combinations_ = false, parameter_wise_ = false, parameter_windows_ = true, adaptive_ = true,
+       kink_aware_ = true, active_fractions_ = true;
   QuadratureRule rule_ = gauss_legendre(2);
   double tolerance_ = 1e-9;
   int max_depth_ = 6;
@@ -138,7 +141,8 @@ class Tracker : public optim::StepObserver {
   //   optim::save_checkpoint(dir, net, opt, loader, extra, {}, {tracker.checkpoint_part()});
   // and, in the resumed process (after load_checkpoint):
   //   TrackerOptions().resume_from(optim::checkpoint_part_dir(dir, "tracker"))
-  optim::CheckpointPart checkpoint_part();
+  // `name` tells apart the parts of several trackers attached to one optimizer.
+  optim::CheckpointPart checkpoint_part(std::string name = "tracker");
 
   // Evaluates the final model, writes every export (see docs/explaind-exports.md) into the output
   // directory, detaches from the optimizer and returns the summary. Call once, after training.
