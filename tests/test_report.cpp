@@ -1,8 +1,11 @@
 // Tests for explaind/report/: CSV tables, gnuplot figures (PNG/SVG validity, speed of large
-// heatmaps, error reporting, atomic outputs) and the Markdown/HTML run report.
+// heatmaps, colours of image grids read back from the PNG, error reporting, atomic outputs) and
+// the Markdown/HTML run report.
 // Set PATHGRAD_TEST_OUTPUT to a directory to keep the rendered figures there for inspection.
 #include <doctest/doctest.h>
+#include <zlib.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -18,6 +21,7 @@
 #include "explaind/report/plot.hpp"
 #include "explaind/report/report.hpp"
 #include "tensor/atomic_file.hpp"
+#include "tensor/kernels.hpp"
 #include "tensor/random.hpp"
 #include "tensor/tensor.hpp"
 
@@ -61,18 +65,99 @@ struct ImageSize {
   uint32_t width = 0, height = 0;
 };
 
+// The big-endian 32-bit number at `at` in `bytes`.
+uint32_t be32(const std::string& bytes, std::size_t at) {
+  uint32_t v = 0;
+  for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+  return v;
+}
+
 // Width and height from the IHDR chunk; throws unless the file starts with the PNG signature.
 ImageSize png_size(const std::string& path) {
   const std::string bytes = read_file(path);
   const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (bytes.size() < 24 || std::memcmp(bytes.data(), signature, 8) != 0 || bytes.compare(12, 4, "IHDR") != 0)
     throw std::runtime_error(path + " is not a PNG file");
-  const auto be32 = [&](std::size_t at) {
-    uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
-    return v;
-  };
-  return {be32(16), be32(20)};
+  return {be32(bytes, 16), be32(bytes, 20)};
+}
+
+// The pixels of a PNG with 8-bit RGB or RGBA samples, not interlaced (what pngcairo writes).
+struct PngPixels {
+  uint32_t width = 0, height = 0, channels = 0;
+  std::vector<unsigned char> samples;  // rows from the top, `channels` samples per pixel
+  std::array<int, 3> rgb(uint32_t x, uint32_t y) const {
+    const unsigned char* p = samples.data() + (static_cast<std::size_t>(y) * width + x) * channels;
+    return {p[0], p[1], p[2]};
+  }
+};
+
+// Undoes the PNG filter of each row (types 0-4) in `raw` (a filter byte, then `stride` bytes, per row).
+std::vector<unsigned char> unfilter_rows(const std::vector<unsigned char>& raw, std::size_t rows, std::size_t stride,
+                                         std::size_t bpp) {
+  std::vector<unsigned char> out(rows * stride);
+  for (std::size_t y = 0; y < rows; ++y) {
+    const unsigned char filter = raw[y * (stride + 1)];
+    for (std::size_t x = 0; x < stride; ++x) {
+      const int a = x >= bpp ? out[y * stride + x - bpp] : 0, b = y > 0 ? out[(y - 1) * stride + x] : 0;
+      const int c = x >= bpp && y > 0 ? out[(y - 1) * stride + x - bpp] : 0, p = a + b - c;
+      const int paeth = std::abs(p - a) <= std::abs(p - b) && std::abs(p - a) <= std::abs(p - c) ? a
+                        : std::abs(p - b) <= std::abs(p - c) ? b : c;
+      const int predictor = std::array<int, 5>{0, a, b, (a + b) / 2, paeth}.at(filter);
+      out[y * stride + x] = static_cast<unsigned char>(raw[y * (stride + 1) + 1 + x] + predictor);
+    }
+  }
+  return out;
+}
+
+PngPixels read_png(const std::string& path) {
+  const ImageSize size = png_size(path);
+  const std::string bytes = read_file(path);
+  if (bytes[24] != 8 || (bytes[25] != 2 && bytes[25] != 6) || bytes[28] != 0)
+    throw std::runtime_error(path + ": only 8-bit RGB(A) PNGs without interlacing are decoded here");
+  std::string compressed;
+  for (std::size_t at = 8; at + 8 <= bytes.size(); at += 12 + be32(bytes, at))
+    if (bytes.compare(at + 4, 4, "IDAT") == 0) compressed += bytes.substr(at + 8, be32(bytes, at));
+  const std::size_t channels = bytes[25] == 6 ? 4 : 3, stride = size.width * channels;
+  std::vector<unsigned char> raw(size.height * (stride + 1));
+  uLongf raw_size = raw.size();
+  if (uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(compressed.data()), compressed.size()) != Z_OK ||
+      raw_size != raw.size())
+    throw std::runtime_error(path + ": cannot inflate the image data");
+  return {size.width, size.height, static_cast<uint32_t>(channels), unfilter_rows(raw, size.height, stride, channels)};
+}
+
+// Whether gnuplot is there to render with; if not, says that the rendering checks are skipped.
+bool gnuplot_found() {
+  try {
+    find_gnuplot();
+    return true;
+  } catch (const std::runtime_error& e) {
+    MESSAGE("skipped rendering: " << std::string(e.what()));
+    return false;
+  }
+}
+
+// The contents of the data file of the first image plotted by `commands` (its scratch file).
+std::string first_image_data(const std::string& commands) {
+  const std::size_t begin = commands.find("plot \"") + 6;
+  return read_file(commands.substr(begin, commands.find('"', begin) - begin));
+}
+
+// A [3, height, width] float32 image of one colour.
+Tensor solid_image(int64_t height, int64_t width, std::array<double, 3> rgb) {
+  Tensor image = Tensor::empty({3, height, width});
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < height; ++y)
+      for (int64_t x = 0; x < width; ++x) image.set({c, y, x}, rgb[static_cast<std::size_t>(c)]);
+  return image;
+}
+
+// A [3, 2, 1] image: a red pixel (row 0) over a blue one.
+Tensor red_over_blue() {
+  Tensor image = solid_image(2, 1, {1, 0, 0});
+  image.set({0, 1, 0}, 0);
+  image.set({2, 1, 0}, 1);
+  return image;
 }
 
 bool is_svg(const std::string& path) {
@@ -369,6 +454,96 @@ TEST_CASE("heatmap colour range: diverging centred on 0, sequential over the dat
         std::string::npos);
   CHECK(Heatmap({1, 3}, 1, 2).palette(Palette::Diverging).commands(scratch, canvas).find("set cbrange [-3:3]") !=
         std::string::npos);
+}
+
+TEST_CASE("image grid rejects bad images with a message naming the caption") {
+  CHECK_THROWS_WITH_AS(ImageGrid().add(Tensor::ones({3, 4, 4}, DType::Int64), "ints"),
+                       doctest::Contains("'ints' has dtype int64"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ImageGrid().add(Tensor::ones({4, 4}), "flat"), doctest::Contains("'flat' has shape [4, 4]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ImageGrid().add(Tensor::ones({4, 5, 5}), "rgba"), doctest::Contains("'rgba' has 4 channels"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ImageGrid().add(Tensor::ones({3, 0, 5}), "none"), doctest::Contains("'none' is empty"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ImageGrid().columns(-1), doctest::Contains("columns must be >= 0, got -1"), std::invalid_argument);
+  ScratchDir scratch;
+  CHECK_THROWS_WITH_AS(ImageGrid().title("empty").commands(scratch, {260, 150, 9}), doctest::Contains("no images"),
+                       std::invalid_argument);
+  ImageGrid grid;
+  grid.add(solid_image(2, 2, {1, 0, 0}), "kept");
+  CHECK_THROWS_AS(grid.add(Tensor::ones({1, 2, 2}), "grey"), std::invalid_argument);
+  CHECK(grid.num_panels() == 1);  // a rejected image adds no cell
+}
+
+TEST_CASE("image grid data: bytes row by row from row 0, clamped, NaN mid grey") {
+  // planes of a 2x2 image: red, green, blue
+  const std::vector<double> values = {1, 0, 0.5, -1, /**/ 0, 1, kNaN, 2, /**/ 0, 0, 1, 0.25};
+  for (const DType dtype : {DType::Float32, DType::Float64}) {
+    ScratchDir scratch;
+    const std::string commands = ImageGrid().columns(3).add(Tensor::from_vector(values, {3, 2, 2}, dtype), "2x2")
+                                     .add_blank("gap").add_blank().commands(scratch, {390, 150, 9});
+    CHECK(commands.find("set multiplot layout 1,3\n") != std::string::npos);
+    CHECK(commands.find("set yrange [1.5:-0.5]") != std::string::npos);  // row 0 at the top
+    CHECK(commands.find("binary array=(2,2) dx=1 dy=1 origin=(0,0) format='%uchar' with rgbimage") != std::string::npos);
+    CHECK(commands.find("set xlabel \"gap\"\nplot [0:1] [0:1] NaN") != std::string::npos);
+    const std::string data = first_image_data(commands);
+    const std::string expected = {'\xff', '\x00', '\x00', /**/ '\x00', '\xff', '\x00',   // row 0: red, green
+                                  '\x80', '\x80', '\xff', /**/ '\x00', '\xff', '\x40'};  // row 1
+    CHECK(data == expected);
+  }
+  // any strides: an image stored as [3, W, H] and viewed as [3, H, W]
+  ScratchDir scratch;
+  const Tensor stored = Tensor::from_vector(std::vector<double>{1, 0.5, 0, 0.25, 0, 0, 0, 0, 0, 0, 0, 0}, {3, 2, 2});
+  std::string commands = ImageGrid().add(kernel::transpose(stored, 1, 2), "view").commands(scratch, {130, 150, 9});
+  CHECK(first_image_data(commands) == std::string("\xff\x00\x00\x00\x00\x00\x80\x00\x00\x40\x00\x00", 12));
+  // a column of 2 pixels (red over blue): each pixel repeated 2x2 times, each copy half a unit wide
+  commands = ImageGrid().add(red_over_blue(), "column").commands(scratch, {130, 150, 9});
+  CHECK(commands.find("set xrange [-0.5:0.5]\nset yrange [1.5:-0.5]\n") != std::string::npos);
+  CHECK(commands.find("array=(2,4) dx=0.5 dy=0.5 origin=(-0.25,-0.25)") != std::string::npos);
+  const std::string two_red("\xff\x00\x00\xff\x00\x00", 6), two_blue("\x00\x00\xff\x00\x00\xff", 6);
+  CHECK(first_image_data(commands) == two_red + two_red + two_blue + two_blue);
+}
+
+TEST_CASE("image grid: a 2x3 grid of synthetic images at 130x150 pixels per cell") {
+  if (!gnuplot_found()) return;
+  OutputDir dir("image_grid");
+  Tensor gradient = Tensor::empty({3, 32, 32}), checkerboard = Tensor::empty({3, 8, 8}, DType::Float64);
+  for (int64_t y = 0; y < 32; ++y)
+    for (int64_t x = 0; x < 32; ++x) {
+      gradient.set({0, y, x}, x / 31.0);
+      gradient.set({1, y, x}, y / 31.0);
+      for (int64_t c = 0; c < 3 && x < 8 && y < 8; ++c) checkerboard.set({c, y, x}, (x + y) % 2);
+    }
+  Tensor noisy = solid_image(24, 16, {2, kNaN, -1});  // clamped to red, NaN green: (255, 128, 0)
+  ImageGrid grid;
+  grid.title("Synthetic images").columns(3);
+  grid.add(solid_image(32, 32, {1, 0, 0}), "red").add(solid_image(32, 32, {0, 1, 0}), "green\n(second line)")
+      .add(solid_image(32, 32, {0, 0, 1}), "blue").add(gradient, "gradient").add(checkerboard, "checkerboard 8x8")
+      .add(noisy, "clamped, 24x16");
+  CHECK(grid.num_panels() == 6);
+  grid.svg().render(dir / "grid.png");
+  CHECK(png_size(dir / "grid.png").width == 3 * 130);
+  CHECK(png_size(dir / "grid.png").height == 2 * 150 + 40);
+  CHECK(is_svg(dir / "grid.svg"));
+  grid.size(500, 300).svg(false).render(dir / "sized.png");
+  CHECK(png_size(dir / "sized.png").width == 500);
+  CHECK(png_size(dir / "sized.png").height == 300);
+  CHECK(dir.hidden_files().empty());
+}
+
+TEST_CASE("image grid colours read back from the PNG: red, blue, and row 0 at the top") {
+  if (!gnuplot_found()) return;
+  OutputDir dir("image_colours");
+  ImageGrid().columns(3).add(solid_image(32, 32, {1, 0, 0}), "red").add(solid_image(32, 32, {0, 0, 1}), "blue")
+      .add(red_over_blue(), "red over blue").render(dir / "colours.png");
+  const PngPixels png = read_png(dir / "colours.png");
+  REQUIRE(png.width == 3 * 130);
+  const uint32_t centre_y = 67;  // the images span rows 8-127: half a line above, the caption below
+  CHECK(png.rgb(65, centre_y) == std::array<int, 3>{255, 0, 0});
+  CHECK(png.rgb(195, centre_y) == std::array<int, 3>{0, 0, 255});
+  CHECK(png.rgb(325, centre_y - 25) == std::array<int, 3>{255, 0, 0});
+  CHECK(png.rgb(325, centre_y + 25) == std::array<int, 3>{0, 0, 255});
+  CHECK(png.rgb(2, 2) == std::array<int, 3>{255, 255, 255});  // the white background around
 }
 
 TEST_CASE("scratch directories disappear with their files") {

@@ -158,4 +158,25 @@ std::string series_color(std::size_t i) {
   return fmt::format("rgb '{}'", colors[i % colors.size()]);
 }
 
+GridShape grid_shape(std::size_t panels, int columns) {
+  const int n = static_cast<int>(std::max<std::size_t>(panels, 1));
+  const int used = std::min(n, columns > 0 ? columns : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n)))));
+  return {(n + used - 1) / used, used};
+}
+
+int checked_columns(const char* figure, int count) {
+  if (count < 0) throw std::invalid_argument(fmt::format("{}: columns must be >= 0, got {}", figure, count));
+  return count;
+}
+
+Canvas grid_canvas(GridShape shape, Canvas panel, bool titled) {
+  return {panel.width * shape.columns, panel.height * shape.rows + (titled ? 40 : 0), panel.font_size};
+}
+
+std::string multiplot_commands(GridShape shape, const std::string& title, int font_size) {
+  std::string out = fmt::format("set multiplot layout {},{}", shape.rows, shape.columns);
+  if (!title.empty()) out += fmt::format(" title {} font \",{}\"", gnuplot_quote(title), font_size + 3);
+  return out + '\n';
+}
+
 }  // namespace pathgrad::report

@@ -111,4 +111,22 @@ std::string tick_label_commands(char axis, const std::vector<std::pair<std::stri
 // colour-blind-safe palette, cycling.
 std::string series_color(std::size_t i);
 
+// ---- grids of panels (PlotGrid, ImageGrid): one gnuplot multiplot, panels filled row by row ----
+
+// Rows and columns of a grid.
+struct GridShape {
+  int rows, columns;
+};
+// The shape of a grid of `panels` panels with `columns` per row; 0 columns: ceil(sqrt(panels)).
+// Never more columns than panels; at least 1x1 (also for no panel).
+GridShape grid_shape(std::size_t panels, int columns);
+// `count` when it is a valid columns() setting (>= 0); otherwise throws std::invalid_argument
+// naming `figure` ("PlotGrid", "ImageGrid").
+int checked_columns(const char* figure, int count);
+// The default canvas of a grid: `panel` (width and height per panel, font size) for each panel,
+// plus 40 pixels on top for the title when `titled`.
+Canvas grid_canvas(GridShape shape, Canvas panel, bool titled);
+// Starts the multiplot of a grid, titled `title` (font_size + 3 points; no title when empty).
+std::string multiplot_commands(GridShape shape, const std::string& title, int font_size);
+
 }  // namespace pathgrad::report

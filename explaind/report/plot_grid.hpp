@@ -30,8 +30,7 @@ class PlotGrid : public Figure<PlotGrid> {
   std::string commands(ScratchDir& scratch, const Canvas& canvas) const;
 
  private:
-  int columns_used() const;
-  int rows_used() const;
+  GridShape shape() const { return grid_shape(panels_.size(), columns_); }
   std::vector<LinePlot> panels_;
   int columns_ = 0;
 };
