@@ -1,16 +1,24 @@
 // End-to-end test of the CIFAR-2 example (examples/cifar2): a tiny configuration (width 2, 256
-// training images, 12 steps) trained, tracked and reported through the example's own run(); its
-// outputs must exist and agree with each other (replica, step-wise and per-layer influence), and
-// a paused and resumed run must continue bit for bit. Reads the data from $PATHGRAD_DATA.
+// training images, 12 steps, the samples level and the pruning experiment) trained, tracked and
+// reported through the example's own run(); its outputs must exist and agree with each other
+// (replica, step-wise, per-layer, per-sample and per-parameter influence), pruning must keep what
+// it says and leave the model as it was, and a paused and resumed run must continue bit for bit.
+// Reads the data from $PATHGRAD_DATA.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "examples/cifar2/data.hpp"
+#include "examples/cifar2/pruning.hpp"
 #include "examples/cifar2/run.hpp"
+#include "explaind/param_layout.hpp"
+#include "nn/serialize.hpp"
 #include "tensor/atomic_file.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
@@ -43,13 +51,18 @@ Config tiny(const std::string& name) {
   c.checkpoint_every = 5;
   c.progress_every = 4;
   c.probes = 6;
+  c.track = TrackLevel::Samples;
+  c.sample_probes = 2;
+  c.importance_images = 20;
   c.threads = 1;
   c.out = (fs::temp_directory_path() / ("pathgrad_test_cifar2_" + name)).string();
   fs::remove_all(c.out);
   return c;
 }
 
-Tensor array(const Config& c, const std::string& name) { return load_npy(c.out + "/explaind/" + name + ".npy").to(DType::Float64); }
+Tensor array(const Config& c, const std::string& name, const std::string& tracker = "explaind") {
+  return load_npy(c.out + "/" + tracker + "/" + name + ".npy").to(DType::Float64);
+}
 
 double max_abs(const Tensor& t) { return K::amax(K::abs(t)).item(); }
 
@@ -80,23 +93,44 @@ TEST_CASE("a tiny tracked CIFAR-2 run writes consistent exports and a complete r
   const Tensor windows = K::add(array(c, "component_window_data"), array(c, "component_window_decay"));  // [3, M, 9]
   CHECK(windows.shape() == Shape{3, 12, 9});
   CHECK(max_abs(K::sub(K::sum(windows, {0}), comp)) < 1e-12 * (1 + scale));
+  // The sample level: each training image's term, the weight-decay part and the residuals add up
+  // to the sample-level probes' change. The float32 optimizer's gradient and the float64 per-sample
+  // shares (stored in float32 buffers) agree to float32 rounding of a 64-image batch sum, ~1e-5
+  // relative (docs/explaind-exports.md): the marginal check allows 1e-4.
+  const Tensor samples = array(c, "sample_data");  // [4, 256]: probe images 0 and 1, both classes
+  CHECK(samples.shape() == Shape{4, 256});
   const nlohmann::json s = nlohmann::json::parse(read_file(c.out + "/explaind/summary.json"));
-  CHECK(s["marginal_mismatch"].get<double>() < 1e-10);
+  CHECK(s["marginal_mismatch"].get<double>() < 1e-4);
+  CHECK(s["linear_form_mismatch"].get<double>() < 1e-4);
+  // The importance tracker: per-parameter terms (data and decay) add up to each importance image's
+  // accounted change, to float64 rounding.
+  const Tensor per_param = K::add(K::sum(array(c, "parameter_data", "explaind_importance"), {1}),
+                                  K::sum(array(c, "parameter_decay", "explaind_importance"), {1}));  // [40]
+  const Tensor accounted = K::add(array(c, "data_total", "explaind_importance"),
+                                  array(c, "decay_total", "explaind_importance"));
+  CHECK(per_param.shape() == Shape{40});
+  CHECK(max_abs(K::sub(per_param, accounted)) < 1e-12 * (1 + max_abs(accounted)));
+  CHECK_FALSE(fs::exists(c.out + "/explaind_importance/parameter_window_data.npy"));
+  // 3 scores + 5 random seeds at 15 kept fractions.
+  const std::string pruning = read_file(c.out + "/analyses/pruning.csv");
+  CHECK(std::count(pruning.begin(), pruning.end(), '\n') == 1 + 8 * 15);
 
   for (const char* f : {"config.json", "command.txt", "metrics.csv", "epochs.csv", "timings.json",
                         "weights/step_000000.safetensors", "weights/step_000010.safetensors", "weights/final.safetensors",
-                        "analyses/components.csv", "analyses/per_step.csv", "analyses/replica.csv", "report.html",
-                        "report.md"})
+                        "analyses/components.csv", "analyses/per_step.csv", "analyses/replica.csv",
+                        "analyses/proponents.csv", "analyses/pruning.csv", "report.html", "report.md"})
     CHECK_MESSAGE(fs::exists(c.out + "/" + f), f);
   const std::string md = read_file(c.out + "/report.md");
   for (const char* plot : {"loss", "accuracy", "lr", "replica_scatter", "replica_error", "step_influence",
-                           "cumulative_influence", "layers_cumulative", "layers_per_epoch", "layers_balance"})
+                           "cumulative_influence", "layers_cumulative", "layers_per_epoch", "layers_balance",
+                           "proponents_0", "proponents_1", "pruning_accuracy", "pruning_agreement", "pruning_kl"})
     CHECK_MESSAGE(md.find(std::string("plots/") + plot + ".png") != std::string::npos, plot);
   CHECK(read_file(c.out + "/analyses/components.csv").find("\nres1.block2,res1.block2.conv.weight,") != std::string::npos);
-  // training 3 + replica 2 or 3 (residuals when any) + step influence 2 + layers 3
+  // training 3 + replica 2 or 3 (residuals when any) + step influence 2 + layers 3 + proponents 2
+  // + pruning 3
   const int64_t figures = run_compare::check_report_figures(c.out);
-  CHECK(figures >= 10);
-  CHECK(figures <= 11);
+  CHECK(figures >= 15);
+  CHECK(figures <= 16);
 }
 
 TEST_CASE("a paused and resumed CIFAR-2 run continues bit for bit, tracker included") {
@@ -107,9 +141,10 @@ TEST_CASE("a paused and resumed CIFAR-2 run continues bit for bit, tracker inclu
   run_compare::check_same_weights(whole.out + "/weights/final.safetensors", part.out + "/weights/final.safetensors");
   CHECK(read_file(whole.out + "/metrics.csv") == read_file(part.out + "/metrics.csv"));
   CHECK(read_file(whole.out + "/epochs.csv") == read_file(part.out + "/epochs.csv"));
-  for (const char* a : {"replica", "step_influence", "component_window_data", "residuals"})
-    CHECK_MESSAGE(run_compare::max_abs_diff_npy(whole.out + "/explaind/" + a + ".npy",
-                                                part.out + "/explaind/" + a + ".npy") == 0.0, a);
+  for (const char* a : {"explaind/replica", "explaind/step_influence", "explaind/component_window_data",
+                        "explaind/residuals", "explaind/sample_data", "explaind_importance/parameter_data"})
+    CHECK_MESSAGE(run_compare::max_abs_diff_npy(whole.out + "/" + a + ".npy", part.out + "/" + a + ".npy") == 0.0, a);
+  CHECK(read_file(whole.out + "/analyses/pruning.csv") == read_file(part.out + "/analyses/pruning.csv"));
 }
 
 TEST_CASE("the CIFAR-2 run names the setting or path at fault") {
@@ -120,10 +155,17 @@ TEST_CASE("the CIFAR-2 run names the setting or path at fault") {
   c.train_images = 20000;
   CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--train-images"), std::invalid_argument);
   c = tiny("errors");
+  c.importance_images = 1600;
+  CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--importance-images"), std::invalid_argument);
+  c = tiny("errors");
+  c.sample_probes = 7;
+  CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--sample-probes"), std::invalid_argument);
+  c = tiny("errors");
   c.peak_epoch = 3;
   CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--peak-epoch"), std::invalid_argument);
   c = tiny("errors");
   c.track = TrackLevel::Off;
+  c.importance_images = 0;
   c.epochs = 2;
   c.report = false;
   run(c, "x");
@@ -131,4 +173,42 @@ TEST_CASE("the CIFAR-2 run names the setting or path at fault") {
   c.resume = true;
   c.width = 3;
   CHECK_THROWS_WITH_AS(run(c, "x"), doctest::Contains("--width"), std::invalid_argument);
+}
+
+TEST_CASE("pruning keeps exactly the top weights by score, never the final Linear, and restores the model") {
+  Config c = tiny("pruned");
+  c.track = TrackLevel::Off;
+  c.importance_images = 0;
+  c.report = false;
+  run(c, "x");
+  ResNet9 model(c.width);
+  nn::load_weights(model, c.out + "/weights/final.safetensors");
+  const data::ImageSplits d = load_data(c);
+  const data::ImageSet eval{K::narrow(d.test.images, 0, 1500, 500), K::narrow(d.test.labels, 0, 1500, 500)};
+  const explaind::ParamLayout layout(model.named_parameters());
+  const Tensor before = layout.flatten(model.named_parameters());
+  const int64_t head = model.head->weight.numel(), prunable = layout.size() - head;
+  // A score that ranks the weights by their flat index: the kept set is known in advance.
+  std::vector<double> ramp(static_cast<size_t>(layout.size()));
+  for (size_t i = 0; i < ramp.size(); ++i) ramp[i] = -static_cast<double>(i);
+  const std::vector<PruningScore> scores = {{"ramp", -1, Tensor::from_vector(ramp, {layout.size()})}};
+  const std::vector<PruningPoint> points = prune_and_evaluate(model, scores, {1.0, 0.01}, eval);
+  REQUIRE(points.size() == 2);
+  CHECK(points[0].kept == prunable);  // everything kept: the unpruned model, exactly
+  CHECK(points[0].agreement == 1.0);
+  CHECK(points[0].kl == 0.0);
+  CHECK(points[0].accuracy == unpruned_reference(model, eval).accuracy);
+  CHECK(points[1].kept == std::llround(0.01 * static_cast<double>(prunable)));
+  CHECK(points[1].agreement < 1.0);
+  CHECK(max_abs(K::sub(layout.flatten(model.named_parameters()), before)) == 0.0);  // restored bit for bit
+  // The pruned model itself: the first `kept` weights and the head survive, nothing else.
+  layout.assign(K::mul(before, keep_mask(layout, prune_order(layout, scores[0].score), points[1].kept)), model.named_parameters());
+  const Tensor after = layout.flatten(model.named_parameters());
+  const std::vector<double> w = after.to_vector(), w0 = before.to_vector();
+  int64_t survivors = 0;
+  for (size_t i = 0; i < w.size(); ++i) survivors += w[i] != 0 ? 1 : 0;
+  const int64_t head_offset = layout.offset(layout.index("head.weight"));
+  CHECK(survivors <= points[1].kept + head);
+  for (int64_t i = 0; i < points[1].kept; ++i) CHECK(w[static_cast<size_t>(i)] == w0[static_cast<size_t>(i)]);
+  for (int64_t i = head_offset; i < head_offset + head; ++i) CHECK(w[static_cast<size_t>(i)] == w0[static_cast<size_t>(i)]);
 }

@@ -14,14 +14,29 @@
 namespace pathgrad::cifar2 {
 
 namespace {
-const std::map<std::string, TrackLevel> kLevels = {{"off", TrackLevel::Off}, {"cheap", TrackLevel::Cheap}};
+const std::map<std::string, TrackLevel> kLevels = {
+    {"off", TrackLevel::Off}, {"cheap", TrackLevel::Cheap}, {"samples", TrackLevel::Samples}};
 using examples::number_option;
 using examples::require_flag;
 
 std::string positive(int64_t v) { return fmt::format("must be at least 1, got {}", v); }
 }  // namespace
 
-const char* track_level_name(TrackLevel level) { return level == TrackLevel::Off ? "off" : "cheap"; }
+const char* track_level_name(TrackLevel level) {
+  for (const auto& [name, l] : kLevels)
+    if (l == level) return name.c_str();
+  return "?";
+}
+
+namespace {
+void require_rule(const std::string& rule, const char* flag) {
+  try {
+    explaind::parse_rule(rule);
+  } catch (const std::invalid_argument& e) {
+    require_flag(false, flag, e.what());
+  }
+}
+}  // namespace
 
 void Config::validate() const {
   require_flag(!data_dir.empty(), "data", "must not be empty");
@@ -40,11 +55,13 @@ void Config::validate() const {
   require_flag(progress_every >= 1, "progress-every", positive(progress_every));
   require_flag(stop_after >= 0, "stop-after", fmt::format("must be >= 0, got {}", stop_after));
   require_flag(probes >= 1, "probes", positive(probes));
-  try {
-    explaind::parse_rule(rule);
-  } catch (const std::invalid_argument& e) {
-    require_flag(false, "rule", e.what());
-  }
+  require_flag(!sample_level() || (sample_probes >= 1 && sample_probes <= probes), "sample-probes",
+               fmt::format("must be in [1, --probes = {}], got {}", probes, sample_probes));
+  require_flag(buffers == "float64" || buffers == "float32", "buffers",
+               fmt::format("must be float64 or float32, got '{}'", buffers));
+  require_rule(rule, "rule");
+  require_rule(importance_rule, "importance-rule");
+  require_flag(importance_images >= 0, "importance-images", fmt::format("must be >= 0 (0: no pruning), got {}", importance_images));
   require_flag(tolerance > 0, "tolerance", fmt::format("must be positive, got {}", tolerance));
   require_flag(pieces >= 1 && pieces <= 4096, "pieces", fmt::format("must be in [1, 4096], got {}", pieces));
   require_flag(max_depth >= 0 && max_depth <= 20, "max-depth", fmt::format("must be in [0, 20], got {}", max_depth));
@@ -79,11 +96,18 @@ void add_flags(CLI::App& app, Config& c) {
 
   app.add_option_function<std::string>(
          "--track", [&c](const std::string& name) { c.track = kLevels.at(name); },
-         "Tracker level: off; cheap (replica, step-wise and per-layer influence of the probes)")
-      ->check(CLI::IsMember(std::vector<std::string>{"off", "cheap"}))
+         "Tracker level: off; cheap (replica, step-wise and per-layer influence of the probes); samples (also "
+         "the data influence of every training image on the first --sample-probes probes)")
+      ->check(CLI::IsMember(std::vector<std::string>{"off", "cheap", "samples"}))
       ->default_str(track_level_name(c.track))
       ->group("Tracking");
   number_option(app, "--probes", c.probes, "Probes: the first N test images, both class log-probabilities of each")
+      ->group("Tracking");
+  number_option(app, "--sample-probes", c.sample_probes,
+                "--track samples: the data influence of every training image on the first N probes")
+      ->group("Tracking");
+  app.add_option("--buffers", c.buffers, "dtype of the per-sample buffers (N_train x P): float64 or float32")
+      ->check(CLI::IsMember(std::vector<std::string>{"float64", "float32"}))
       ->group("Tracking");
   app.add_option("--rule", c.rule,
                  "Quadrature rule of each step's path integral: midpoint:N, trapezoid, simpson, gauss_legendre:N, "
@@ -101,6 +125,14 @@ void add_flags(CLI::App& app, Config& c) {
       ->group("Tracking");
   number_option(app, "--max-depth", c.max_depth, "Halvings of a probe's pieces at most per step (adaptive)")->group("Tracking");
 
+  number_option(app, "--importance-images", c.importance_images,
+                "Pruning: parameter-wise influence of the first N test images scores the weights (0: no pruning "
+                "experiment; 1500: the paper's protocol); the last 500 test images evaluate the pruned models")
+      ->group("Pruning");
+  app.add_option("--importance-rule", c.importance_rule,
+                 "Quadrature rule of the importance images' path integrals (one piece per step, no refinement)")
+      ->group("Pruning");
+
   // The last --out wins, so that scripts/cifar2.sh (which passes --out runs/cifar2) takes another.
   app.add_option("--out", c.out, "Run directory (created; holds every output)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
@@ -117,9 +149,11 @@ nlohmann::json to_json(const Config& c) {
                          {"epochs", c.epochs}, {"peak_epoch", c.peak_epoch}, {"batch", c.batch_size}}},
           {"training", {{"checkpoint_every", c.checkpoint_every}, {"progress_every", c.progress_every},
                         {"stop_after", c.stop_after}}},
-          {"tracking", {{"track", track_level_name(c.track)}, {"probes", c.probes}, {"rule", c.rule}, {"pieces", c.pieces},
-                        {"fractions", c.fractions}, {"kinks", c.kinks},
-                        {"adaptive", c.adaptive}, {"tolerance", c.tolerance}, {"max_depth", c.max_depth}}},
+          {"tracking", {{"track", track_level_name(c.track)}, {"probes", c.probes}, {"sample_probes", c.sample_probes},
+                        {"buffers", c.buffers}, {"rule", c.rule}, {"pieces", c.pieces}, {"fractions", c.fractions},
+                        {"kinks", c.kinks}, {"adaptive", c.adaptive}, {"tolerance", c.tolerance},
+                        {"max_depth", c.max_depth}}},
+          {"pruning", {{"importance_images", c.importance_images}, {"importance_rule", c.importance_rule}}},
           {"output", {{"out", c.out}, {"report", c.report}, {"threads", c.threads}}}};
 }
 
@@ -138,6 +172,16 @@ explaind::TrackerOptions integration_options(const Config& c) {
       .adaptive(c.adaptive)
       .tolerance(c.tolerance)
       .max_depth(c.max_depth);
+}
+
+explaind::TrackerOptions importance_options(const Config& c) {
+  return explaind::TrackerOptions()
+      .rule(explaind::parse_rule(c.importance_rule))
+      .active_fractions(c.fractions)
+      .kink_aware(false)
+      .adaptive(false)
+      .parameter_wise(true)
+      .parameter_windows(false);
 }
 
 }  // namespace pathgrad::cifar2

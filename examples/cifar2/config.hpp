@@ -13,9 +13,10 @@
 namespace pathgrad::cifar2 {
 
 // How much the explaind tracker records.
-//   off:   plain training
-//   cheap: replica, step-wise and component-wise (per layer) influence of every probe scalar
-enum class TrackLevel { Off, Cheap };
+//   off:     plain training
+//   cheap:   replica, step-wise and component-wise (per layer) influence of every probe scalar
+//   samples: also the data influence of every training image on the first --sample-probes probes
+enum class TrackLevel { Off, Cheap, Samples };
 
 struct Config {
   // data (nn/data/cifar.hpp): cats (0) and dogs (1), normalised with the fixed CIFAR-10 statistics
@@ -36,6 +37,8 @@ struct Config {
   // log-probabilities of each
   TrackLevel track = TrackLevel::Cheap;
   int64_t probes = 8;
+  int64_t sample_probes = 2;  // samples level: the first N probe images (per-sample buffers: N_train × P)
+  std::string buffers = "float32";  // dtype of the per-sample buffers: float32 (~1e-7 relative) or float64
   // The integration of the path integral (explaind/tracker.hpp, TrackerOptions; docs/cifar2.md):
   // the residuals in the report say what it misses.
   std::string rule = "gauss_legendre:2";
@@ -45,6 +48,12 @@ struct Config {
   bool adaptive = true;   // halve the pieces of probes whose |ρ_s| exceeds the tolerance
   double tolerance = 2e-6;
   int max_depth = 5;
+  // The pruning experiment (examples/cifar2/pruning.hpp): parameter-wise influence of the first
+  // `importance_images` test images, tracked with `importance_rule` on one piece per step without
+  // refinement (a second tracker); scores and pruned models are evaluated on the last
+  // kPruningEvalImages test images. 0: no pruning experiment; 1500: the paper's protocol.
+  int64_t importance_images = 100;
+  std::string importance_rule = "gauss_legendre:1";
   // output
   std::string out = "runs/cifar2";
   bool resume = false;
@@ -52,6 +61,8 @@ struct Config {
   int threads = 2;
 
   bool tracking() const { return track != TrackLevel::Off; }
+  bool sample_level() const { return track == TrackLevel::Samples; }
+  bool pruning() const { return importance_images > 0; }
   // Throws std::invalid_argument naming the flag and value at fault.
   void validate() const;
 };
@@ -69,5 +80,12 @@ void check_resumable(const Config& config, const nlohmann::json& saved, const st
 
 // The tracker's integration settings of the config (rule, kinks, adaptive, tolerance, depth).
 explaind::TrackerOptions integration_options(const Config& config);
+// The importance tracker's: --importance-rule on one piece, active fractions as --fractions, no
+// kink search, no refinement; parameter-wise influence of the whole run, no per-window copy.
+explaind::TrackerOptions importance_options(const Config& config);
+
+// The pruned models are evaluated on the last this many test images (the paper: importance from
+// 1,500 test images, evaluation on the other 500).
+inline constexpr int64_t kPruningEvalImages = 500;
 
 }  // namespace pathgrad::cifar2

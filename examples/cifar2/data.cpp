@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "examples/common/require_flag.hpp"
@@ -23,6 +24,11 @@ data::ImageSplits load_data(const Config& c) {
   examples::require_flag(c.train_images <= available, "train-images",
                          fmt::format("{} asks for more than the {} training images in {}", c.train_images, available,
                                      c.data_dir));
+  const int64_t importance_max = std::max<int64_t>(0, splits.test.size() - kPruningEvalImages);
+  examples::require_flag(c.importance_images <= importance_max, "importance-images",
+                         fmt::format("{} leaves fewer than {} of the {} test images to evaluate the pruned models "
+                                     "(at most {})",
+                                     c.importance_images, kPruningEvalImages, splits.test.size(), importance_max));
   if (c.train_images > 0 && c.train_images < available)
     splits.train = {kernel::narrow(splits.train.images, 0, 0, c.train_images).contiguous(),
                     kernel::narrow(splits.train.labels, 0, 0, c.train_images).contiguous()};

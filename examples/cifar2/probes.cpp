@@ -8,16 +8,48 @@
 
 namespace pathgrad::cifar2 {
 
-explaind::ProbeSet make_probe_set(const data::ImageSet& test, int64_t count) {
-  const int64_t n = std::min(count, test.size());
+namespace {
+// Inputs [begin, end) of a probe set, with their labels and ids.
+explaind::ProbeSet rows_of(const explaind::ProbeSet& set, int64_t begin, int64_t end) {
+  explaind::ProbeSet part = set;
+  part.x = kernel::narrow(set.x, 0, begin, end - begin).contiguous();  // [n, 3, 32, 32]
+  part.y = kernel::narrow(set.y, 0, begin, end - begin).contiguous();  // [n]
+  part.ids.assign(set.ids.begin() + begin, set.ids.begin() + end);
+  return part;
+}
+}  // namespace
+
+explaind::ProbeSet test_probe_set(const data::ImageSet& test, int64_t begin, int64_t count, const std::string& name) {
+  const int64_t end = std::min(begin + count, test.size());
   explaind::ProbeSet set;
-  set.name = kProbeSet;
-  set.x = kernel::narrow(test.images, 0, 0, n).contiguous();  // [n, 3, 32, 32]
-  set.y = kernel::narrow(test.labels, 0, 0, n).contiguous();  // [n]
-  set.ids.resize(static_cast<size_t>(n));
+  set.name = name;
+  set.x = test.images;
+  set.y = test.labels;
+  set.ids.resize(static_cast<size_t>(test.size()));
   std::iota(set.ids.begin(), set.ids.end(), 0);
   set.weightings = {explaind::OutputWeighting::all_outputs()};
+  return rows_of(set, begin, end);
+}
+
+explaind::ProbeSet make_probe_set(const data::ImageSet& test, int64_t count) {
+  return test_probe_set(test, 0, count, kProbeSet);
+}
+
+explaind::ProbeSet importance_probe_set(const data::ImageSet& test, int64_t count) {
+  explaind::ProbeSet set = test_probe_set(test, 0, count, kImportanceSet);
+  set.sample_level = true;
   return set;
+}
+
+std::vector<explaind::ProbeSet> tracker_probe_sets(const explaind::ProbeSet& probes, int64_t sample_level) {
+  const int64_t n = probes.x.size(0), s = std::min(sample_level, n);
+  std::vector<explaind::ProbeSet> sets;
+  if (s > 0) {
+    sets.push_back(rows_of(probes, 0, s));
+    sets.back().sample_level = true;
+  }
+  if (s < n) sets.push_back(rows_of(probes, s, n));
+  return sets;
 }
 
 ClassRows class_rows(const explaind::ProbeSet& probes) {

@@ -1,8 +1,10 @@
-// The probes the tracker explains: the first test images, each on both class log-probabilities
-// (OutputWeighting::all_outputs: probe scalar 2i + c is log p(class c | test image i)).
+// The test images the trackers explain: the probes (the first test images, each on both class
+// log-probabilities: OutputWeighting::all_outputs, probe scalar 2i + c is log p(class c | test
+// image i)), and the importance images of the pruning experiment.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "explaind/probes.hpp"
@@ -11,10 +13,23 @@
 namespace pathgrad::cifar2 {
 
 inline constexpr const char* kProbeSet = "test";
+inline constexpr const char* kImportanceSet = "importance";
 
-// The first `count` (capped at the test set's size) test images as one probe set; ids are their
-// test-set indices.
+// Test images [begin, begin + count) (capped at the test set's size) as one probe set named
+// `name` on both class log-probabilities; ids are their test-set indices.
+explaind::ProbeSet test_probe_set(const data::ImageSet& test, int64_t begin, int64_t count, const std::string& name);
+
+// The first `count` test images: the probes of the main tracker, as the report sees them.
 explaind::ProbeSet make_probe_set(const data::ImageSet& test, int64_t count);
+
+// The pruning experiment's importance images: the first `count` test images, sample_level (their
+// parameter-wise influence is what the tracker keeps).
+explaind::ProbeSet importance_probe_set(const data::ImageSet& test, int64_t count);
+
+// The probes as the main tracker takes them: the first `sample_level` images (0: none) a probe
+// set of their own marked sample_level (the tracker's sample level is chosen per set), the rest
+// a second set. The probe scalars keep the order of `probes`.
+std::vector<explaind::ProbeSet> tracker_probe_sets(const explaind::ProbeSet& probes, int64_t sample_level);
 
 // Probe-scalar rows of each probe image's own class (true) and of the other class, in image order.
 struct ClassRows {

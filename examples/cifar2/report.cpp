@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "examples/cifar2/figures.hpp"
+#include "examples/cifar2/influence_report.hpp"
+#include "examples/cifar2/pruning_report.hpp"
 #include "examples/cifar2/probes.hpp"
 #include "examples/common/component_influence.hpp"
 #include "examples/common/replica_figures.hpp"
@@ -122,8 +124,12 @@ void write_report(const ReportInputs& in) {
     const examples::TrackerExports exports(in.dir.explaind());
     replica_section(r, in, exports, *in.summary);
     layer_section(r, in, exports);
+    if (exports.has("sample_data")) data_influence_section(r, in.dir, exports, in.probes, in.data.test, in.data.train);
   }
-  examples::RunTimes times{in.training.seconds, in.summary ? in.summary->tracking_seconds : -1.0, seconds_since(start),
+  if (in.importance)
+    pruning_section(r, in.dir, in.model, in.data.test, in.config.importance_images, *in.importance);
+  const double tracking = (in.summary ? in.summary->tracking_seconds : 0) + (in.importance ? in.importance->tracking_seconds : 0);
+  examples::RunTimes times{in.training.seconds, in.summary || in.importance ? tracking : -1.0, seconds_since(start),
                            seconds_since(in.session_start)};
   r.section("Configuration").key_values_from_json(to_json(in.config));
   timing_section(r, in, times);

@@ -27,30 +27,57 @@ namespace {
 // The models of a run. Everything that draws from the default generator is built here, before a
 // checkpoint restores it, so that a resumed run continues the same random stream.
 struct Models {
-  std::unique_ptr<ResNet9> model, probe_model;  // probe_model: float64, when tracked
+  std::unique_ptr<ResNet9> model, probe_model;  // probe_model: float64, for the trackers
 };
 Models make_models(const Config& config) {
   nn::manual_seed(config.seed);
   Models m{std::make_unique<ResNet9>(config.width), nullptr};
-  if (config.tracking()) {
+  if (config.tracking() || config.pruning()) {
     m.probe_model = std::make_unique<ResNet9>(config.width);  // its weights are the tracker's to set
     m.probe_model->to(DType::Float64);
   }
   return m;
 }
 
-std::unique_ptr<explaind::Tracker> make_tracker(const Config& config, const RunDir& dir, Trainee& t,
-                                                ResNet9& probe_model, explaind::ProbeSet probes, bool resuming) {
-  const explaind::TrackerOptions options =
+explaind::LossFn per_sample_nll() {
+  return [](const Tensor& out, const Tensor& y) { return nn::nll_loss(out, y, nn::Reduction::None); };
+}
+
+// The trackers of a run: the main one (replica, step-wise, per-layer and, at the samples level,
+// data influence of the probes) and, for the pruning experiment, the importance images' one.
+struct Trackers {
+  std::unique_ptr<explaind::Tracker> main, importance;
+  std::vector<optim::CheckpointPart> parts;  // saved in every resume checkpoint
+};
+
+Trackers make_trackers(const Config& config, const RunDir& dir, Trainee& t, ResNet9& probe_model,
+                       const explaind::ProbeSet& probes, const data::ImageSet& test, bool resuming) {
+  auto options = [&](explaind::TrackerOptions o, const std::string& part, const std::string& out) {
+    return o.window(t.loader.batches_per_epoch())  // one window per epoch
+        .probe_model(&probe_model)
+        .resume_from(resuming ? optim::checkpoint_part_dir(dir.checkpoint(), part) : std::string())
+        .output_dir(out);
+  };
+  Trackers k;
+  if (config.tracking()) {
+    const explaind::TrackerOptions main =
       integration_options(config)
-          .window(t.loader.batches_per_epoch())  // one window per epoch
-          .probe_model(&probe_model)
-          .resume_from(resuming ? optim::checkpoint_part_dir(dir.checkpoint(), "tracker") : std::string())
-          .output_dir(dir.explaind());
-  return std::make_unique<explaind::Tracker>(
-      t.model, t.optimizer, t.loader,
-      [](const Tensor& out, const Tensor& y) { return nn::nll_loss(out, y, nn::Reduction::None); },
-      std::vector<explaind::ProbeSet>{std::move(probes)}, options);
+            .per_sample(config.sample_level())
+            .buffer_dtype(config.buffers == "float32" ? DType::Float32 : DType::Float64);
+    k.main = std::make_unique<explaind::Tracker>(
+        t.model, t.optimizer, t.loader, per_sample_nll(),
+        tracker_probe_sets(probes, config.sample_level() ? config.sample_probes : 0),
+        options(main, "tracker", dir.explaind()));
+    k.parts.push_back(k.main->checkpoint_part("tracker"));
+  }
+  if (config.pruning()) {
+    k.importance = std::make_unique<explaind::Tracker>(
+        t.model, t.optimizer, t.loader, per_sample_nll(),
+        std::vector<explaind::ProbeSet>{importance_probe_set(test, config.importance_images)},
+        options(importance_options(config), "importance", dir.importance()));
+    k.parts.push_back(k.importance->checkpoint_part("importance"));
+  }
+  return k;
 }
 
 void print_plan(const Config& config, const data::ImageSplits& data, const Trainee& t, int64_t parameters) {
@@ -101,18 +128,19 @@ RunResult run(const Config& config, const std::string& command_line) {
   const StepTiming timing = measure_step_timing(
       model, optimizer, kernel::narrow(data.train.images, 0, 0, config.batch_size),
       kernel::narrow(data.train.labels, 0, 0, config.batch_size), models.probe_model.get(), probes.x);
-  std::unique_ptr<explaind::Tracker> tracker;
-  std::vector<optim::CheckpointPart> parts;
-  if (config.tracking()) {
-    tracker = make_tracker(config, dir, trainee, *models.probe_model, probes, resuming && optimizer.steps_taken() > 0);
-    fmt::print("{}", tracker->cost_report());
-    parts.push_back(tracker->checkpoint_part());
-  }
-  fmt::print("{}", describe(timing, tracker ? &tracker->cost() : nullptr, steps - optimizer.steps_taken()));
+  Trackers trackers;
+  if (models.probe_model)
+    trackers = make_trackers(config, dir, trainee, *models.probe_model, probes, data.test,
+                             resuming && optimizer.steps_taken() > 0);
+  for (const auto* t : {trackers.main.get(), trackers.importance.get()})
+    if (t) fmt::print("{}", t->cost_report());
+  fmt::print("{}", describe(timing, trackers.main ? &trackers.main->cost() : nullptr,
+                            trackers.importance ? &trackers.importance->cost() : nullptr,
+                            steps - optimizer.steps_taken()));
   std::fflush(stdout);
 
   RunResult result;
-  result.training = train(trainee, config, dir, std::move(resumed), parts);
+  result.training = train(trainee, config, dir, std::move(resumed), trackers.parts);
   const TrainingOutcome& t = result.training;
   t.metrics.write_csv(dir.metrics_csv(), dir.epochs_csv());
   if (t.interrupted) {
@@ -121,14 +149,19 @@ RunResult run(const Config& config, const std::string& command_line) {
   }
   nn::save_weights(model, dir.final_weights());
   fmt::print("trained {} steps in {:.0f} s: test accuracy {:.1f} %\n", t.steps, t.seconds, 100 * t.metrics.test_acc.back());
-  if (tracker) {
-    result.summary = tracker->finish();
+  if (trackers.main) {
+    result.summary = trackers.main->finish();
     fmt::print("replica: max |error| {:.3g} (mean change {:.3g}), marginal mismatch {:.3g}\n",
                result.summary->replica_max_abs_error, result.summary->change_scale, result.summary->marginal_mismatch);
   }
+  if (trackers.importance) {
+    result.importance = trackers.importance->finish();
+    fmt::print("importance tracker: {} images, replica max |error| {:.3g} (mean change {:.3g})\n",
+               config.importance_images, result.importance->replica_max_abs_error, result.importance->change_scale);
+  }
   if (config.report)
-    write_report(ReportInputs{config, command_line, dir, probes, t, result.summary,
-                              tracker ? tracker->cost_report() : std::string(), timing, start});
+    write_report(ReportInputs{config, command_line, dir, probes, data, t, result.summary, result.importance,
+                              trackers.main ? trackers.main->cost_report() : std::string(), timing, start, model});
   return result;
 }
 

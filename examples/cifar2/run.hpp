@@ -2,8 +2,7 @@
 // final exports and report. The program's main() and the end-to-end test call run().
 //
 // The run is a sequence of phases over one run directory: training (with the tracker attached),
-// the tracker's exports, then the analyses and the report; later analyses (pruning, data
-// influence) are further phases reading the same directory.
+// the trackers' exports, then the analyses (data influence, pruning) and the report.
 #pragma once
 
 #include <optional>
@@ -17,7 +16,8 @@ namespace pathgrad::cifar2 {
 
 struct RunResult {
   TrainingOutcome training;
-  std::optional<explaind::Summary> summary;  // when tracked and finished
+  std::optional<explaind::Summary> summary;     // when tracked and finished
+  std::optional<explaind::Summary> importance;  // the importance images' tracker (pruning)
 };
 
 // Runs `config` in config.out (see RunDir for the files). `command_line` is recorded in the run

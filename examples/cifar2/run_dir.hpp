@@ -10,6 +10,8 @@ namespace pathgrad::cifar2 {
 
 struct RunDir : examples::RunDir {
   std::string epochs_csv() const { return file("epochs.csv"); }
+  // The importance images' tracker exports (the pruning experiment).
+  std::string importance() const { return file("explaind_importance"); }
 };
 
 }  // namespace pathgrad::cifar2

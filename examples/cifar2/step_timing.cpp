@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <utility>
 
 #include "autograd/ops.hpp"
 #include "examples/common/duration.hpp"
@@ -36,16 +37,32 @@ StepTiming measure_step_timing(ResNet9& model, optim::Optimizer& optimizer, cons
   return t;
 }
 
-std::string describe(const StepTiming& t, const explaind::Cost* cost, int64_t steps) {
+namespace {
+// Seconds per step of one tracker, before refinement: every probe scalar's gradient at every node
+// (the sample-level probes' full, the others' contracted, alike), the batch's per-sample
+// gradients and the kernel GEMMs (at an assumed 10 GFLOP/s, this machine's float64 order).
+double tracker_seconds(const explaind::Cost& c, double probe_gradient) {
+  return (static_cast<double>(c.nodes_per_step * c.probe_scalars) + c.sample_gradients_per_step) * probe_gradient +
+         c.kernel_flops_per_step / 1e10;
+}
+}  // namespace
+
+std::string describe(const StepTiming& t, const explaind::Cost* main, const explaind::Cost* importance, int64_t steps) {
   std::string s = fmt::format("training step (measured, forward + backward of one batch): {:.2f} s; {} steps: ~{}\n",
                               t.training, steps, examples::format_duration(t.training * static_cast<double>(steps)));
-  if (!cost) return s;
-  const double tracking = static_cast<double>(cost->nodes_per_step * cost->probe_scalars) * t.probe_gradient;
-  return s + fmt::format(
-                 "tracking (estimated: {} nodes x {} probe scalars x {:.3f} s per float64 probe gradient, before "
-                 "refinement): ~{:.1f} s per step; whole run ~{}\n",
-                 cost->nodes_per_step, cost->probe_scalars, t.probe_gradient, tracking,
-                 examples::format_duration((t.training + tracking) * static_cast<double>(steps)));
+  double per_step = t.training;
+  for (const auto& [name, cost] : {std::pair{"main tracker", main}, {"importance tracker", importance}}) {
+    if (!cost) continue;
+    const double seconds = tracker_seconds(*cost, t.probe_gradient);
+    per_step += seconds;
+    s += fmt::format("{} (estimated from {:.3f} s per float64 probe-image gradient, before refinement): ~{:.1f} s per "
+                     "step\n",
+                     name, t.probe_gradient, seconds);
+  }
+  if (main || importance)
+    s += fmt::format("whole run: ~{} (refinement adds to the main tracker's share)\n",
+                     examples::format_duration(per_step * static_cast<double>(steps)));
+  return s;
 }
 
 }  // namespace pathgrad::cifar2

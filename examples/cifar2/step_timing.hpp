@@ -1,5 +1,5 @@
 // What a step of the run costs, measured before training starts: one plain training step of the
-// float32 model, and one float64 probe gradient, from which the tracker's cost per step is
+// float32 model, and one float64 probe gradient, from which the trackers' cost per step is
 // estimated (before any refinement).
 #pragma once
 
@@ -23,9 +23,11 @@ struct StepTiming {
 StepTiming measure_step_timing(ResNet9& model, optim::Optimizer& optimizer, const Tensor& images, const Tensor& labels,
                                ResNet9* probe_model, const Tensor& probe_images);
 
-// Lines for the console: the measured training step, and with `cost` the tracker's estimated
-// seconds per step (quadrature nodes × probe scalars × probe_gradient) and the whole run's
-// estimate for `steps` steps.
-std::string describe(const StepTiming& timing, const explaind::Cost* cost, int64_t steps);
+// Lines for the console: the measured training step, each tracker's estimated seconds per step
+// (probe gradients at the quadrature nodes, per-sample gradients of the batch and the kernel
+// GEMMs at the sample level, from the measured probe gradient; null: no such tracker) and the
+// whole run's estimate for `steps` steps.
+std::string describe(const StepTiming& timing, const explaind::Cost* main, const explaind::Cost* importance,
+                     int64_t steps);
 
 }  // namespace pathgrad::cifar2

@@ -2,6 +2,7 @@
 #include "examples/common/evaluation.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "autograd/engine.hpp"
 #include "nn/loss.hpp"
@@ -14,22 +15,18 @@ double accuracy(const Tensor& log_probs, const Tensor& y) {
   return kernel::mean(hits.to(DType::Float64)).item();
 }
 
-Evaluation evaluate(nn::Module& model, const Tensor& x, const Tensor& y, int64_t batch_size) {
+Tensor outputs(nn::Module& model, const Tensor& x, int64_t batch_size) {
   NoGradGuard no_grad;
   const int64_t n = x.size(0), b = batch_size > 0 ? batch_size : n;
-  if (b >= n) {
-    const Tensor out = model.forward(x);  // [N, C]
-    return {nn::nll_loss(out, y).item(), accuracy(out, y)};
-  }
-  double loss_sum = 0, hits = 0;
-  for (int64_t i = 0; i < n; i += b) {
-    const int64_t len = std::min(b, n - i);
-    const Tensor yb = kernel::narrow(y, 0, i, len);
-    const Tensor out = model.forward(kernel::narrow(x, 0, i, len));  // [len, C]
-    loss_sum += nn::nll_loss(out, yb).item() * static_cast<double>(len);
-    hits += accuracy(out, yb) * static_cast<double>(len);
-  }
-  return {loss_sum / static_cast<double>(n), hits / static_cast<double>(n)};
+  if (b >= n) return model.forward(x);
+  std::vector<Tensor> parts;
+  for (int64_t i = 0; i < n; i += b) parts.push_back(model.forward(kernel::narrow(x, 0, i, std::min(b, n - i))));
+  return kernel::cat(parts, 0);
+}
+
+Evaluation evaluate(nn::Module& model, const Tensor& x, const Tensor& y, int64_t batch_size) {
+  const Tensor out = outputs(model, x, batch_size);  // [N, C]
+  return {nn::nll_loss(out, y).item(), accuracy(out, y)};
 }
 
 }  // namespace pathgrad::examples

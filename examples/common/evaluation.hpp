@@ -10,6 +10,10 @@ namespace pathgrad::examples {
 // Accuracy of log-probabilities [B, C] against labels int64 [B].
 double accuracy(const Tensor& log_probs, const Tensor& y);
 
+// `model` on inputs x [N, ...] in batches of `batch_size` inputs (0: all at once), without
+// recording a graph: its outputs [N, C].
+Tensor outputs(nn::Module& model, const Tensor& x, int64_t batch_size = 0);
+
 struct Evaluation {
   double loss = 0, accuracy = 0;  // mean NLL loss, fraction correct
 };

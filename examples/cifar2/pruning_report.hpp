@@ -1,0 +1,19 @@
+// The pruning section of the CIFAR-2 report: runs the experiment (examples/cifar2/pruning.hpp)
+// on the trained model and the importance tracker's exports, writes analyses/pruning.csv and the
+// accuracy, agreement and KL curves, one line per score.
+#pragma once
+
+#include "examples/cifar2/model.hpp"
+#include "examples/cifar2/run_dir.hpp"
+#include "explaind/report/report.hpp"
+#include "explaind/summary.hpp"
+#include "nn/data/image_set.hpp"
+
+namespace pathgrad::cifar2 {
+
+// `test` is the whole test split: the first `importance_images` score, the last
+// kPruningEvalImages evaluate. The model's weights are restored afterwards.
+void pruning_section(report::Report& r, const RunDir& dir, ResNet9& model, const data::ImageSet& test,
+                     int64_t importance_images, const explaind::Summary& importance);
+
+}  // namespace pathgrad::cifar2
