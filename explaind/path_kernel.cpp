@@ -337,7 +337,7 @@ NodeRows node_rows(const QuadratureRule& rule, const std::vector<PathKernel::Pie
       rows.input.push_back(pieces[p].input);
       rows.piece.push_back(static_cast<int64_t>(p));
       rows.t.push_back(std::clamp(r.nodes[q], pieces[p].a + inside, pieces[p].b - inside));
-      rows.w.push_back(r.weights[q]);
+      rows.w.push_back(r.weights[q] * pieces[p].weight);
     }
   }
   return rows;
@@ -431,7 +431,7 @@ void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,
 
 void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
                                const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
-  const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set), n = layout_.count();
+  const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set);
   const Edges edges = kink_edges(set, deltas);
   std::vector<Piece> pieces;
   for (size_t j = 0; j < edges.size(); ++j)
@@ -442,51 +442,118 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
     add_dots_from_gradients(set, out.phi, directions, out);
     return;
   }
-  PieceDots dots = evaluate_pieces(set, pieces, deltas, directions);
+  Pieces active{pieces, evaluate_pieces(set, pieces, deltas, directions)}, done;
   for (int depth = 1; config_.adaptive && depth <= config_.max_depth; ++depth) {
-    // Inputs whose residual exceeds the tolerance: halve their pieces whose own residual exceeds
-    // tolerance·(b − a) (at least one does, as the pieces' residuals add up to the input's).
-    const Tensor q = piece_totals(dots.data, dots.decay, n);
-    std::vector<double> residual(static_cast<size_t>(probes_.num_inputs(set) * K), 0.0);
-    for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p)
-      for (int64_t k = 0; k < K; ++k) residual[pieces[p].input * K + k] -= q.at({p, k});
-    std::vector<int64_t> keep;
-    std::vector<Piece> refine, kept;
-    for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p) {
-      const int64_t j = pieces[p].input;
-      bool above = false, local_above = false;
-      for (int64_t k = 0; k < K; ++k) {
-        above |= !(std::abs(f_change.at({first + j * K + k}) + residual[j * K + k]) <= config_.tolerance);
-        local_above |= !(std::abs(dots.local.at({p, k})) <= config_.tolerance * (pieces[p].b - pieces[p].a));
-      }
-      if (above && local_above) {
-        refine.push_back(pieces[p]);
-      } else {
-        keep.push_back(p);
-        kept.push_back(pieces[p]);
-      }
-    }
-    if (refine.empty()) break;
+    const std::vector<bool> refine = to_refine(set, f_change, active, done);
+    if (std::none_of(refine.begin(), refine.end(), [](bool r) { return r; })) break;
     deepest_ = std::max(deepest_, depth);
-    const std::vector<Piece> halves = halve(set, deltas, refine);
-    const PieceDots more = evaluate_pieces(set, halves, deltas, directions);
-    const Tensor rows = Tensor::from_vector(keep, {static_cast<int64_t>(keep.size())});
-    dots = {K::cat({K::index_select(dots.data, 0, rows), more.data}, 0),
-            K::cat({K::index_select(dots.decay, 0, rows), more.decay}, 0),
-            K::cat({K::index_select(dots.local, 0, rows), more.local}, 0)};
-    pieces = std::move(kept);
-    pieces.insert(pieces.end(), halves.begin(), halves.end());
+    active = refined(set, deltas, directions, active, refine, done);
   }
-  for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p) {
-    const int64_t row = first + pieces[p].input * K;
-    K::add_(K::narrow(out.data, 0, row, K), K::squeeze(K::narrow(dots.data, 0, p, 1), 0));
-    K::add_(K::narrow(out.decay, 0, row, K), K::squeeze(K::narrow(dots.decay, 0, p, 1), 0));
+  for (const Pieces* part : {&done, &active})
+    for (int64_t p = 0; p < static_cast<int64_t>(part->pieces.size()); ++p) {
+      const int64_t row = first + part->pieces[p].input * K;
+      K::add_(K::narrow(out.data, 0, row, K), K::squeeze(K::narrow(part->dots.data, 0, p, 1), 0));
+      K::add_(K::narrow(out.decay, 0, row, K), K::squeeze(K::narrow(part->dots.decay, 0, p, 1), 0));
+    }
+  if (full_gradients) {
+    std::vector<Piece> final_pieces = done.pieces;
+    final_pieces.insert(final_pieces.end(), active.pieces.begin(), active.pieces.end());
+    add_full_gradients(set, final_pieces, deltas, out.phi);
   }
-  if (full_gradients) add_full_gradients(set, pieces, deltas, out.phi);
+}
+
+std::vector<bool> PathKernel::to_refine(size_t set, const Tensor& f_change, const Pieces& active,
+                                        const Pieces& done) const {
+  const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set), n = layout_.count();
+  std::vector<double> residual(static_cast<size_t>(probes_.num_inputs(set) * K), 0.0);  // −Σ φ̂·Δθ per input
+  for (const Pieces* part : {&active, &done}) {
+    if (part->pieces.empty()) continue;
+    const Tensor q = piece_totals(part->dots.data, part->dots.decay, n);  // [pieces, K]
+    for (int64_t p = 0; p < static_cast<int64_t>(part->pieces.size()); ++p)
+      for (int64_t k = 0; k < K; ++k) residual[part->pieces[p].input * K + k] -= q.at({p, k});
+  }
+  std::vector<bool> refine;
+  for (int64_t p = 0; p < static_cast<int64_t>(active.pieces.size()); ++p) {
+    const Piece& pc = active.pieces[p];
+    bool above = false, local_above = false;
+    for (int64_t k = 0; k < K; ++k) {
+      above |= !(std::abs(f_change.at({first + pc.input * K + k}) + residual[pc.input * K + k]) <= config_.tolerance);
+      local_above |= !(std::abs(active.dots.local.at({p, k})) <= config_.tolerance * (pc.b - pc.a));
+    }
+    refine.push_back(above && local_above);
+  }
+  return refine;
+}
+
+namespace {
+Tensor index_tensor(const std::vector<int64_t>& v) { return Tensor::from_vector(v, {static_cast<int64_t>(v.size())}); }
+}  // namespace
+
+PathKernel::Pieces PathKernel::refined(size_t set, const std::vector<Tensor>& deltas,
+                                       const std::vector<std::vector<Tensor>>& directions, const Pieces& active,
+                                       const std::vector<bool>& refine, Pieces& done) {
+  const int64_t K = probes_.num_slots(set);
+  std::vector<int64_t> keep, parents, parent_of;
+  std::vector<Piece> rejected;
+  for (int64_t p = 0; p < static_cast<int64_t>(refine.size()); ++p) {
+    (refine[p] ? parents : keep).push_back(p);
+    if (refine[p]) rejected.push_back(active.pieces[p]);
+  }
+  const std::vector<Piece> halves = halve(set, deltas, rejected, parent_of);
+  const PieceDots more = evaluate_pieces(set, halves, deltas, directions);
+  // Each rejected piece's halves (rows of `more`), and whether its Richardson combination
+  // (4·(halves) − piece) / 3 — exact for an error ∝ h² — leaves a residual within tolerance.
+  std::vector<std::vector<int64_t>> halves_of(rejected.size());
+  for (int64_t h = 0; h < static_cast<int64_t>(halves.size()); ++h) halves_of[parent_of[h]].push_back(h);
+  std::vector<int64_t> accepted, accepted_halves, open_halves;
+  for (size_t i = 0; i < rejected.size(); ++i) {
+    bool ok = config_.extrapolate && halves_of[i].size() == 2;
+    for (int64_t k = 0; ok && k < K; ++k) {
+      const double local = (4 * (more.local.at({halves_of[i][0], k}) + more.local.at({halves_of[i][1], k})) -
+                            active.dots.local.at({parents[i], k})) / 3;
+      ok = std::abs(local) <= config_.tolerance * (rejected[i].b - rejected[i].a);
+    }
+    if (ok) accepted.push_back(static_cast<int64_t>(i));
+    for (int64_t h : halves_of[i]) (ok ? accepted_halves : open_halves).push_back(h);
+  }
+  auto rows = [](const PieceDots& d, const std::vector<int64_t>& idx, double scale) {
+    const Tensor i = index_tensor(idx);
+    return PieceDots{K::mul_scalar(K::index_select(d.data, 0, i), scale), K::mul_scalar(K::index_select(d.decay, 0, i), scale),
+                     K::mul_scalar(K::index_select(d.local, 0, i), scale)};
+  };
+  auto append = [](Pieces& to, std::vector<Piece> pieces, const PieceDots& d) {
+    to.dots = to.pieces.empty() ? d
+                                : PieceDots{K::cat({to.dots.data, d.data}, 0), K::cat({to.dots.decay, d.decay}, 0),
+                                            K::cat({to.dots.local, d.local}, 0)};
+    to.pieces.insert(to.pieces.end(), pieces.begin(), pieces.end());
+  };
+  if (!accepted.empty()) {
+    std::vector<int64_t> accepted_parents;
+    std::vector<Piece> combination;
+    for (int64_t i : accepted) {
+      accepted_parents.push_back(parents[i]);
+      combination.push_back(rejected[i]);
+      combination.back().weight = -1.0 / 3;
+    }
+    for (int64_t h : accepted_halves) {
+      combination.push_back(halves[h]);
+      combination.back().weight = 4.0 / 3;
+    }
+    const PieceDots from_parents = rows(active.dots, accepted_parents, -1.0 / 3), from_halves = rows(more, accepted_halves, 4.0 / 3);
+    append(done, combination, PieceDots{K::cat({from_parents.data, from_halves.data}, 0),
+                                        K::cat({from_parents.decay, from_halves.decay}, 0),
+                                        K::cat({from_parents.local, from_halves.local}, 0)});
+  }
+  Pieces next{{}, rows(active.dots, keep, 1.0)};
+  for (int64_t p : keep) next.pieces.push_back(active.pieces[p]);
+  std::vector<Piece> open;
+  for (int64_t h : open_halves) open.push_back(halves[h]);
+  append(next, open, rows(more, open_halves, 1.0));
+  return next;
 }
 
 std::vector<PathKernel::Piece> PathKernel::halve(size_t set, const std::vector<Tensor>& deltas,
-                                                 const std::vector<Piece>& rejected) {
+                                                 const std::vector<Piece>& rejected, std::vector<int64_t>& parent_of) {
   // Each rejected piece [a, b] becomes [a, m], [m, b]; the new midpoints can reveal crossings its
   // ends hid (a unit that turns off and on again within it): those are located and split at too.
   std::vector<int64_t> input_of;
@@ -497,8 +564,12 @@ std::vector<PathKernel::Piece> PathKernel::halve(size_t set, const std::vector<T
   }
   if (config_.kink_aware && !rejected.empty()) add_kinks(set, deltas, input_of, edges);
   std::vector<Piece> out;
+  parent_of.clear();
   for (size_t i = 0; i < rejected.size(); ++i)
-    for (size_t e = 0; e + 1 < edges[i].size(); ++e) out.push_back({input_of[i], edges[i][e], edges[i][e + 1]});
+    for (size_t e = 0; e + 1 < edges[i].size(); ++e) {
+      out.push_back({input_of[i], edges[i][e], edges[i][e + 1]});
+      parent_of.push_back(static_cast<int64_t>(i));
+    }
   return out;
 }
 

@@ -46,6 +46,7 @@ struct PathKernelConfig {
   bool kink_aware = true;    // split each input's pieces at their ReLU crossings
   bool active_fractions = true;  // units and max-pool windows switching within a piece: active fractions (§4d)
   bool adaptive = true;      // halve the pieces of inputs whose |ρ| exceeds the tolerance
+  bool extrapolate = false;  // accept a halved piece's Richardson combination when its residual is within tolerance
   double tolerance = 1e-9;   // per-step |ρ| target, absolute, per probe scalar
   int max_depth = 8;         // halvings at most
   int64_t max_kinks = 64;    // crossings located per input and step; beyond, uniform pieces
@@ -79,9 +80,12 @@ struct StepRecord {
 class PathKernel {
  public:
   // A piece [a, b] of probe input `input`'s segment (t in [0, 1]).
+  // weight: its share in the step's integral — 1, or a Richardson combination's coefficient
+  // (−1/3 for a piece, 4/3 for each of its halves: path-kernel.md §4e).
   struct Piece {
     int64_t input;
     double a, b;
+    double weight = 1;
   };
 
   // `eval_params` are the parameters `forward` reads (float64 for exact probe arithmetic);
@@ -163,6 +167,19 @@ class PathKernel {
   struct PieceDots {
     Tensor data, decay, local;
   };
+  // Pieces and their dots, row p of dots belonging to pieces[p].
+  struct Pieces {
+    std::vector<Piece> pieces;
+    PieceDots dots;
+  };
+  // Which pieces of `active` to halve: those whose own residual exceeds tolerance·(b − a), of
+  // inputs whose residual over all their pieces (`active` and `done`) exceeds the tolerance.
+  std::vector<bool> to_refine(size_t set, const Tensor& f_change, const Pieces& active, const Pieces& done) const;
+  // The next active pieces: those not refined, and the halves of the refined ones — except that,
+  // with extrapolate, a piece whose Richardson combination with its two halves has its own
+  // residual within tolerance·(b − a) goes to `done` as that combination (three weighted pieces).
+  Pieces refined(size_t set, const std::vector<Tensor>& deltas, const std::vector<std::vector<Tensor>>& directions,
+                 const Pieces& active, const std::vector<bool>& refine, Pieces& done);
   PieceDots evaluate_pieces(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas,
                             const std::vector<std::vector<Tensor>>& directions);
   // Adds the sample-level probes' integrated full gradients over `pieces` to phi [M_s, P].
@@ -180,8 +197,10 @@ class PathKernel {
   // evaluated once, for its full gradients, and its dots are taken from them.
   void integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
                      const std::vector<std::vector<Tensor>>& directions, StepDots& out);
-  // The halves of pieces, split also at the crossings their midpoints reveal.
-  std::vector<Piece> halve(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& rejected);
+  // The halves of pieces, split also at the crossings their midpoints reveal; parent_of[h] is the
+  // index in `rejected` of piece h's parent.
+  std::vector<Piece> halve(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& rejected,
+                           std::vector<int64_t>& parent_of);
   Tensor values_at(const Tensor& theta);
   // Sample level of one step; returns each sample-level probe's Σ over samples [M_s].
   Tensor sample_step(const StepRecord& r, const Tensor& phi);

@@ -102,6 +102,7 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
   PathKernelConfig cfg;
   cfg.rule = options_.rule_;
   cfg.adaptive = options_.adaptive_;
+  cfg.extrapolate = options_.extrapolate_;
   cfg.pieces = options_.pieces_;
   cfg.kink_aware = options_.kink_aware_;
   cfg.active_fractions = options_.active_fractions_;

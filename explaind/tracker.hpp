@@ -69,6 +69,10 @@ class TrackerOptions {
   TrackerOptions& active_fractions(bool on) { active_fractions_ = on; return *this; }
   // Halve the pieces of probe inputs whose |ρ_s| exceeds tolerance (absolute).
   TrackerOptions& adaptive(bool on) { adaptive_ = on; return *this; }
+  // When a piece is halved, accept the Richardson combination (4·(halves) − piece) / 3 if its own
+  // residual is within tolerance·(b − a) (path-kernel.md §4e): it cancels the O(h²) error that
+  // active fractions leave, so CNN steps need fewer halvings.
+  TrackerOptions& extrapolate(bool on) { extrapolate_ = on; return *this; }
   TrackerOptions& tolerance(double t) { tolerance_ = t; return *this; }
   TrackerOptions& max_depth(int d) { max_depth_ = d; return *this; }
   // Windows of the windowed exports: every `steps` steps, or explicit edges (windows [0, e1),
@@ -98,7 +102,7 @@ class TrackerOptions {
   TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
 
   bool per_sample_ = false, combinations_ = false, parameter_wise_ = false, parameter_windows_ = true, adaptive_ = true,
-       kink_aware_ = true, active_fractions_ = true;
+       kink_aware_ = true, active_fractions_ = true, extrapolate_ = false;
   QuadratureRule rule_ = gauss_legendre(2);
   double tolerance_ = 1e-9;
   int max_depth_ = 6;

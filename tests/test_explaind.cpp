@@ -395,9 +395,9 @@ struct SmallCnn : nn::Module {
   }
 };
 
-// The largest per-step |ρ| of an SGD run of the small CNN tracked on `pieces` equal pieces per
-// step with Gauss–Legendre(2), without kink location or refinement.
-double cnn_residual(int64_t pieces, bool fractions) {
+// An SGD run of the small CNN (8 steps) with a tracker of `options` on 6 probe images (sample
+// level when `sample_level`); its summary.
+ex::Summary track_cnn(ex::TrackerOptions options, bool sample_level = false) {
   nn::manual_seed(5);
   SmallCnn model;
   model.to(DType::Float64);
@@ -412,21 +412,23 @@ double cnn_residual(int64_t pieces, bool fractions) {
   probes.x = rand_normal({6, 1, 8, 8}, 0, 1, g, DType::Float64);
   probes.y = Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 0, 1, 2}, {6});
   probes.weightings = {ex::OutputWeighting::all_outputs()};
+  probes.sample_level = sample_level;
   ex::Tracker tracker(model, opt, loader, per_sample_nll, {probes},
-                      ex::TrackerOptions()
-                          .rule(ex::gauss_legendre(2))
-                          .pieces(pieces)
-                          .kink_aware(false)
-                          .adaptive(false)
-                          .active_fractions(fractions)
-                          .output_dir(temp_dir("cnn_fractions")));
+                      options.rule(ex::gauss_legendre(2)).kink_aware(false).per_sample(sample_level)
+                          .output_dir(temp_dir("cnn_tracked")));
   for (int s = 0; s < 8; ++s) {
     const data::Batch& b = loader.next();
     opt.zero_grad();
     nn::nll_loss(model.forward(b.x), b.y).backward();
     opt.step();
   }
-  return tracker.finish().residual_max;
+  return tracker.finish();
+}
+
+// The largest per-step |ρ| of the small CNN tracked on `pieces` equal pieces per step with
+// Gauss–Legendre(2), without kink location or refinement.
+double cnn_residual(int64_t pieces, bool fractions) {
+  return track_cnn(ex::TrackerOptions().pieces(pieces).adaptive(false).active_fractions(fractions)).residual_max;
 }
 }  // namespace
 
@@ -441,6 +443,27 @@ TEST_CASE("active fractions make a CNN's switches a second-order error of the pi
   CHECK(plain1 / plain4 < 8);    // first order: about 4 for 4× narrower pieces
   CHECK(frac1 / frac4 > 8);      // second order: about 16
   CHECK(frac4 < plain4 / 10);
+}
+
+TEST_CASE("Richardson extrapolation of halved CNN pieces meets the tolerance with fewer evaluations, exactly split") {
+  // Active fractions leave an O(h²) error per piece, so (4·(halves) − piece) / 3 cancels its
+  // leading term; a combination is accepted only when its own residual — known exactly from the
+  // forward passes at the piece's ends — is within tolerance·(b − a). Every step therefore meets
+  // the tolerance as without extrapolation, and the sample level, formed from the same weighted
+  // pieces, still adds up to the data part (float64: 1e-10).
+  const ex::TrackerOptions options = ex::TrackerOptions().tolerance(1e-6).max_depth(10);
+  const ex::Summary plain = track_cnn(ex::TrackerOptions(options), true);
+  const ex::Summary extrapolated = track_cnn(ex::TrackerOptions(options).extrapolate(true), true);
+  MESSAGE("small CNN to 1e-6 per step: " << plain.gradient_evaluations << " evaluations, largest residual "
+          << plain.residual_max << "; extrapolated " << extrapolated.gradient_evaluations << ", "
+          << extrapolated.residual_max);
+  for (const ex::Summary* s : {&plain, &extrapolated}) {
+    CHECK(s->deepest_refinement < 10);
+    CHECK(s->residual_max <= 1e-6);
+    CHECK(s->marginal_mismatch < 1e-10);
+    CHECK(s->linear_form_mismatch < 1e-10);
+  }
+  CHECK(extrapolated.gradient_evaluations < plain.gradient_evaluations);
 }
 
 TEST_CASE("brute force from the stored trajectory agrees with the online sample-wise influence (AdamW)") {

@@ -121,6 +121,10 @@ void add_flags(CLI::App& app, Config& c) {
   app.add_flag("--kinks,!--no-kinks", c.kinks, "Split each probe's path at its ReLU crossings")->group("Tracking");
   app.add_flag("--adaptive,!--no-adaptive", c.adaptive, "Halve the pieces of probes whose residual exceeds --tolerance")
       ->group("Tracking");
+  app.add_flag("--extrapolate,!--no-extrapolate", c.extrapolate,
+               "Accept a halved piece's Richardson combination (4 x halves - piece) / 3 when its residual is within "
+               "the tolerance")
+      ->group("Tracking");
   number_option(app, "--tolerance", c.tolerance, "Per-step residual the adaptive refinement aims for (absolute)")
       ->group("Tracking");
   number_option(app, "--max-depth", c.max_depth, "Halvings of a probe's pieces at most per step (adaptive)")->group("Tracking");
@@ -151,7 +155,8 @@ nlohmann::json to_json(const Config& c) {
                         {"stop_after", c.stop_after}}},
           {"tracking", {{"track", track_level_name(c.track)}, {"probes", c.probes}, {"sample_probes", c.sample_probes},
                         {"buffers", c.buffers}, {"rule", c.rule}, {"pieces", c.pieces}, {"fractions", c.fractions},
-                        {"kinks", c.kinks}, {"adaptive", c.adaptive}, {"tolerance", c.tolerance},
+                        {"kinks", c.kinks}, {"adaptive", c.adaptive}, {"extrapolate", c.extrapolate},
+                        {"tolerance", c.tolerance},
                         {"max_depth", c.max_depth}}},
           {"pruning", {{"importance_images", c.importance_images}, {"importance_rule", c.importance_rule}}},
           {"output", {{"out", c.out}, {"report", c.report}, {"threads", c.threads}}}};
@@ -170,6 +175,7 @@ explaind::TrackerOptions integration_options(const Config& c) {
       .active_fractions(c.fractions)
       .kink_aware(c.kinks)
       .adaptive(c.adaptive)
+      .extrapolate(c.extrapolate)
       .tolerance(c.tolerance)
       .max_depth(c.max_depth);
 }

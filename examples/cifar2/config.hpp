@@ -36,7 +36,7 @@ struct Config {
   // tracking: a float64 probe model; the probes are the first `probes` test images, both class
   // log-probabilities of each
   TrackLevel track = TrackLevel::Cheap;
-  int64_t probes = 8;
+  int64_t probes = 4;
   int64_t sample_probes = 2;  // samples level: the first N probe images (per-sample buffers: N_train × P)
   std::string buffers = "float32";  // dtype of the per-sample buffers: float32 (~1e-7 relative) or float64
   // The integration of the path integral (explaind/tracker.hpp, TrackerOptions; docs/cifar2.md):
@@ -46,14 +46,15 @@ struct Config {
   bool fractions = true;  // active fractions of the ReLUs and max-pool windows switching in a piece
   bool kinks = false;     // split each probe's segment at its ReLU crossings
   bool adaptive = true;   // halve the pieces of probes whose |ρ_s| exceeds the tolerance
-  double tolerance = 2e-6;
-  int max_depth = 5;
+  bool extrapolate = true;  // accept a halved piece's Richardson combination when within tolerance
+  double tolerance = 2e-7;
+  int max_depth = 8;
   // The pruning experiment (examples/cifar2/pruning.hpp): parameter-wise influence of the first
   // `importance_images` test images, tracked with `importance_rule` on one piece per step without
   // refinement (a second tracker); scores and pruned models are evaluated on the last
   // kPruningEvalImages test images. 0: no pruning experiment; 1500: the paper's protocol.
-  int64_t importance_images = 100;
-  std::string importance_rule = "gauss_legendre:1";
+  int64_t importance_images = 64;
+  std::string importance_rule = "gauss_legendre:2";
   // output
   std::string out = "runs/cifar2";
   bool resume = false;

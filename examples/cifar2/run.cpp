@@ -87,10 +87,10 @@ void print_plan(const Config& config, const data::ImageSplits& data, const Train
              data.test.size(), config.lr, config.peak_epoch, config.momentum, config.weight_decay,
              track_level_name(config.track));
   if (config.tracking())
-    fmt::print(" ({} probe images; rule {} on {} piece(s), active fractions {}, kinks {}, adaptive {}, tolerance {}, "
-               "max depth {})",
+    fmt::print(" ({} probe images; rule {} on {} piece(s), active fractions {}, kinks {}, adaptive {}, extrapolate {}, "
+               "tolerance {}, max depth {})",
                config.probes, config.rule, config.pieces, config.fractions ? "on" : "off", config.kinks ? "on" : "off",
-               config.adaptive ? "on" : "off", config.tolerance, config.max_depth);
+               config.adaptive ? "on" : "off", config.extrapolate ? "on" : "off", config.tolerance, config.max_depth);
   fmt::print("\n");
 }
 
