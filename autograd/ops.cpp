@@ -590,18 +590,17 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
                 [cols, cols2, w2, dw2, t, geo, xs = x.shape(), ws = weight.shape()](const Node& n, const Tensor& g,
                                                                                    const Ctx& ctx) {
                   Grads out(3);
-                  const int64_t N = xs[0], O = ws[0], CKK = cols.size(1), L = cols.size(2);
+                  const int64_t N = xs[0], O = ws[0], L = cols.size(2);
                   const Tensor g3 = K::reshape(g.contiguous(), {N, O, L});
                   const bool ps_w = n.needs(1) && n.per_sample(1, ctx), ps_b = n.needs(2) && n.per_sample(2, ctx);
                   // The batch's gradient as [O, N*L], for the whole-batch products (one GEMM each).
                   Tensor g2;
                   if (n.needs(0) || (n.needs(1) && !ps_w) || (n.needs(2) && !ps_b))
                     g2 = K::reshape(K::permute(g3, {1, 0, 2}).contiguous(), {O, N * L});
-                  if (n.needs(0)) {
-                    const Tensor gcols2 = K::matmul(K::transpose(w2, 0, 1), g2);  // [CKK, N*L]
-                    Tensor gcols = K::permute(K::reshape(gcols2, {CKK, N, L}), {1, 0, 2});  // [N, CKK, L]
-                    if (dw2.defined()) K::add_(gcols, K::matmul(K::transpose(dw2, 0, 1), K::mul(g3, t)));
-                    out[0] = K::col2im(gcols, xs, geo);
+                  if (n.needs(0)) {  // col2im(w2ᵀ g2 + dw2ᵀ (g3 t)), [N, C, H, W]
+                    const Tensor gt2 = dw2.defined() ? K::reshape(K::permute(K::mul(g3, t), {1, 0, 2}).contiguous(), {O, N * L})
+                                                     : Tensor();
+                    out[0] = K::conv2d_input_grad(w2, g2, xs, geo, dw2, gt2);
                   }
                   if (ps_w && ctx.contract()) {  // sum of g3 . (D2 @ cols)
                     out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {

@@ -124,6 +124,14 @@ Tensor im2col(const Tensor& x, const Conv2dGeometry& g);
 // The adjoint of im2col: cols [N, C*kh*kw, OH*OW] (any strides; rows are read in place when
 // their last dim is contiguous) -> [N, C, H, W], overlapping entries summed.
 Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g);
+// The input gradient of a convolution with weights w [O, C*kh*kw] and output gradient grad
+// [O, N*OH*OW] (the batch's columns side by side, as im2col's GEMM makes them):
+// col2im(wᵀ grad) -> [N, C, H, W], plus col2im(dwᵀ grad_t) when dw (like w) and grad_t (like grad)
+// are given, each product rounded on its own and added. Equal to col2im of matmul(transpose(w),
+// grad) computed whole, but the product and col2im run on blocks of samples whose columns stay in
+// cache. Throws std::invalid_argument for mismatched or non-contiguous operands.
+Tensor conv2d_input_grad(const Tensor& w, const Tensor& grad, const Shape& x_shape, const Conv2dGeometry& g,
+                         const Tensor& dw = Tensor(), const Tensor& grad_t = Tensor());
 
 // ---- pooling ----
 // Max pooling of x [N, C, H, W]. Window (i, j) of output covers rows [h0(i), h1(i)) and columns

@@ -1,13 +1,12 @@
 // Matrix products through OpenBLAS (cblas_sgemm / cblas_dgemm) with NumPy matmul semantics (tiny
-// batched products in plain loops), and im2col / col2im, which turn 2-D convolutions into matrix
-// products.
-#include <cblas.h>
+// batched products in plain loops).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
 
+#include "tensor/blas.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
@@ -26,18 +25,6 @@ bool blas_layout(const Shape& strides, int64_t rows, int64_t cols, GemmOperand& 
   if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1)) { op = {false, s0}; return true; }
   if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1)) { op = {true, s1}; return true; }
   return false;
-}
-
-template <class T>
-void blas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-               int64_t ldb, T* c, int64_t ldc) {
-  const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, TA, TB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f,
-                a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
-  else
-    cblas_dgemm(CblasRowMajor, TA, TB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0,
-                a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0, c, static_cast<int>(ldc));
 }
 
 // Multiply-adds per part worth a thread of its own in a split product.
@@ -138,19 +125,6 @@ void small_products(const Shape& batch, int64_t m, int64_t n, int64_t k, const T
   });
 }
 
-// Checks an im2col/col2im geometry against an input shape [N, C, H, W].
-void check_conv_geometry(const char* op, const Shape& x_shape, const Conv2dGeometry& g) {
-  if (x_shape.size() != 4)
-    throw std::invalid_argument(fmt::format("{}: expected input [N, C, H, W], got {}", op, shape_str(x_shape)));
-  if (g.kh <= 0 || g.kw <= 0 || g.stride_h <= 0 || g.stride_w <= 0 || g.pad_h < 0 || g.pad_w < 0)
-    throw std::invalid_argument(fmt::format("{}: kernel {}x{}, stride {}x{}, padding {}x{}: kernel and stride must be "
-                                            "positive, padding non-negative",
-                                            op, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w));
-  if (x_shape[2] + 2 * g.pad_h < g.kh || x_shape[3] + 2 * g.pad_w < g.kw)
-    throw std::invalid_argument(fmt::format("{}: kernel {}x{} does not fit input {} with padding {}x{}", op, g.kh,
-                                            g.kw, shape_str(x_shape), g.pad_h, g.pad_w));
-}
-
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
@@ -215,95 +189,6 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (a_vec) out = squeeze(out, -2);
   if (b_vec) out = squeeze(out, -1);
   return out;
-}
-
-namespace {
-// The output columns [ow_lo, ow_hi) whose input column ow*stride - pad + kj lies inside [0, W)
-// (likewise for rows).
-std::pair<int64_t, int64_t> valid_columns(int64_t OW, int64_t W, int64_t stride, int64_t pad, int64_t kj) {
-  const int64_t first = kj - pad;  // input column of ow = 0
-  const int64_t lo = first >= 0 ? 0 : (-first + stride - 1) / stride;
-  const int64_t hi = W - first <= 0 ? 0 : std::min<int64_t>(OW, (W - first + stride - 1) / stride);
-  return {std::min(lo, hi), hi};
-}
-}  // namespace
-
-Tensor im2col(const Tensor& x_in, const Conv2dGeometry& g) {
-  check_conv_geometry("im2col", x_in.shape(), g);
-  Tensor x = x_in.contiguous();
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t OH = g.out_h(H), OW = g.out_w(W), L = OH * OW, rows = C * g.kh * g.kw;
-  // Laid out [rows, N, L]: row r of every sample's columns side by side.
-  Tensor buffer = Tensor::uninitialized({rows, N, L}, x.dtype());
-  dispatch_float(x.dtype(), "im2col", [&](auto tag) {
-    using T = decltype(tag);
-    const T* in = x.template data<T>();
-    T* out = buffer.template data<T>();
-    // Rows (r, n) of the buffer are split over threads.
-    parallel_for(rows * N, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(L, 1)), [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t r = i / N, n = i % N;
-        const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
-        const auto [lo, hi] = valid_columns(OW, W, g.stride_w, g.pad_w, kj);
-        const int64_t first = kj - g.pad_w;  // input column of ow = 0
-        const T* plane = in + (n * C + c) * H * W;
-        T* dst = out + i * L;
-        for (int64_t oh = 0; oh < OH; ++oh, dst += OW) {  // plain loops: rows are often a few elements
-          const int64_t ih = oh * g.stride_h - g.pad_h + ki;
-          T* __restrict d = dst;
-          if (ih < 0 || ih >= H) {
-            for (int64_t ow = 0; ow < OW; ++ow) d[ow] = T(0);
-            continue;
-          }
-          const T* __restrict src = plane + ih * W;
-          for (int64_t ow = 0; ow < lo; ++ow) d[ow] = T(0);
-          if (g.stride_w == 1) for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow + first];
-          else for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * g.stride_w + first];
-          for (int64_t ow = hi; ow < OW; ++ow) d[ow] = T(0);
-        }
-      }
-    });
-  });
-  return permute(buffer, {1, 0, 2});
-}
-
-Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g) {
-  check_conv_geometry("col2im", x_shape, g);
-  const int64_t N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3];
-  const int64_t OH = g.out_h(H), OW = g.out_w(W), L = OH * OW;
-  if (cols.shape() != Shape{N, C * g.kh * g.kw, L})
-    throw std::invalid_argument(fmt::format("col2im: columns {} do not match input {}",
-                                            shape_str(cols.shape()), shape_str(x_shape)));
-  // Rows of L contiguous elements are read in place, whatever the strides between them.
-  const Tensor c = cols.strides()[2] == 1 || L <= 1 ? cols : cols.contiguous();
-  const int64_t sn = c.strides()[0], sr = c.strides()[1];
-  Tensor x = Tensor::zeros(x_shape, c.dtype());
-  dispatch_float(c.dtype(), "col2im", [&](auto tag) {
-    using T = decltype(tag);
-    const T* in = c.template data<T>();
-    T* out = x.template data<T>();
-    // Planes are split over threads; each plane adds its contributions in the same order.
-    parallel_for(N * C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(g.kh * g.kw * L, 1)), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t n = p / C, ch = p % C;
-        T* plane = out + p * H * W;
-        for (int64_t ki = 0; ki < g.kh; ++ki)
-          for (int64_t kj = 0; kj < g.kw; ++kj) {
-            const T* row = in + n * sn + ((ch * g.kh + ki) * g.kw + kj) * sr;
-            const auto [lo, hi] = valid_columns(OW, W, g.stride_w, g.pad_w, kj);
-            const int64_t first = kj - g.pad_w;  // input column of ow = 0
-            const auto [oh_lo, oh_hi] = valid_columns(OH, H, g.stride_h, g.pad_h, ki);  // rows inside [0, H)
-            for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
-              T* __restrict dst = plane + (oh * g.stride_h - g.pad_h + ki) * W;
-              const T* __restrict src = row + oh * OW;
-              if (g.stride_w == 1) for (int64_t ow = lo; ow < hi; ++ow) dst[ow + first] += src[ow];
-              else for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.stride_w + first] += src[ow];
-            }
-          }
-      }
-    });
-  });
-  return x;
 }
 
 }  // namespace pathgrad::kernel

@@ -1,5 +1,6 @@
 // Storage: aligned buffers (huge-page backed when large), and the bounded cache that recycles
 // large ones between allocations.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -10,13 +11,14 @@
 #include <unordered_map>
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "tensor/tensor.hpp"
 
 namespace pathgrad {
 namespace {
 
-// Freed buffers by capacity, up to kStorageCacheMaxBytes in total. When a freed buffer does not
+// Freed buffers by capacity, up to storage_cache_max_bytes() in total. When a freed buffer does not
 // fit under the bound, the least recently freed ones are returned to the system to make room, so
 // the cache follows the working set of the current loop instead of holding on to sizes that are
 // no longer asked for (a data set's temporaries, say). Thread-safe: tensors may be released on
@@ -37,12 +39,12 @@ class StorageCache {
   }
   // Keeps `p` for reuse when it is large enough and not larger than the bound; else frees it.
   void give(void* p, std::size_t capacity) {
-    if (capacity < kStorageCacheMinBytes || capacity > kStorageCacheMaxBytes) {
+    if (capacity < kStorageCacheMinBytes || capacity > storage_cache_max_bytes()) {
       std::free(p);
       return;
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    while (bytes_ + capacity > kStorageCacheMaxBytes) evict_oldest();
+    while (bytes_ + capacity > storage_cache_max_bytes()) evict_oldest();
     lru_.push_back({p, capacity});
     by_size_[capacity].push_back(std::prev(lru_.end()));
     bytes_ += capacity;
@@ -108,6 +110,14 @@ Storage::Storage(std::size_t nbytes, bool zero_fill)
 
 Storage::~Storage() { cache().give(data_, capacity_); }
 
+std::size_t storage_cache_max_bytes() {
+  static const std::size_t bound = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    const std::size_t quarter = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4 : 0;
+    return std::max(std::size_t{1} << 30, quarter);
+  }();
+  return bound;
+}
 std::size_t storage_cache_bytes() { return cache().bytes(); }
 void release_storage_cache() { cache().release(); }
 
