@@ -1,10 +1,15 @@
 // Exports of a tracked run: summary figures, .npy arrays, manifest.json and summary.json.
 #include "explaind/exports.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <stdexcept>
+
 #include <nlohmann/json.hpp>
 
 #include "tensor/atomic_file.hpp"
+#include "tensor/json_file.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
 
@@ -163,6 +168,36 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
                          {"sample_gradients_per_step", cost.sample_gradients_per_step},
                          {"kernel_flops_per_step", cost.kernel_flops_per_step}}}};
   write_file_atomically(dir + "/summary.json", summary.dump(1));
+}
+
+Summary read_summary(const std::string& dir) {
+  const std::string path = dir + "/summary.json";
+  const json j = read_json_file(path);
+  auto number = [&](const char* section, const char* field) {
+    try {
+      const json& v = section[0] ? j.at(section).at(field) : j.at(field);
+      if (!v.is_number()) throw std::runtime_error("not a number");
+      return v.get<double>();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{}: field '{}{}{}': {}", path, section, section[0] ? "." : "", field, e.what()));
+    }
+  };
+  Summary s;
+  s.steps = static_cast<int64_t>(number("", "steps"));
+  s.replica_max_abs_error = number("replica", "max_abs_error");
+  s.replica_mean_abs_error = number("replica", "mean_abs_error");
+  s.output_scale = number("replica", "output_scale");
+  s.change_scale = number("replica", "change_scale");
+  s.argmax_agreement = number("replica", "argmax_agreement");
+  s.mean_kl = number("replica", "mean_kl");
+  s.residual_max = number("residual", "max_per_step");
+  s.residual_abs_sum_max = number("residual", "max_abs_sum");
+  s.marginal_mismatch = number("", "marginal_mismatch");
+  s.linear_form_mismatch = number("", "linear_form_mismatch");
+  s.gradient_evaluations = static_cast<int64_t>(number("cost_spent", "gradient_evaluations"));
+  s.deepest_refinement = static_cast<int>(number("cost_spent", "deepest_refinement"));
+  s.tracking_seconds = number("cost_spent", "tracking_seconds");
+  return s;
 }
 
 }  // namespace pathgrad::explaind

@@ -16,4 +16,8 @@ Summary summarize(const PathKernel& kernel);
 // are already there). Every file is written atomically.
 void write_exports(const std::string& dir, const PathKernel& kernel, const Summary& summary, const Cost& cost);
 
+// The figures of <dir>/summary.json, as write_exports wrote them. Throws std::runtime_error naming
+// the file and the field when it is missing or malformed.
+Summary read_summary(const std::string& dir);
+
 }  // namespace pathgrad::explaind

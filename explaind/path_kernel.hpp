@@ -137,8 +137,9 @@ class PathKernel {
   // refinement used.
   int64_t gradient_evaluations() const { return evaluations_; }
   int deepest_refinement() const { return deepest_; }
-  // The largest relative mismatch between Σ_i a_i∇ℓ_i and the step's data update seen by the
-  // sample level (see check_linear_form), for the summary.
+  // The largest gap, over steps and sample-level probe scalars, between the samples' shares and
+  // the data part φ̂_s·(Δθ_s − R_s) of the step, relative to Σ_p |φ̂_s,p (Δθ_s − R_s)_p| +
+  // Σ_i |share_i| (the scale at which rounding of the terms of either sum shows), for the summary.
   double worst_linear_form_mismatch() const { return worst_mismatch_; }
 
  private:
@@ -202,7 +203,7 @@ class PathKernel {
   std::vector<Piece> halve(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& rejected,
                            std::vector<int64_t>& parent_of);
   Tensor values_at(const Tensor& theta);
-  // Sample level of one step; returns each sample-level probe's Σ over samples [M_s].
+  // Sample level of one step; returns each training sample's share in it [M_s, N].
   Tensor sample_step(const StepRecord& r, const Tensor& phi);
   void close_window();
   std::vector<std::pair<std::string, Tensor*>> state_tensors();  // named accumulators

@@ -72,6 +72,107 @@ std::string Cost::report() const {
   return s + " (more on refined steps)\n";
 }
 
+namespace {
+
+PathKernelConfig kernel_config(const TrackerOptions& o, bool parameter_wise, int64_t num_samples) {
+  PathKernelConfig cfg;
+  cfg.rule = o.rule_;
+  cfg.adaptive = o.adaptive_;
+  cfg.extrapolate = o.extrapolate_;
+  cfg.pieces = o.pieces_;
+  cfg.kink_aware = o.kink_aware_;
+  cfg.active_fractions = o.active_fractions_;
+  cfg.probe_chunk = o.probe_chunk_;
+  cfg.tolerance = o.tolerance_;
+  cfg.max_depth = o.max_depth_;
+  cfg.window = o.window_;
+  cfg.window_edges = o.window_edges_;
+  cfg.sample_level = o.per_sample_;
+  cfg.sample_components = o.combinations_;
+  cfg.parameter_wise = parameter_wise;
+  cfg.parameter_windows = o.parameter_windows_;
+  cfg.buffer_dtype = o.buffer_dtype_;
+  cfg.num_samples = num_samples;
+  cfg.chunk_size = o.chunk_size_;
+  cfg.output_dir = o.output_dir_;
+  cfg.resume = !o.resume_from_.empty();
+  return cfg;
+}
+
+// What the tracker will hold and spend per step (Cost), from its probe scalars, parameters and
+// components, before anything is allocated.
+Cost estimate_cost(const TrackerOptions& o, const PathKernelConfig& cfg, const ProbeScalars& scalars,
+                   const ParamLayout& layout, const std::vector<Component>& components, int64_t batch_size) {
+  int64_t slice_elements = 0, slices = 0;
+  for (const Component& c : components) {
+    const ResolvedComponent r = resolve(c, layout);
+    slices += static_cast<int64_t>(r.slices.size());
+    for (const auto& [p, mask] : r.slices) slice_elements += layout.numel(p);
+  }
+  Cost k;
+  k.probe_scalars = scalars.size();
+  k.sample_level_probes = cfg.sample_level || cfg.parameter_wise ? scalars.sample_level_size() : 0;
+  k.parameters = layout.size();
+  k.components = static_cast<int64_t>(components.size());
+  k.training_samples = cfg.num_samples;
+  k.nodes_per_step = static_cast<int64_t>(cfg.rule.nodes.size());
+  const double M = static_cast<double>(k.probe_scalars), Ms = static_cast<double>(k.sample_level_probes);
+  const double P = static_cast<double>(k.parameters), N = static_cast<double>(k.training_samples);
+  const double U = static_cast<double>(layout.count() + slices), C = static_cast<double>(k.components);
+  k.memory_bytes = 8.0 * (6 * M + 8 * M * U + 2 * M * C + 8 * P + 2 * (P + static_cast<double>(slice_elements)));
+  if (cfg.sample_level) {
+    k.buffer_bytes = N * P * static_cast<double>(dtype_size(cfg.buffer_dtype));
+    k.memory_bytes += k.buffer_bytes + 8.0 * (3 * Ms * P + 3 * static_cast<double>(cfg.chunk_size) * P +
+                                              Ms * N * (4 + (cfg.sample_components ? 2 * C : 0)));
+    k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms + static_cast<double>(batch_size);
+    k.kernel_flops_per_step = 2.0 * Ms * N * P * (cfg.sample_components ? 2.0 : 1.0);
+  } else if (cfg.parameter_wise) {  // φ̂ of the sample-level probes only
+    k.memory_bytes += 8.0 * 3 * Ms * P;
+    k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms;
+  }
+  if (cfg.parameter_wise)  // total, decay and (per window) window accumulators
+    k.memory_bytes += 8.0 * (o.parameter_windows_ ? 3 : 2) * Ms * P;
+  k.probe_gradients_per_step = static_cast<double>(k.nodes_per_step) * M;
+  return k;
+}
+
+}  // namespace
+
+// Everything the tracker is built from, checked, with its cost; nothing allocated yet.
+struct Tracker::Plan {
+  ProbeScalars scalars;
+  std::vector<Component> components;
+  PathKernelConfig config;
+  Cost cost;
+};
+
+Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+                            nn::Module& eval_model, std::vector<ProbeSet> probes, const TrackerOptions& options) {
+  const ParamLayout layout(optimizer.named_parameters());
+  layout.check_matches(model.named_parameters(), "Tracker: the model's parameters vs the optimizer's");
+  layout.check_matches(eval_model.named_parameters(), "Tracker: the probe model's parameters vs the optimizer's");
+  if (options.combinations_ && !options.per_sample_)
+    throw std::invalid_argument("Tracker: combinations() needs per_sample(true)");
+  const int64_t classes = num_classes_of(eval_model, probes);
+  ProbeScalars scalars(std::move(probes), classes, options.probe_chunk_);
+  if (options.per_sample_ && scalars.sample_level_size() == 0)
+    throw std::invalid_argument("Tracker: per_sample(true) needs a probe set with sample_level = true");
+  const bool parameter_wise = options.parameter_wise_ || options.combinations_;
+  if (parameter_wise && scalars.sample_level_size() == 0)
+    throw std::invalid_argument("Tracker: parameter_wise(true) needs a probe set with sample_level = true");
+  std::vector<Component> components = default_components(layout);
+  components.insert(components.end(), options.components_.begin(), options.components_.end());
+  PathKernelConfig cfg = kernel_config(options, parameter_wise, loader.dataset().size());
+  const Cost cost = estimate_cost(options, cfg, scalars, layout, components, loader.options().batch_size());
+  return Plan{std::move(scalars), std::move(components), std::move(cfg), cost};
+}
+
+Cost Tracker::estimate(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+                       std::vector<ProbeSet> probes, const TrackerOptions& options) {
+  nn::Module& eval_model = options.probe_model_ ? *options.probe_model_ : model;
+  return plan(model, optimizer, loader, eval_model, std::move(probes), options).cost;
+}
+
 Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::DataLoader& loader, LossFn loss,
                  std::vector<ProbeSet> probes, TrackerOptions options)
     : model_(model),
@@ -81,93 +182,24 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::Dat
       options_(std::move(options)),
       eval_model_(options_.probe_model_ ? *options_.probe_model_ : model) {
   if (!loss_) throw std::invalid_argument("Tracker: a per-sample loss function is required");
-  const NamedTensors params = optimizer_.named_parameters();
-  const ParamLayout layout(params);
-  layout.check_matches(model_.named_parameters(), "Tracker: the model's parameters vs the optimizer's");
-  NamedTensors eval_params = eval_model_.named_parameters();
-  layout.check_matches(eval_params, "Tracker: the probe model's parameters vs the optimizer's");
-  if (options_.combinations_ && !options_.per_sample_)
-    throw std::invalid_argument("Tracker: combinations() needs per_sample(true)");
-
-  const int64_t classes = num_classes_of(eval_model_, probes);
-  ProbeScalars scalars(std::move(probes), classes, options_.probe_chunk_);
-  if (options_.per_sample_ && scalars.sample_level_size() == 0)
-    throw std::invalid_argument("Tracker: per_sample(true) needs a probe set with sample_level = true");
-  const bool parameter_wise = options_.parameter_wise_ || options_.combinations_;
-  if (parameter_wise && scalars.sample_level_size() == 0)
-    throw std::invalid_argument("Tracker: parameter_wise(true) needs a probe set with sample_level = true");
-  std::vector<Component> components = default_components(layout);
-  components.insert(components.end(), options_.components_.begin(), options_.components_.end());
-
-  PathKernelConfig cfg;
-  cfg.rule = options_.rule_;
-  cfg.adaptive = options_.adaptive_;
-  cfg.extrapolate = options_.extrapolate_;
-  cfg.pieces = options_.pieces_;
-  cfg.kink_aware = options_.kink_aware_;
-  cfg.active_fractions = options_.active_fractions_;
-  cfg.probe_chunk = options_.probe_chunk_;
-  cfg.tolerance = options_.tolerance_;
-  cfg.max_depth = options_.max_depth_;
-  cfg.window = options_.window_;
-  cfg.window_edges = options_.window_edges_;
-  cfg.sample_level = options_.per_sample_;
-  cfg.sample_components = options_.combinations_;
-  cfg.parameter_wise = parameter_wise;
-  cfg.parameter_windows = options_.parameter_windows_;
-  cfg.buffer_dtype = options_.buffer_dtype_;
-  cfg.num_samples = loader_.dataset().size();
-  cfg.chunk_size = options_.chunk_size_;
-  cfg.output_dir = options_.output_dir_;
-  cfg.resume = !options_.resume_from_.empty();
-  // The optimizer's gradient carries the training dtype's rounding, the shares the probe model's.
-  const bool all_float64 = params.front().second.dtype() == DType::Float64 && eval_params.front().second.dtype() == DType::Float64;
-  if (options_.check_tolerance_ <= 0) options_.check_tolerance_ = all_float64 ? 1e-6 : 1e-3;
-
-  // ---- the cost, before anything is allocated ----
-  int64_t slice_elements = 0, slices = 0;
-  for (const Component& c : components) {
-    const ResolvedComponent r = resolve(c, layout);
-    slices += static_cast<int64_t>(r.slices.size());
-    for (const auto& [p, mask] : r.slices) slice_elements += layout.numel(p);
-  }
-  Cost& k = cost_;
-  k.probe_scalars = scalars.size();
-  k.sample_level_probes = options_.per_sample_ || parameter_wise ? scalars.sample_level_size() : 0;
-  k.parameters = layout.size();
-  k.components = static_cast<int64_t>(components.size());
-  k.training_samples = cfg.num_samples;
-  k.nodes_per_step = static_cast<int64_t>(cfg.rule.nodes.size());
-  const double M = static_cast<double>(k.probe_scalars), Ms = static_cast<double>(k.sample_level_probes);
-  const double P = static_cast<double>(k.parameters), N = static_cast<double>(k.training_samples);
-  const double U = static_cast<double>(layout.count() + slices), C = static_cast<double>(k.components);
-  k.memory_bytes = 8.0 * (6 * M + 8 * M * U + 2 * M * C + 8 * P + 2 * (P + static_cast<double>(slice_elements)));
-  if (options_.per_sample_) {
-    k.buffer_bytes = N * P * static_cast<double>(dtype_size(cfg.buffer_dtype));
-    k.memory_bytes += k.buffer_bytes + 8.0 * (3 * Ms * P + 3 * static_cast<double>(cfg.chunk_size) * P +
-                                              Ms * N * (4 + (options_.combinations_ ? 2 * C : 0)));
-    k.sample_gradients_per_step =
-        static_cast<double>(k.nodes_per_step) * Ms + static_cast<double>(loader_.options().batch_size());
-    k.kernel_flops_per_step = 2.0 * Ms * N * P * (options_.combinations_ ? 2.0 : 1.0);
-  } else if (parameter_wise) {  // φ̂ of the sample-level probes only
-    k.memory_bytes += 8.0 * 3 * Ms * P;
-    k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms;
-  }
-  if (parameter_wise)  // total, decay and (per window) window accumulators
-    k.memory_bytes += 8.0 * (options_.parameter_windows_ ? 3 : 2) * Ms * P;
-  k.probe_gradients_per_step = static_cast<double>(k.nodes_per_step) * M;
-  if (k.memory_bytes > options_.memory_budget_)
+  Plan p = plan(model_, optimizer_, loader_, eval_model_, std::move(probes), options_);
+  cost_ = p.cost;
+  if (cost_.memory_bytes > options_.memory_budget_)
     throw std::invalid_argument(fmt::format(
         "Tracker: this configuration needs about {} (per-sample buffers {}), over the memory budget of {}; "
         "use fewer probes, float32 buffers, no sample level, or raise memory_budget()",
-        bytes_str(k.memory_bytes), bytes_str(k.buffer_bytes), bytes_str(options_.memory_budget_)));
+        bytes_str(cost_.memory_bytes), bytes_str(cost_.buffer_bytes), bytes_str(options_.memory_budget_)));
+  // The optimizer's gradient carries the training dtype's rounding, the shares the probe model's.
+  const bool all_float64 = optimizer_.named_parameters().front().second.dtype() == DType::Float64 &&
+                           eval_model_.named_parameters().front().second.dtype() == DType::Float64;
+  if (options_.check_tolerance_ <= 0) options_.check_tolerance_ = all_float64 ? 1e-6 : 1e-3;
 
   nn::Module& m = eval_model_;
   const DType eval_dtype = floating_dtype_of(m);
-  kernel_ = std::make_unique<PathKernel>(std::move(scalars),
-                                         [&m, eval_dtype](const Tensor& x) { return m.forward(as_model_input(x, eval_dtype)); }, loss_,
-                                         eval_params, std::move(components), cfg);
-  if (cfg.resume) kernel_->load_state(options_.resume_from_);
+  kernel_ = std::make_unique<PathKernel>(std::move(p.scalars),
+                                         [&m, eval_dtype](const Tensor& x) { return m.forward(as_model_input(x, eval_dtype)); },
+                                         loss_, eval_model_.named_parameters(), std::move(p.components), p.config);
+  if (p.config.resume) kernel_->load_state(options_.resume_from_);
   optimizer_.add_observer(this);
   attached_ = true;
 }

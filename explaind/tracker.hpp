@@ -96,9 +96,11 @@ class TrackerOptions {
   // the model, optimizer and loader from their checkpoint too; see optim/checkpoint.hpp).
   TrackerOptions& resume_from(std::string dir) { resume_from_ = std::move(dir); return *this; }
   // Relative tolerance of the per-step check that the samples' shares add up to the data part
-  // of the update (sample level). Default: 1e-6 when both the trained model and the probe model
-  // are float64; 1e-3 when either is float32 (the optimizer's float32 gradient and the float64
-  // shares then agree to ~1e-5 relative: docs/explaind-exports.md).
+  // φ̂·(Δθ − R) of the update (sample level), relative to Σ_p |φ̂_p (Δθ − R)_p| + Σ_i |share_i|
+  // (both sums cancel; rounding is relative to their terms). Default: 1e-6
+  // when both the trained model and the probe model are float64; 1e-3 when either is float32
+  // (the optimizer's float32 gradient and the float64 shares then agree to ~1e-5 relative:
+  // docs/explaind-exports.md).
   TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
 
   bool per_sample_ = false, combinations_ = false, parameter_wise_ = false, parameter_windows_ = true, adaptive_ = true,
@@ -128,6 +130,12 @@ class Tracker : public optim::StepObserver {
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
 
+  // What a tracker of this configuration would hold and spend (its cost_report()), without
+  // building it: the same checks as the constructor, nothing allocated, no memory-budget check.
+  // For sizing: e.g. how many probes fit a memory budget.
+  static Cost estimate(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+                       std::vector<ProbeSet> probes, const TrackerOptions& options = {});
+
   const Cost& cost() const { return cost_; }
   std::string cost_report() const { return cost_.report(); }
   const PathKernel& kernel() const { return *kernel_; }
@@ -153,6 +161,10 @@ class Tracker : public optim::StepObserver {
   Summary finish();
 
  private:
+  struct Plan;
+  static Plan plan(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+                   nn::Module& eval_model, std::vector<ProbeSet> probes, const TrackerOptions& options);
+
   nn::Module& model_;
   optim::Optimizer& optimizer_;
   const data::DataLoader& loader_;

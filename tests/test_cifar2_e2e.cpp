@@ -2,7 +2,8 @@
 // training images, 12 steps, the samples level and the pruning experiment) trained, tracked and
 // reported through the example's own run(); its outputs must exist and agree with each other
 // (replica, step-wise, per-layer, per-sample and per-parameter influence), pruning must keep what
-// it says and leave the model as it was, and a paused and resumed run must continue bit for bit.
+// it says and leave the model as it was, a paused and resumed run must continue bit for bit, and
+// importance images tracked in chunks (reruns of the training) must give the one-pass score.
 // Reads the data from $PATHGRAD_DATA.
 #include <doctest/doctest.h>
 
@@ -15,8 +16,11 @@
 #include <nlohmann/json.hpp>
 
 #include "examples/cifar2/data.hpp"
+#include "examples/cifar2/importance_chunks.hpp"
+#include "examples/cifar2/probes.hpp"
 #include "examples/cifar2/pruning.hpp"
 #include "examples/cifar2/run.hpp"
+#include "examples/cifar2/training_setup.hpp"
 #include "explaind/param_layout.hpp"
 #include "nn/serialize.hpp"
 #include "tensor/atomic_file.hpp"
@@ -211,4 +215,78 @@ TEST_CASE("pruning keeps exactly the top weights by score, never the final Linea
   CHECK(survivors <= points[1].kept + head);
   for (int64_t i = 0; i < points[1].kept; ++i) CHECK(w[static_cast<size_t>(i)] == w0[static_cast<size_t>(i)]);
   for (int64_t i = head_offset; i < head_offset + head; ++i) CHECK(w[static_cast<size_t>(i)] == w0[static_cast<size_t>(i)]);
+}
+
+TEST_CASE("importance images in chunks: each rerun retraces the training, the EPK score is the one-pass score") {
+  // 20 importance images in one pass, and in chunks of 8 (8, 8, 4: two reruns of the training),
+  // paused after step 7 of the training pass and of each rerun, resumed each time.
+  Config one = tiny("importance_one_pass");
+  one.track = TrackLevel::Off;
+  one.report = false;
+  run(one, "one pass");
+  Config chunked = tiny("importance_chunked");
+  chunked.track = TrackLevel::Off;
+  chunked.report = false;
+  chunked.importance_chunk = 8;
+  chunked.stop_after = 7;
+  int sessions = 0;
+  for (bool paused = true; paused && sessions < 10; ++sessions, chunked.resume = true)
+    paused = run(chunked, "chunked").training.interrupted;
+  CHECK(sessions == 4);  // the training pass, then each of the two reruns, paused once each
+  run_compare::check_same_weights(one.out + "/weights/final.safetensors", chunked.out + "/weights/final.safetensors");
+  const ImportanceChunks chunks{20, 8};
+  const Tensor whole = array(one, "parameter_data", "explaind_importance");  // [40, P]
+  const RunDir dir{chunked.out};
+  for (int64_t k = 0; k < 3; ++k) {
+    INFO("chunk " << k);
+    CHECK_FALSE(fs::exists(dir.importance_checkpoint(k)));
+    const Tensor rows = load_npy(dir.importance(k) + "/parameter_data.npy").to(DType::Float64);
+    REQUIRE(rows.shape() == Shape{2 * chunks.length(k), whole.size(1)});
+    // Other trackers, other batches of probe rows: the same numbers up to float64 rounding.
+    const Tensor same = K::narrow(whole, 0, 2 * chunks.first(k), 2 * chunks.length(k));
+    CHECK(max_abs(K::sub(rows, same)) <= 1e-12 * max_abs(same));
+  }
+  ResNet9 model(one.width);
+  const std::vector<std::string> names = explaind::ParamLayout(model.named_parameters()).names();
+  const Tensor single = epk_score(RunDir{one.out}, ImportanceChunks{20, 20}, names);
+  const Tensor summed = epk_score(dir, chunks, names);
+  CHECK(max_abs(K::sub(single, summed)) <= 1e-12 * max_abs(single));
+  CHECK(max_abs(single) > 0);
+}
+
+TEST_CASE("a chunk's rerun that does not retrace the training stops the run, naming the weights file") {
+  Config c = tiny("importance_diverged");
+  c.track = TrackLevel::Off;
+  c.report = false;
+  c.importance_chunk = 10;
+  c.stop_after = 7;
+  run(c, "first");  // paused in the training pass
+  c.resume = true;
+  CHECK(run(c, "second").training.interrupted);  // the training pass ends; chunk 1's rerun pauses
+  // Put the initial weights into the paused rerun's checkpoint: it continues from other weights
+  // and cannot end where the training pass did.
+  fs::copy_file(c.out + "/weights/step_000000.safetensors", RunDir{c.out}.importance_checkpoint(1) + "/model.safetensors",
+                fs::copy_options::overwrite_existing);
+  CHECK_THROWS_WITH_AS(run(c, "third"), doctest::Contains("weights/final.safetensors"), std::runtime_error);
+}
+
+TEST_CASE("the importance chunk is the largest that fits the memory budget") {
+  Config c = tiny("importance_budget");
+  c.track = TrackLevel::Off;
+  const data::ImageSplits d = load_data(c);
+  TrainingSetup setup(c, d);
+  auto bytes = [&](int64_t images) {
+    return explaind::Tracker::estimate(*setup.model, setup.optimizer, setup.loader,
+                                       {importance_probe_set(d.test, 0, images)},
+                                       setup.tracker_options(importance_options(c), "", ""))
+        .memory_bytes;
+  };
+  c.memory_budget_gb = (bytes(7) + bytes(8)) / 2 / 1e9;  // 7 images fit, 8 do not
+  CHECK(plan_importance_chunks(c, setup, d.test).size == 7);
+  CHECK(plan_importance_chunks(c, setup, d.test).count() == 3);  // 20 images: 7, 7, 6
+  c.memory_budget_gb = 1e3;
+  CHECK(plan_importance_chunks(c, setup, d.test).size == 20);
+  c.memory_budget_gb = bytes(1) / 2 / 1e9;
+  CHECK_THROWS_WITH_AS(plan_importance_chunks(c, setup, d.test), doctest::Contains("--memory-budget"),
+                       std::invalid_argument);
 }

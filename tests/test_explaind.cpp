@@ -344,6 +344,36 @@ TEST_CASE("a float32 model on float32 inputs is tracked through a float64 probe 
   CHECK(s.argmax_agreement == 1.0);
 }
 
+TEST_CASE("the sample level stops a run whose tracker loss is not the one trained on") {
+  // The tracker is told the loss is 1.5 × the NLL: its shares are 1.5 × the real ones, a gap of
+  // a third of the data part, far over either tolerance (1e-6 in float64, 1e-3 in float32).
+  const auto wrong_loss = [](const Tensor& out, const Tensor& y) { return per_sample_nll(out, y) * 1.5; };
+  for (const bool float32 : {false, true}) {
+    INFO("float32 training: " << float32);
+    Problem pb;
+    nn::manual_seed(7);
+    Mlp model(false);
+    if (!float32) model.to(DType::Float64);
+    auto twin = make_model(7);
+    data::TensorDataset ds(float32 ? pb.x.to(DType::Float32) : pb.x, pb.y);
+    data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+    optim::SGD opt(model.named_parameters(), optim::SGDOptions(0.1).momentum(0.9));
+    ex::ProbeSet probes;
+    probes.x = float32 ? pb.probe_x.to(DType::Float32) : pb.probe_x;
+    probes.y = pb.probe_y;
+    probes.sample_level = true;
+    ex::Tracker tracker(model, opt, loader, wrong_loss, {probes},
+                        ex::TrackerOptions().output_dir(temp_dir("wrong_loss")).per_sample(true).probe_model(twin.get()));
+    auto train_step = [&] {
+      const data::Batch& b = loader.next();
+      opt.zero_grad();
+      nn::nll_loss(model.forward(b.x), b.y).backward();
+      opt.step();
+    };
+    CHECK_THROWS_WITH_AS(train_step(), doctest::Contains("shares add up to the data part"), std::runtime_error);
+  }
+}
+
 TEST_CASE("kink-aware integration makes the replica of a ReLU model exact") {
   MakeOptimizer make = [](const NamedTensors& p) {
     return std::make_unique<optim::AdamW>(p, optim::AdamW::Options(0.2).weight_decay(0.1));

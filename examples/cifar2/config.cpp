@@ -62,6 +62,9 @@ void Config::validate() const {
   require_rule(rule, "rule");
   require_rule(importance_rule, "importance-rule");
   require_flag(importance_images >= 0, "importance-images", fmt::format("must be >= 0 (0: no pruning), got {}", importance_images));
+  require_flag(importance_chunk >= 0, "importance-chunk",
+               fmt::format("must be >= 0 (0: as many as fit --memory-budget), got {}", importance_chunk));
+  require_flag(memory_budget_gb > 0, "memory-budget", fmt::format("must be positive (GB), got {}", memory_budget_gb));
   require_flag(tolerance > 0, "tolerance", fmt::format("must be positive, got {}", tolerance));
   require_flag(pieces >= 1 && pieces <= 4096, "pieces", fmt::format("must be in [1, 4096], got {}", pieces));
   require_flag(max_depth >= 0 && max_depth <= 20, "max-depth", fmt::format("must be in [0, 20], got {}", max_depth));
@@ -136,6 +139,13 @@ void add_flags(CLI::App& app, Config& c) {
   app.add_option("--importance-rule", c.importance_rule,
                  "Quadrature rule of the importance images' path integrals (one piece per step, no refinement)")
       ->group("Pruning");
+  number_option(app, "--importance-chunk", c.importance_chunk,
+                "Importance images per tracking pass: the first chunk in the training pass, each further one in a "
+                "rerun of the same training (0: as many as fit --memory-budget)")
+      ->group("Pruning");
+  number_option(app, "--memory-budget", c.memory_budget_gb,
+                "GB each tracker may hold (it refuses to start over it); sizes the importance chunks")
+      ->group("Pruning");
 
   // The last --out wins, so that scripts/cifar2.sh (which passes --out runs/cifar2) takes another.
   app.add_option("--out", c.out, "Run directory (created; holds every output)")
@@ -158,7 +168,8 @@ nlohmann::json to_json(const Config& c) {
                         {"kinks", c.kinks}, {"adaptive", c.adaptive}, {"extrapolate", c.extrapolate},
                         {"tolerance", c.tolerance},
                         {"max_depth", c.max_depth}}},
-          {"pruning", {{"importance_images", c.importance_images}, {"importance_rule", c.importance_rule}}},
+          {"pruning", {{"importance_images", c.importance_images}, {"importance_rule", c.importance_rule},
+                       {"importance_chunk", c.importance_chunk}, {"memory_budget_gb", c.memory_budget_gb}}},
           {"output", {{"out", c.out}, {"report", c.report}, {"threads", c.threads}}}};
 }
 
@@ -177,7 +188,8 @@ explaind::TrackerOptions integration_options(const Config& c) {
       .adaptive(c.adaptive)
       .extrapolate(c.extrapolate)
       .tolerance(c.tolerance)
-      .max_depth(c.max_depth);
+      .max_depth(c.max_depth)
+      .memory_budget(c.memory_budget_gb * 1e9);
 }
 
 explaind::TrackerOptions importance_options(const Config& c) {
@@ -187,7 +199,8 @@ explaind::TrackerOptions importance_options(const Config& c) {
       .kink_aware(false)
       .adaptive(false)
       .parameter_wise(true)
-      .parameter_windows(false);
+      .parameter_windows(false)
+      .memory_budget(c.memory_budget_gb * 1e9);
 }
 
 }  // namespace pathgrad::cifar2

@@ -55,6 +55,12 @@ struct Config {
   // kPruningEvalImages test images. 0: no pruning experiment; 1500: the paper's protocol.
   int64_t importance_images = 64;
   std::string importance_rule = "gauss_legendre:2";
+  // Importance images per tracking pass (examples/cifar2/importance_chunks.hpp): chunk 0 in the
+  // training pass, every further chunk in a rerun of the training. 0: as many as fit
+  // memory_budget_gb.
+  int64_t importance_chunk = 0;
+  // Each tracker refuses to start over this many GB; it also sizes the importance chunks.
+  double memory_budget_gb = 8;
   // output
   std::string out = "runs/cifar2";
   bool resume = false;

@@ -35,8 +35,8 @@ explaind::ProbeSet make_probe_set(const data::ImageSet& test, int64_t count) {
   return test_probe_set(test, 0, count, kProbeSet);
 }
 
-explaind::ProbeSet importance_probe_set(const data::ImageSet& test, int64_t count) {
-  explaind::ProbeSet set = test_probe_set(test, 0, count, kImportanceSet);
+explaind::ProbeSet importance_probe_set(const data::ImageSet& test, int64_t begin, int64_t count) {
+  explaind::ProbeSet set = test_probe_set(test, begin, count, kImportanceSet);
   set.sample_level = true;
   return set;
 }

@@ -54,18 +54,15 @@ void compare(const Tensor& out, const Tensor& reference, const Tensor& labels, P
 
 }  // namespace
 
-std::vector<PruningScore> pruning_scores(ResNet9& model, const Tensor& parameter_data,
-                                         const std::vector<std::string>& parameter_names,
-                                         const data::ImageSet& importance, int random_seeds) {
+std::vector<PruningScore> pruning_scores(ResNet9& model, const Tensor& epk, const data::ImageSet& importance,
+                                         int random_seeds) {
   const explaind::ParamLayout layout(model.named_parameters());
-  if (parameter_names != layout.names() || parameter_data.dim() != 2 || parameter_data.size(1) != layout.size())
-    throw std::invalid_argument(fmt::format(
-        "pruning: the importance tracker's parameter_data ({} tensors, shape {}) is not over the model's {} parameter "
-        "tensors ({} weights) in order",
-        parameter_names.size(), shape_str(parameter_data.shape()), layout.count(), layout.size()));
+  if (epk.shape() != Shape{layout.size()})
+    throw std::invalid_argument(fmt::format("pruning: the EPK score has shape {}, the model {} weights",
+                                            shape_str(epk.shape()), layout.size()));
   const Tensor theta = layout.flatten(model.named_parameters());  // [P]
   std::vector<PruningScore> scores = {
-      {"epk", -1, K::sum(K::abs(parameter_data), {0})},  // Σ over images and classes of |PK|
+      {"epk", -1, epk},
       {"magnitude", -1, K::abs(theta)},
       {"grad_x_weight", -1, K::abs(K::mul(theta, mean_nll_gradient(model, layout, importance)))}};
   for (int seed = 0; seed < random_seeds; ++seed) {

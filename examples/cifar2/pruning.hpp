@@ -29,13 +29,11 @@ struct PruningScore {
   Tensor score;      // float64 [P]
 };
 
-// The scores above. `parameter_data` is the importance tracker's export (float64 [2·n, P], the
-// rows of n importance images) over the parameters `parameter_names` (its axis "parameter", which
-// must be the model's parameters in order: std::invalid_argument otherwise); `importance` are those
-// images. The model is left as it was (its .grad undefined).
-std::vector<PruningScore> pruning_scores(ResNet9& model, const Tensor& parameter_data,
-                                         const std::vector<std::string>& parameter_names,
-                                         const data::ImageSet& importance, int random_seeds);
+// The scores above. `epk` is the EPK score over the model's flat parameters (float64 [P]: see
+// epk_score in importance_chunks.hpp, std::invalid_argument for another shape); `importance` are
+// the images it was computed on. The model is left as it was (its .grad undefined).
+std::vector<PruningScore> pruning_scores(ResNet9& model, const Tensor& epk, const data::ImageSet& importance,
+                                         int random_seeds);
 
 // The prunable weights (all but head.weight) by descending score, ties by the lower flat index.
 std::vector<int64_t> prune_order(const explaind::ParamLayout& layout, const Tensor& score);

@@ -10,7 +10,7 @@
 #include "examples/cifar2/config.hpp"
 #include "examples/cifar2/pruning.hpp"
 #include "examples/common/figure_ref.hpp"
-#include "examples/common/tracker_exports.hpp"
+#include "explaind/param_layout.hpp"
 #include "explaind/report/csv.hpp"
 #include "explaind/report/plot.hpp"
 #include "tensor/kernels.hpp"
@@ -96,12 +96,13 @@ std::vector<examples::FigureRef> plot_pruning(const RunDir& dir, const std::vect
 }  // namespace
 
 void pruning_section(report::Report& r, const RunDir& dir, ResNet9& model, const data::ImageSet& test,
-                     int64_t importance_images, const explaind::Summary& importance) {
-  const examples::TrackerExports exports(dir.importance());
+                     const ImportanceChunks& chunks, const explaind::Summary& importance) {
+  const int64_t importance_images = chunks.images;
   const data::ImageSet scoring = rows(test, 0, importance_images);
   const data::ImageSet eval = rows(test, test.size() - kPruningEvalImages, kPruningEvalImages);
-  const std::vector<PruningScore> scores = pruning_scores(
-      model, exports.load("parameter_data"), exports.parameter_names(), scoring, kRandomSeeds);
+  const std::vector<std::string> names = explaind::ParamLayout(model.named_parameters()).names();
+  const std::vector<PruningScore> scores =
+      pruning_scores(model, epk_score(dir, chunks, names), scoring, kRandomSeeds);
   const std::vector<PruningPoint> points = prune_and_evaluate(model, scores, kept_fractions(), eval);
   const Unpruned unpruned = unpruned_reference(model, eval);
   write_csv(dir, points);
@@ -116,9 +117,15 @@ void pruning_section(report::Report& r, const RunDir& dir, ResNet9& model, const
   r.paragraph(fmt::format(
       "The importance tracker integrates each step with its own rule on one piece, without refinement: its replica "
       "error is {:.3g} against a mean change of {:.3g} of the importance images' log-probabilities ({} probe-gradient "
-      "evaluations, {:.0f} s) — enough to rank weights, not an exact account.",
+      "evaluations, {:.0f} s) — enough to rank weights, not an exact account.{}",
       importance.replica_max_abs_error, importance.change_scale, importance.gradient_evaluations,
-      importance.tracking_seconds));
+      importance.tracking_seconds,
+      chunks.count() > 1
+          ? fmt::format(" The importance images did not fit the memory budget together: they were tracked in {} chunks "
+                        "of at most {} images, the first in the training pass, each further one in a rerun of the "
+                        "training that ended at bit for bit the same weights (checked).",
+                        chunks.count(), chunks.size)
+          : std::string()));
   examples::add_figures(r, plot_pruning(dir, points, unpruned));
 }
 

@@ -3,6 +3,7 @@
 // accuracy, agreement and KL curves, one line per score.
 #pragma once
 
+#include "examples/cifar2/importance_chunks.hpp"
 #include "examples/cifar2/model.hpp"
 #include "examples/cifar2/run_dir.hpp"
 #include "explaind/report/report.hpp"
@@ -11,9 +12,10 @@
 
 namespace pathgrad::cifar2 {
 
-// `test` is the whole test split: the first `importance_images` score, the last
-// kPruningEvalImages evaluate. The model's weights are restored afterwards.
+// `test` is the whole test split: the first chunks.images score, the last kPruningEvalImages
+// evaluate; `importance` is the importance trackers' merged summary. The model's weights are
+// restored afterwards.
 void pruning_section(report::Report& r, const RunDir& dir, ResNet9& model, const data::ImageSet& test,
-                     int64_t importance_images, const explaind::Summary& importance);
+                     const ImportanceChunks& chunks, const explaind::Summary& importance);
 
 }  // namespace pathgrad::cifar2

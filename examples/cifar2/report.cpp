@@ -127,7 +127,7 @@ void write_report(const ReportInputs& in) {
     if (exports.has("sample_data")) data_influence_section(r, in.dir, exports, in.probes, in.data.test, in.data.train);
   }
   if (in.importance)
-    pruning_section(r, in.dir, in.model, in.data.test, in.config.importance_images, *in.importance);
+    pruning_section(r, in.dir, in.model, in.data.test, in.chunks, *in.importance);
   const double tracking = (in.summary ? in.summary->tracking_seconds : 0) + (in.importance ? in.importance->tracking_seconds : 0);
   examples::RunTimes times{in.training.seconds, in.summary || in.importance ? tracking : -1.0, seconds_since(start),
                            seconds_since(in.session_start)};

@@ -12,6 +12,7 @@
 #include "examples/cifar2/step_timing.hpp"
 #include "examples/cifar2/training.hpp"
 #include "explaind/probes.hpp"
+#include "examples/cifar2/importance_chunks.hpp"
 #include "explaind/summary.hpp"
 #include "nn/data/image_set.hpp"
 
@@ -25,7 +26,8 @@ struct ReportInputs {
   const data::ImageSplits& data;
   const TrainingOutcome& training;
   const std::optional<explaind::Summary>& summary;     // absent with --track off
-  const std::optional<explaind::Summary>& importance;  // absent without the pruning experiment
+  const std::optional<explaind::Summary>& importance;  // absent without the pruning experiment; all chunks merged
+  const ImportanceChunks& chunks;                      // how the importance images were tracked
   std::string cost_report;                             // the main tracker's cost_report(), empty when untracked
   StepTiming timing;                                   // measured before training
   std::chrono::steady_clock::time_point session_start;

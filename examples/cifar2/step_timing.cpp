@@ -47,7 +47,8 @@ double tracker_seconds(const explaind::Cost& c, double probe_gradient) {
 }
 }  // namespace
 
-std::string describe(const StepTiming& t, const explaind::Cost* main, const explaind::Cost* importance, int64_t steps) {
+std::string describe(const StepTiming& t, const explaind::Cost* main, const explaind::Cost* importance, int64_t steps,
+                     int64_t total_steps, int64_t importance_chunks) {
   std::string s = fmt::format("training step (measured, forward + backward of one batch): {:.2f} s; {} steps: ~{}\n",
                               t.training, steps, examples::format_duration(t.training * static_cast<double>(steps)));
   double per_step = t.training;
@@ -59,9 +60,16 @@ std::string describe(const StepTiming& t, const explaind::Cost* main, const expl
                      "step\n",
                      name, t.probe_gradient, seconds);
   }
+  double seconds = per_step * static_cast<double>(steps);
+  if (importance && importance_chunks > 1) {
+    const double rerun = (t.training + tracker_seconds(*importance, t.probe_gradient)) * static_cast<double>(total_steps);
+    seconds += rerun * static_cast<double>(importance_chunks - 1);
+    s += fmt::format("importance images in {} chunks: each further chunk reruns the training with its tracker, ~{} "
+                     "each\n",
+                     importance_chunks, examples::format_duration(rerun));
+  }
   if (main || importance)
-    s += fmt::format("whole run: ~{} (refinement adds to the main tracker's share)\n",
-                     examples::format_duration(per_step * static_cast<double>(steps)));
+    s += fmt::format("whole run: ~{} (refinement adds to the main tracker's share)\n", examples::format_duration(seconds));
   return s;
 }
 

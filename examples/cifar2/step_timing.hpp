@@ -26,8 +26,9 @@ StepTiming measure_step_timing(ResNet9& model, optim::Optimizer& optimizer, cons
 // Lines for the console: the measured training step, each tracker's estimated seconds per step
 // (probe gradients at the quadrature nodes, per-sample gradients of the batch and the kernel
 // GEMMs at the sample level, from the measured probe gradient; null: no such tracker) and the
-// whole run's estimate for `steps` steps.
+// whole run's estimate for `steps` steps (of `total_steps`), with `importance_chunks` − 1 reruns
+// of the whole training, each with an importance tracker like `importance`.
 std::string describe(const StepTiming& timing, const explaind::Cost* main, const explaind::Cost* importance,
-                     int64_t steps);
+                     int64_t steps, int64_t total_steps, int64_t importance_chunks);
 
 }  // namespace pathgrad::cifar2

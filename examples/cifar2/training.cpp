@@ -65,8 +65,8 @@ int64_t total_steps(const Config& config, const data::DataLoader& loader) {
   return config.epochs * loader.batches_per_epoch();
 }
 
-TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, TrainingOutcome outcome,
-                      const std::vector<optim::CheckpointPart>& parts) {
+TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const TrainingFiles& files,
+                      TrainingOutcome outcome, const std::vector<optim::CheckpointPart>& parts) {
   examples::StopOnSignal stop;
   const auto start = Clock::now();
   const double earlier = outcome.seconds;
@@ -75,7 +75,7 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, Train
   auto session = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   auto checkpoint = [&] {
     outcome.seconds = earlier + session();
-    optim::save_checkpoint(dir.checkpoint(), t.model, t.optimizer, t.loader, outcome_to_json(outcome), {}, parts);
+    optim::save_checkpoint(files.checkpoint, t.model, t.optimizer, t.loader, outcome_to_json(outcome), {}, parts);
   };
   if (outcome.metrics.epoch.empty()) evaluate_epoch(t, 0, outcome.metrics);  // the initial model
   const auto loop_start = Clock::now();  // the progress lines' seconds per step count from here
@@ -88,7 +88,7 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, Train
       print_progress(outcome.metrics, total, earlier + session(),
                      std::chrono::duration<double>(Clock::now() - loop_start).count() / static_cast<double>(done - first));
     if (done % config.checkpoint_every == 0) {
-      nn::save_weights(t.model, dir.weights(done));
+      if (files.interval_weights) nn::save_weights(t.model, dir.weights(done));
       checkpoint();
     }
     if (stop.requested() || done == config.stop_after) {

@@ -35,17 +35,26 @@ struct Trainee {
   const data::ImageSet& test;
 };
 
+// Where a training pass saves: its resume checkpoint, and whether it writes the interval weights
+// (weights/step_*.safetensors) — the run's pass does, an importance-chunk rerun, which retraces
+// it, does not.
+struct TrainingFiles {
+  std::string checkpoint;
+  bool interval_weights = true;
+};
+
 // Total optimizer steps of the run: epochs × full batches per epoch.
 int64_t total_steps(const Config& config, const data::DataLoader& loader);
 
 // Trains from the optimizer's current step (0, or the resumed one; `resumed` holds the metrics
 // and time of the earlier sessions) to total_steps() or an interrupt. Every
-// config.checkpoint_every steps writes the interval weights and a resume checkpoint holding
-// `parts` too (the tracker's state); when training ends (not paused) it writes a last checkpoint
-// at the final step, from which the final phase (exports, report) can always be run again.
-// A non-finite training loss stops the run with std::runtime_error (the last checkpoint stays).
-TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, TrainingOutcome resumed,
-                      const std::vector<optim::CheckpointPart>& parts);
+// config.checkpoint_every steps writes the interval weights (into `dir`) and a resume checkpoint
+// (files.checkpoint) holding `parts` too (the trackers' states); when training ends (not paused)
+// it writes a last checkpoint at the final step, from which the final phase (exports, report) can
+// always be run again. A non-finite training loss stops the run with std::runtime_error (the last
+// checkpoint stays).
+TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const TrainingFiles& files,
+                      TrainingOutcome resumed, const std::vector<optim::CheckpointPart>& parts);
 
 // The JSON kept in the resume checkpoint (optim::save_checkpoint's extra) and back.
 nlohmann::json outcome_to_json(const TrainingOutcome& outcome);
