@@ -89,4 +89,5 @@ TEST_CASE("ranks started with different settings, or more ranks than shards, are
   const std::string one_shard = scratch("mpi_one_shard");
   check_failed_saying(one_shard, run_once(one_shard, tiny_run({"--shards", "1"}), 0, 0, Fault::Kill, two_ranks()),
                       "--shards 1: a batch of 40 samples over 2 ranks needs between 2 and 40 shards");
+  CHECK_FALSE(fs::exists(one_shard + "/config.json"));  // refused before anything was written
 }

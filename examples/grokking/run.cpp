@@ -16,6 +16,7 @@
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
+#include "optim/shard_plan.hpp"
 
 namespace pathgrad::grokking {
 
@@ -57,6 +58,8 @@ RunResult run(const Config& flags, const std::string& command_line) {
   config.shards = flags.shards_for(comm.size());
   const RunDir dir{config.out};
   const bool resuming = examples::open_run_dir(config, dir, comm);
+  // The full batch's shards must fit the ranks: checked before anything is written.
+  (void)optim::ShardPlan(config.n_train, config.shards, comm.rank(), comm.size(), "--shards");
   if (comm.is_root()) examples::record_session(dir, to_json(config), command_line);
 
   const data::ModularData data = make_data(config);
