@@ -13,6 +13,7 @@ PACKAGES=(
   zlib1g-dev                            # .gz data files (IDX)
   nlohmann-json3-dev                    # safetensors headers, manifest.json, summary.json
   libcli11-dev                          # command-line flags of the examples
+  libopenmpi-dev openmpi-bin            # data-parallel training over MPI ranks, and its tests (docs/scaling.md)
   gnuplot-nox                           # the plots of every run report
   dataset-fashion-mnist                 # real data for the training tests
 )

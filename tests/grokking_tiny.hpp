@@ -33,6 +33,7 @@ inline pathgrad::grokking::Config tiny(const std::string& name, pathgrad::grokki
   c.output_probes = 3;
   c.window_edges = {4, 9};
   c.threads = 1;
+  c.shards = 1;  // as a one-process run records it (0 means one shard per rank)
   c.out = (fs::temp_directory_path() / ("pathgrad_test_grokking_" + name)).string();
   fs::remove_all(c.out);
   return c;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "examples/common/run_dir.hpp"
+#include "optim/communicator.hpp"
 #include "tensor/parallel.hpp"
 
 namespace pathgrad::examples {
@@ -35,12 +36,31 @@ bool prepare_run_dir(const RunDir& dir, bool resume, const std::function<void(co
 // Starts a session of `config` in `dir`: validates the config (Config::validate, which names the
 // flag at fault), sets the number of threads (config.threads) and runs prepare_run_dir with the
 // example's check_resumable(config, saved, path). Returns whether to resume from a checkpoint.
+// For an example that trains data-parallel over `comm`'s ranks (docs/scaling.md): every rank
+// checks the directory, then the ranks check that they agree on the settings (to_json(config))
+// and on whether to resume (the run directory must be on a file system every rank sees), so that
+// rank 0 writes only once every rank has looked.
 template <class Config>
-bool open_run_dir(const Config& config, const RunDir& dir) {
+bool open_run_dir(const Config& config, const RunDir& dir, const optim::Communicator& comm) {
   config.validate();
   set_num_threads(config.threads);
-  return prepare_run_dir(dir, config.resume,
-                         [&](const nlohmann::json& saved) { check_resumable(config, saved, dir.config()); });
+  const bool resume = prepare_run_dir(
+      dir, config.resume, [&](const nlohmann::json& saved) { check_resumable(config, saved, dir.config()); });
+  optim::require_same_on_every_rank(comm, to_json(config).dump(), "their settings (flags)");
+  optim::require_same_on_every_rank(comm, resume ? "resume" : "start",
+                                    "whether --out holds a checkpoint");
+  return resume;
+}
+
+// Throws std::invalid_argument unless the program runs as one rank.
+void require_one_rank(const RunDir& dir);
+
+// The same for an example that runs as one process: throws std::invalid_argument when started
+// by mpirun with several ranks (every rank would write the same run directory).
+template <class Config>
+bool open_run_dir(const Config& config, const RunDir& dir) {
+  require_one_rank(dir);
+  return open_run_dir(config, dir, optim::Communicator::world());
 }
 
 // Writes config.json, appends `command_line` to command.txt (one line per session) and creates

@@ -42,6 +42,8 @@ void Config::validate() const {
   require_flag(steps >= 1, "steps", fmt::format("must be at least 1, got {}", steps));
   require_flag(checkpoint_every >= 1, "checkpoint-every", fmt::format("must be at least 1, got {}", checkpoint_every));
   require_flag(stop_after >= 0, "stop-after", fmt::format("must be >= 0, got {}", stop_after));
+  require_flag(shards >= 0 && shards <= n_train, "shards",
+               fmt::format("must be in [0, n-train = {}] (0: one shard per rank), got {}", n_train, shards));
   require_flag(progress_every >= 1, "progress-every", fmt::format("must be at least 1, got {}", progress_every));
   require_flag(val_probes >= 1, "val-probes", fmt::format("must be at least 1, got {}", val_probes));
   require_flag(sample_probes >= 1 && sample_probes <= std::min(val_probes, n_val), "sample-probes",
@@ -93,6 +95,10 @@ void add_flags(CLI::App& app, Config& c) {
   examples::number_option(app, "--stop-after", c.stop_after,
                  "Pause after this step as on Ctrl-C: write a checkpoint and exit, to continue later with --resume "
                  "(0: run to the end)")
+      ->group("Training");
+  examples::number_option(app, "--shards", c.shards,
+                 "Shards of every batch for data-parallel training under mpirun: each rank computes its share of them; "
+                 "runs with the same --shards are bit-identical for 1 to --shards ranks (0: one shard per rank)")
       ->group("Training");
 
   app.add_option_function<std::string>(
@@ -146,7 +152,7 @@ nlohmann::json to_json(const Config& c) {
           {"optimizer", {{"name", "AdamW"}, {"lr", c.lr}, {"beta1", c.beta1}, {"beta2", c.beta2}, {"eps", c.eps},
                          {"weight_decay", c.weight_decay}}},
           {"training", {{"steps", c.steps}, {"checkpoint_every", c.checkpoint_every}, {"progress_every", c.progress_every},
-                        {"stop_after", c.stop_after}}},
+                        {"stop_after", c.stop_after}, {"shards", c.shards}}},
           {"tracking", {{"track", track_level_name(c.track)}, {"rule", c.rule}, {"tolerance", c.tolerance}, {"max_depth", c.max_depth},
                         {"val_probes", c.val_probes}, {"sample_probes", c.sample_probes},
                         {"train_probes", c.train_probes}, {"output_probes", c.output_probes}, {"probe_seed", c.probe_seed},
@@ -155,8 +161,11 @@ nlohmann::json to_json(const Config& c) {
 }
 
 void check_resumable(const Config& config, const nlohmann::json& saved, const std::string& saved_path) {
-  // Settings that do not change the trajectory or the tracker's accounting may differ.
-  examples::check_same_settings(to_json(config), saved, saved_path,
+  // Settings that do not change the trajectory or the tracker's accounting may differ. Runs from
+  // before --shards existed trained on the plain gradient: one shard.
+  nlohmann::json was = saved;
+  if (was.contains("training") && !was["training"].contains("shards")) was["training"]["shards"] = 1;
+  examples::check_same_settings(to_json(config), was, saved_path,
                                 {"training.steps", "training.progress_every", "training.stop_after", "output"});
 }
 

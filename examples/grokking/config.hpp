@@ -37,6 +37,9 @@ struct Config {
   int64_t checkpoint_every = 50;    // interval weights (swap experiment) and resume checkpoints
   int64_t progress_every = 50;
   int64_t stop_after = 0;           // pause (checkpoint and exit, resumable) after this step; 0: never
+  // The batch's fixed partition for data-parallel training (optim/shard_plan.hpp, docs/scaling.md):
+  // runs with the same shards are bit-identical for every number of ranks up to it; 0: one per rank.
+  int64_t shards = 0;
   // tracking
   // The defaults fit the README's ~15-minute budget on two cores (docs/grokking.md); the paper's
   // analysis is --track full --val-probes 2000 --sample-probes 64 --train-probes 64.
@@ -60,6 +63,8 @@ struct Config {
   ModelShape model_shape() const { return {p + 2, d_model, heads, d_head, d_mlp}; }
   bool tracking() const { return track != TrackLevel::Off; }
   bool sample_level() const { return track == TrackLevel::Samples || track == TrackLevel::Full; }
+  // The shard count of a run over `ranks` processes: `shards`, or one shard per rank when it is 0.
+  int64_t shards_for(int ranks) const { return shards > 0 ? shards : ranks; }
   // Throws std::invalid_argument naming the flag and value at fault.
   void validate() const;
 };

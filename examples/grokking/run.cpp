@@ -16,6 +16,7 @@
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
+#include "optim/shard_plan.hpp"
 
 namespace pathgrad::grokking {
 
@@ -50,14 +51,19 @@ explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir
 
 }  // namespace
 
-RunResult run(const Config& config, const std::string& command_line) {
+RunResult run(const Config& flags, const std::string& command_line) {
   const auto start = std::chrono::steady_clock::now();
+  const optim::Communicator& comm = optim::Communicator::world();
+  Config config = flags;
+  config.shards = flags.shards_for(comm.size());
   const RunDir dir{config.out};
-  const bool resuming = examples::open_run_dir(config, dir);
-  examples::record_session(dir, to_json(config), command_line);
+  const bool resuming = examples::open_run_dir(config, dir, comm);
+  // The full batch's shards must fit the ranks: checked before anything is written.
+  (void)optim::ShardPlan(config.n_train, config.shards, comm.rank(), comm.size(), "--shards");
+  if (comm.is_root()) examples::record_session(dir, to_json(config), command_line);
 
   const data::ModularData data = make_data(config);
-  data.save_csv(dir.split_csv());
+  if (comm.is_root()) data.save_csv(dir.split_csv());
   // Everything that draws from the default generator is built before a checkpoint restores it,
   // so that a resumed run continues the same random stream.
   nn::manual_seed(config.seed);
@@ -67,7 +73,7 @@ RunResult run(const Config& config, const std::string& command_line) {
     probe_model = std::make_unique<Transformer>(config.model_shape());  // its weights are the tracker's to set
     probe_model->to(DType::Float64);
   }
-  if (!resuming) nn::save_weights(model, dir.weights(0));
+  if (!resuming && comm.is_root()) nn::save_weights(model, dir.weights(0));
   optim::AdamW optimizer(model.named_parameters(), optim::AdamWOptions(config.lr)
                                                        .betas(config.beta1, config.beta2)
                                                        .eps(config.eps)
@@ -83,7 +89,7 @@ RunResult run(const Config& config, const std::string& command_line) {
   const ProbeChoice probes = choose_probes(data, config);
   std::unique_ptr<explaind::Tracker> tracker;
   std::vector<optim::CheckpointPart> parts;
-  if (config.tracking()) {
+  if (config.tracking() && comm.is_root()) {  // exact on rank 0 alone: every rank takes the same steps
     tracker = std::make_unique<explaind::Tracker>(
         model, optimizer, loader, [](const Tensor& out, const Tensor& y) { return nn::nll_loss(out, y, nn::Reduction::None); },
         make_probe_sets(data, probes), tracker_options(config, dir, *probe_model, resuming && optimizer.steps_taken() > 0));
@@ -91,8 +97,9 @@ RunResult run(const Config& config, const std::string& command_line) {
     parts.push_back(tracker->checkpoint_part());
   }
   RunResult result;
-  result.training = train(model, optimizer, loader, data, config, dir, std::move(resumed), parts);
+  result.training = train(model, optimizer, loader, data, config, dir, std::move(resumed), parts, comm);
   const TrainingOutcome& t = result.training;
+  if (!comm.is_root()) return result;  // the final phase is rank 0's
   t.metrics.write_csv(dir.metrics_csv());
   if (t.interrupted) {
     fmt::print("paused after step {}: run the same command with --resume to continue\n", t.steps);

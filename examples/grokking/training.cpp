@@ -7,65 +7,91 @@
 #include <cmath>
 
 #include "autograd/engine.hpp"
+#include "autograd/ops.hpp"
 #include "examples/common/duration.hpp"
 #include "examples/common/outcome_json.hpp"
 #include "examples/common/stop_on_signal.hpp"
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
+#include "optim/data_parallel.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::grokking {
+namespace {
+
+// The training batch's mean loss and accuracy at θ_s.
+struct BatchLoss {
+  double loss = 0, accuracy = 0;
+};
+
+// Sets the parameters' .grad to the gradient of the batch's mean NLL loss, computed shard by shard
+// over the ranks (optim/data_parallel.hpp). Each shard's loss is its sum × (1 / batch size), so
+// that with one shard loss and gradient are exactly those of nll_loss's mean.
+BatchLoss backward_over_batch(Transformer& model, optim::AdamW& optimizer, const data::Batch& batch, int64_t shards,
+                              const optim::Communicator& comm) {
+  const int64_t n = batch.x.size(0);
+  const optim::ShardPlan plan(n, shards, comm.rank(), comm.size(), "--shards");
+  const std::vector<double> sums =
+      optim::backward_over_shards(optimizer.named_parameters(), plan, comm, 2, [&](int64_t begin, int64_t end) {
+        const Tensor y = kernel::narrow(batch.y, 0, begin, end - begin);
+        const Tensor out = model.forward(kernel::narrow(batch.x, 0, begin, end - begin));
+        const Tensor loss = nn::nll_loss(out, y, nn::Reduction::Sum) * (1.0 / static_cast<double>(n));
+        loss.backward();
+        const Tensor hits = kernel::eq(kernel::argmax(out, 1), y).to(DType::Float64);
+        return std::vector<double>{loss.item(), kernel::sum(hits).item()};
+      });
+  return {sums[0], sums[1] * (1.0 / static_cast<double>(n))};  // accuracy as kernel::mean forms it
+}
+
+}  // namespace
 
 TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoader& loader,
                       const data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome outcome,
-                      const std::vector<optim::CheckpointPart>& parts) {
+                      const std::vector<optim::CheckpointPart>& parts, const optim::Communicator& comm) {
   examples::StopOnSignal stop;
   const auto start = std::chrono::steady_clock::now();
   const double earlier = outcome.seconds;
   const int64_t first = optimizer.steps_taken();
   auto elapsed = [&] { return earlier + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  auto checkpoint = [&] {
+  auto checkpoint = [&] {  // written once, by rank 0
     outcome.seconds = elapsed();
-    optim::save_checkpoint(dir.checkpoint(), model, optimizer, loader, outcome_to_json(outcome), {}, parts);
+    if (comm.is_root())
+      optim::save_checkpoint(dir.checkpoint(), model, optimizer, loader, outcome_to_json(outcome), {}, parts);
   };
 
   for (int64_t s = first;; s = optimizer.steps_taken()) {
     // Metrics of θ_s: the training loss is the one this step descends. A run resumed from its
     // final checkpoint has them already.
     const data::Batch& batch = loader.next();
-    const Tensor out = model.forward(batch.x);
-    const Tensor loss = nn::nll_loss(out, batch.y);
-    const double train_acc = accuracy(out, batch.y);
+    const BatchLoss train_loss = backward_over_batch(model, optimizer, batch, config.shards, comm);
     const Evaluation val = evaluate(model, data.val.x, data.val.y);
-    if (!std::isfinite(loss.item()))
+    if (!std::isfinite(train_loss.loss))
       throw std::runtime_error(fmt::format(
           "step {}: the training loss is {}: training has diverged (--lr {} is too large?). The run stops here; "
           "{} keeps the last checkpoint",
-          s, loss.item(), config.lr, dir.checkpoint()));
+          s, train_loss.loss, config.lr, dir.checkpoint()));
     if (outcome.metrics.step.empty() || outcome.metrics.step.back() < static_cast<double>(s))
-      outcome.metrics.add(s, loss.item(), train_acc, val.loss, val.accuracy);
+      outcome.metrics.add(s, train_loss.loss, train_loss.accuracy, val.loss, val.accuracy);
     if (s % config.progress_every == 0 || s == config.steps) {
       const double t = elapsed(), per_step = s > first ? (t - earlier) / static_cast<double>(s - first) : 0.0;
       fmt::print("step {:>5}/{}  train loss {:.4f} acc {:5.1f}%  val loss {:.4f} acc {:5.1f}%  elapsed {}  left <= {}\n",
-                 s, config.steps, loss.item(), 100 * train_acc, val.loss, 100 * val.accuracy, examples::format_duration(t),
-                 examples::format_duration(per_step * static_cast<double>(config.steps - s)));
+                 s, config.steps, train_loss.loss, 100 * train_loss.accuracy, val.loss, 100 * val.accuracy,
+                 examples::format_duration(t), examples::format_duration(per_step * static_cast<double>(config.steps - s)));
       std::fflush(stdout);
     }
-    if (train_acc == 1.0 && val.accuracy == 1.0) {
+    if (train_loss.accuracy == 1.0 && val.accuracy == 1.0) {
       outcome.converged = true;
       break;
     }
     if (s >= config.steps) break;
-    optimizer.zero_grad();
-    loss.backward();
     optimizer.step();
     const int64_t done = optimizer.steps_taken();
     if (done % config.checkpoint_every == 0) {
-      nn::save_weights(model, dir.weights(done));
+      if (comm.is_root()) nn::save_weights(model, dir.weights(done));
       checkpoint();
     }
-    if (stop.requested() || done == config.stop_after) {
+    if (comm.any(stop.requested()) || done == config.stop_after) {
       if (done % config.checkpoint_every != 0) checkpoint();
       outcome.interrupted = true;
       break;

@@ -15,6 +15,7 @@
 #include "nn/data/modular.hpp"
 #include "optim/adam.hpp"
 #include "optim/checkpoint.hpp"
+#include "optim/communicator.hpp"
 
 namespace pathgrad::grokking {
 
@@ -32,9 +33,12 @@ struct TrainingOutcome {
 // `parts` too (the tracker's state); when training ends (not paused) it writes a last checkpoint
 // at the final step, from which the final phase (exports, report) can always be run again.
 // A non-finite training loss stops the run with std::runtime_error (the last checkpoint stays).
+// Data-parallel over `comm`'s ranks: each computes its shards of config.shards (all ranks run
+// this with the same arguments and take identical steps); only rank 0 writes files, and a pause
+// requested on any rank pauses every rank at the same step.
 TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoader& loader,
                       const data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome resumed,
-                      const std::vector<optim::CheckpointPart>& parts);
+                      const std::vector<optim::CheckpointPart>& parts, const optim::Communicator& comm);
 
 // The JSON kept in the resume checkpoint (optim::save_checkpoint's extra) and back.
 nlohmann::json outcome_to_json(const TrainingOutcome& outcome);
