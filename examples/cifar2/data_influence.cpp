@@ -7,9 +7,14 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <xtensor/xindex_view.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xoperation.hpp>
+
 #include "examples/cifar2/data.hpp"
 #include "examples/cifar2/probes.hpp"
 #include "tensor/kernels.hpp"
+#include "tensor/xtensor_view.hpp"
 
 namespace pathgrad::cifar2 {
 
@@ -25,7 +30,8 @@ std::vector<Influencers> strongest_influencers(const examples::TrackerExports& e
     throw std::runtime_error(fmt::format("data influence: sample_data is {}, expected [2 x probe images, {}]",
                                          shape_str(influence.shape()), N));
   const ClassRows rows = class_rows(probes);
-  const std::vector<double> labels = train_labels.to_vector();
+  const Tensor labels64 = train_labels.to(DType::Int64).contiguous();
+  const auto labels = as_xtensor<const int64_t>(labels64);  // [N]: 0 cat, 1 dog
   std::vector<Influencers> out;
   for (int64_t i = 0; i < images; ++i) {
     const Tensor row = K::squeeze(K::narrow(influence, 0, rows.true_class[i], 1), 0).contiguous();  // [N]
@@ -43,7 +49,8 @@ std::vector<Influencers> strongest_influencers(const examples::TrackerExports& e
       inf.opponents.push_back(order[N - 1 - r]);
       inf.opponent_influence.push_back(v[order[N - 1 - r]]);
     }
-    for (int64_t n = 0; n < N; ++n) inf.class_total[labels[n] > 0.5 ? 1 : 0] += v[n];
+    const auto influence_of = as_xtensor<const double>(row);  // [N]
+    for (int64_t c = 0; c < 2; ++c) inf.class_total[c] = xt::sum(xt::filter(influence_of, xt::equal(labels, c)))();
     out.push_back(std::move(inf));
   }
   return out;
@@ -51,13 +58,10 @@ std::vector<Influencers> strongest_influencers(const examples::TrackerExports& e
 
 Tensor displayable(const Tensor& images, int64_t i) {
   const data::ChannelStats stats = cifar10_stats();
-  Tensor img = K::squeeze(K::narrow(images, 0, i, 1), 0).to(DType::Float32).clone();  // [3, H, W], own copy
-  const int64_t plane = img.size(1) * img.size(2);
-  float* p = img.data<float>();
-  for (int64_t c = 0; c < 3; ++c)
-    for (int64_t j = 0; j < plane; ++j)
-      p[c * plane + j] = static_cast<float>(p[c * plane + j] * stats.std[c] + stats.mean[c]);
-  return img;
+  const Tensor img = K::squeeze(K::narrow(images, 0, i, 1), 0).to(DType::Float64).contiguous();  // [3, H, W]
+  const std::vector<std::size_t> per_channel = {3, 1, 1};
+  return from_xtensor(xt::cast<float>(as_xtensor<const double>(img) * xt::adapt(stats.std, per_channel) +
+                                      xt::adapt(stats.mean, per_channel)));
 }
 
 }  // namespace pathgrad::cifar2
