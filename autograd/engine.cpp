@@ -75,125 +75,181 @@ Tensor default_seed(const Tensor& out, const char* who) {
 enum class Mode { Accumulate, Functional, PerSample };
 using DirectionMap = std::unordered_map<const TensorImpl*, std::vector<Tensor>>;
 
-// Runs the backward pass. In Functional/PerSample mode returns the gradients of `targets`.
-std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds_in,
-                        bool retain_graph, Mode mode, const std::vector<Tensor>& targets,
-                        int64_t batch, const char* who, const DirectionMap* directions = nullptr) {
-  if (!seeds_in.empty() && seeds_in.size() != outputs.size())
-    throw std::invalid_argument(fmt::format("{}: {} seeds for {} outputs", who, seeds_in.size(), outputs.size()));
-  std::unordered_map<TensorImpl*, Tensor> grads;
-  for (size_t k = 0; k < outputs.size(); ++k) {
-    const Tensor& out = outputs[k];
-    if (!out.requires_grad())
-      throw std::invalid_argument(fmt::format(
-          "{}: output {} does not require grad (no operand of it was a parameter, or it was computed under NoGradGuard)",
-          who, k));
-    Tensor seed = seeds_in.empty() || !seeds_in[k].defined() ? default_seed(out, who) : seeds_in[k];
-    if (seed.shape() != out.shape() || seed.dtype() != out.dtype())
-      throw std::invalid_argument(fmt::format("{}: seed {} {} does not match output {} {}", who,
-                                              shape_str(seed.shape()), dtype_name(seed.dtype()),
-                                              shape_str(out.shape()), dtype_name(out.dtype())));
-    accumulate(grads, out.impl_ptr().get(), seed);
+// One backward pass, in stages: seed the outputs, order the graph and check it was not released,
+// mark the tensors with a path to a target, then walk the order once — leaves receive their
+// .grad (Accumulate mode), every other tensor runs its node's backward rule into its operands —
+// release the graph and collect the targets' gradients (Functional and PerSample modes).
+class BackwardPass {
+ public:
+  BackwardPass(Mode mode, const std::vector<Tensor>& targets, int64_t batch, const char* who,
+               const DirectionMap* directions)
+      : mode_(mode), targets_(targets), batch_(batch), who_(who) {
+    for (const Tensor& t : targets) target_set_.insert(t.impl_ptr().get());
+    ctx_.per_sample = mode == Mode::PerSample;
+    ctx_.batch = batch;
+    ctx_.directions = directions;
+    if (ctx_.per_sample) ctx_.per_sample_leaves = &target_set_;
   }
 
-  const std::vector<TensorImpl*> order = topological_order(outputs);
-  for (TensorImpl* t : order)
-    if (t->grad_fn && t->grad_fn->released)
-      throw std::logic_error(fmt::format(
-          "{}: backward through the graph of '{}' a second time, but its saved values were already "
-          "freed; pass retain_graph=true to the first backward call",
-          who, t->grad_fn->name));
-  std::unordered_set<TensorImpl*> target_set;
-  for (const Tensor& t : targets) target_set.insert(t.impl_ptr().get());
-
-  // Only nodes with a path to a target need to run (all of them in Accumulate mode).
-  std::unordered_set<TensorImpl*> needed;
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    TensorImpl* t = *it;
-    bool need = mode == Mode::Accumulate ? true : target_set.count(t) > 0;
-    if (!need && t->grad_fn)
-      for (const Tensor& in : t->grad_fn->inputs)
-        if (in.defined() && needed.count(in.impl_ptr().get())) { need = true; break; }
-    if (need) needed.insert(t);
-  }
-
-  BackwardContext ctx;
-  ctx.per_sample = mode == Mode::PerSample;
-  ctx.batch = batch;
-  ctx.directions = directions;
-  if (ctx.per_sample) ctx.per_sample_leaves = &target_set;
-  std::vector<std::shared_ptr<Node>> ran;  // owning: releasing one node may drop another
-  for (TensorImpl* t : order) {
-    if (!needed.count(t)) continue;
-    auto git = grads.find(t);
-    if (git == grads.end()) continue;  // nothing flowed here
-    Node* node = t->grad_fn.get();
-    if (!node) {  // a leaf
-      if (mode == Mode::Accumulate) {
+  std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds, bool retain_graph) {
+    seed(outputs, seeds);
+    const std::vector<TensorImpl*> order = topological_order(outputs);
+    check_not_released(order);
+    mark_needed(order);
+    for (TensorImpl* t : order) {
+      if (!needed_.count(t)) continue;
+      auto git = grads_.find(t);
+      if (git == grads_.end()) continue;  // nothing flowed here
+      if (t->grad_fn) {
+        propagate(t, git);
+      } else if (mode_ == Mode::Accumulate) {
         Tensor g = std::move(git->second);
-        grads.erase(git);
-        if (g.shape() != t->shape)
-          throw std::logic_error(fmt::format("{}: gradient {} for a leaf of shape {}", who,
-                                             shape_str(g.shape()), shape_str(t->shape)));
-        if (t->grad) {
-          Tensor acc(t->grad);
-          kernel::add_(acc, g);
-        } else if (exclusively_owned(g) && !g.requires_grad()) {
-          t->grad = g.impl_ptr();  // a fresh buffer nobody else sees: keep it, no copy
-        } else {
-          t->grad = g.clone().impl_ptr();
-        }
+        grads_.erase(git);
+        accumulate_into_leaf(t, std::move(g));
       }
-      continue;
     }
+    if (!retain_graph) release();
+    return collect();
+  }
+
+ private:
+  void seed(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds) {
+    if (!seeds.empty() && seeds.size() != outputs.size())
+      throw std::invalid_argument(fmt::format("{}: {} seeds for {} outputs", who_, seeds.size(), outputs.size()));
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      const Tensor& out = outputs[k];
+      if (!out.requires_grad())
+        throw std::invalid_argument(fmt::format(
+            "{}: output {} does not require grad (no operand of it was a parameter, or it was computed under "
+            "NoGradGuard)",
+            who_, k));
+      const Tensor s = seeds.empty() || !seeds[k].defined() ? default_seed(out, who_) : seeds[k];
+      if (s.shape() != out.shape() || s.dtype() != out.dtype())
+        throw std::invalid_argument(fmt::format("{}: seed {} {} does not match output {} {}", who_, shape_str(s.shape()),
+                                                dtype_name(s.dtype()), shape_str(out.shape()), dtype_name(out.dtype())));
+      accumulate(grads_, out.impl_ptr().get(), s);
+    }
+  }
+
+  void check_not_released(const std::vector<TensorImpl*>& order) const {
+    for (TensorImpl* t : order)
+      if (t->grad_fn && t->grad_fn->released)
+        throw std::logic_error(fmt::format(
+            "{}: backward through the graph of '{}' a second time, but its saved values were already "
+            "freed; pass retain_graph=true to the first backward call",
+            who_, t->grad_fn->name));
+  }
+
+  // Only tensors with a path to a target need their rule run (all of them in Accumulate mode).
+  void mark_needed(const std::vector<TensorImpl*>& order) {
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      TensorImpl* t = *it;
+      bool need = mode_ == Mode::Accumulate || target_set_.count(t) > 0;
+      if (!need && t->grad_fn)
+        for (const Tensor& in : t->grad_fn->inputs)
+          if (in.defined() && needed_.count(in.impl_ptr().get())) {
+            need = true;
+            break;
+          }
+      if (need) needed_.insert(t);
+    }
+  }
+
+  // Accumulate mode: a leaf's gradient is added to its .grad (kept without a copy when it is a
+  // fresh buffer nobody else sees).
+  void accumulate_into_leaf(TensorImpl* t, Tensor g) const {
+    if (g.shape() != t->shape)
+      throw std::logic_error(fmt::format("{}: gradient {} for a leaf of shape {}", who_, shape_str(g.shape()),
+                                         shape_str(t->shape)));
+    if (t->grad) {
+      Tensor acc(t->grad);
+      kernel::add_(acc, g);
+    } else if (exclusively_owned(g) && !g.requires_grad()) {
+      t->grad = g.impl_ptr();
+    } else {
+      t->grad = g.clone().impl_ptr();
+    }
+  }
+
+  // Runs the node that produced `t` on its gradient and accumulates what it returns into its
+  // operands (those with a path to a target).
+  void propagate(TensorImpl* t, std::unordered_map<TensorImpl*, Tensor>::iterator git) {
+    Node* node = t->grad_fn.get();
     const Tensor g_out = git->second;
-    if (!target_set.count(t)) grads.erase(git);
-    std::vector<Tensor> g_in = node->backward(*node, g_out, ctx);
-    ran.push_back(t->grad_fn);
+    if (!target_set_.count(t)) grads_.erase(git);
+    const std::vector<Tensor> g_in = node->backward(*node, g_out, ctx_);
+    ran_.push_back(t->grad_fn);
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       if (!node->needs(i) || i >= g_in.size() || !g_in[i].defined()) continue;
-      const Tensor& in = node->inputs[i];
-      TensorImpl* key = in.impl_ptr().get();
-      if (!needed.count(key)) continue;
-      Shape expected = in.shape();
-      if (node->per_sample(i, ctx) && ctx.contract())
-        expected = {batch, static_cast<int64_t>(ctx.directions_for(in).size())};
-      else if (node->per_sample(i, ctx))
-        expected.insert(expected.begin(), batch);
-      if (g_in[i].shape() != expected) {
-        if (ctx.per_sample && node->per_sample(i, ctx))
-          throw std::invalid_argument(fmt::format(
-              "per_sample_grad: operation '{}' uses a parameter of shape {} directly but has no "
-              "per-sample rule; apply the parameter through linear, matmul (as right operand), "
-              "embedding, conv2d or a broadcasting elementwise op",
-              node->name, shape_str(in.shape())));
-        throw std::logic_error(fmt::format("{}: operation '{}' returned gradient {} for operand {} of shape {}",
-                                           who, node->name, shape_str(g_in[i].shape()), i,
-                                           shape_str(expected)));
-      }
-      accumulate(grads, key, g_in[i]);
+      TensorImpl* key = node->inputs[i].impl_ptr().get();
+      if (!needed_.count(key)) continue;
+      check_operand_gradient(*node, i, g_in[i]);
+      accumulate(grads_, key, g_in[i]);
     }
   }
-  if (!retain_graph)
-    for (const std::shared_ptr<Node>& n : ran) {
+
+  // The gradient of operand i must have its shape — with a leading batch dimension for a
+  // per-sample leaf, [batch, directions] for a contracted one.
+  void check_operand_gradient(const Node& node, size_t i, const Tensor& g) const {
+    const Tensor& in = node.inputs[i];
+    const bool per_sample = node.per_sample(i, ctx_);
+    Shape expected = in.shape();
+    if (per_sample && ctx_.contract())
+      expected = {batch_, static_cast<int64_t>(ctx_.directions_for(in).size())};
+    else if (per_sample)
+      expected.insert(expected.begin(), batch_);
+    if (g.shape() == expected) return;
+    if (ctx_.per_sample && per_sample)
+      throw std::invalid_argument(fmt::format(
+          "per_sample_grad: operation '{}' uses a parameter of shape {} directly but has no "
+          "per-sample rule; apply the parameter through linear, matmul (as right operand), "
+          "embedding, conv2d or a broadcasting elementwise op",
+          node.name, shape_str(in.shape())));
+    throw std::logic_error(fmt::format("{}: operation '{}' returned gradient {} for operand {} of shape {}", who_,
+                                       node.name, shape_str(g.shape()), i, shape_str(expected)));
+  }
+
+  // Frees the saved values of every node that ran.
+  void release() {
+    for (const std::shared_ptr<Node>& n : ran_) {
       n->backward = nullptr;
       n->inputs.clear();
       n->released = true;
     }
+  }
 
-  std::vector<Tensor> result;
-  for (const Tensor& t : targets) {
-    auto it = grads.find(t.impl_ptr().get());
-    if (it != grads.end()) {
-      result.push_back(it->second);
-    } else {
+  // The targets' gradients; zeros (of the mode's shape) for a target nothing flowed to.
+  std::vector<Tensor> collect() const {
+    std::vector<Tensor> result;
+    for (const Tensor& t : targets_) {
+      auto it = grads_.find(t.impl_ptr().get());
+      if (it != grads_.end()) {
+        result.push_back(it->second);
+        continue;
+      }
       Shape s = t.shape();
-      if (directions) s = {batch, static_cast<int64_t>(directions->at(t.impl_ptr().get()).size())};
-      else if (mode == Mode::PerSample) s.insert(s.begin(), batch);
+      if (ctx_.directions) s = {batch_, static_cast<int64_t>(ctx_.directions->at(t.impl_ptr().get()).size())};
+      else if (mode_ == Mode::PerSample) s.insert(s.begin(), batch_);
       result.push_back(Tensor::zeros(s, t.dtype()));
     }
+    return result;
   }
-  return result;
+
+  Mode mode_;
+  const std::vector<Tensor>& targets_;
+  int64_t batch_;
+  const char* who_;
+  std::unordered_set<TensorImpl*> target_set_, needed_;
+  std::unordered_map<TensorImpl*, Tensor> grads_;
+  BackwardContext ctx_;
+  std::vector<std::shared_ptr<Node>> ran_;  // owning: releasing one node may drop another
+};
+
+// Runs the backward pass. In Functional/PerSample mode returns the gradients of `targets`.
+std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds, bool retain_graph,
+                        Mode mode, const std::vector<Tensor>& targets, int64_t batch, const char* who,
+                        const DirectionMap* directions = nullptr) {
+  return BackwardPass(mode, targets, batch, who, directions).run(outputs, seeds, retain_graph);
 }
 
 }  // namespace
