@@ -54,6 +54,8 @@ void Config::validate() const {
   require_flag(checkpoint_every >= 1, "checkpoint-every", positive(checkpoint_every));
   require_flag(progress_every >= 1, "progress-every", positive(progress_every));
   require_flag(stop_after >= 0, "stop-after", fmt::format("must be >= 0, got {}", stop_after));
+  require_flag(shards >= 0 && shards <= batch_size, "shards",
+               fmt::format("must be in [0, --batch = {}] (0: one shard per rank), got {}", batch_size, shards));
   require_flag(probes >= 1, "probes", positive(probes));
   require_flag(!sample_level() || (sample_probes >= 1 && sample_probes <= probes), "sample-probes",
                fmt::format("must be in [1, --probes = {}], got {}", probes, sample_probes));
@@ -95,6 +97,10 @@ void add_flags(CLI::App& app, Config& c) {
   number_option(app, "--stop-after", c.stop_after,
                 "Pause after this step as on Ctrl-C: write a checkpoint and exit, to continue later with --resume "
                 "(0: run to the end)")
+      ->group("Training");
+  number_option(app, "--shards", c.shards,
+                "Shards of every batch for data-parallel training under mpirun: each rank computes its share of them; "
+                "runs with the same --shards are bit-identical for 1 to --shards ranks (0: one shard per rank)")
       ->group("Training");
 
   app.add_option_function<std::string>(
@@ -162,7 +168,7 @@ nlohmann::json to_json(const Config& c) {
           {"optimizer", {{"name", "SGD"}, {"lr", c.lr}, {"momentum", c.momentum}, {"weight_decay", c.weight_decay},
                          {"epochs", c.epochs}, {"peak_epoch", c.peak_epoch}, {"batch", c.batch_size}}},
           {"training", {{"checkpoint_every", c.checkpoint_every}, {"progress_every", c.progress_every},
-                        {"stop_after", c.stop_after}}},
+                        {"stop_after", c.stop_after}, {"shards", c.shards}}},
           {"tracking", {{"track", track_level_name(c.track)}, {"probes", c.probes}, {"sample_probes", c.sample_probes},
                         {"buffers", c.buffers}, {"rule", c.rule}, {"pieces", c.pieces}, {"fractions", c.fractions},
                         {"kinks", c.kinks}, {"adaptive", c.adaptive}, {"extrapolate", c.extrapolate},
@@ -174,8 +180,16 @@ nlohmann::json to_json(const Config& c) {
 }
 
 void check_resumable(const Config& config, const nlohmann::json& saved, const std::string& saved_path) {
-  // Settings that do not change the trajectory or the tracker's accounting may differ.
-  examples::check_same_settings(to_json(config), saved, saved_path,
+  // Settings that do not change the trajectory or the tracker's accounting may differ. Runs from
+  // before --shards existed trained on the plain gradient: one shard; before --importance-chunk,
+  // all importance images in the training pass under the tracker's 8 GB budget: the defaults.
+  nlohmann::json was = saved;
+  if (was.contains("training") && !was["training"].contains("shards")) was["training"]["shards"] = 1;
+  if (was.contains("pruning") && !was["pruning"].contains("importance_chunk")) {
+    was["pruning"]["importance_chunk"] = 0;
+    was["pruning"]["memory_budget_gb"] = 8.0;
+  }
+  examples::check_same_settings(to_json(config), was, saved_path,
                                 {"data.data_dir", "training.progress_every", "training.stop_after", "output"});
 }
 

@@ -33,6 +33,9 @@ struct Config {
   int64_t checkpoint_every = 50;  // steps between interval weights and resume checkpoints
   int64_t progress_every = 10;
   int64_t stop_after = 0;         // pause (checkpoint and exit, resumable) after this step; 0: never
+  // Data-parallel training under mpirun (docs/scaling.md): every batch in `shards` fixed shards,
+  // each rank computing its share; bit-identical for 1 to `shards` ranks. 0: one shard per rank.
+  int64_t shards = 0;
   // tracking: a float64 probe model; the probes are the first `probes` test images, both class
   // log-probabilities of each
   TrackLevel track = TrackLevel::Cheap;
@@ -70,6 +73,7 @@ struct Config {
   bool tracking() const { return track != TrackLevel::Off; }
   bool sample_level() const { return track == TrackLevel::Samples; }
   bool pruning() const { return importance_images > 0; }
+  int64_t shards_for(int ranks) const { return shards > 0 ? shards : ranks; }
   // Throws std::invalid_argument naming the flag and value at fault.
   void validate() const;
 };

@@ -56,15 +56,21 @@ std::optional<explaind::Summary> rerun_chunk(const Config& config, const RunDir&
     resumed = outcome_from_json(extra);
   }
   const int64_t done = setup.optimizer.steps_taken();
-  auto tracker = make_importance_tracker(config, setup, data.test, chunks, k, dir.importance(k),
-                                         done > 0 ? optim::checkpoint_part_dir(checkpoint, kPart) : std::string());
+  const bool root = setup.trainee.comm.is_root();  // rank 0 alone tracks and writes
+  std::unique_ptr<explaind::Tracker> tracker;
+  std::vector<optim::CheckpointPart> parts;
+  if (root) {
+    tracker = make_importance_tracker(config, setup, data.test, chunks, k, dir.importance(k),
+                                      done > 0 ? optim::checkpoint_part_dir(checkpoint, kPart) : std::string());
+    parts.push_back(tracker->checkpoint_part(kPart));
+  }
   fmt::print("importance chunk {} of {} (test images {} to {}): retracing the training{}\n", k + 1, chunks.count(),
              chunks.first(k), chunks.first(k) + chunks.length(k) - 1,
              done > 0 ? fmt::format(" from step {}", done) : std::string());
-  const TrainingOutcome t = train(setup.trainee, config, dir, TrainingFiles{checkpoint, false}, std::move(resumed),
-                                  {tracker->checkpoint_part(kPart)});
+  const TrainingOutcome t = train(setup.trainee, config, dir, TrainingFiles{checkpoint, false}, std::move(resumed), parts);
   if (t.interrupted) return std::nullopt;
   check_same_trajectory(*setup.model, dir.final_weights(), k);
+  if (!root) return explaind::Summary{};
   explaind::Summary s = tracker->finish();
   fs::remove_all(checkpoint);
   return s;
@@ -115,13 +121,14 @@ std::optional<std::vector<explaind::Summary>> track_remaining_chunks(const Confi
   std::vector<explaind::Summary> summaries;
   for (int64_t k = 1; k < chunks.count(); ++k) {
     if (fs::exists(dir.importance(k) + "/summary.json")) {  // written last: the chunk is complete
+      if (!optim::Communicator::world().is_root()) continue;  // rank 0 reads and removes
       fs::remove_all(dir.importance_checkpoint(k));
       summaries.push_back(explaind::read_summary(dir.importance(k)));
       continue;
     }
     std::optional<explaind::Summary> s = rerun_chunk(config, dir, data, chunks, k);
     if (!s) return std::nullopt;
-    summaries.push_back(*s);
+    if (optim::Communicator::world().is_root()) summaries.push_back(*s);
   }
   return summaries;
 }

@@ -48,7 +48,9 @@ std::unique_ptr<explaind::Tracker> make_importance_tracker(const Config& config,
 // Tracks chunks 1 … count − 1 (chunk 0 is the training pass's), each in a rerun of the training
 // (progress lines as in training; a Ctrl-C or --stop-after pauses the rerun at a checkpoint in
 // dir.importance_checkpoint(k), --resume continues it). Chunks whose exports are complete are
-// skipped. Returns their summaries in order, or nullopt when paused. Throws std::runtime_error
+// skipped. Returns their summaries in order, or nullopt when paused. Under mpirun every rank
+// retraces the training (its shards); rank 0 alone tracks, writes and returns the summaries (the
+// others an empty list). Throws std::runtime_error
 // when a rerun's trained weights differ from weights/final.safetensors (the training was not
 // reproduced bit for bit: e.g. --threads changed between sessions).
 std::optional<std::vector<explaind::Summary>> track_remaining_chunks(const Config& config, const RunDir& dir,

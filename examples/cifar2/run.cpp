@@ -17,6 +17,8 @@
 #include "explaind/tracker.hpp"
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
+#include "optim/communicator.hpp"
+#include "optim/shard_plan.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::cifar2 {
@@ -80,16 +82,22 @@ void print_plan(const Config& config, const data::ImageSplits& data, const Train
 
 }  // namespace
 
-RunResult run(const Config& config, const std::string& command_line) {
+RunResult run(const Config& flags, const std::string& command_line) {
   const auto start = std::chrono::steady_clock::now();
+  const optim::Communicator& comm = optim::Communicator::world();
+  Config config = flags;
+  config.shards = flags.shards_for(comm.size());
   const RunDir dir{config.out};
-  const bool resuming = examples::open_run_dir(config, dir);
+  const bool resuming = examples::open_run_dir(config, dir, comm);
+  // Every batch's shards must fit the ranks: checked before anything is written.
+  (void)optim::ShardPlan(config.batch_size, config.shards, comm.rank(), comm.size(), "--shards");
   const data::ImageSplits data = load_data(config);
-  examples::record_session(dir, to_json(config), command_line);
+  const bool root = comm.is_root();  // rank 0 alone tracks and writes
+  if (root) examples::record_session(dir, to_json(config), command_line);
 
   TrainingSetup setup(config, data);
   ResNet9& model = *setup.model;
-  if (!resuming) nn::save_weights(model, dir.weights(0));
+  if (!resuming && root) nn::save_weights(model, dir.weights(0));
   const explaind::ProbeSet probes = make_probe_set(data.test, config.probes);
   TrainingOutcome resumed;
   if (resuming) {
@@ -105,7 +113,7 @@ RunResult run(const Config& config, const std::string& command_line) {
   const ImportanceChunks chunks =
       config.pruning() ? plan_importance_chunks(config, setup, data.test) : ImportanceChunks{};
   Trackers trackers;
-  if (setup.probe_model)
+  if (setup.probe_model && root)
     trackers = make_trackers(config, dir, setup, probes, data.test, chunks,
                              resuming && setup.optimizer.steps_taken() > 0);
   for (const auto* t : {trackers.main.get(), trackers.importance.get()})
@@ -119,26 +127,28 @@ RunResult run(const Config& config, const std::string& command_line) {
   result.training =
       train(setup.trainee, config, dir, TrainingFiles{dir.checkpoint(), true}, std::move(resumed), trackers.parts);
   TrainingOutcome& t = result.training;
-  t.metrics.write_csv(dir.metrics_csv(), dir.epochs_csv());
+  if (root) t.metrics.write_csv(dir.metrics_csv(), dir.epochs_csv());
   if (t.interrupted) return paused(result, fmt::format("after step {}", t.steps));
-  nn::save_weights(model, dir.final_weights());
+  if (root) nn::save_weights(model, dir.final_weights());
   fmt::print("trained {} steps in {:.0f} s: test accuracy {:.1f} %\n", t.steps, t.seconds, 100 * t.metrics.test_acc.back());
   if (trackers.main) {
     result.summary = trackers.main->finish();
     fmt::print("replica: max |error| {:.3g} (mean change {:.3g}), marginal mismatch {:.3g}\n",
                result.summary->replica_max_abs_error, result.summary->change_scale, result.summary->marginal_mismatch);
   }
-  if (trackers.importance) {
-    std::vector<explaind::Summary> parts{trackers.importance->finish()};
+  if (config.pruning()) {  // every rank retraces the training for the further chunks
+    std::vector<explaind::Summary> parts;
+    if (root) parts.push_back(trackers.importance->finish());
     const auto more = track_remaining_chunks(config, dir, data, chunks);
     if (!more) return paused(result, "in an importance chunk's rerun");
+    if (!root) return result;
     parts.insert(parts.end(), more->begin(), more->end());
     result.importance = merge_summaries(parts, chunks);
     fmt::print("importance tracker: {} images in {} chunk(s), replica max |error| {:.3g} (mean change {:.3g})\n",
                config.importance_images, chunks.count(), result.importance->replica_max_abs_error,
                result.importance->change_scale);
   }
-  if (config.report)
+  if (config.report && root)
     write_report(ReportInputs{config, command_line, dir, probes, data, t, result.summary, result.importance, chunks,
                               trackers.main ? trackers.main->cost_report() : std::string(), timing, start, model});
   return result;

@@ -11,14 +11,18 @@
 #include "examples/common/outcome_json.hpp"
 #include "examples/common/evaluation.hpp"
 #include "examples/common/stop_on_signal.hpp"
+#include "autograd/ops.hpp"
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
+#include "optim/data_parallel.hpp"
+#include "tensor/kernels.hpp"
 
 namespace pathgrad::cifar2 {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+namespace K = kernel;
 constexpr int64_t kEvalBatch = 500;  // test images per forward pass
 
 struct StepResult {
@@ -26,20 +30,28 @@ struct StepResult {
 };
 
 // One SGD step on the loader's next batch; its loss and accuracy are those of θ_s, before the update.
+// The gradient of the mean NLL is formed shard by shard over the ranks: each shard's loss is its
+// sum × (1 / B), so that with one shard loss and gradient are exactly those of the batch's mean.
 StepResult sgd_step(Trainee& t, int64_t s) {
   const data::Batch& batch = t.loader.next();  // x [B, 3, 32, 32] flipped, y [B]
+  const int64_t B = batch.y.numel();
   StepResult r{t.optimizer.scheduled_lr(), 0, 0};
-  const Tensor out = t.model.forward(batch.x);  // [B, 2]
-  const Tensor loss = nn::nll_loss(out, batch.y);
-  r.loss = loss.item();
-  r.accuracy = examples::accuracy(out, batch.y);
+  const optim::ShardPlan plan(B, t.shards, t.comm.rank(), t.comm.size(), "--shards");
+  const std::vector<double> sums =
+      optim::backward_over_shards(t.optimizer.named_parameters(), plan, t.comm, 2, [&](int64_t begin, int64_t end) {
+        const Tensor y = K::narrow(batch.y, 0, begin, end - begin);
+        const Tensor out = t.model.forward(K::narrow(batch.x, 0, begin, end - begin));  // [b, 2]
+        const Tensor loss = nn::nll_loss(out, y, nn::Reduction::Sum) * (1.0 / static_cast<double>(B));
+        loss.backward();
+        return std::vector<double>{loss.item(), K::sum(K::eq(K::argmax(out, 1), y).to(DType::Float64)).item()};
+      });
+  r.loss = sums[0];
+  r.accuracy = sums[1] / static_cast<double>(B);
   if (!std::isfinite(r.loss))
     throw std::runtime_error(fmt::format(
         "step {}: the training loss is {}: training has diverged (--lr too large?). The run stops here; the last "
         "checkpoint stays",
         s, r.loss));
-  t.optimizer.zero_grad();
-  loss.backward();
   t.optimizer.step();
   return r;
 }
@@ -75,7 +87,7 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const
   auto session = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   auto checkpoint = [&] {
     outcome.seconds = earlier + session();
-    optim::save_checkpoint(files.checkpoint, t.model, t.optimizer, t.loader, outcome_to_json(outcome), {}, parts);
+    if (t.comm.is_root()) optim::save_checkpoint(files.checkpoint, t.model, t.optimizer, t.loader, outcome_to_json(outcome), {}, parts);
   };
   if (outcome.metrics.epoch.empty()) evaluate_epoch(t, 0, outcome.metrics);  // the initial model
   const auto loop_start = Clock::now();  // the progress lines' seconds per step count from here
@@ -88,10 +100,10 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const
       print_progress(outcome.metrics, total, earlier + session(),
                      std::chrono::duration<double>(Clock::now() - loop_start).count() / static_cast<double>(done - first));
     if (done % config.checkpoint_every == 0) {
-      if (files.interval_weights) nn::save_weights(t.model, dir.weights(done));
+      if (files.interval_weights && t.comm.is_root()) nn::save_weights(t.model, dir.weights(done));
       checkpoint();
     }
-    if (stop.requested() || done == config.stop_after) {
+    if (t.comm.any(stop.requested()) || done == config.stop_after) {
       if (done % config.checkpoint_every != 0) checkpoint();
       outcome.interrupted = true;
       break;

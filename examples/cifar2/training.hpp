@@ -15,6 +15,7 @@
 #include "nn/data/image_set.hpp"
 #include "nn/data/loader.hpp"
 #include "optim/checkpoint.hpp"
+#include "optim/communicator.hpp"
 #include "optim/sgd.hpp"
 
 namespace pathgrad::cifar2 {
@@ -27,12 +28,16 @@ struct TrainingOutcome {
 };
 
 // What the loop trains: the model, its optimizer (with the triangle schedule set) and the loader
-// of augmented training batches; the test images are evaluated after every epoch.
+// of augmented training batches; the test images are evaluated after every epoch. Every batch's
+// gradient is formed over `shards` fixed shards, this process computing its ranks' share
+// (optim/data_parallel.hpp); rank 0 alone writes checkpoints and weights.
 struct Trainee {
   ResNet9& model;
   optim::SGD& optimizer;
   data::DataLoader& loader;
   const data::ImageSet& test;
+  const optim::Communicator& comm;
+  int64_t shards = 1;
 };
 
 // Where a training pass saves: its resume checkpoint, and whether it writes the interval weights

@@ -29,7 +29,8 @@ TrainingSetup::TrainingSetup(const Config& config, const data::ImageSplits& data
       train_set(data.train.dataset()),
       flipped(train_set, config.seed + 1),
       loader(flipped, data::DataLoaderOptions(config.batch_size).shuffle(true).seed(config.seed).drop_last(true)),
-      trainee{*model, optimizer, loader, data.test} {
+      trainee{*model, optimizer, loader, data.test, optim::Communicator::world(),
+              config.shards_for(optim::Communicator::world().size())} {
   optimizer.set_schedule(optim::triangle_lr(loader.batches_per_epoch(), config.epochs, config.peak_epoch));
 }
 

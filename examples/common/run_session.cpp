@@ -64,14 +64,6 @@ bool prepare_run_dir(const RunDir& dir, bool resume, const std::function<void(co
   return has_checkpoint;
 }
 
-void require_one_rank(const RunDir& dir) {
-  const int ranks = optim::Communicator::world().size();
-  if (ranks > 1)
-    throw std::invalid_argument(fmt::format(
-        "this example runs as one process, not over {} MPI ranks (each would write --out {}): start it without mpirun",
-        ranks, dir.root));
-}
-
 void record_session(const RunDir& dir, const nlohmann::json& config, const std::string& command_line) {
   fs::create_directories(dir.weights_dir());
   write_file_atomically(dir.config(), config.dump(2) + "\n");

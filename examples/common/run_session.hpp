@@ -52,17 +52,6 @@ bool open_run_dir(const Config& config, const RunDir& dir, const optim::Communic
   return resume;
 }
 
-// Throws std::invalid_argument unless the program runs as one rank.
-void require_one_rank(const RunDir& dir);
-
-// The same for an example that runs as one process: throws std::invalid_argument when started
-// by mpirun with several ranks (every rank would write the same run directory).
-template <class Config>
-bool open_run_dir(const Config& config, const RunDir& dir) {
-  require_one_rank(dir);
-  return open_run_dir(config, dir, optim::Communicator::world());
-}
-
 // Writes config.json, appends `command_line` to command.txt (one line per session) and creates
 // weights/.
 void record_session(const RunDir& dir, const nlohmann::json& config, const std::string& command_line);
