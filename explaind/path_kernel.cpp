@@ -676,7 +676,7 @@ Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
     const Tensor a = K::narrow(r.batch_weights, 0, j0, b).contiguous();  // [b]
     Tensor losses = loss_(forward_(K::narrow(r.batch_x, 0, j0, b)), K::narrow(r.batch_y, 0, j0, b));
     std::vector<Tensor> g = per_sample_grad(losses, leaves);
-    Tensor grads = Tensor::empty({b, P}, DType::Float64);  // a_i ∇ℓ_i, [b, P]
+    Tensor grads = Tensor::zeros({b, P}, DType::Float64);  // a_i ∇ℓ_i, [b, P]
     for (int64_t p = 0; p < n; ++p) layout_.segment(grads, p).copy_(K::reshape(g[p], {b, -1}));
     grads = K::mul(grads, K::reshape(a.to(DType::Float64), {b, 1}));
     buffers_->add(ids, grads, r.grad_scale);

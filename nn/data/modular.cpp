@@ -48,8 +48,8 @@ int64_t modular_inverse(int64_t b, int64_t p) {
 // Builds one split from flat (a, b) pairs: pairs [N, 2], tokens [N, 4], results [N].
 ModularSplit make_split(const std::vector<int64_t>& ab, int64_t p, ModularOp op) {
   const int64_t n = static_cast<int64_t>(ab.size() / 2);
-  ModularSplit split{Tensor::from_vector(ab, {n, 2}), Tensor::empty({n, 4}, DType::Int64),
-                     Tensor::empty({n}, DType::Int64)};
+  ModularSplit split{Tensor::from_vector(ab, {n, 2}), Tensor::zeros({n, 4}, DType::Int64),
+                     Tensor::zeros({n}, DType::Int64)};
   int64_t* x = split.x.data<int64_t>();
   int64_t* y = split.y.data<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
