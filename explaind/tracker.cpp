@@ -151,6 +151,8 @@ Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer
   const ParamLayout layout(optimizer.named_parameters());
   layout.check_matches(model.named_parameters(), "Tracker: the model's parameters vs the optimizer's");
   layout.check_matches(eval_model.named_parameters(), "Tracker: the probe model's parameters vs the optimizer's");
+  if (options.reduction() == nn::Reduction::None)
+    throw std::invalid_argument("Tracker: reduction() must be the training loss's, Mean or Sum (not None)");
   if (options.combinations() && !options.per_sample())
     throw std::invalid_argument("Tracker: combinations() needs per_sample(true)");
   const int64_t classes = num_classes_of(eval_model, probes);
@@ -263,7 +265,7 @@ void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDes
     r.batch_x = batch.x;
     r.batch_y = batch.y;
     r.batch_ids = batch.ids;
-    const double a = options_.reduction() == Reduction::Mean ? 1.0 / static_cast<double>(batch.ids.numel()) : 1.0;
+    const double a = options_.reduction() == nn::Reduction::Mean ? 1.0 / static_cast<double>(batch.ids.numel()) : 1.0;
     r.batch_weights = Tensor::full({batch.ids.numel()}, a, DType::Float64);
   }
   on_eval_model(eval_model_, model_, params, [&] { kernel_->step(r); });

@@ -36,14 +36,13 @@
 #include "explaind/quadrature.hpp"
 #include "explaind/summary.hpp"
 #include "nn/data/loader.hpp"
+#include "nn/loss.hpp"
 #include "nn/module.hpp"
 #include "nn/options.hpp"
 #include "optim/checkpoint.hpp"
 #include "optim/optimizer.hpp"
 
 namespace pathgrad::explaind {
-
-enum class Reduction { Mean, Sum };
 
 // The tracker's options, with the only defaults there are (the tracker copies them into the
 // PathKernelConfig it builds). Each has a chained setter and a getter: `opts.tolerance(1e-8)`,
@@ -86,7 +85,9 @@ class TrackerOptions {
   PATHGRAD_ARG(std::vector<int64_t>, window_edges);
   // Extra components (attention heads, ...), added to the defaults (per tensor, per module).
   PATHGRAD_ARG(std::vector<Component>, components);
-  PATHGRAD_ARG(Reduction, reduction) = Reduction::Mean;
+  // How the loss trained on reduces the per-sample losses: Mean (a_i = 1/B) or Sum (a_i = 1);
+  // the tracker refuses None.
+  PATHGRAD_ARG(nn::Reduction, reduction) = nn::Reduction::Mean;
   PATHGRAD_ARG(std::string, output_dir) = "explaind";
   // The tracker refuses to start when its estimated memory exceeds this (bytes).
   PATHGRAD_ARG(double, memory_budget) = 8.0 * (1ull << 30);

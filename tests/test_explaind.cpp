@@ -196,6 +196,20 @@ std::vector<OptimizerCase> optimizer_cases() {
   };
 }
 
+// Builds a tracker of SGD on the small problem with one probe set that is not sample-level, and
+// drops it: for the constructor's checks.
+void build_tracker(const ex::TrackerOptions& options) {
+  Problem pb;
+  auto model = make_model(7);
+  data::TensorDataset ds(pb.x, pb.y);
+  data::DataLoader loader(ds, data::DataLoaderOptions(4));
+  optim::SGD opt(model->named_parameters(), optim::SGDOptions(0.1));
+  ex::ProbeSet probes;
+  probes.x = pb.probe_x;
+  probes.y = pb.probe_y;
+  ex::Tracker tracker(*model, opt, loader, per_sample_nll, {probes}, options);
+}
+
 }  // namespace
 
 TEST_CASE("the tracker's replica and marginals are exact in float64 for every optimizer") {
@@ -250,20 +264,14 @@ TEST_CASE("the parameter-wise influence needs no sample level and adds up to the
   // The windows add up to the total.
   const Tensor windows = K::sum(load_npy(cheap + "/parameter_window_data.npy"), {0});
   CHECK(K::amax(K::abs(K::sub(windows, load_npy(cheap + "/parameter_data.npy")))).item() < 1e-12);
+  CHECK_THROWS_WITH_AS(build_tracker(ex::TrackerOptions().output_dir(temp_dir("param_none")).parameter_wise(true)),
+                       "Tracker: parameter_wise(true) needs a probe set with sample_level = true", std::invalid_argument);
+}
+
+TEST_CASE("the tracker refuses a reduction that is no training loss's (None)") {
   CHECK_THROWS_WITH_AS(
-      [] {
-        Problem pb;
-        auto model = make_model(7);
-        data::TensorDataset ds(pb.x, pb.y);
-        data::DataLoader loader(ds, data::DataLoaderOptions(4));
-        optim::SGD opt(model->named_parameters(), optim::SGDOptions(0.1));
-        ex::ProbeSet probes;
-        probes.x = pb.probe_x;
-        probes.y = pb.probe_y;
-        ex::Tracker t(*model, opt, loader, per_sample_nll, {probes},
-                      ex::TrackerOptions().output_dir(temp_dir("param_none")).parameter_wise(true));
-      }(),
-      "Tracker: parameter_wise(true) needs a probe set with sample_level = true", std::invalid_argument);
+      build_tracker(ex::TrackerOptions().output_dir(temp_dir("reduction_none")).reduction(nn::Reduction::None)),
+      "Tracker: reduction() must be the training loss's, Mean or Sum (not None)", std::invalid_argument);
 }
 
 TEST_CASE("without refinement, a sample-level set's dots come from its full gradients: same numbers, one pass") {

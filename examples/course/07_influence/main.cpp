@@ -61,7 +61,7 @@ void train_tracked(const FullBatchProblem& problem, const data::ImageSet& probes
   optim::SGD opt(model->named_parameters(), optim::SGDOptions(problem.lr));
   const ex::ProbeSet probe_set = label_probes("test", probes.images, probes.labels, true);  // F = log p(label)
   ex::Tracker tracker(*model, opt, loader, per_sample_nll, {probe_set},
-                      ex::TrackerOptions().per_sample(true).reduction(ex::Reduction::Sum).window(1).output_dir(dir));
+                      ex::TrackerOptions().per_sample(true).reduction(nn::Reduction::Sum).window(1).output_dir(dir));
   for (int s = 0; s < problem.steps; ++s) {
     const data::Batch& batch = loader.next();
     opt.zero_grad();
