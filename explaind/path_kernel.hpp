@@ -205,6 +205,16 @@ class PathKernel {
   std::vector<Piece> halve(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& rejected,
                            std::vector<int64_t>& parent_of);
   Tensor values_at(const Tensor& theta);
+  // step(), integrate: φ̂_s contracted with the step's directions (data Δθ − R and decay R, per
+  // tensor and slice part) for every probe scalar, and φ̂_s itself for the sample-level probes.
+  StepDots integrate(const Tensor& theta0, const Tensor& delta, const Tensor& data_delta, const Tensor& non_data,
+                     const Tensor& f_change);
+  // step(), accumulate: the totals, residuals, unit and window sums, streams and parameter-wise
+  // sums of one step's dots; returns its data part per probe scalar [M].
+  Tensor accumulate(const StepDots& dots, const Tensor& f_change, const Tensor& data_delta, const Tensor& non_data);
+  // step(), sample level: the samples' shares (sample_step) and their check against `data`, the
+  // data part of the step, into worst_mismatch_.
+  void account_samples(const StepRecord& r, const Tensor& phi, const Tensor& data, const Tensor& data_delta);
   // Sample level of one step; returns each training sample's share in it [M_s, N].
   Tensor sample_step(const StepRecord& r, const Tensor& phi);
   void close_window();
