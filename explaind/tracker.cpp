@@ -146,7 +146,7 @@ struct Tracker::Plan {
   Cost cost;
 };
 
-Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                             nn::Module& eval_model, std::vector<ProbeSet> probes, const TrackerOptions& options) {
   const ParamLayout layout(optimizer.named_parameters());
   layout.check_matches(model.named_parameters(), "Tracker: the model's parameters vs the optimizer's");
@@ -169,13 +169,13 @@ Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer
   return Plan{std::move(scalars), std::move(components), std::move(cfg), cost};
 }
 
-Cost Tracker::estimate(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+Cost Tracker::estimate(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                        std::vector<ProbeSet> probes, const TrackerOptions& options) {
   nn::Module& eval_model = options.probe_model() ? *options.probe_model() : model;
   return plan(model, optimizer, loader, eval_model, std::move(probes), options).cost;
 }
 
-Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::DataLoader& loader, LossFn loss,
+Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const nn::data::DataLoader& loader, LossFn loss,
                  std::vector<ProbeSet> probes, TrackerOptions options)
     : model_(model),
       optimizer_(optimizer),
@@ -261,7 +261,7 @@ void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDes
     put(r.direct_coef, ps.direct_coef.materialize(layout.shape(p), DType::Float64));
   }
   if (sample_level) {
-    const data::Batch& batch = loader_.last_batch();
+    const nn::data::Batch& batch = loader_.last_batch();
     r.batch_x = batch.x;
     r.batch_y = batch.y;
     r.batch_ids = batch.ids;

@@ -114,7 +114,7 @@ class TrackerOptions {
 
 class Tracker : public optim::StepObserver {
  public:
-  Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::DataLoader& loader, LossFn loss,
+  Tracker(nn::Module& model, optim::Optimizer& optimizer, const nn::data::DataLoader& loader, LossFn loss,
           std::vector<ProbeSet> probes, TrackerOptions options = {});
   ~Tracker() override;
   Tracker(const Tracker&) = delete;
@@ -123,7 +123,7 @@ class Tracker : public optim::StepObserver {
   // What a tracker of this configuration would hold and spend (its cost_report()), without
   // building it: the same checks as the constructor, nothing allocated, no memory-budget check.
   // For sizing: e.g. how many probes fit a memory budget.
-  static Cost estimate(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+  static Cost estimate(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                        std::vector<ProbeSet> probes, const TrackerOptions& options = {});
 
   const Cost& cost() const { return cost_; }
@@ -152,12 +152,12 @@ class Tracker : public optim::StepObserver {
 
  private:
   struct Plan;
-  static Plan plan(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+  static Plan plan(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                    nn::Module& eval_model, std::vector<ProbeSet> probes, const TrackerOptions& options);
 
   nn::Module& model_;
   optim::Optimizer& optimizer_;
-  const data::DataLoader& loader_;
+  const nn::data::DataLoader& loader_;
   LossFn loss_;
   TrackerOptions options_;
   nn::Module& eval_model_;

@@ -26,7 +26,7 @@
 #include "tensor/tensor.hpp"
 
 using namespace pathgrad;
-using namespace pathgrad::report;
+using namespace pathgrad::explaind::report;
 namespace fs = std::filesystem;
 
 namespace {

@@ -50,7 +50,7 @@ std::vector<Influencers> strongest_influencers(const examples::TrackerExports& e
 }
 
 Tensor displayable(const Tensor& images, int64_t i) {
-  const data::ChannelStats stats = cifar10_stats();
+  const nn::data::ChannelStats stats = cifar10_stats();
   Tensor img = K::squeeze(K::narrow(images, 0, i, 1), 0).to(DType::Float32).clone();  // [3, H, W], own copy
   const int64_t plane = img.size(1) * img.size(2);
   float* p = img.data<float>();

@@ -32,7 +32,7 @@ struct Trackers {
 };
 
 Trackers make_trackers(const Config& config, const RunDir& dir, TrainingSetup& setup, const explaind::ProbeSet& probes,
-                       const data::ImageSet& test, const ImportanceChunks& chunks, bool resuming) {
+                       const nn::data::ImageSet& test, const ImportanceChunks& chunks, bool resuming) {
   auto resume_dir = [&](const char* part) {
     return resuming ? optim::checkpoint_part_dir(dir.checkpoint(), part) : std::string();
   };
@@ -64,7 +64,7 @@ RunResult paused(RunResult result, const std::string& where) {
   return result;
 }
 
-void print_plan(const Config& config, const data::ImageSplits& data, const Trainee& t, int64_t parameters) {
+void print_plan(const Config& config, const nn::data::ImageSplits& data, const Trainee& t, int64_t parameters) {
   fmt::print("cifar2: ResNet-9 width {} ({} parameters), {} training images ({} steps per epoch x {} epochs, batch {}), "
              "{} test images; SGD lr {} (triangle, peak at epoch {}), momentum {}, weight decay {}; tracker {}",
              config.width, parameters, data.train.size(), t.loader.batches_per_epoch(), config.epochs, config.batch_size,
@@ -84,7 +84,7 @@ RunResult run(const Config& config, const std::string& command_line) {
   const auto start = std::chrono::steady_clock::now();
   const RunDir dir{config.out};
   const bool resuming = examples::open_run_dir(config, dir);
-  const data::ImageSplits data = load_data(config);
+  const nn::data::ImageSplits data = load_data(config);
   examples::record_session(dir, to_json(config), command_line);
 
   TrainingSetup setup(config, data);

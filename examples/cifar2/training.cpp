@@ -27,7 +27,7 @@ struct StepResult {
 
 // One SGD step on the loader's next batch; its loss and accuracy are those of θ_s, before the update.
 StepResult sgd_step(Trainee& t, int64_t s) {
-  const data::Batch& batch = t.loader.next();  // x [B, 3, 32, 32] flipped, y [B]
+  const nn::data::Batch& batch = t.loader.next();  // x [B, 3, 32, 32] flipped, y [B]
   StepResult r{t.optimizer.scheduled_lr(), 0, 0};
   const Tensor out = t.model.forward(batch.x);  // [B, 2]
   const Tensor loss = nn::nll_loss(out, batch.y);
@@ -61,7 +61,7 @@ void print_progress(const Metrics& m, int64_t total, double elapsed, double per_
 
 }  // namespace
 
-int64_t total_steps(const Config& config, const data::DataLoader& loader) {
+int64_t total_steps(const Config& config, const nn::data::DataLoader& loader) {
   return config.epochs * loader.batches_per_epoch();
 }
 

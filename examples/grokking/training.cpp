@@ -17,8 +17,8 @@
 
 namespace pathgrad::grokking {
 
-TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoader& loader,
-                      const data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome outcome,
+TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::DataLoader& loader,
+                      const nn::data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome outcome,
                       const std::vector<optim::CheckpointPart>& parts) {
   examples::StopOnSignal stop;
   const auto start = std::chrono::steady_clock::now();
@@ -33,7 +33,7 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoa
   for (int64_t s = first;; s = optimizer.steps_taken()) {
     // Metrics of θ_s: the training loss is the one this step descends. A run resumed from its
     // final checkpoint has them already.
-    const data::Batch& batch = loader.next();
+    const nn::data::Batch& batch = loader.next();
     const Tensor out = model.forward(batch.x);
     const Tensor loss = nn::nll_loss(out, batch.y);
     const double train_acc = accuracy(out, batch.y);

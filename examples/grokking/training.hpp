@@ -32,8 +32,8 @@ struct TrainingOutcome {
 // `parts` too (the tracker's state); when training ends (not paused) it writes a last checkpoint
 // at the final step, from which the final phase (exports, report) can always be run again.
 // A non-finite training loss stops the run with std::runtime_error (the last checkpoint stays).
-TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoader& loader,
-                      const data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome resumed,
+TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::DataLoader& loader,
+                      const nn::data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome resumed,
                       const std::vector<optim::CheckpointPart>& parts);
 
 // The JSON kept in the resume checkpoint (optim::save_checkpoint's extra) and back.

@@ -10,7 +10,7 @@
 
 #include "tensor/kernels.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 namespace {
 
 constexpr const char* kExpected =
@@ -81,4 +81,4 @@ ImageSplits load_cifar10(const std::string& dir, const ImageOptions& options) {
                               "CIFAR-10 " + dir);
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -8,7 +8,7 @@
 
 #include "tensor/kernels.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 namespace {
 
 // uint8 [N, C, H, W] -> float32 byte / 255.
@@ -80,4 +80,4 @@ ImageSplits prepare_image_splits(const ImageSet& train, const ImageSet& test, co
   return splits;
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -10,7 +10,7 @@
 #include "nn/options.hpp"
 #include "nn/data/normalize.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 // N labelled images. The readers return uint8 pixels as stored; prepare_image_splits() returns
 // float32 pixels.
@@ -64,4 +64,4 @@ ImageSet select_classes(const ImageSet& set, const std::vector<int64_t>& classes
 ImageSplits prepare_image_splits(const ImageSet& train, const ImageSet& test, const ImageOptions& options,
                                  int64_t num_classes, const std::string& source);
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

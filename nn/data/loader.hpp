@@ -35,7 +35,7 @@
 #include "nn/options.hpp"
 #include "tensor/random.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 class DataLoaderOptions {
  public:
@@ -131,4 +131,4 @@ class DataLoader {
   Batch cache_;
 };
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

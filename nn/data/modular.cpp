@@ -13,7 +13,7 @@
 #include "tensor/atomic_file.hpp"
 #include "tensor/random.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 namespace {
 
 constexpr int64_t kMaxModulus = int64_t{1} << 31;  // keeps a * b within int64
@@ -193,4 +193,4 @@ ModularData load_modular_csv(const std::string& path, int64_t p, ModularOp op) {
   return ModularData{p, op, make_split(train_ab, p, op), make_split(val_ab, p, op)};
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

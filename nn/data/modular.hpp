@@ -24,7 +24,7 @@
 #include "nn/data/dataset.hpp"
 #include "nn/options.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 enum class ModularOp { Add, Sub, Mul, Div };
 // "+", "-", "*", "/"
@@ -72,4 +72,4 @@ ModularData make_modular_data(const ModularOptions& options);
 // (a op b) mod p (expected vs found).
 ModularData load_modular_csv(const std::string& path, int64_t p, ModularOp op);
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -8,7 +8,7 @@
 
 #include "nn/data/generator_json.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 RandomHorizontalFlip::RandomHorizontalFlip(const Dataset& base, uint64_t seed, double probability)
     : base_(base), probability_(probability), generator_(seed) {
@@ -50,4 +50,4 @@ void RandomHorizontalFlip::set_random_state(const nlohmann::json& state) const {
   generator_.set_state(generator_state_from_json(state));
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data
