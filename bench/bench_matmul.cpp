@@ -46,7 +46,7 @@ template <class T>
 Row measure(int64_t n, Generator& gen) {
   const DType dtype = dtype_of<T>();
   const Tensor a = rand_uniform({n, n}, -1, 1, gen, dtype), b = rand_uniform({n, n}, -1, 1, gen, dtype);
-  Tensor direct = Tensor::empty({n, n}, dtype), ours;
+  Tensor direct = Tensor::zeros({n, n}, dtype), ours;
   const int ni = static_cast<int>(n);
   auto run_blas = [&] {
     if constexpr (std::is_same_v<T, float>)

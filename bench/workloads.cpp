@@ -22,7 +22,7 @@
 namespace pathgrad::bench {
 
 void Workload::step() {
-  const data::Batch& batch = loader->next();
+  const nn::data::Batch& batch = loader->next();
   optimizer->zero_grad();
   nn::nll_loss(model->forward(batch.x), batch.y).backward();
   optimizer->step();
@@ -46,16 +46,16 @@ std::unique_ptr<Workload> grokking_workload(const GrokkingSpec& spec) {
   w->optimizer = std::make_unique<optim::AdamW>(
       w->model->named_parameters(),
       optim::AdamWOptions(spec.lr).betas(config.beta1, config.beta2).eps(config.eps).weight_decay(spec.weight_decay));
-  const data::ModularData data = grokking::make_data(config);
-  w->train_set = std::make_unique<data::TensorDataset>(data.train.x, data.train.y);
-  w->loader = std::make_unique<data::DataLoader>(*w->train_set, data::DataLoaderOptions(data.train.size()));
+  const nn::data::ModularData data = grokking::make_data(config);
+  w->train_set = std::make_unique<nn::data::TensorDataset>(data.train.x, data.train.y);
+  w->loader = std::make_unique<nn::data::DataLoader>(*w->train_set, nn::data::DataLoaderOptions(data.train.size()));
   w->probes = grokking::make_probe_sets(data, grokking::choose_probes(data, config));
   return w;
 }
 
 namespace {
 // The first `count` entries of a split as a probe set on the label's log-probability.
-explaind::ProbeSet image_probes(const char* name, const data::ImageSet& set, int64_t first, int64_t count,
+explaind::ProbeSet image_probes(const char* name, const nn::data::ImageSet& set, int64_t first, int64_t count,
                                 bool sample_level) {
   explaind::ProbeSet p;
   p.name = name;
@@ -69,7 +69,7 @@ explaind::ProbeSet image_probes(const char* name, const data::ImageSet& set, int
 }  // namespace
 
 std::unique_ptr<Workload> cnn_workload(const CnnSpec& spec) {
-  const data::ImageSplits cifar = data::load_cifar10(spec.data_dir, data::ImageOptions().classes({3, 5}).normalize(true));
+  const nn::data::ImageSplits cifar = nn::data::load_cifar10(spec.data_dir, nn::data::ImageOptions().classes({3, 5}).normalize(true));
   const int64_t n = spec.n_train > 0 ? std::min(spec.n_train, cifar.train.size()) : cifar.train.size();
   auto w = std::make_unique<Workload>();
   w->name = "cnn";
@@ -81,10 +81,10 @@ std::unique_ptr<Workload> cnn_workload(const CnnSpec& spec) {
   w->optimizer = std::make_unique<optim::SGD>(
       w->model->named_parameters(),
       optim::SGDOptions(spec.lr).momentum(spec.momentum).weight_decay(spec.weight_decay));
-  w->train_set = std::make_unique<data::TensorDataset>(kernel::narrow(cifar.train.images, 0, 0, n).contiguous(),
+  w->train_set = std::make_unique<nn::data::TensorDataset>(kernel::narrow(cifar.train.images, 0, 0, n).contiguous(),
                                                        kernel::narrow(cifar.train.labels, 0, 0, n).contiguous());
-  w->loader = std::make_unique<data::DataLoader>(*w->train_set,
-                                                 data::DataLoaderOptions(spec.batch).shuffle(spec.shuffle).seed(1));
+  w->loader = std::make_unique<nn::data::DataLoader>(*w->train_set,
+                                                 nn::data::DataLoaderOptions(spec.batch).shuffle(spec.shuffle).seed(1));
   if (spec.epochs > 0) w->optimizer->set_schedule(optim::triangle_lr(w->loader->batches_per_epoch(), spec.epochs));
   const int64_t probes = std::min(spec.probes, cifar.test.size());
   const int64_t sample = std::min(spec.sample_probes, probes);

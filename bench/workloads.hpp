@@ -46,8 +46,8 @@ class Workload {
   std::string description;  // the configuration in a few words
   std::shared_ptr<nn::Module> model;
   std::unique_ptr<optim::Optimizer> optimizer;
-  std::unique_ptr<data::Dataset> train_set;
-  std::unique_ptr<data::DataLoader> loader;
+  std::unique_ptr<nn::data::Dataset> train_set;
+  std::unique_ptr<nn::data::DataLoader> loader;
   std::vector<explaind::ProbeSet> probes;  // sample-level set first
   // The same architecture freshly built (for a float64 probe model: call ->to(Float64)).
   std::function<std::shared_ptr<nn::Module>()> make_model;

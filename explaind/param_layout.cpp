@@ -27,7 +27,7 @@ int64_t ParamLayout::index(const std::string& name) const {
 
 Tensor ParamLayout::flatten(const NamedTensors& params) const {
   check_matches(params, "flatten");
-  Tensor flat = Tensor::empty({total_}, DType::Float64);
+  Tensor flat = Tensor::zeros({total_}, DType::Float64);
   for (size_t i = 0; i < params.size(); ++i)
     kernel::narrow(flat, 0, offsets_[i], numel(static_cast<int64_t>(i))).copy_(kernel::reshape(params[i].second, {-1}));
   return flat;

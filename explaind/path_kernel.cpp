@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -157,32 +158,41 @@ PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& 
   return edges;
 }
 
-std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>& deltas,
-                                           const std::vector<int64_t>& inputs, Edges& edges) {
-  // Item g is probe input inputs[g] with breakpoints edges[g].
-  std::vector<Tensor> leaves;
-  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
-  const DType dtype = leaves.front().dtype();
-  // Pre-activations of rows `ids` at points `t`: [R, units]. Empty when the model has no relu.
-  auto units_at = [&](const std::vector<int64_t>& ids, const std::vector<double>& t) {
-    NoGradGuard no_grad;
-    const int64_t R = static_cast<int64_t>(ids.size());
-    PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {R}, dtype));
-    KinkRecorder rec;
-    probes_.row_outputs(set, forward_, Tensor::from_vector(ids, {R}));
-    return rec.empty() ? Tensor() : rec.units().to(DType::Float64);
-  };
-  // 1. Units whose sign differs at the two ends of a piece, per input and piece.
-  struct Crossing {
-    size_t item;
-    int64_t unit;
-    double a, b, fa, fb;  // bracket with fa * fb < 0
-    int side = 0;         // Illinois: which end was kept last time
-  };
+namespace {
+// Regula falsi iterations at most per crossing.
+constexpr int kMaxRootIterations = 60;
+// A crossing is located once its bracket is at most this wide (in t).
+constexpr double kBracketWidth = 1e-13;
+// Edges closer than this are one edge, and a crossing this close to an item's first or last edge
+// adds none.
+constexpr double kEdgeGap = 1e-12;
+
+// A unit whose pre-activation changes sign inside a piece of item `item`: its bracket [a, b]
+// with values fa, fb (fa * fb < 0).
+struct Crossing {
+  size_t item;
+  int64_t unit;
+  double a, b, fa, fb;
+  int side = 0;  // Illinois: which end was kept last time
+};
+
+// The pre-activations of probe inputs `ids` at points `t`: [rows, units], or undefined when the
+// model has no ReLU.
+using UnitsAt = std::function<Tensor(const std::vector<int64_t>& ids, const std::vector<double>& t)>;
+
+// The result of the sign scan: the bracketed crossings, and the items with more than max_kinks
+// of them (whose crossings are dropped).
+struct SignScan {
   std::vector<Crossing> crossings;
   std::vector<int64_t> too_many;
-  const size_t chunk = static_cast<size_t>(config_.probe_chunk);
-  // Inputs in groups of about `chunk` rows (input, edge): every edge evaluated, then scanned.
+  bool has_units = true;  // false: the model has no ReLU
+};
+
+// Step 1: evaluates every edge of every item (items in groups of about `chunk` rows) and brackets
+// the units whose sign differs at the two ends of a piece.
+SignScan scan_signs(const UnitsAt& units_at, const std::vector<int64_t>& inputs,
+                    const std::vector<std::vector<double>>& edges, size_t chunk, int64_t max_kinks) {
+  SignScan scan;
   for (size_t g0 = 0; g0 < inputs.size();) {
     size_t g1 = g0;
     std::vector<int64_t> ids;
@@ -195,35 +205,44 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
       ++g1;
     }
     const Tensor z = units_at(ids, ts);  // [rows, units]
-    if (!z.defined()) return too_many;   // no ReLU in the model
+    if (!z.defined()) {
+      scan.has_units = false;
+      return scan;
+    }
     const int64_t U = z.size(1);
     const double* zp = z.data<double>();
     int64_t row = 0;
     for (size_t g = g0; g < g1; ++g) {
       const std::vector<double>& e = edges[g];
-      const size_t first_crossing = crossings.size();
+      const size_t first_crossing = scan.crossings.size();
       int64_t found = 0;
-      for (size_t i = 0; i + 1 < e.size() && found <= config_.max_kinks; ++i) {
+      for (size_t i = 0; i + 1 < e.size() && found <= max_kinks; ++i) {
         const double* z0 = zp + (row + static_cast<int64_t>(i)) * U;
         const double* z1 = z0 + U;
         for (int64_t u = 0; u < U; ++u) {
           if ((z0[u] > 0) == (z1[u] > 0) || z0[u] == 0 || z1[u] == 0) continue;
-          if (++found > config_.max_kinks) break;
-          crossings.push_back({g, u, e[i], e[i + 1], z0[u], z1[u]});
+          if (++found > max_kinks) break;
+          scan.crossings.push_back({g, u, e[i], e[i + 1], z0[u], z1[u]});
         }
       }
-      if (found > config_.max_kinks) {  // the caller decides: uniform pieces or halving
-        crossings.resize(first_crossing);
-        too_many.push_back(static_cast<int64_t>(g));
+      if (found > max_kinks) {  // the caller decides: uniform pieces or halving
+        scan.crossings.resize(first_crossing);
+        scan.too_many.push_back(static_cast<int64_t>(g));
       }
       row += static_cast<int64_t>(e.size());
     }
     g0 = g1;
   }
-  // 2. Regula falsi (Illinois) on every crossing's pre-activation, all crossings in one batch.
+  return scan;
+}
+
+// Step 2: regula falsi (Illinois) on every crossing's pre-activation, all crossings in batches of
+// `chunk` rows, until each bracket is kBracketWidth narrow (or kMaxRootIterations passed).
+void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, size_t chunk,
+                std::vector<Crossing>& crossings) {
   std::vector<size_t> active(crossings.size());
   for (size_t i = 0; i < active.size(); ++i) active[i] = i;
-  for (int it = 0; it < 60 && !active.empty(); ++it) {
+  for (int it = 0; it < kMaxRootIterations && !active.empty(); ++it) {
     std::vector<size_t> next;
     for (size_t a0 = 0; a0 < active.size(); a0 += chunk) {
       const size_t c = std::min(active.size() - a0, chunk);
@@ -251,25 +270,51 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
           if (x.side == 1) x.fa *= 0.5;
           x.side = 1;
         }
-        if (x.b - x.a > 1e-13) next.push_back(active[a0 + i]);
+        if (x.b - x.a > kBracketWidth) next.push_back(active[a0 + i]);
       }
     }
     active = std::move(next);
   }
-  std::vector<std::pair<double, double>> span;  // each item's first and last edge, kept exactly
+}
+
+// Step 3: adds each crossing's midpoint to its item's edges, sorted, edges within kEdgeGap merged;
+// each item's first and last edge stay exactly as they were.
+void merge_crossings(const std::vector<Crossing>& crossings, std::vector<std::vector<double>>& edges) {
+  std::vector<std::pair<double, double>> span;  // each item's first and last edge
   for (const std::vector<double>& e : edges) span.emplace_back(e.front(), e.back());
   for (const Crossing& x : crossings) {
     const double t = 0.5 * (x.a + x.b);
-    if (t > span[x.item].first + 1e-12 && t < span[x.item].second - 1e-12) edges[x.item].push_back(t);
+    if (t > span[x.item].first + kEdgeGap && t < span[x.item].second - kEdgeGap) edges[x.item].push_back(t);
   }
   for (size_t g = 0; g < edges.size(); ++g) {
     std::vector<double>& e = edges[g];
     std::sort(e.begin(), e.end());
-    e.erase(std::unique(e.begin(), e.end(), [](double a, double b) { return b - a < 1e-12; }), e.end());
+    e.erase(std::unique(e.begin(), e.end(), [](double a, double b) { return b - a < kEdgeGap; }), e.end());
     e.front() = span[g].first;
     e.back() = span[g].second;
   }
-  return too_many;
+}
+}  // namespace
+
+std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>& deltas,
+                                           const std::vector<int64_t>& inputs, Edges& edges) {
+  std::vector<Tensor> leaves;
+  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
+  const DType dtype = leaves.front().dtype();
+  const UnitsAt units_at = [&](const std::vector<int64_t>& ids, const std::vector<double>& t) {
+    NoGradGuard no_grad;
+    const int64_t R = static_cast<int64_t>(ids.size());
+    PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {R}, dtype));
+    KinkRecorder rec;
+    probes_.row_outputs(set, forward_, Tensor::from_vector(ids, {R}));
+    return rec.empty() ? Tensor() : rec.units().to(DType::Float64);
+  };
+  const size_t chunk = static_cast<size_t>(config_.probe_chunk);
+  SignScan scan = scan_signs(units_at, inputs, edges, chunk, config_.max_kinks);
+  if (!scan.has_units) return scan.too_many;
+  find_roots(units_at, inputs, chunk, scan.crossings);
+  merge_crossings(scan.crossings, edges);
+  return scan.too_many;
 }
 
 PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& pieces,
@@ -346,22 +391,22 @@ NodeRows node_rows(const QuadratureRule& rule, const std::vector<PathKernel::Pie
 
 int64_t PathKernel::pieces_per_chunk(size_t set, bool full_gradients) const {
   // Full gradients are [rows, K, P]: keep a chunk of them near 64 MB. Chunks hold whole pieces.
-  const int64_t K = probes_.num_slots(set), nodes = static_cast<int64_t>(config_.rule.nodes.size());
-  const int64_t grad_rows = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, K * layout_.size()));
+  const int64_t slots = probes_.num_slots(set), nodes = static_cast<int64_t>(config_.rule.nodes.size());
+  const int64_t grad_rows = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, slots * layout_.size()));
   return std::max<int64_t>(1, (full_gradients ? std::min(config_.probe_chunk, grad_rows) : config_.probe_chunk) / nodes);
 }
 
 PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<Piece>& pieces,
                                                   const std::vector<Tensor>& deltas,
                                                   const std::vector<std::vector<Tensor>>& directions) {
-  const int64_t K = probes_.num_slots(set), U = static_cast<int64_t>(unit_param_.size()), n = layout_.count();
+  const int64_t slots = probes_.num_slots(set), U = static_cast<int64_t>(unit_param_.size()), n = layout_.count();
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
   const int64_t per_chunk = pieces_per_chunk(set, false);
   const int64_t np_all = static_cast<int64_t>(pieces.size());
-  PieceDots out{Tensor::zeros({np_all, K, U}, DType::Float64), Tensor::zeros({np_all, K, U}, DType::Float64),
-                Tensor::zeros({np_all, K}, DType::Float64)};
+  PieceDots out{Tensor::zeros({np_all, slots, U}, DType::Float64), Tensor::zeros({np_all, slots, U}, DType::Float64),
+                Tensor::zeros({np_all, slots}, DType::Float64)};
   for (int64_t p0 = 0; p0 < np_all; p0 += per_chunk) {
     const std::vector<Piece> chunk(pieces.begin() + p0, pieces.begin() + std::min(np_all, p0 + per_chunk));
     const NodeRows rows = node_rows(config_.rule, chunk, dtype);
@@ -373,16 +418,16 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
     const std::vector<Tensor> dots =
         probes_.row_dots(set, forward_, loss_, eval_params_, directions, Tensor::from_vector(rows.input, {c}));
     // Unit u of row i, slot k: dots[p][i, k, dir] (data) and dir + 1 (decay), weighted, summed per piece.
-    double* pd = out.data.data<double>() + p0 * K * U;
-    double* py = out.decay.data<double>() + p0 * K * U;
+    double* pd = out.data.data<double>() + p0 * slots * U;
+    double* py = out.decay.data<double>() + p0 * slots * U;
     for (int64_t i = 0; i < c; ++i)
       for (int64_t u = 0; u < U; ++u) {
         const Tensor& d = dots[unit_param_[u]];
         const int64_t kp = d.size(2);
-        const double* dp = d.data<double>() + i * K * kp + unit_direction_[u];
-        for (int64_t k = 0; k < K; ++k) {
-          pd[(rows.piece[i] * K + k) * U + u] += rows.w[i] * dp[k * kp];
-          py[(rows.piece[i] * K + k) * U + u] += rows.w[i] * dp[k * kp + 1];
+        const double* dp = d.data<double>() + i * slots * kp + unit_direction_[u];
+        for (int64_t k = 0; k < slots; ++k) {
+          pd[(rows.piece[i] * slots + k) * U + u] += rows.w[i] * dp[k * kp];
+          py[(rows.piece[i] * slots + k) * U + u] += rows.w[i] * dp[k * kp + 1];
         }
       }
     if (ends.fa.defined()) {  // each piece's own residual F(b) − F(a) − φ̂·Δθ: [np, K]
@@ -395,7 +440,7 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
 
 void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas,
                                     Tensor& phi) {
-  const int64_t K = probes_.num_slots(set), sample_first = probes_.first_sample_row(set);
+  const int64_t slots = probes_.num_slots(set), sample_first = probes_.first_sample_row(set);
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
@@ -411,7 +456,7 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
     const Tensor g = probes_.row_gradients(set, forward_, loss_, eval_params_, layout_,
                                            Tensor::from_vector(rows.input, {c}));  // [c, K, P]
     for (int64_t i = 0; i < c; ++i)
-      K::add_(K::narrow(phi, 0, sample_first + rows.input[i] * K, K), K::squeeze(K::narrow(g, 0, i, 1), 0), rows.w[i]);
+      K::add_(K::narrow(phi, 0, sample_first + rows.input[i] * slots, slots), K::squeeze(K::narrow(g, 0, i, 1), 0), rows.w[i]);
   }
 }
 
@@ -431,7 +476,7 @@ void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,
 
 void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
                                const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
-  const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set);
+  const int64_t slots = probes_.num_slots(set), first = probes_.first_scalar(set);
   const Edges edges = kink_edges(set, deltas);
   std::vector<Piece> pieces;
   for (size_t j = 0; j < edges.size(); ++j)
@@ -451,9 +496,9 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
   }
   for (const Pieces* part : {&done, &active})
     for (int64_t p = 0; p < static_cast<int64_t>(part->pieces.size()); ++p) {
-      const int64_t row = first + part->pieces[p].input * K;
-      K::add_(K::narrow(out.data, 0, row, K), K::squeeze(K::narrow(part->dots.data, 0, p, 1), 0));
-      K::add_(K::narrow(out.decay, 0, row, K), K::squeeze(K::narrow(part->dots.decay, 0, p, 1), 0));
+      const int64_t row = first + part->pieces[p].input * slots;
+      K::add_(K::narrow(out.data, 0, row, slots), K::squeeze(K::narrow(part->dots.data, 0, p, 1), 0));
+      K::add_(K::narrow(out.decay, 0, row, slots), K::squeeze(K::narrow(part->dots.decay, 0, p, 1), 0));
     }
   if (full_gradients) {
     std::vector<Piece> final_pieces = done.pieces;
@@ -464,20 +509,20 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
 
 std::vector<bool> PathKernel::to_refine(size_t set, const Tensor& f_change, const Pieces& active,
                                         const Pieces& done) const {
-  const int64_t K = probes_.num_slots(set), first = probes_.first_scalar(set), n = layout_.count();
-  std::vector<double> residual(static_cast<size_t>(probes_.num_inputs(set) * K), 0.0);  // −Σ φ̂·Δθ per input
+  const int64_t slots = probes_.num_slots(set), first = probes_.first_scalar(set), n = layout_.count();
+  std::vector<double> residual(static_cast<size_t>(probes_.num_inputs(set) * slots), 0.0);  // −Σ φ̂·Δθ per input
   for (const Pieces* part : {&active, &done}) {
     if (part->pieces.empty()) continue;
     const Tensor q = piece_totals(part->dots.data, part->dots.decay, n);  // [pieces, K]
     for (int64_t p = 0; p < static_cast<int64_t>(part->pieces.size()); ++p)
-      for (int64_t k = 0; k < K; ++k) residual[part->pieces[p].input * K + k] -= q.at({p, k});
+      for (int64_t k = 0; k < slots; ++k) residual[part->pieces[p].input * slots + k] -= q.at({p, k});
   }
   std::vector<bool> refine;
   for (int64_t p = 0; p < static_cast<int64_t>(active.pieces.size()); ++p) {
     const Piece& pc = active.pieces[p];
     bool above = false, local_above = false;
-    for (int64_t k = 0; k < K; ++k) {
-      above |= !(std::abs(f_change.at({first + pc.input * K + k}) + residual[pc.input * K + k]) <= config_.tolerance);
+    for (int64_t k = 0; k < slots; ++k) {
+      above |= !(std::abs(f_change.at({first + pc.input * slots + k}) + residual[pc.input * slots + k]) <= config_.tolerance);
       local_above |= !(std::abs(active.dots.local.at({p, k})) <= config_.tolerance * (pc.b - pc.a));
     }
     refine.push_back(above && local_above);
@@ -492,7 +537,7 @@ Tensor index_tensor(const std::vector<int64_t>& v) { return Tensor::from_vector(
 PathKernel::Pieces PathKernel::refined(size_t set, const std::vector<Tensor>& deltas,
                                        const std::vector<std::vector<Tensor>>& directions, const Pieces& active,
                                        const std::vector<bool>& refine, Pieces& done) {
-  const int64_t K = probes_.num_slots(set);
+  const int64_t slots = probes_.num_slots(set);
   std::vector<int64_t> keep, parents, parent_of;
   std::vector<Piece> rejected;
   for (int64_t p = 0; p < static_cast<int64_t>(refine.size()); ++p) {
@@ -508,7 +553,7 @@ PathKernel::Pieces PathKernel::refined(size_t set, const std::vector<Tensor>& de
   std::vector<int64_t> accepted, accepted_halves, open_halves;
   for (size_t i = 0; i < rejected.size(); ++i) {
     bool ok = config_.extrapolate && halves_of[i].size() == 2;
-    for (int64_t k = 0; ok && k < K; ++k) {
+    for (int64_t k = 0; ok && k < slots; ++k) {
       const double local = (4 * (more.local.at({halves_of[i][0], k}) + more.local.at({halves_of[i][1], k})) -
                             active.dots.local.at({parents[i], k})) / 3;
       ok = std::abs(local) <= config_.tolerance * (rejected[i].b - rejected[i].a);
@@ -576,7 +621,7 @@ std::vector<PathKernel::Piece> PathKernel::halve(size_t set, const std::vector<T
 void PathKernel::step(const StepRecord& r) {
   if (r.step != steps_)
     throw std::invalid_argument(fmt::format("PathKernel: step {} given, expected step {}", r.step, steps_));
-  const int64_t P = layout_.size(), n = layout_.count();
+  const int64_t P = layout_.size();
   for (const Tensor* t : {&r.theta0, &r.theta1, &r.non_data})
     if (t->shape() != Shape{P} || t->dtype() != DType::Float64)
       throw std::invalid_argument(fmt::format("PathKernel: step vectors must be float64 [{}]", P));
@@ -586,32 +631,47 @@ void PathKernel::step(const StepRecord& r) {
   }
   const Tensor delta = K::sub(r.theta1, r.theta0);
   const Tensor data_delta = K::sub(delta, r.non_data);
+  const Tensor f_next = values_at(r.theta1);
+  const Tensor f_change = K::sub(f_next, f_current_);
+  const StepDots dots = integrate(r.theta0, delta, data_delta, r.non_data, f_change);
+  const Tensor data = accumulate(dots, f_change, data_delta, r.non_data);
+  if (config_.sample_level) account_samples(r, dots.phi, data, data_delta);
+  f_current_ = f_next;
+  ++steps_;
+  if (window_ends_after(steps_)) close_window();
+}
+
+PathKernel::StepDots PathKernel::integrate(const Tensor& theta0, const Tensor& delta, const Tensor& data_delta,
+                                           const Tensor& non_data, const Tensor& f_change) {
+  const int64_t P = layout_.size(), n = layout_.count();
   // Directions per tensor: (data, decay), then (data, decay) masked by each slice on it.
   std::vector<std::vector<Tensor>> directions(static_cast<size_t>(n));
   auto as_param = [&](const Tensor& flat, int64_t p) {
     return K::reshape(layout_.segment(flat, p).contiguous(), layout_.shape(p)).to(eval_params_[p].second.dtype());
   };
-  for (int64_t p = 0; p < n; ++p) directions[p] = {as_param(data_delta, p), as_param(r.non_data, p)};
+  for (int64_t p = 0; p < n; ++p) directions[p] = {as_param(data_delta, p), as_param(non_data, p)};
   for (const ResolvedComponent& c : components_)  // in the order of slices_ (see the units)
     for (const auto& [p, mask] : c.slices) {
       directions[p].push_back(K::mul(directions[p][0], mask.to(directions[p][0].dtype())));
       directions[p].push_back(K::mul(directions[p][1], mask.to(directions[p][1].dtype())));
     }
-  const Tensor f_next = values_at(r.theta1);
-  const Tensor f_change = K::sub(f_next, f_current_);
-
   // φ̂_s·(directions) for every probe scalar: per probe set, each input on its own pieces.
-  layout_.assign(r.theta0, eval_params_);
+  layout_.assign(theta0, eval_params_);
   std::vector<Tensor> deltas;
   for (int64_t p = 0; p < n; ++p) deltas.push_back(as_param(delta, p));
   const int64_t M = probes_.size(), U = unit_data_.size(1);
-  StepDots pieces{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
+  StepDots dots{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
   if (config_.sample_level || config_.parameter_wise)
-    pieces.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
-  for (size_t set = 0; set < probes_.sets().size(); ++set) integrate_set(set, f_change, deltas, directions, pieces);
+    dots.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
+  for (size_t set = 0; set < probes_.sets().size(); ++set) integrate_set(set, f_change, deltas, directions, dots);
+  return dots;
+}
 
-  const Tensor data = K::sum(K::narrow(pieces.data, 1, 0, n), {1});    // [M]
-  const Tensor decay = K::sum(K::narrow(pieces.decay, 1, 0, n), {1});  // [M]
+Tensor PathKernel::accumulate(const StepDots& dots, const Tensor& f_change, const Tensor& data_delta,
+                              const Tensor& non_data) {
+  const int64_t n = layout_.count();
+  const Tensor data = K::sum(K::narrow(dots.data, 1, 0, n), {1});    // [M]
+  const Tensor decay = K::sum(K::narrow(dots.decay, 1, 0, n), {1});  // [M]
   const Tensor total = K::add(data, decay);
   const Tensor residual = K::sub(f_change, total);
   K::add_(data_total_, data);
@@ -619,38 +679,38 @@ void PathKernel::step(const StepRecord& r) {
   K::add_(residual_sum_, residual);
   K::add_(residual_abs_, K::abs(residual));
   residual_max_ = K::maximum(residual_max_, K::abs(residual));
-  for (auto [acc, part] : {std::pair{&unit_data_, &pieces.data}, {&unit_decay_, &pieces.decay},
-                           {&window_data_, &pieces.data}, {&window_decay_, &pieces.decay}})
+  for (auto [acc, part] : {std::pair{&unit_data_, &dots.data}, {&unit_decay_, &dots.decay},
+                           {&window_data_, &dots.data}, {&window_decay_, &dots.decay}})
     K::add_(*acc, *part);
   step_stream_.append(total);
   residual_stream_.append(residual);
   if (param_total_.defined()) {  // φ̂_s ⊙ (Δθ_s − R_s) and φ̂_s ⊙ R_s per parameter: [M_s, P]
-    const Tensor data_part = K::mul(pieces.phi, data_delta);
+    const Tensor data_part = K::mul(dots.phi, data_delta);
     K::add_(param_total_, data_part);
     if (param_window_.defined()) K::add_(param_window_, data_part);
-    K::add_(param_decay_total_, K::mul(pieces.phi, r.non_data));
+    K::add_(param_decay_total_, K::mul(dots.phi, non_data));
   }
-  if (config_.sample_level) {
-    // End-to-end check: the samples' shares must add up to the data part of the update. Both
-    // sides are sums that cancel — over parameters, φ̂·(Δθ − R), and over training samples, Σ_i
-    // share_i — and rounding (float32 training, float32 buffers) is relative to their terms, so
-    // the gap is measured against Σ_p |φ̂_p (Δθ − R)_p| + Σ_i |share_i|. [M_s]
-    const Tensor shares = sample_step(r, pieces.phi);  // [M_s, N]
-    const Tensor got = K::sum(shares, {1});
-    const Tensor rows = Tensor::from_vector(sample_rows_, {static_cast<int64_t>(sample_rows_.size())});
-    const Tensor expected = K::index_select(data, 0, rows);
-    const Tensor scale = K::add(K::reshape(K::matmul(K::abs(pieces.phi), K::reshape(K::abs(data_delta), {P, 1})), {-1}),
-                                K::sum(K::abs(shares), {1}))
-                             .contiguous();
-    const Tensor gap = K::abs(K::sub(got, expected)).contiguous();
-    for (int64_t m = 0; m < gap.numel(); ++m) {
-      const double s = scale.data<double>()[m];
-      worst_mismatch_ = std::max(worst_mismatch_, gap.data<double>()[m] / (s > 0 ? s : 1.0));
-    }
+  return data;
+}
+
+void PathKernel::account_samples(const StepRecord& r, const Tensor& phi, const Tensor& data, const Tensor& data_delta) {
+  // End-to-end check: the samples' shares must add up to the data part of the update. Both
+  // sides are sums that cancel — over parameters, φ̂·(Δθ − R), and over training samples, Σ_i
+  // share_i — and rounding (float32 training, float32 buffers) is relative to their terms, so
+  // the gap is measured against Σ_p |φ̂_p (Δθ − R)_p| + Σ_i |share_i|. [M_s]
+  const int64_t P = layout_.size();
+  const Tensor shares = sample_step(r, phi);  // [M_s, N]
+  const Tensor got = K::sum(shares, {1});
+  const Tensor rows = Tensor::from_vector(sample_rows_, {static_cast<int64_t>(sample_rows_.size())});
+  const Tensor expected = K::index_select(data, 0, rows);
+  const Tensor scale = K::add(K::reshape(K::matmul(K::abs(phi), K::reshape(K::abs(data_delta), {P, 1})), {-1}),
+                              K::sum(K::abs(shares), {1}))
+                           .contiguous();
+  const Tensor gap = K::abs(K::sub(got, expected)).contiguous();
+  for (int64_t m = 0; m < gap.numel(); ++m) {
+    const double s = scale.data<double>()[m];
+    worst_mismatch_ = std::max(worst_mismatch_, gap.data<double>()[m] / (s > 0 ? s : 1.0));
   }
-  f_current_ = f_next;
-  ++steps_;
-  if (window_ends_after(steps_)) close_window();
 }
 
 Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
@@ -676,7 +736,7 @@ Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
     const Tensor a = K::narrow(r.batch_weights, 0, j0, b).contiguous();  // [b]
     Tensor losses = loss_(forward_(K::narrow(r.batch_x, 0, j0, b)), K::narrow(r.batch_y, 0, j0, b));
     std::vector<Tensor> g = per_sample_grad(losses, leaves);
-    Tensor grads = Tensor::empty({b, P}, DType::Float64);  // a_i ∇ℓ_i, [b, P]
+    Tensor grads = Tensor::zeros({b, P}, DType::Float64);  // a_i ∇ℓ_i, [b, P]
     for (int64_t p = 0; p < n; ++p) layout_.segment(grads, p).copy_(K::reshape(g[p], {b, -1}));
     grads = K::mul(grads, K::reshape(a.to(DType::Float64), {b, 1}));
     buffers_->add(ids, grads, r.grad_scale);

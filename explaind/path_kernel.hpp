@@ -40,26 +40,28 @@
 
 namespace pathgrad::explaind {
 
+// The kernel's settings. The tracker fills every field but max_kinks from TrackerOptions
+// (kernel_config in tracker.cpp): the defaults are TrackerOptions', not repeated here.
 struct PathKernelConfig {
-  QuadratureRule rule = gauss_legendre(4);
-  int64_t pieces = 1;        // equal pieces each step starts from
-  bool kink_aware = true;    // split each input's pieces at their ReLU crossings
-  bool active_fractions = true;  // units and max-pool windows switching within a piece: active fractions (§4d)
-  bool adaptive = true;      // halve the pieces of inputs whose |ρ| exceeds the tolerance
-  bool extrapolate = false;  // accept a halved piece's Richardson combination when its residual is within tolerance
-  double tolerance = 1e-9;   // per-step |ρ| target, absolute, per probe scalar
-  int max_depth = 8;         // halvings at most
-  int64_t max_kinks = 64;    // crossings located per input and step; beyond, uniform pieces
-  int64_t probe_chunk = 256; // rows per batched probe evaluation
-  int64_t window = 100;      // steps per window of the windowed exports ...
+  QuadratureRule rule;
+  int64_t pieces = 0;            // equal pieces each step starts from
+  bool kink_aware = false;       // split each input's pieces at their ReLU crossings
+  bool active_fractions = false; // units and max-pool windows switching within a piece: active fractions (§4d)
+  bool adaptive = false;         // halve the pieces of inputs whose |ρ| exceeds the tolerance
+  bool extrapolate = false;      // accept a halved piece's Richardson combination when its residual is within tolerance
+  double tolerance = 0;          // per-step |ρ| target, absolute, per probe scalar
+  int max_depth = 0;             // halvings at most
+  int64_t max_kinks = 64;        // crossings located per input and step; beyond, uniform pieces
+  int64_t probe_chunk = 0;       // rows per batched probe evaluation
+  int64_t window = 0;            // steps per window of the windowed exports ...
   std::vector<int64_t> window_edges;  // ... or explicit edges: windows [0, e1), [e1, e2), ..., [e_last, S)
   bool sample_level = false;
   bool sample_components = false;  // sample × component (sample level only)
   bool parameter_wise = false;     // probe × parameter for the sample-level probes (any level)
-  bool parameter_windows = true;   // ... also per window (parameter_window_data: windows × M_s × P on disk)
-  DType buffer_dtype = DType::Float64;
+  bool parameter_windows = false;  // ... also per window (parameter_window_data: windows × M_s × P on disk)
+  DType buffer_dtype{};
   int64_t num_samples = 0;   // N, the training-set size (sample level)
-  int64_t chunk_size = 256;  // training samples per per-sample-gradient chunk
+  int64_t chunk_size = 0;    // training samples per per-sample-gradient chunk
   std::string output_dir;    // where streamed arrays go (required)
   bool resume = false;       // keep the streams' .part files for load_state()
 };
@@ -203,6 +205,16 @@ class PathKernel {
   std::vector<Piece> halve(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& rejected,
                            std::vector<int64_t>& parent_of);
   Tensor values_at(const Tensor& theta);
+  // step(), integrate: φ̂_s contracted with the step's directions (data Δθ − R and decay R, per
+  // tensor and slice part) for every probe scalar, and φ̂_s itself for the sample-level probes.
+  StepDots integrate(const Tensor& theta0, const Tensor& delta, const Tensor& data_delta, const Tensor& non_data,
+                     const Tensor& f_change);
+  // step(), accumulate: the totals, residuals, unit and window sums, streams and parameter-wise
+  // sums of one step's dots; returns its data part per probe scalar [M].
+  Tensor accumulate(const StepDots& dots, const Tensor& f_change, const Tensor& data_delta, const Tensor& non_data);
+  // step(), sample level: the samples' shares (sample_step) and their check against `data`, the
+  // data part of the step, into worst_mismatch_.
+  void account_samples(const StepRecord& r, const Tensor& phi, const Tensor& data, const Tensor& data_delta);
   // Sample level of one step; returns each training sample's share in it [M_s, N].
   Tensor sample_step(const StepRecord& r, const Tensor& phi);
   void close_window();

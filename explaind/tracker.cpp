@@ -76,26 +76,26 @@ namespace {
 
 PathKernelConfig kernel_config(const TrackerOptions& o, bool parameter_wise, int64_t num_samples) {
   PathKernelConfig cfg;
-  cfg.rule = o.rule_;
-  cfg.adaptive = o.adaptive_;
-  cfg.extrapolate = o.extrapolate_;
-  cfg.pieces = o.pieces_;
-  cfg.kink_aware = o.kink_aware_;
-  cfg.active_fractions = o.active_fractions_;
-  cfg.probe_chunk = o.probe_chunk_;
-  cfg.tolerance = o.tolerance_;
-  cfg.max_depth = o.max_depth_;
-  cfg.window = o.window_;
-  cfg.window_edges = o.window_edges_;
-  cfg.sample_level = o.per_sample_;
-  cfg.sample_components = o.combinations_;
+  cfg.rule = o.rule();
+  cfg.adaptive = o.adaptive();
+  cfg.extrapolate = o.extrapolate();
+  cfg.pieces = o.pieces();
+  cfg.kink_aware = o.kink_aware();
+  cfg.active_fractions = o.active_fractions();
+  cfg.probe_chunk = o.probe_chunk_size();
+  cfg.tolerance = o.tolerance();
+  cfg.max_depth = o.max_depth();
+  cfg.window = o.window();
+  cfg.window_edges = o.window_edges();
+  cfg.sample_level = o.per_sample();
+  cfg.sample_components = o.combinations();
   cfg.parameter_wise = parameter_wise;
-  cfg.parameter_windows = o.parameter_windows_;
-  cfg.buffer_dtype = o.buffer_dtype_;
+  cfg.parameter_windows = o.parameter_windows();
+  cfg.buffer_dtype = o.buffer_dtype();
   cfg.num_samples = num_samples;
-  cfg.chunk_size = o.chunk_size_;
-  cfg.output_dir = o.output_dir_;
-  cfg.resume = !o.resume_from_.empty();
+  cfg.chunk_size = o.chunk_size();
+  cfg.output_dir = o.output_dir();
+  cfg.resume = !o.resume_from().empty();
   return cfg;
 }
 
@@ -131,7 +131,7 @@ Cost estimate_cost(const TrackerOptions& o, const PathKernelConfig& cfg, const P
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms;
   }
   if (cfg.parameter_wise)  // total, decay and (per window) window accumulators
-    k.memory_bytes += 8.0 * (o.parameter_windows_ ? 3 : 2) * Ms * P;
+    k.memory_bytes += 8.0 * (o.parameter_windows() ? 3 : 2) * Ms * P;
   k.probe_gradients_per_step = static_cast<double>(k.nodes_per_step) * M;
   return k;
 }
@@ -146,60 +146,62 @@ struct Tracker::Plan {
   Cost cost;
 };
 
-Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                             nn::Module& eval_model, std::vector<ProbeSet> probes, const TrackerOptions& options) {
   const ParamLayout layout(optimizer.named_parameters());
   layout.check_matches(model.named_parameters(), "Tracker: the model's parameters vs the optimizer's");
   layout.check_matches(eval_model.named_parameters(), "Tracker: the probe model's parameters vs the optimizer's");
-  if (options.combinations_ && !options.per_sample_)
+  if (options.reduction() == nn::Reduction::None)
+    throw std::invalid_argument("Tracker: reduction() must be the training loss's, Mean or Sum (not None)");
+  if (options.combinations() && !options.per_sample())
     throw std::invalid_argument("Tracker: combinations() needs per_sample(true)");
   const int64_t classes = num_classes_of(eval_model, probes);
-  ProbeScalars scalars(std::move(probes), classes, options.probe_chunk_);
-  if (options.per_sample_ && scalars.sample_level_size() == 0)
+  ProbeScalars scalars(std::move(probes), classes, options.probe_chunk_size());
+  if (options.per_sample() && scalars.sample_level_size() == 0)
     throw std::invalid_argument("Tracker: per_sample(true) needs a probe set with sample_level = true");
-  const bool parameter_wise = options.parameter_wise_ || options.combinations_;
+  const bool parameter_wise = options.parameter_wise() || options.combinations();
   if (parameter_wise && scalars.sample_level_size() == 0)
     throw std::invalid_argument("Tracker: parameter_wise(true) needs a probe set with sample_level = true");
   std::vector<Component> components = default_components(layout);
-  components.insert(components.end(), options.components_.begin(), options.components_.end());
+  components.insert(components.end(), options.components().begin(), options.components().end());
   PathKernelConfig cfg = kernel_config(options, parameter_wise, loader.dataset().size());
   const Cost cost = estimate_cost(options, cfg, scalars, layout, components, loader.options().batch_size());
   return Plan{std::move(scalars), std::move(components), std::move(cfg), cost};
 }
 
-Cost Tracker::estimate(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+Cost Tracker::estimate(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                        std::vector<ProbeSet> probes, const TrackerOptions& options) {
-  nn::Module& eval_model = options.probe_model_ ? *options.probe_model_ : model;
+  nn::Module& eval_model = options.probe_model() ? *options.probe_model() : model;
   return plan(model, optimizer, loader, eval_model, std::move(probes), options).cost;
 }
 
-Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::DataLoader& loader, LossFn loss,
+Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const nn::data::DataLoader& loader, LossFn loss,
                  std::vector<ProbeSet> probes, TrackerOptions options)
     : model_(model),
       optimizer_(optimizer),
       loader_(loader),
       loss_(std::move(loss)),
       options_(std::move(options)),
-      eval_model_(options_.probe_model_ ? *options_.probe_model_ : model) {
+      eval_model_(options_.probe_model() ? *options_.probe_model() : model) {
   if (!loss_) throw std::invalid_argument("Tracker: a per-sample loss function is required");
   Plan p = plan(model_, optimizer_, loader_, eval_model_, std::move(probes), options_);
   cost_ = p.cost;
-  if (cost_.memory_bytes > options_.memory_budget_)
+  if (cost_.memory_bytes > options_.memory_budget())
     throw std::invalid_argument(fmt::format(
         "Tracker: this configuration needs about {} (per-sample buffers {}), over the memory budget of {}; "
         "use fewer probes, float32 buffers, no sample level, or raise memory_budget()",
-        bytes_str(cost_.memory_bytes), bytes_str(cost_.buffer_bytes), bytes_str(options_.memory_budget_)));
+        bytes_str(cost_.memory_bytes), bytes_str(cost_.buffer_bytes), bytes_str(options_.memory_budget())));
   // The optimizer's gradient carries the training dtype's rounding, the shares the probe model's.
   const bool all_float64 = optimizer_.named_parameters().front().second.dtype() == DType::Float64 &&
                            eval_model_.named_parameters().front().second.dtype() == DType::Float64;
-  if (options_.check_tolerance_ <= 0) options_.check_tolerance_ = all_float64 ? 1e-6 : 1e-3;
+  if (options_.check_tolerance() <= 0) options_.check_tolerance(all_float64 ? 1e-6 : 1e-3);
 
   nn::Module& m = eval_model_;
   const DType eval_dtype = floating_dtype_of(m);
   kernel_ = std::make_unique<PathKernel>(std::move(p.scalars),
                                          [&m, eval_dtype](const Tensor& x) { return m.forward(as_model_input(x, eval_dtype)); },
                                          loss_, eval_model_.named_parameters(), std::move(p.components), p.config);
-  if (p.config.resume) kernel_->load_state(options_.resume_from_);
+  if (p.config.resume) kernel_->load_state(options_.resume_from());
   optimizer_.add_observer(this);
   attached_ = true;
 }
@@ -259,21 +261,21 @@ void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDes
     put(r.direct_coef, ps.direct_coef.materialize(layout.shape(p), DType::Float64));
   }
   if (sample_level) {
-    const data::Batch& batch = loader_.last_batch();
+    const nn::data::Batch& batch = loader_.last_batch();
     r.batch_x = batch.x;
     r.batch_y = batch.y;
     r.batch_ids = batch.ids;
-    const double a = options_.reduction_ == Reduction::Mean ? 1.0 / static_cast<double>(batch.ids.numel()) : 1.0;
+    const double a = options_.reduction() == nn::Reduction::Mean ? 1.0 / static_cast<double>(batch.ids.numel()) : 1.0;
     r.batch_weights = Tensor::full({batch.ids.numel()}, a, DType::Float64);
   }
   on_eval_model(eval_model_, model_, params, [&] { kernel_->step(r); });
-  if (sample_level && kernel_->worst_linear_form_mismatch() > options_.check_tolerance_)
+  if (sample_level && kernel_->worst_linear_form_mismatch() > options_.check_tolerance())
     throw std::runtime_error(fmt::format(
         "Tracker: at step {} the training samples' shares add up to the data part of the update only to a relative "
         "{:.3g} (tolerance {:.3g}). The per-sample losses recomputed at θ_s do not reproduce the gradient the "
         "optimizer used: check that the tracker's loss and reduction are the ones trained on, that the batch came "
         "from the tracked loader, and that the model has no randomness (Dropout) or batch statistics in training.",
-        r.step, kernel_->worst_linear_form_mismatch(), options_.check_tolerance_));
+        r.step, kernel_->worst_linear_form_mismatch(), options_.check_tolerance()));
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -294,7 +296,7 @@ Summary Tracker::finish() {
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Summary s = summarize(*kernel_);
   s.tracking_seconds = seconds_;
-  write_exports(options_.output_dir_, *kernel_, s, cost_);
+  write_exports(options_.output_dir(), *kernel_, s, cost_);
   return s;
 }
 

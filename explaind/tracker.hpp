@@ -36,95 +36,85 @@
 #include "explaind/quadrature.hpp"
 #include "explaind/summary.hpp"
 #include "nn/data/loader.hpp"
+#include "nn/loss.hpp"
 #include "nn/module.hpp"
+#include "nn/options.hpp"
 #include "optim/checkpoint.hpp"
 #include "optim/optimizer.hpp"
 
 namespace pathgrad::explaind {
 
-enum class Reduction { Mean, Sum };
-
+// The tracker's options, with the only defaults there are (the tracker copies them into the
+// PathKernelConfig it builds). Each has a chained setter and a getter: `opts.tolerance(1e-8)`,
+// `opts.tolerance()`.
 class TrackerOptions {
- public:
   // Level 2: the sample-wise (data) influence for probe sets marked sample_level.
-  TrackerOptions& per_sample(bool on) { per_sample_ = on; return *this; }
+  PATHGRAD_ARG(bool, per_sample) = false;
   // Level 3: sample × component (needs per_sample) and probe × parameter for sample-level probes.
-  TrackerOptions& combinations(bool on) { combinations_ = on; return *this; }
+  PATHGRAD_ARG(bool, combinations) = false;
   // Probe × parameter influence (total and per window, data and weight-decay parts apart) for the
   // probe sets marked sample_level, without the sample level: it needs those probes' own full
   // gradients at the quadrature nodes, no per-sample gradients of the training data.
-  TrackerOptions& parameter_wise(bool on) { parameter_wise_ = on; return *this; }
+  PATHGRAD_ARG(bool, parameter_wise) = false;
   // With parameter_wise: also per window (parameter_window_data, windows × M_s × P float64 on disk
   // and one more M_s × P accumulator). Off for many probes, e.g. pruning scores over the whole run.
-  TrackerOptions& parameter_windows(bool on) { parameter_windows_ = on; return *this; }
-  TrackerOptions& rule(QuadratureRule r) { rule_ = std::move(r); return *this; }
+  PATHGRAD_ARG(bool, parameter_windows) = true;
+  PATHGRAD_ARG(QuadratureRule, rule) = gauss_legendre(2);
   // Every step starts from this many equal pieces of the segment, each integrated with the rule.
-  TrackerOptions& pieces(int64_t n) { pieces_ = n; return *this; }
+  PATHGRAD_ARG(int64_t, pieces) = 1;
   // Split each probe input's segment at its ReLU crossings (path-kernel.md §4b).
-  TrackerOptions& kink_aware(bool on) { kink_aware_ = on; return *this; }
+  PATHGRAD_ARG(bool, kink_aware) = true;
   // Within each piece, give ReLU units and max-pool windows that switch between its ends their
   // active fraction in the backward pass (path-kernel.md §4d): the error of a switch falls from
   // O(h) to O(h²) in the piece width — what makes CNNs, with thousands of switches per step,
   // trackable.
-  TrackerOptions& active_fractions(bool on) { active_fractions_ = on; return *this; }
+  PATHGRAD_ARG(bool, active_fractions) = true;
   // Halve the pieces of probe inputs whose |ρ_s| exceeds tolerance (absolute).
-  TrackerOptions& adaptive(bool on) { adaptive_ = on; return *this; }
+  PATHGRAD_ARG(bool, adaptive) = true;
   // When a piece is halved, accept the Richardson combination (4·(halves) − piece) / 3 if its own
   // residual is within tolerance·(b − a) (path-kernel.md §4e): it cancels the O(h²) error that
   // active fractions leave, so CNN steps need fewer halvings.
-  TrackerOptions& extrapolate(bool on) { extrapolate_ = on; return *this; }
-  TrackerOptions& tolerance(double t) { tolerance_ = t; return *this; }
-  TrackerOptions& max_depth(int d) { max_depth_ = d; return *this; }
-  // Windows of the windowed exports: every `steps` steps, or explicit edges (windows [0, e1),
-  // [e1, e2), ..., [e_last, end)).
-  TrackerOptions& window(int64_t steps) { window_ = steps; return *this; }
-  TrackerOptions& window_edges(std::vector<int64_t> edges) { window_edges_ = std::move(edges); return *this; }
+  PATHGRAD_ARG(bool, extrapolate) = false;
+  // Per-step |ρ| target, absolute, per probe scalar.
+  PATHGRAD_ARG(double, tolerance) = 1e-9;
+  // Halvings at most.
+  PATHGRAD_ARG(int, max_depth) = 6;
+  // Windows of the windowed exports: every `window` steps, or explicit `window_edges` (windows
+  // [0, e1), [e1, e2), ..., [e_last, end)).
+  PATHGRAD_ARG(int64_t, window) = 100;
+  PATHGRAD_ARG(std::vector<int64_t>, window_edges);
   // Extra components (attention heads, ...), added to the defaults (per tensor, per module).
-  TrackerOptions& components(std::vector<Component> c) { components_ = std::move(c); return *this; }
-  TrackerOptions& reduction(Reduction r) { reduction_ = r; return *this; }
-  TrackerOptions& output_dir(std::string d) { output_dir_ = std::move(d); return *this; }
+  PATHGRAD_ARG(std::vector<Component>, components);
+  // How the loss trained on reduces the per-sample losses: Mean (a_i = 1/B) or Sum (a_i = 1);
+  // the tracker refuses None.
+  PATHGRAD_ARG(nn::Reduction, reduction) = nn::Reduction::Mean;
+  PATHGRAD_ARG(std::string, output_dir) = "explaind";
   // The tracker refuses to start when its estimated memory exceeds this (bytes).
-  TrackerOptions& memory_budget(double bytes) { memory_budget_ = bytes; return *this; }
-  TrackerOptions& chunk_size(int64_t n) { chunk_size_ = n; return *this; }
-  TrackerOptions& probe_chunk_size(int64_t n) { probe_chunk_ = n; return *this; }
+  PATHGRAD_ARG(double, memory_budget) = 8.0 * (1ull << 30);
+  // Training samples per per-sample-gradient chunk.
+  PATHGRAD_ARG(int64_t, chunk_size) = 256;
+  // Probe rows per batched probe evaluation.
+  PATHGRAD_ARG(int64_t, probe_chunk_size) = 256;
   // Storage of the per-sample buffers: Float64 (exact) or Float32 (half the memory).
-  TrackerOptions& buffer_dtype(DType d) { buffer_dtype_ = d; return *this; }
+  PATHGRAD_ARG(DType, buffer_dtype) = DType::Float64;
   // A second instance of the model (same parameter names and shapes), typically in float64,
   // on which probes are evaluated. Not owned.
-  TrackerOptions& probe_model(nn::Module* m) { probe_model_ = m; return *this; }
+  PATHGRAD_ARG(nn::Module*, probe_model) = nullptr;
   // Continue a tracked run from the tracker state saved by Tracker::save_state(dir) (restore
   // the model, optimizer and loader from their checkpoint too; see optim/checkpoint.hpp).
-  TrackerOptions& resume_from(std::string dir) { resume_from_ = std::move(dir); return *this; }
+  PATHGRAD_ARG(std::string, resume_from);
   // Relative tolerance of the per-step check that the samples' shares add up to the data part
   // φ̂·(Δθ − R) of the update (sample level), relative to Σ_p |φ̂_p (Δθ − R)_p| + Σ_i |share_i|
-  // (both sums cancel; rounding is relative to their terms). Default: 1e-6
+  // (both sums cancel; rounding is relative to their terms). 0 (the default) means: 1e-6
   // when both the trained model and the probe model are float64; 1e-3 when either is float32
   // (the optimizer's float32 gradient and the float64 shares then agree to ~1e-5 relative:
   // docs/explaind-exports.md).
-  TrackerOptions& check_tolerance(double t) { check_tolerance_ = t; return *this; }
-
-  bool per_sample_ = false, combinations_ = false, parameter_wise_ = false, parameter_windows_ = true, adaptive_ = true,
-       kink_aware_ = true, active_fractions_ = true, extrapolate_ = false;
-  QuadratureRule rule_ = gauss_legendre(2);
-  double tolerance_ = 1e-9;
-  int max_depth_ = 6;
-  int64_t pieces_ = 1;
-  int64_t window_ = 100;
-  std::vector<int64_t> window_edges_;
-  std::vector<Component> components_;
-  Reduction reduction_ = Reduction::Mean;
-  std::string output_dir_ = "explaind";
-  double memory_budget_ = 8.0 * (1ull << 30);
-  int64_t chunk_size_ = 256, probe_chunk_ = 256;
-  DType buffer_dtype_ = DType::Float64;
-  nn::Module* probe_model_ = nullptr;
-  std::string resume_from_;
-  double check_tolerance_ = 0;
+  PATHGRAD_ARG(double, check_tolerance) = 0;
 };
 
 class Tracker : public optim::StepObserver {
  public:
-  Tracker(nn::Module& model, optim::Optimizer& optimizer, const data::DataLoader& loader, LossFn loss,
+  Tracker(nn::Module& model, optim::Optimizer& optimizer, const nn::data::DataLoader& loader, LossFn loss,
           std::vector<ProbeSet> probes, TrackerOptions options = {});
   ~Tracker() override;
   Tracker(const Tracker&) = delete;
@@ -133,7 +123,7 @@ class Tracker : public optim::StepObserver {
   // What a tracker of this configuration would hold and spend (its cost_report()), without
   // building it: the same checks as the constructor, nothing allocated, no memory-budget check.
   // For sizing: e.g. how many probes fit a memory budget.
-  static Cost estimate(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+  static Cost estimate(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                        std::vector<ProbeSet> probes, const TrackerOptions& options = {});
 
   const Cost& cost() const { return cost_; }
@@ -162,12 +152,12 @@ class Tracker : public optim::StepObserver {
 
  private:
   struct Plan;
-  static Plan plan(nn::Module& model, const optim::Optimizer& optimizer, const data::DataLoader& loader,
+  static Plan plan(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                    nn::Module& eval_model, std::vector<ProbeSet> probes, const TrackerOptions& options);
 
   nn::Module& model_;
   optim::Optimizer& optimizer_;
-  const data::DataLoader& loader_;
+  const nn::data::DataLoader& loader_;
   LossFn loss_;
   TrackerOptions options_;
   nn::Module& eval_model_;

@@ -18,8 +18,8 @@ Conv2d::Conv2d(const Conv2dOptions& options) : options_(options) {
   if (options.padding() < 0)
     throw std::invalid_argument(fmt::format("Conv2d: padding must be >= 0, got {}", options.padding()));
   const int64_t k = options.kernel_size();
-  weight = register_parameter("weight", Tensor::empty({options.out_channels(), options.in_channels(), k, k}));
-  if (options.bias()) bias = register_parameter("bias", Tensor::empty({options.out_channels()}));
+  weight = register_parameter("weight", Tensor::zeros({options.out_channels(), options.in_channels(), k, k}));
+  if (options.bias()) bias = register_parameter("bias", Tensor::zeros({options.out_channels()}));
   init::default_affine_(weight, bias, generator_or_default(options.generator()));
 }
 

@@ -11,7 +11,7 @@ namespace pathgrad::nn {
 Embedding::Embedding(const EmbeddingOptions& options) : options_(options) {
   check_positive("Embedding", "num_embeddings", options.num_embeddings());
   check_positive("Embedding", "embedding_dim", options.embedding_dim());
-  weight = register_parameter("weight", Tensor::empty({options.num_embeddings(), options.embedding_dim()}));
+  weight = register_parameter("weight", Tensor::zeros({options.num_embeddings(), options.embedding_dim()}));
   init::normal_(weight, 0.0, 1.0, generator_or_default(options.generator()));
 }
 

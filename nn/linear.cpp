@@ -11,8 +11,8 @@ namespace pathgrad::nn {
 Linear::Linear(const LinearOptions& options) : options_(options) {
   check_positive("Linear", "in_features", options.in_features());
   check_positive("Linear", "out_features", options.out_features());
-  weight = register_parameter("weight", Tensor::empty({options.out_features(), options.in_features()}));
-  if (options.bias()) bias = register_parameter("bias", Tensor::empty({options.out_features()}));
+  weight = register_parameter("weight", Tensor::zeros({options.out_features(), options.in_features()}));
+  if (options.bias()) bias = register_parameter("bias", Tensor::zeros({options.out_features()}));
   init::default_affine_(weight, bias, generator_or_default(options.generator()));
 }
 

@@ -1,6 +1,7 @@
-// Helpers for layers' options structs: PATHGRAD_ARG declares one option with a chained setter and
-// a getter, so that options read like `LinearOptions(4, 3).bias(false)` (libtorch's TORCH_ARG);
-// check_positive validates a size.
+// The options idiom of every options class (layers', optimizers', the tracker's): PATHGRAD_ARG
+// declares one option with a chained setter and a getter, so that options read like
+// `LinearOptions(4, 3).bias(false)` and `SGDOptions(0.1).momentum(0.9)`, and `opts.momentum()`
+// reads one back (libtorch's TORCH_ARG); check_positive validates a size.
 #pragma once
 
 #include <cstdint>

@@ -115,10 +115,10 @@ void BasicAdam<Decoupled>::update(const ParamUpdate& p, ParamStep* description) 
   if (description) {
     description->buffer_decay = o.beta1();
     description->grad_scale = (1.0 - o.beta1()) * p.grad_factor;
-    inv_denom = Tensor::empty(shape, dtype);
+    inv_denom = Tensor::zeros(shape, dtype);
     description->buffer_coef.scale = -p.lr / (1.0 - std::pow(o.beta1(), static_cast<double>(k)));
     description->buffer_coef.elementwise = inv_denom;
-    if (decay) non_data = description->non_data = Tensor::empty(shape, dtype);
+    if (decay) non_data = description->non_data = Tensor::zeros(shape, dtype);
   }
 
   dispatch_float(dtype, "Adam::step", [&](auto tag) {

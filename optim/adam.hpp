@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "nn/options.hpp"
 #include "optim/param_group.hpp"
 
 namespace pathgrad::optim {
@@ -31,18 +32,15 @@ class BasicAdamOptions {
  public:
   explicit BasicAdamOptions(double lr = 1e-3) : lr_(lr) {}
 
-  BasicAdamOptions& lr(double value) { lr_ = value; return *this; }
-  BasicAdamOptions& betas(double beta1, double beta2) { beta1_ = beta1; beta2_ = beta2; return *this; }
-  BasicAdamOptions& eps(double value) { eps_ = value; return *this; }
-  BasicAdamOptions& weight_decay(double value) { weight_decay_ = value; return *this; }
-  BasicAdamOptions& amsgrad(bool value) { amsgrad_ = value; return *this; }
-  double lr() const { return lr_; }
+  // β1 and β2 together, as PyTorch's betas=(β1, β2).
+  BasicAdamOptions& betas(double beta1, double beta2) {
+    beta1_ = beta1;
+    beta2_ = beta2;
+    return *this;
+  }
   std::pair<double, double> betas() const { return {beta1_, beta2_}; }
   double beta1() const { return beta1_; }
   double beta2() const { return beta2_; }
-  double eps() const { return eps_; }
-  double weight_decay() const { return weight_decay_; }
-  bool amsgrad() const { return amsgrad_; }
 
   // Throws std::invalid_argument unless lr, eps and weight_decay are finite and >= 0 and both
   // betas are in [0, 1).
@@ -58,13 +56,14 @@ class BasicAdamOptions {
     f("amsgrad", self.amsgrad_);
   }
 
+  PATHGRAD_ARG(double, lr);
+  PATHGRAD_ARG(double, eps) = 1e-8;
+  PATHGRAD_ARG(double, weight_decay) = Decoupled ? 1e-2 : 0.0;
+  PATHGRAD_ARG(bool, amsgrad) = false;
+
  private:
-  double lr_;
   double beta1_ = 0.9;
   double beta2_ = 0.999;
-  double eps_ = 1e-8;
-  double weight_decay_ = Decoupled ? 1e-2 : 0.0;
-  bool amsgrad_ = false;
 };
 
 using AdamOptions = BasicAdamOptions<false>;

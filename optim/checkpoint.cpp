@@ -171,7 +171,7 @@ void naming_file(const std::string& file, F&& f) {
 // state.json, parsed and checked against the generators the caller passed.
 struct SavedState {
   int64_t step = 0;
-  data::DataLoaderState loader;
+  nn::data::DataLoaderState loader;
   Generator::State default_generator{};
   std::map<std::string, Generator::State> generators;
   std::vector<std::string> parts;
@@ -201,10 +201,10 @@ SavedState read_state_file(const std::string& file, const NamedGenerators& gener
       fail(fmt::format("field '{}': {}", field, e.what()));
     }
   };
-  parse("loader", [&] { saved.loader = j["loader"].get<data::DataLoaderState>(); });
-  parse("default_generator", [&] { saved.default_generator = data::generator_state_from_json(j["default_generator"]); });
+  parse("loader", [&] { saved.loader = j["loader"].get<nn::data::DataLoaderState>(); });
+  parse("default_generator", [&] { saved.default_generator = nn::data::generator_state_from_json(j["default_generator"]); });
   for (const auto& [name, value] : j["generators"].items())
-    parse("generators." + name, [&] { saved.generators[name] = data::generator_state_from_json(value); });
+    parse("generators." + name, [&] { saved.generators[name] = nn::data::generator_state_from_json(value); });
   if (j.contains("parts")) parse("parts", [&] {
     if (!j["parts"].is_array()) throw std::invalid_argument("must be an array of names");
     for (const Json& name : j["parts"]) {
@@ -233,7 +233,7 @@ SavedState read_state_file(const std::string& file, const NamedGenerators& gener
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const nn::Module& model, const Optimizer& optimizer,
-                     const data::DataLoader& loader, const nlohmann::json& extra,
+                     const nn::data::DataLoader& loader, const nlohmann::json& extra,
                      const NamedGenerators& generators, const std::vector<CheckpointPart>& parts) {
   check_generators(generators, "save_checkpoint");
   check_parts(parts);
@@ -245,14 +245,14 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Opti
         target.string(), kStateFile));
 
   Json saved_generators = Json::object();
-  for (const auto& [name, gen] : generators) saved_generators[name] = data::generator_state_to_json(gen->state());
+  for (const auto& [name, gen] : generators) saved_generators[name] = nn::data::generator_state_to_json(gen->state());
   Json part_names = Json::array();
   for (const CheckpointPart& part : parts) part_names.push_back(part.name);
   const Json state = {{"format", kFormat},
                       {"version", kVersion},
                       {"step", optimizer.steps_taken()},
                       {"loader", loader.state()},
-                      {"default_generator", data::generator_state_to_json(nn::default_generator().state())},
+                      {"default_generator", nn::data::generator_state_to_json(nn::default_generator().state())},
                       {"generators", saved_generators},
                       {"parts", part_names},
                       {"extra", encode_nonfinite(extra)}};
@@ -294,7 +294,7 @@ bool checkpoint_exists(const std::string& dir) {
 }
 
 nlohmann::json load_checkpoint(const std::string& dir, nn::Module& model, Optimizer& optimizer,
-                               data::DataLoader& loader, const NamedGenerators& generators) {
+                               nn::data::DataLoader& loader, const NamedGenerators& generators) {
   check_generators(generators, "load_checkpoint");
   const fs::path path = directory_path(dir, "load_checkpoint");
   const std::string state_file = (path / kStateFile).string();

@@ -77,7 +77,7 @@ std::string checkpoint_part_dir(const std::string& dir, const std::string& name)
 // std::runtime_error naming the path when `dir` exists but is neither empty nor a checkpoint (it
 // is not replaced) and on any I/O failure; <dir> is then left as it was, and "<dir>.tmp" removed.
 void save_checkpoint(const std::string& dir, const nn::Module& model, const Optimizer& optimizer,
-                     const data::DataLoader& loader, const nlohmann::json& extra = nullptr,
+                     const nn::data::DataLoader& loader, const nlohmann::json& extra = nullptr,
                      const NamedGenerators& generators = {}, const std::vector<CheckpointPart>& parts = {});
 
 // True when `dir` holds a complete checkpoint (its state.json exists).
@@ -96,6 +96,6 @@ bool checkpoint_exists(const std::string& dir);
 // or malformed file, std::invalid_argument for a checkpoint that does not fit the objects (names,
 // shapes, dtypes, optimizer kind, loader configuration, generator names).
 nlohmann::json load_checkpoint(const std::string& dir, nn::Module& model, Optimizer& optimizer,
-                               data::DataLoader& loader, const NamedGenerators& generators = {});
+                               nn::data::DataLoader& loader, const NamedGenerators& generators = {});
 
 }  // namespace pathgrad::optim

@@ -86,8 +86,8 @@ void SGD::update(const ParamUpdate& p, ParamStep* description) {
   const bool momentum = o.momentum() != 0.0, decay = o.weight_decay() != 0.0;
   const bool first = !st.momentum.defined();
   if (momentum && first) {
-    st.momentum = Tensor::empty(p.param.shape(), p.param.dtype());
-    if (decay) st.momentum_wd = Tensor::empty(p.param.shape(), p.param.dtype());
+    st.momentum = Tensor::zeros(p.param.shape(), p.param.dtype());
+    if (decay) st.momentum_wd = Tensor::zeros(p.param.shape(), p.param.dtype());
   }
   const Tensor buf = momentum ? st.momentum : Tensor();
   const Tensor buf_wd = momentum && decay ? st.momentum_wd : Tensor();
@@ -103,7 +103,7 @@ void SGD::update(const ParamUpdate& p, ParamStep* description) {
     } else {
       description->direct_coef.scale = -eta * c;
     }
-    if (decay) non_data = description->non_data = Tensor::empty(p.param.shape(), p.param.dtype());
+    if (decay) non_data = description->non_data = Tensor::zeros(p.param.shape(), p.param.dtype());
   }
 
   dispatch_float(p.param.dtype(), "SGD::step", [&](auto tag) {

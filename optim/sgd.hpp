@@ -12,6 +12,7 @@
 #include <functional>
 #include <vector>
 
+#include "nn/options.hpp"
 #include "optim/param_group.hpp"
 
 namespace pathgrad::optim {
@@ -19,17 +20,6 @@ namespace pathgrad::optim {
 class SGDOptions {
  public:
   explicit SGDOptions(double lr) : lr_(lr) {}
-
-  SGDOptions& lr(double value) { lr_ = value; return *this; }
-  SGDOptions& momentum(double value) { momentum_ = value; return *this; }
-  SGDOptions& dampening(double value) { dampening_ = value; return *this; }
-  SGDOptions& weight_decay(double value) { weight_decay_ = value; return *this; }
-  SGDOptions& nesterov(bool value) { nesterov_ = value; return *this; }
-  double lr() const { return lr_; }
-  double momentum() const { return momentum_; }
-  double dampening() const { return dampening_; }
-  double weight_decay() const { return weight_decay_; }
-  bool nesterov() const { return nesterov_; }
 
   // Throws std::invalid_argument unless lr, momentum and weight_decay are finite and >= 0,
   // dampening is in [0, 1], and nesterov comes with momentum > 0 and dampening 0.
@@ -44,12 +34,11 @@ class SGDOptions {
     f("nesterov", self.nesterov_);
   }
 
- private:
-  double lr_;
-  double momentum_ = 0.0;
-  double dampening_ = 0.0;
-  double weight_decay_ = 0.0;
-  bool nesterov_ = false;
+  PATHGRAD_ARG(double, lr);
+  PATHGRAD_ARG(double, momentum) = 0.0;
+  PATHGRAD_ARG(double, dampening) = 0.0;
+  PATHGRAD_ARG(double, weight_decay) = 0.0;
+  PATHGRAD_ARG(bool, nesterov) = false;
 };
 
 class SGD : public GroupedOptimizer<SGDOptions> {

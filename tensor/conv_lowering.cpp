@@ -68,7 +68,7 @@ Tensor im2col(const Tensor& x_in, const Conv2dGeometry& g) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t OH = g.out_h(H), OW = g.out_w(W), L = OH * OW, rows = C * g.kh * g.kw;
   // Laid out [rows, N, L]: row r of every sample's columns side by side.
-  Tensor buffer = Tensor::uninitialized({rows, N, L}, x.dtype());
+  Tensor buffer = Tensor::empty({rows, N, L}, x.dtype());
   dispatch_float(x.dtype(), "im2col", [&](auto tag) {
     using T = decltype(tag);
     const T* in = x.template data<T>();
@@ -142,7 +142,7 @@ Tensor conv2d_input_grad(const Tensor& w, const Tensor& grad, const Shape& x_sha
     throw std::invalid_argument(fmt::format("conv2d_input_grad: weights {} and gradient {} (contiguous, one dtype) do "
                                             "not match input {}", shape_str(w.shape()), shape_str(grad.shape()),
                                             shape_str(x_shape)));
-  Tensor x = Tensor::uninitialized(x_shape, w.dtype());
+  Tensor x = Tensor::empty(x_shape, w.dtype());
   dispatch_float(w.dtype(), "conv2d_input_grad", [&](auto tag) {
     using T = decltype(tag);
     const int64_t per_block = std::clamp<int64_t>(kColumnBlockBytes / int64_t{sizeof(T)} / std::max<int64_t>(CKK * L, 1), 1, std::max<int64_t>(N, 1));

@@ -26,7 +26,7 @@ template <class F>
 Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f, bool allow_int = true) {
   check_same_dtype(op, a, b);
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = Tensor::uninitialized(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype());
   auto run = [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
@@ -62,7 +62,7 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f, bool allow_
 // out = f(a) elementwise for float tensors.
 template <class F>
 Tensor unary(const char* op, const Tensor& a, F f) {
-  Tensor out = Tensor::uninitialized(a.shape(), a.dtype());
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
   dispatch_float(a.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
@@ -114,7 +114,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const Shape out_shape =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor c = cond.to(a.dtype());
-  Tensor out = Tensor::uninitialized(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype());
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();

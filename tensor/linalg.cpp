@@ -146,8 +146,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  // GEMM overwrites every output entry; an empty inner dimension leaves the zeros of empty().
-  Tensor out = k > 0 ? Tensor::uninitialized(out_shape, a.dtype()) : Tensor::empty(out_shape, a.dtype());
+  // GEMM overwrites every output entry; with an empty inner dimension the product is zeros().
+  Tensor out = k > 0 ? Tensor::empty(out_shape, a.dtype()) : Tensor::zeros(out_shape, a.dtype());
 
   dispatch_float(a.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);

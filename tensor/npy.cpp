@@ -223,7 +223,7 @@ Tensor load_npy(const std::string& path) {
   if (available > expected)
     fail(path, fmt::format("{} extra bytes after the data of shape {} of {} ({} bytes)", available - expected,
                            shape_str(h.shape), dtype_name(h.dtype), expected));
-  Tensor t = Tensor::uninitialized(h.shape, h.dtype);
+  Tensor t = Tensor::empty(h.shape, h.dtype);
   read_exact(static_cast<char*>(t.raw_data()), expected, "data");
   return t;
 }

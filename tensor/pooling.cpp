@@ -22,7 +22,7 @@ PoolResult pool(const Tensor& x_in, const Windows& rows, const Windows& cols, co
   Tensor x = x_in.contiguous();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t OH = static_cast<int64_t>(rows.begin.size()), OW = static_cast<int64_t>(cols.begin.size());
-  PoolResult r{Tensor::uninitialized({N, C, OH, OW}, x.dtype()), Tensor::uninitialized({N, C, OH, OW}, DType::Int64)};
+  PoolResult r{Tensor::empty({N, C, OH, OW}, x.dtype()), Tensor::empty({N, C, OH, OW}, DType::Int64)};
   int64_t* idx = r.indices.data<int64_t>();
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);

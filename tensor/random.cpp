@@ -62,7 +62,7 @@ int64_t Generator::randint(int64_t n) {
 }
 
 Tensor rand_uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype) {
-  Tensor t = Tensor::uninitialized(shape, dtype);
+  Tensor t = Tensor::empty(shape, dtype);
   dispatch_float(dtype, "rand_uniform", [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
@@ -72,7 +72,7 @@ Tensor rand_uniform(const Shape& shape, double lo, double hi, Generator& gen, DT
 }
 
 Tensor rand_normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype) {
-  Tensor t = Tensor::uninitialized(shape, dtype);
+  Tensor t = Tensor::empty(shape, dtype);
   dispatch_float(dtype, "rand_normal", [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();

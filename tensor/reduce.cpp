@@ -89,7 +89,7 @@ std::optional<Block> reduced_block(const Tensor& a, const std::vector<bool>& red
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   ReducePlan p = plan_reduce("sum", a, dims, keepdim);
-  Tensor out = Tensor::uninitialized(p.out_shape, a.dtype());
+  Tensor out = Tensor::empty(p.out_shape, a.dtype());
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
@@ -138,7 +138,7 @@ template <bool Max>
 Tensor extreme(const char* op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   ReducePlan p = plan_reduce(op, a, dims, keepdim);
   if (p.inner == 0) throw std::invalid_argument(fmt::format("{}: reducing over an empty dimension", op));
-  Tensor out = Tensor::uninitialized(p.out_shape, a.dtype());
+  Tensor out = Tensor::empty(p.out_shape, a.dtype());
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
@@ -155,7 +155,7 @@ template <bool Max>
 Tensor arg_extreme(const char* op, const Tensor& a, int64_t dim, bool keepdim) {
   ReducePlan p = plan_reduce(op, a, {dim}, keepdim);
   if (p.inner == 0) throw std::invalid_argument(fmt::format("{}: reducing over an empty dimension", op));
-  Tensor out = Tensor::uninitialized(p.out_shape, DType::Int64);
+  Tensor out = Tensor::empty(p.out_shape, DType::Int64);
   int64_t* o = out.data<int64_t>();
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -178,7 +178,7 @@ Tensor argmin(const Tensor& a, int64_t dim, bool keepdim) { return arg_extreme<f
 Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   ReducePlan p = plan_reduce("logsumexp", a, dims, keepdim);
   if (p.inner == 0) throw std::invalid_argument("logsumexp: reducing over an empty dimension");
-  Tensor out = Tensor::uninitialized(p.out_shape, a.dtype());
+  Tensor out = Tensor::empty(p.out_shape, a.dtype());
   dispatch_float(a.dtype(), "logsumexp", [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
@@ -202,7 +202,7 @@ Tensor along_dim(const char* op, const Tensor& a, int64_t dim, F f) {
   const int64_t d = normalize_dim(dim, a.dim(), op);
   const int64_t last = a.dim() - 1;
   Tensor moved = d == last ? a.contiguous() : transpose(a, d, last).contiguous();
-  Tensor out = Tensor::uninitialized(moved.shape(), a.dtype());
+  Tensor out = Tensor::empty(moved.shape(), a.dtype());
   const int64_t n = moved.shape()[last];
   const int64_t rows = n == 0 ? 0 : moved.numel() / n;
   dispatch_float(a.dtype(), op, [&](auto tag) {
@@ -280,7 +280,7 @@ Tensor kl_div_log(const Tensor& log_p, const Tensor& log_q, int64_t dim) {
   order.push_back(d);
   const Tensor p = permute(log_p, order).contiguous(), q = permute(log_q, order).contiguous();
   const int64_t n = log_p.shape()[d], rows = numel(out_shape);
-  Tensor out = Tensor::uninitialized(out_shape, log_p.dtype());
+  Tensor out = Tensor::empty(out_shape, log_p.dtype());
   dispatch_float(log_p.dtype(), "kl_div_log", [&](auto tag) {
     using T = decltype(tag);
     const T *pp = p.data<T>(), *qq = q.data<T>();

@@ -147,7 +147,7 @@ class Loader {
                        data_size, data_size - covered));
 
     for (const Entry& e : entries) {  // sequential: each tensor starts where the previous ended
-      Tensor t = Tensor::uninitialized(e.shape, e.dtype);
+      Tensor t = Tensor::empty(e.shape, e.dtype);
       if (!in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(e.end - e.begin)))
         fail(e.name, "truncated data");
       out.tensors.emplace_back(e.name, std::move(t));

@@ -137,7 +137,7 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   Tensor c = a.contiguous(), idx = index.contiguous();
   Shape out_shape = a.shape();
   out_shape[d] = idx.numel();
-  Tensor out = Tensor::uninitialized(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype());
   const Split3 s = split_at(a.shape(), d);
   const int64_t* ip = idx.data<int64_t>();
   const size_t es = dtype_size(a.dtype());
@@ -165,7 +165,7 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
       throw std::invalid_argument(fmt::format("gather: index {} larger than input {} outside dim {}",
                                               shape_str(index.shape()), shape_str(a.shape()), d));
   Tensor idx = index.contiguous();
-  Tensor out = Tensor::uninitialized(index.shape(), a.dtype());
+  Tensor out = Tensor::empty(index.shape(), a.dtype());
   const int64_t* ip = idx.data<int64_t>();
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -270,7 +270,7 @@ Tensor cat(const std::vector<Tensor>& parts, int64_t dim) {
                                                 shape_str(p.shape()), shape_str(first.shape()), d));
     out_shape[d] += p.shape()[d];
   }
-  Tensor out = Tensor::uninitialized(out_shape, first.dtype());
+  Tensor out = Tensor::empty(out_shape, first.dtype());
   int64_t at = 0;
   for (const Tensor& p : parts) {
     narrow(out, d, at, p.shape()[d]).copy_(p);

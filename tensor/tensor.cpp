@@ -54,14 +54,13 @@ Tensor allocate(const Shape& shape, DType dtype, bool zero_fill) {
 }
 }  // namespace
 
-Tensor Tensor::empty(const Shape& shape, DType dtype) { return allocate(shape, dtype, true); }
-Tensor Tensor::uninitialized(const Shape& shape, DType dtype) { return allocate(shape, dtype, false); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype) { return allocate(shape, dtype, true); }
+Tensor Tensor::empty(const Shape& shape, DType dtype) { return allocate(shape, dtype, false); }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype) { return empty(shape, dtype); }
 Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
-  Tensor t = uninitialized(shape, dtype);
+  Tensor t = empty(shape, dtype);
   t.fill_(value);
   return t;
 }
@@ -69,7 +68,7 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
 Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
 
 Tensor Tensor::arange(int64_t n, DType dtype) {
-  Tensor t = uninitialized({n}, dtype);
+  Tensor t = empty({n}, dtype);
   dispatch_all(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
@@ -79,7 +78,7 @@ Tensor Tensor::arange(int64_t n, DType dtype) {
 }
 
 Tensor Tensor::eye(int64_t n, DType dtype) {
-  Tensor t = empty({n, n}, dtype);
+  Tensor t = zeros({n, n}, dtype);
   for (int64_t i = 0; i < n; ++i) t.set({i, i}, 1.0);
   return t;
 }
@@ -88,7 +87,7 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
   if (static_cast<int64_t>(values.size()) != pathgrad::numel(shape))
     throw std::invalid_argument(fmt::format("from_vector: {} values do not fill shape {}",
                                             values.size(), shape_str(shape)));
-  Tensor t = uninitialized(shape, dtype);
+  Tensor t = empty(shape, dtype);
   dispatch_all(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
@@ -112,7 +111,7 @@ Tensor Tensor::from_vector(const std::vector<int64_t>& values, const Shape& shap
 }
 
 Tensor Tensor::from_buffer(const void* data, const Shape& shape, DType dtype) {
-  Tensor t = uninitialized(shape, dtype);
+  Tensor t = empty(shape, dtype);
   const std::size_t bytes = static_cast<std::size_t>(t.numel()) * dtype_size(dtype);
   if (bytes > 0) std::memcpy(t.raw_data(), data, bytes);  // `data` may be null when there is nothing to copy
   return t;
@@ -243,14 +242,14 @@ Tensor Tensor::contiguous() const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor out = uninitialized(shape(), dtype());
+  Tensor out = empty(shape(), dtype());
   out.copy_(*this);
   return out;
 }
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
-  Tensor out = uninitialized(shape(), target);
+  Tensor out = empty(shape(), target);
   out.copy_(*this);
   return out;
 }

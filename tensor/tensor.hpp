@@ -84,10 +84,9 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // ---- creation (all results are contiguous and own fresh storage) ----
-  static Tensor empty(const Shape& shape, DType dtype = DType::Float32);  // zero-filled
-  // Like empty() but not zero-filled: the contents are unspecified. For kernels that overwrite
-  // every element (it saves a pass over memory).
-  static Tensor uninitialized(const Shape& shape, DType dtype = DType::Float32);
+  // Contents unspecified (PyTorch's torch.empty): for kernels that overwrite every element (it
+  // saves a pass over memory). Anything that reads before writing wants zeros().
+  static Tensor empty(const Shape& shape, DType dtype = DType::Float32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
   static Tensor ones(const Shape& shape, DType dtype = DType::Float32);
   static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32);

@@ -30,11 +30,11 @@ using Json = nlohmann::json;
 namespace {
 
 // 100 examples, 8 features, 3 classes given by a random linear teacher.
-data::TensorDataset synthetic_dataset() {
+nn::data::TensorDataset synthetic_dataset() {
   Generator gen(5);
   const Tensor x = rand_normal({100, 8}, 0, 1, gen);
   const Tensor teacher = rand_normal({8, 3}, 0, 1, gen);
-  return data::TensorDataset(x, kernel::argmax(kernel::matmul(x, teacher), 1));
+  return nn::data::TensorDataset(x, kernel::argmax(kernel::matmul(x, teacher), 1));
 }
 
 // Two Dropouts: one drawing from nn::default_generator(), one from its own generator.
@@ -62,13 +62,13 @@ enum class Kind { SGD, AdamW };
 struct Run {
   Generator dropout_generator;
   Mlp model;
-  data::DataLoader loader;
+  nn::data::DataLoader loader;
   std::unique_ptr<optim::Optimizer> optimizer;
 
-  Run(const data::Dataset& dataset, Kind kind, uint64_t seed, int64_t batch_size = 16, int64_t hidden = 16)
+  Run(const nn::data::Dataset& dataset, Kind kind, uint64_t seed, int64_t batch_size = 16, int64_t hidden = 16)
       : dropout_generator(seed + 100),
         model((nn::manual_seed(seed), &dropout_generator), hidden),  // seeded before the weights are drawn
-        loader(dataset, data::DataLoaderOptions(batch_size).shuffle(true).seed(3)) {
+        loader(dataset, nn::data::DataLoaderOptions(batch_size).shuffle(true).seed(3)) {
     if (kind == Kind::SGD) {
       optimizer = std::make_unique<optim::SGD>(model.named_parameters(),
                                                optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-3));
@@ -82,7 +82,7 @@ struct Run {
   optim::NamedGenerators generators() { return {{"dropout", &dropout_generator}}; }
   void train(int64_t steps) {
     for (int64_t i = 0; i < steps; ++i) {
-      const data::Batch& batch = loader.next();
+      const nn::data::Batch& batch = loader.next();
       optimizer->zero_grad();
       nn::cross_entropy(model.forward(batch.x), batch.y).backward();
       optimizer->step();
@@ -101,8 +101,8 @@ struct Everything {
 };
 Everything capture(const Run& run) {
   return {snapshot(run.model.state_dict()), run.optimizer->state_dict(), run.loader.state(),
-          data::generator_state_to_json(nn::default_generator().state()),
-          data::generator_state_to_json(run.dropout_generator.state())};
+          nn::data::generator_state_to_json(nn::default_generator().state()),
+          nn::data::generator_state_to_json(run.dropout_generator.state())};
 }
 void check_unchanged(const Run& run, const Everything& before) {
   const Everything now = capture(run);
@@ -129,14 +129,14 @@ std::set<std::string> entries(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("a run stopped after k steps and resumed from its checkpoint continues bit for bit") {
-  const data::TensorDataset dataset = synthetic_dataset();
+  const nn::data::TensorDataset dataset = synthetic_dataset();
   // 7 batches per epoch: the checkpoint falls inside epoch 1, the resumed part crosses into epoch 3.
   constexpr int64_t k = 10, m = 12;
   for (Kind kind : {Kind::SGD, Kind::AdamW}) {
     INFO((kind == Kind::SGD ? "SGD with momentum" : "AdamW"));
     Run reference(dataset, kind, 1);
     reference.train(k + m);
-    const Json reference_generator = data::generator_state_to_json(nn::default_generator().state());
+    const Json reference_generator = nn::data::generator_state_to_json(nn::default_generator().state());
     CHECK(reference.loader.epoch() == 3);
 
     TempDir dir;
@@ -155,14 +155,14 @@ TEST_CASE("a run stopped after k steps and resumed from its checkpoint continues
     check_same_state(resumed.model.state_dict(), reference.model.state_dict());
     check_same_state(resumed.optimizer->state_dict(), reference.optimizer->state_dict());
     CHECK(Json(resumed.loader.state()) == Json(reference.loader.state()));
-    CHECK(data::generator_state_to_json(nn::default_generator().state()) == reference_generator);
+    CHECK(nn::data::generator_state_to_json(nn::default_generator().state()) == reference_generator);
     CHECK(resumed.dropout_generator.state().s == reference.dropout_generator.state().s);
 
     // Each restored part matters: leaving any one of them out changes the final weights.
     for (const char* part : {"default generator", "dropout generator", "loader"}) {
       INFO("not restored: " << part);
       Run partial(dataset, kind, 2);
-      const data::DataLoaderState fresh_loader = partial.loader.state();
+      const nn::data::DataLoaderState fresh_loader = partial.loader.state();
       partial.load(ckpt);
       if (std::string(part) == "default generator") nn::default_generator().reseed(7);
       if (std::string(part) == "dropout generator") partial.dropout_generator.reseed(7);
@@ -174,7 +174,7 @@ TEST_CASE("a run stopped after k steps and resumed from its checkpoint continues
 }
 
 TEST_CASE("checkpoint layout: three files and state.json's fields; saving again replaces it atomically") {
-  const data::TensorDataset dataset = synthetic_dataset();
+  const nn::data::TensorDataset dataset = synthetic_dataset();
   TempDir dir;
   const std::string ckpt = dir.file("runs/ckpt");  // missing parents are created
   Run run(dataset, Kind::SGD, 1);
@@ -190,8 +190,8 @@ TEST_CASE("checkpoint layout: three files and state.json's fields; saving again 
   CHECK(state["version"] == 1);
   CHECK(state["step"] == 3);
   CHECK(state["loader"] == Json(run.loader.state()));
-  CHECK(state["default_generator"] == data::generator_state_to_json(nn::default_generator().state()));
-  CHECK(state["generators"] == Json{{"dropout", data::generator_state_to_json(run.dropout_generator.state())}});
+  CHECK(state["default_generator"] == nn::data::generator_state_to_json(nn::default_generator().state()));
+  CHECK(state["generators"] == Json{{"dropout", nn::data::generator_state_to_json(run.dropout_generator.state())}});
   CHECK(state["extra"] == Json{{"epoch", 0}});
   const SafetensorsContents model = load_safetensors(ckpt + "/model.safetensors");
   CHECK(model.metadata.at("module") == "Mlp");
@@ -208,7 +208,7 @@ TEST_CASE("checkpoint layout: three files and state.json's fields; saving again 
 }
 
 TEST_CASE("a half-written checkpoint is never taken for a complete one") {
-  const data::TensorDataset dataset = synthetic_dataset();
+  const nn::data::TensorDataset dataset = synthetic_dataset();
   TempDir dir;
   const std::string ckpt = dir.file("ckpt"), staging = dir.file("ckpt.tmp");
   Run run(dataset, Kind::AdamW, 1);
@@ -249,7 +249,7 @@ TEST_CASE("a half-written checkpoint is never taken for a complete one") {
 }
 
 TEST_CASE("load_checkpoint: errors name the file at fault, and a failed load changes nothing") {
-  const data::TensorDataset dataset = synthetic_dataset();
+  const nn::data::TensorDataset dataset = synthetic_dataset();
   TempDir dir;
   const std::string ckpt = dir.file("ckpt"), later = dir.file("later");
   Run source(dataset, Kind::SGD, 1);
@@ -315,7 +315,7 @@ TEST_CASE("load_checkpoint: errors name the file at fault, and a failed load cha
 }
 
 TEST_CASE("checkpoint parts are saved inside the checkpoint, listed in state.json and checked on load") {
-  const data::TensorDataset dataset = synthetic_dataset();
+  const nn::data::TensorDataset dataset = synthetic_dataset();
   TempDir dir;
   const std::string ckpt = dir.file("ckpt");
   Run run(dataset, Kind::AdamW, 2);
@@ -364,7 +364,7 @@ TEST_CASE("checkpoint parts are saved inside the checkpoint, listed in state.jso
 }
 
 TEST_CASE("non-finite numbers in a checkpoint's extra come back as they were") {
-  const data::TensorDataset dataset = synthetic_dataset();
+  const nn::data::TensorDataset dataset = synthetic_dataset();
   TempDir dir;
   Run run(dataset, Kind::SGD, 3);
   const double inf = std::numeric_limits<double>::infinity();
@@ -380,7 +380,7 @@ TEST_CASE("non-finite numbers in a checkpoint's extra come back as they were") {
 }
 
 TEST_CASE("load_checkpoint: a hostile state.json (deep nesting, inexact integers) is refused, naming the file and field") {
-  const data::TensorDataset dataset = synthetic_dataset();
+  const nn::data::TensorDataset dataset = synthetic_dataset();
   TempDir dir;
   const std::string ckpt = dir.file("ckpt");
   Run source(dataset, Kind::SGD, 1);

@@ -187,8 +187,8 @@ TEST_CASE("pruning keeps exactly the top weights by score, never the final Linea
   run(c, "x");
   ResNet9 model(c.width);
   nn::load_weights(model, c.out + "/weights/final.safetensors");
-  const data::ImageSplits d = load_data(c);
-  const data::ImageSet eval{K::narrow(d.test.images, 0, 1500, 500), K::narrow(d.test.labels, 0, 1500, 500)};
+  const nn::data::ImageSplits d = load_data(c);
+  const nn::data::ImageSet eval{K::narrow(d.test.images, 0, 1500, 500), K::narrow(d.test.labels, 0, 1500, 500)};
   const explaind::ParamLayout layout(model.named_parameters());
   const Tensor before = layout.flatten(model.named_parameters());
   const int64_t head = model.head->weight.numel(), prunable = layout.size() - head;
@@ -273,7 +273,7 @@ TEST_CASE("a chunk's rerun that does not retrace the training stops the run, nam
 TEST_CASE("the importance chunk is the largest that fits the memory budget") {
   Config c = tiny("importance_budget");
   c.track = TrackLevel::Off;
-  const data::ImageSplits d = load_data(c);
+  const nn::data::ImageSplits d = load_data(c);
   TrainingSetup setup(c, d);
   auto bytes = [&](int64_t images) {
     return explaind::Tracker::estimate(*setup.model, setup.optimizer, setup.loader,

@@ -24,7 +24,7 @@
 #include "tensor/kernels.hpp"
 
 using namespace pathgrad;
-using namespace pathgrad::data;
+using namespace pathgrad::nn::data;
 namespace fs = std::filesystem;
 
 namespace {

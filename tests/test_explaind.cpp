@@ -124,8 +124,8 @@ RunResult train(const MakeOptimizer& make, int steps, bool track, const std::str
                 bool sample_level = true) {
   Problem pb;
   auto model = make_model(7, relu_activation);
-  data::TensorDataset ds(pb.x, pb.y);
-  data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+  nn::data::TensorDataset ds(pb.x, pb.y);
+  nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4).shuffle(true).seed(3));
   std::unique_ptr<optim::Optimizer> opt = make(model->named_parameters());
   std::unique_ptr<ex::Tracker> tracker;
   if (track) {
@@ -140,7 +140,7 @@ RunResult train(const MakeOptimizer& make, int steps, bool track, const std::str
                                                          : options.output_dir(dir).parameter_wise(true));
   }
   for (int s = 0; s < steps; ++s) {
-    const data::Batch& b = loader.next();
+    const nn::data::Batch& b = loader.next();
     opt->zero_grad();
     nn::nll_loss(model->forward(b.x), b.y).backward();
     if (clip) optim::clip_grad_norm_(*opt, 0.05);
@@ -194,6 +194,20 @@ std::vector<OptimizerCase> optimizer_cases() {
        },
        true},
   };
+}
+
+// Builds a tracker of SGD on the small problem with one probe set that is not sample-level, and
+// drops it: for the constructor's checks.
+void build_tracker(const ex::TrackerOptions& options) {
+  Problem pb;
+  auto model = make_model(7);
+  nn::data::TensorDataset ds(pb.x, pb.y);
+  nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4));
+  optim::SGD opt(model->named_parameters(), optim::SGDOptions(0.1));
+  ex::ProbeSet probes;
+  probes.x = pb.probe_x;
+  probes.y = pb.probe_y;
+  ex::Tracker tracker(*model, opt, loader, per_sample_nll, {probes}, options);
 }
 
 }  // namespace
@@ -250,20 +264,14 @@ TEST_CASE("the parameter-wise influence needs no sample level and adds up to the
   // The windows add up to the total.
   const Tensor windows = K::sum(load_npy(cheap + "/parameter_window_data.npy"), {0});
   CHECK(K::amax(K::abs(K::sub(windows, load_npy(cheap + "/parameter_data.npy")))).item() < 1e-12);
+  CHECK_THROWS_WITH_AS(build_tracker(ex::TrackerOptions().output_dir(temp_dir("param_none")).parameter_wise(true)),
+                       "Tracker: parameter_wise(true) needs a probe set with sample_level = true", std::invalid_argument);
+}
+
+TEST_CASE("the tracker refuses a reduction that is no training loss's (None)") {
   CHECK_THROWS_WITH_AS(
-      [] {
-        Problem pb;
-        auto model = make_model(7);
-        data::TensorDataset ds(pb.x, pb.y);
-        data::DataLoader loader(ds, data::DataLoaderOptions(4));
-        optim::SGD opt(model->named_parameters(), optim::SGDOptions(0.1));
-        ex::ProbeSet probes;
-        probes.x = pb.probe_x;
-        probes.y = pb.probe_y;
-        ex::Tracker t(*model, opt, loader, per_sample_nll, {probes},
-                      ex::TrackerOptions().output_dir(temp_dir("param_none")).parameter_wise(true));
-      }(),
-      "Tracker: parameter_wise(true) needs a probe set with sample_level = true", std::invalid_argument);
+      build_tracker(ex::TrackerOptions().output_dir(temp_dir("reduction_none")).reduction(nn::Reduction::None)),
+      "Tracker: reduction() must be the training loss's, Mean or Sum (not None)", std::invalid_argument);
 }
 
 TEST_CASE("without refinement, a sample-level set's dots come from its full gradients: same numbers, one pass") {
@@ -274,8 +282,8 @@ TEST_CASE("without refinement, a sample-level set's dots come from its full grad
   auto run = [](bool sample_level, const std::string& dir) {
     Problem pb;
     auto model = make_model(7, true);
-    data::TensorDataset ds(pb.x, pb.y);
-    data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+    nn::data::TensorDataset ds(pb.x, pb.y);
+    nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4).shuffle(true).seed(3));
     optim::SGD opt(model->named_parameters(), optim::SGDOptions(0.3).momentum(0.9).weight_decay(0.05));
     ex::ProbeSet probes;
     probes.x = pb.probe_x;
@@ -287,7 +295,7 @@ TEST_CASE("without refinement, a sample-level set's dots come from its full grad
     ex::Tracker tracker(*model, opt, loader, per_sample_nll, {probes},
                         sample_level ? ex::TrackerOptions(options).parameter_wise(true).parameter_windows(false) : options);
     for (int s = 0; s < 7; ++s) {
-      const data::Batch& b = loader.next();
+      const nn::data::Batch& b = loader.next();
       opt.zero_grad();
       nn::nll_loss(model->forward(b.x), b.y).backward();
       opt.step();
@@ -316,8 +324,8 @@ TEST_CASE("a float32 model on float32 inputs is tracked through a float64 probe 
   Mlp model(false);  // float32
   auto twin = make_model(7);
   const Tensor x = pb.x.to(DType::Float32);
-  data::TensorDataset ds(x, pb.y);
-  data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+  nn::data::TensorDataset ds(x, pb.y);
+  nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4).shuffle(true).seed(3));
   optim::AdamW opt(model.named_parameters(), optim::AdamW::Options(0.05).weight_decay(0.5));
   ex::ProbeSet probes;
   probes.x = pb.probe_x.to(DType::Float32);
@@ -328,7 +336,7 @@ TEST_CASE("a float32 model on float32 inputs is tracked through a float64 probe 
                       ex::TrackerOptions().output_dir(temp_dir("float32")).per_sample(true).probe_model(twin.get())
                           .rule(ex::gauss_legendre(4)).tolerance(1e-13));
   for (int s = 0; s < 9; ++s) {
-    const data::Batch& b = loader.next();
+    const nn::data::Batch& b = loader.next();
     opt.zero_grad();
     nn::nll_loss(model.forward(b.x), b.y).backward();
     opt.step();
@@ -355,8 +363,8 @@ TEST_CASE("the sample level stops a run whose tracker loss is not the one traine
     Mlp model(false);
     if (!float32) model.to(DType::Float64);
     auto twin = make_model(7);
-    data::TensorDataset ds(float32 ? pb.x.to(DType::Float32) : pb.x, pb.y);
-    data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+    nn::data::TensorDataset ds(float32 ? pb.x.to(DType::Float32) : pb.x, pb.y);
+    nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4).shuffle(true).seed(3));
     optim::SGD opt(model.named_parameters(), optim::SGDOptions(0.1).momentum(0.9));
     ex::ProbeSet probes;
     probes.x = float32 ? pb.probe_x.to(DType::Float32) : pb.probe_x;
@@ -365,7 +373,7 @@ TEST_CASE("the sample level stops a run whose tracker loss is not the one traine
     ex::Tracker tracker(model, opt, loader, wrong_loss, {probes},
                         ex::TrackerOptions().output_dir(temp_dir("wrong_loss")).per_sample(true).probe_model(twin.get()));
     auto train_step = [&] {
-      const data::Batch& b = loader.next();
+      const nn::data::Batch& b = loader.next();
       opt.zero_grad();
       nn::nll_loss(model.forward(b.x), b.y).backward();
       opt.step();
@@ -434,8 +442,8 @@ ex::Summary track_cnn(ex::TrackerOptions options, bool sample_level = false) {
   Generator g(9);
   const Tensor x = rand_normal({16, 1, 8, 8}, 0, 1, g, DType::Float64);
   const Tensor y = Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0}, {16});
-  data::TensorDataset ds(x, y);
-  data::DataLoader loader(ds, data::DataLoaderOptions(8).shuffle(true).seed(2));
+  nn::data::TensorDataset ds(x, y);
+  nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(8).shuffle(true).seed(2));
   optim::SGD opt(model.named_parameters(), optim::SGDOptions(0.3).momentum(0.9));
   ex::ProbeSet probes;
   probes.name = "probes";
@@ -447,7 +455,7 @@ ex::Summary track_cnn(ex::TrackerOptions options, bool sample_level = false) {
                       options.rule(ex::gauss_legendre(2)).kink_aware(false).per_sample(sample_level)
                           .output_dir(temp_dir("cnn_tracked")));
   for (int s = 0; s < 8; ++s) {
-    const data::Batch& b = loader.next();
+    const nn::data::Batch& b = loader.next();
     opt.zero_grad();
     nn::nll_loss(model.forward(b.x), b.y).backward();
     opt.step();
@@ -510,15 +518,15 @@ TEST_CASE("brute force from the stored trajectory agrees with the online sample-
   // Store the trajectory and the batches of a plain run (the same trajectory, tested above).
   Problem pb;
   auto model = make_model(7);
-  data::TensorDataset ds(pb.x, pb.y);
-  data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+  nn::data::TensorDataset ds(pb.x, pb.y);
+  nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4).shuffle(true).seed(3));
   auto opt = make(model->named_parameters());
   const NamedTensors params = model->named_parameters();
   const ex::ParamLayout layout(params);
   std::vector<Tensor> theta{layout.flatten(params)};
   std::vector<Tensor> batch_ids;
   for (int s = 0; s < steps; ++s) {
-    const data::Batch& b = loader.next();
+    const nn::data::Batch& b = loader.next();
     batch_ids.push_back(b.ids.clone());
     opt->zero_grad();
     nn::nll_loss(model->forward(b.x), b.y).backward();
@@ -608,7 +616,7 @@ TEST_CASE("a tracked run resumed from a checkpoint gives the same exports as an 
   train(make, 8, true, straight, false, base, true);
 
   Problem pb;
-  data::TensorDataset ds(pb.x, pb.y);
+  nn::data::TensorDataset ds(pb.x, pb.y);
   ex::ProbeSet probes;
   probes.name = "probes";
   probes.x = pb.probe_x;
@@ -617,7 +625,7 @@ TEST_CASE("a tracked run resumed from a checkpoint gives the same exports as an 
   probes.sample_level = true;
   auto session = [&](int from, int to, bool resume, bool finish) {
     auto model = make_model(resume ? 99 : 7, true);  // a resumed run starts from other weights
-    data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+    nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4).shuffle(true).seed(3));
     auto opt = make(model->named_parameters());
     if (resume) optim::load_checkpoint(ckpt, *model, *opt, loader);
     ex::TrackerOptions o = base;
@@ -625,7 +633,7 @@ TEST_CASE("a tracked run resumed from a checkpoint gives the same exports as an 
     if (resume) o.resume_from(ckpt);
     ex::Tracker tracker(*model, *opt, loader, per_sample_nll, {probes}, o);
     for (int s = from; s < to; ++s) {
-      const data::Batch& b = loader.next();
+      const nn::data::Batch& b = loader.next();
       opt->zero_grad();
       nn::nll_loss(model->forward(b.x), b.y).backward();
       opt->step();
@@ -651,7 +659,7 @@ TEST_CASE("a tracked run resumed from a checkpoint gives the same exports as an 
 namespace {
 
 // A tracker with the sample level and combinations on the Problem's probes, for `model`.
-std::unique_ptr<ex::Tracker> sample_level_tracker(nn::Module& model, optim::Optimizer& opt, data::DataLoader& loader,
+std::unique_ptr<ex::Tracker> sample_level_tracker(nn::Module& model, optim::Optimizer& opt, nn::data::DataLoader& loader,
                                                   const ex::TrackerOptions& options) {
   Problem pb;
   ex::ProbeSet probes;
@@ -669,17 +677,17 @@ std::unique_ptr<ex::Tracker> sample_level_tracker(nn::Module& model, optim::Opti
 TEST_CASE("a tracker state that does not fit the configuration is refused when the tracker is built") {
   const std::string out = temp_dir("hostile_out"), saved = temp_dir("hostile_saved");
   Problem pb;
-  data::TensorDataset ds(pb.x, pb.y);
+  nn::data::TensorDataset ds(pb.x, pb.y);
   const auto make_opt = [](nn::Module& m) {
     return std::make_unique<optim::AdamW>(m.named_parameters(), optim::AdamW::Options(0.05).weight_decay(0.5));
   };
   {  // three steps, then the state
     auto model = make_model(7);
-    data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+    nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4).shuffle(true).seed(3));
     auto opt = make_opt(*model);
     auto tracker = sample_level_tracker(*model, *opt, loader, ex::TrackerOptions().output_dir(out));
     for (int s = 0; s < 3; ++s) {
-      const data::Batch& b = loader.next();
+      const nn::data::Batch& b = loader.next();
       opt->zero_grad();
       nn::nll_loss(model->forward(b.x), b.y).backward();
       opt->step();
@@ -696,7 +704,7 @@ TEST_CASE("a tracker state that does not fit the configuration is refused when t
     const std::string dir = temp_dir("hostile_" + name);
     save_safetensors(dir + "/tracker_state.safetensors", tensors, {{"pathgrad.tracker", text}});
     auto model = make_model(7);
-    data::DataLoader loader(ds, data::DataLoaderOptions(4).shuffle(true).seed(3));
+    nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4).shuffle(true).seed(3));
     auto opt = make_opt(*model);
     try {
       sample_level_tracker(*model, *opt, loader, ex::TrackerOptions().output_dir(out).resume_from(dir));

@@ -114,7 +114,7 @@ std::vector<Tensor> sample_tensors() {
   Tensor i64 = Tensor::from_vector(std::vector<int64_t>{std::numeric_limits<int64_t>::min(), -1, 0,
                                                         (int64_t{1} << 53) + 1, std::numeric_limits<int64_t>::max()},
                                    {5});
-  Tensor u8 = Tensor::empty({4, 64}, DType::UInt8);
+  Tensor u8 = Tensor::zeros({4, 64}, DType::UInt8);
   for (int64_t i = 0; i < 256; ++i) u8.set({i / 64, i % 64}, static_cast<double>(255 - i));
   return {f32, f64, i64, u8};
 }

@@ -201,7 +201,7 @@ struct TinyTransformer : nn::Module {
   std::shared_ptr<nn::Linear> unembed;
   TinyTransformer(int64_t vocab, int64_t T, int64_t d) {
     embed = register_module("embed", std::make_shared<nn::Embedding>(vocab, d));
-    pos = register_parameter("pos", Tensor::empty({T, d}));
+    pos = register_parameter("pos", Tensor::zeros({T, d}));
     nn::init::normal_(pos, 0.0, 0.5);
     attn = register_module("attn", std::make_shared<nn::Residual>(std::make_shared<nn::MultiHeadAttention>(
                                        nn::MultiHeadAttentionOptions(d, 2).d_head(3))));

@@ -26,7 +26,7 @@
 #include "tensor/tensor.hpp"
 
 using namespace pathgrad;
-using namespace pathgrad::report;
+using namespace pathgrad::explaind::report;
 namespace fs = std::filesystem;
 
 namespace {
@@ -145,7 +145,7 @@ std::string first_image_data(const std::string& commands) {
 
 // A [3, height, width] float32 image of one colour.
 Tensor solid_image(int64_t height, int64_t width, std::array<double, 3> rgb) {
-  Tensor image = Tensor::empty({3, height, width});
+  Tensor image = Tensor::zeros({3, height, width});
   for (int64_t c = 0; c < 3; ++c)
     for (int64_t y = 0; y < height; ++y)
       for (int64_t x = 0; x < width; ++x) image.set({c, y, x}, rgb[static_cast<std::size_t>(c)]);
@@ -507,7 +507,7 @@ TEST_CASE("image grid data: bytes row by row from row 0, clamped, NaN mid grey")
 TEST_CASE("image grid: a 2x3 grid of synthetic images at 130x150 pixels per cell") {
   if (!gnuplot_found()) return;
   OutputDir dir("image_grid");
-  Tensor gradient = Tensor::empty({3, 32, 32}), checkerboard = Tensor::empty({3, 8, 8}, DType::Float64);
+  Tensor gradient = Tensor::zeros({3, 32, 32}), checkerboard = Tensor::zeros({3, 8, 8}, DType::Float64);
   for (int64_t y = 0; y < 32; ++y)
     for (int64_t x = 0; x < 32; ++x) {
       gradient.set({0, y, x}, x / 31.0);

@@ -31,7 +31,7 @@ struct Mixed : nn::Module {
                                        std::make_shared<nn::Linear>(4, 2)}));
     scale = register_parameter("scale", rand_normal({2}, 0, 1, nn::default_generator(), DType::Float64));
     counts = register_buffer("counts", Tensor::from_vector(std::vector<int64_t>{static_cast<int64_t>(seed), -5, 1LL << 40}, {3}));
-    Tensor m = Tensor::empty({2, 2}, DType::UInt8);
+    Tensor m = Tensor::zeros({2, 2}, DType::UInt8);
     m.set({1, 0}, static_cast<double>(seed % 256));
     mask = register_buffer("mask", m);
   }

@@ -17,25 +17,25 @@
 using namespace pathgrad;
 
 TEST_CASE("an MLP trained with AdamW separates Fashion-MNIST T-shirts from trousers (> 95 % test accuracy)") {
-  data::ImageSplits splits;
+  nn::data::ImageSplits splits;
   try {
-    splits = data::load_fashion_mnist(data::kDebianFashionMnistDir, data::ImageOptions().classes({0, 1}));
+    splits = nn::data::load_fashion_mnist(nn::data::kDebianFashionMnistDir, nn::data::ImageOptions().classes({0, 1}));
   } catch (const std::runtime_error& e) {
     FAIL("Fashion-MNIST could not be read; scripts/setup.sh installs it (Debian package dataset-fashion-mnist) in "
-         << data::kDebianFashionMnistDir << ": " << e.what());
+         << nn::data::kDebianFashionMnistDir << ": " << e.what());
   }
   constexpr int64_t kTrain = 2000;
   REQUIRE(splits.train.size() >= kTrain);
-  const data::TensorDataset train(kernel::narrow(splits.train.images, 0, 0, kTrain),
+  const nn::data::TensorDataset train(kernel::narrow(splits.train.images, 0, 0, kTrain),
                                   kernel::narrow(splits.train.labels, 0, 0, kTrain));
-  data::DataLoader loader(train, data::DataLoaderOptions(64).shuffle(true).seed(0));
+  nn::data::DataLoader loader(train, nn::data::DataLoaderOptions(64).shuffle(true).seed(0));
 
   nn::manual_seed(0);
   nn::Sequential model{std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(784, 128),
                        std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(128, 2)};
   optim::AdamW optimizer(model.named_parameters(), optim::AdamWOptions(1e-3));
   for (int epoch = 0; epoch < 2; ++epoch)  // 2 x 32 steps
-    for (const data::Batch& batch : loader) {
+    for (const nn::data::Batch& batch : loader) {
       optimizer.zero_grad();
       nn::cross_entropy(model.forward(batch.x), batch.y).backward();
       optimizer.step();

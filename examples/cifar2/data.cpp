@@ -12,14 +12,14 @@
 
 namespace pathgrad::cifar2 {
 
-data::ChannelStats cifar10_stats() { return {{0.4914, 0.4822, 0.4465}, {0.2023, 0.1994, 0.2010}}; }
+nn::data::ChannelStats cifar10_stats() { return {{0.4914, 0.4822, 0.4465}, {0.2023, 0.1994, 0.2010}}; }
 
-data::ImageSplits load_data(const Config& c) {
+nn::data::ImageSplits load_data(const Config& c) {
   examples::require_flag(std::filesystem::is_directory(c.data_dir), "data",
                          fmt::format("{} is not a directory (the CIFAR-2 binary batches: see ../shared/data/README.md)",
                                      c.data_dir));
-  data::ImageSplits splits =
-      data::load_cifar10(c.data_dir, data::ImageOptions().classes({3, 5}).stats(cifar10_stats()));
+  nn::data::ImageSplits splits =
+      nn::data::load_cifar10(c.data_dir, nn::data::ImageOptions().classes({3, 5}).stats(cifar10_stats()));
   const int64_t available = splits.train.size();
   examples::require_flag(c.train_images <= available, "train-images",
                          fmt::format("{} asks for more than the {} training images in {}", c.train_images, available,

@@ -8,12 +8,12 @@
 namespace pathgrad::cifar2 {
 
 // Per-channel mean and standard deviation of CIFAR-10 (pixels in [0, 1]), as in the paper's code.
-data::ChannelStats cifar10_stats();
+nn::data::ChannelStats cifar10_stats();
 
 // train: float32 [N, 3, 32, 32] (N = config.train_images, or all), labels int64 [N];
 // test: float32 [2000, 3, 32, 32], labels int64 [2000]. Throws std::invalid_argument naming
 // --data when the directory does not exist and --train-images when it asks for more images
 // than there are; std::runtime_error from the reader for a malformed file.
-data::ImageSplits load_data(const Config& config);
+nn::data::ImageSplits load_data(const Config& config);
 
 }  // namespace pathgrad::cifar2

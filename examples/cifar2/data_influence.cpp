@@ -57,7 +57,7 @@ std::vector<Influencers> strongest_influencers(const examples::TrackerExports& e
 }
 
 Tensor displayable(const Tensor& images, int64_t i) {
-  const data::ChannelStats stats = cifar10_stats();
+  const nn::data::ChannelStats stats = cifar10_stats();
   const Tensor img = K::squeeze(K::narrow(images, 0, i, 1), 0).to(DType::Float64).contiguous();  // [3, H, W]
   const std::vector<std::size_t> per_channel = {3, 1, 1};
   return from_xtensor(xt::cast<float>(as_xtensor<const double>(img) * xt::adapt(stats.std, per_channel) +

@@ -13,7 +13,7 @@ namespace pathgrad::cifar2 {
 namespace {
 
 using examples::render;
-using report::LinePlot;
+using explaind::report::LinePlot;
 
 std::vector<double> percent(std::vector<double> v) {
   for (double& x : v) x *= 100;
@@ -26,13 +26,13 @@ std::vector<FigureRef> plot_training_curves(const RunDir& dir, const Metrics& m)
   LinePlot loss;
   loss.title("Loss (mean NLL)").xlabel("step").ylabel("loss")
       .add_series("training batch (augmented, before the step)", m.step, m.train_loss)
-      .add_series("test images (after each epoch)", m.epoch_step, m.test_loss, report::SeriesStyle::LinesPoints)
-      .legend(report::LegendPosition::TopRight);
+      .add_series("test images (after each epoch)", m.epoch_step, m.test_loss, explaind::report::SeriesStyle::LinesPoints)
+      .legend(explaind::report::LegendPosition::TopRight);
   LinePlot accuracy;
   accuracy.title("Accuracy").xlabel("step").ylabel("accuracy (%)")
       .add_series("training batch", m.step, percent(m.train_acc))
-      .add_series("test images", m.epoch_step, percent(m.test_acc), report::SeriesStyle::LinesPoints)
-      .legend(report::LegendPosition::BottomRight);
+      .add_series("test images", m.epoch_step, percent(m.test_acc), explaind::report::SeriesStyle::LinesPoints)
+      .legend(explaind::report::LegendPosition::BottomRight);
   LinePlot lr;
   lr.title("Learning rate (triangle per iteration)").xlabel("step").ylabel("lr").add_series("", m.step, m.lr);
   return {render(dir, loss, "loss",
@@ -52,17 +52,17 @@ LinePlot cumulative_plot(const examples::ComponentInfluence& ci, const std::vect
   for (const examples::StepRange& w : ci.windows) x.push_back(static_cast<double>(w.end));
   LinePlot plot;
   plot.title("Cumulative influence of each layer on log p(own class)").xlabel("step (end of epoch)")
-      .ylabel("change of log p(own class), mean over probes").legend(report::LegendPosition::Outside);
+      .ylabel("change of log p(own class), mean over probes").legend(explaind::report::LegendPosition::Outside);
   for (size_t c = 0; c < layers.size(); ++c) {
     std::vector<double> sum{0};
     for (size_t w = 0; w < ci.windows.size(); ++w) sum.push_back(sum.back() + net(ci, c, w));
-    plot.add_series(layers[c], x, sum, report::SeriesStyle::LinesPoints);
+    plot.add_series(layers[c], x, sum, explaind::report::SeriesStyle::LinesPoints);
   }
   return plot;
 }
 
 // Layers (rows) x epochs (columns), symmetric colours up to the largest |cell|, returned in `range`.
-report::Heatmap epoch_heatmap(const examples::ComponentInfluence& ci, const std::vector<std::string>& layers,
+explaind::report::Heatmap epoch_heatmap(const examples::ComponentInfluence& ci, const std::vector<std::string>& layers,
                               double& range) {
   std::vector<double> cells;  // [layer][window], row-major
   for (size_t c = 0; c < layers.size(); ++c)
@@ -72,20 +72,20 @@ report::Heatmap epoch_heatmap(const examples::ComponentInfluence& ci, const std:
   std::vector<std::string> epochs;
   for (size_t w = 0; w < ci.windows.size(); ++w) epochs.push_back(std::to_string(w + 1));
   const double span = range > 0 ? range : 1.0;
-  report::Heatmap heat(cells, static_cast<int64_t>(layers.size()), static_cast<int64_t>(ci.windows.size()));
-  heat.palette(report::Palette::Diverging).color_range(-span, span)
+  explaind::report::Heatmap heat(cells, static_cast<int64_t>(layers.size()), static_cast<int64_t>(ci.windows.size()));
+  heat.palette(explaind::report::Palette::Diverging).color_range(-span, span)
       .title("Influence per layer and epoch on log p(own class)").xlabel("epoch").ylabel("layer")
       .colorbar_label("change of log p(own class)").row_labels(layers).col_labels(epochs);
   return heat;
 }
 
-report::BarChart balance_chart(const examples::ComponentInfluence& ci, const std::vector<std::string>& layers) {
+explaind::report::BarChart balance_chart(const examples::ComponentInfluence& ci, const std::vector<std::string>& layers) {
   std::vector<double> total;
   for (size_t c = 0; c < layers.size(); ++c) total.push_back(ci.data_total[c] + ci.decay_total[c]);
-  report::BarChart balance(layers);
+  explaind::report::BarChart balance(layers);
   balance.title("Data and weight-decay parts per layer (whole run)").ylabel("change of log p(own class)")
       .add_series("data", ci.data_total).add_series("weight decay", ci.decay_total).add_series("net", total)
-      .legend(report::LegendPosition::Outside);
+      .legend(explaind::report::LegendPosition::Outside);
   return balance;
 }
 
@@ -94,7 +94,7 @@ report::BarChart balance_chart(const examples::ComponentInfluence& ci, const std
 std::vector<FigureRef> plot_layer_influence(const RunDir& dir, const examples::ComponentInfluence& ci,
                                             const std::vector<std::string>& layers) {
   double range = 0;
-  const report::Heatmap heat = epoch_heatmap(ci, layers, range);
+  const explaind::report::Heatmap heat = epoch_heatmap(ci, layers, range);
   return {render(dir, cumulative_plot(ci, layers), "layers_cumulative",
                  "Each layer's influence on the probes' log-probability of their own class, mean over the probe "
                  "images, summed up to the end of each epoch (data and weight-decay parts together)."),

@@ -26,7 +26,7 @@ namespace {
 
 constexpr const char* kPart = "importance";  // the tracker's part in every checkpoint
 
-explaind::ProbeSet chunk_probes(const data::ImageSet& test, const ImportanceChunks& chunks, int64_t k) {
+explaind::ProbeSet chunk_probes(const nn::data::ImageSet& test, const ImportanceChunks& chunks, int64_t k) {
   return importance_probe_set(test, chunks.first(k), chunks.length(k));
 }
 
@@ -46,7 +46,7 @@ void check_same_trajectory(ResNet9& model, const std::string& path, int64_t chun
 }
 
 // Tracks chunk k in a rerun of the training (resumed from its checkpoint when there is one).
-std::optional<explaind::Summary> rerun_chunk(const Config& config, const RunDir& dir, const data::ImageSplits& data,
+std::optional<explaind::Summary> rerun_chunk(const Config& config, const RunDir& dir, const nn::data::ImageSplits& data,
                                              const ImportanceChunks& chunks, int64_t k) {
   const std::string checkpoint = dir.importance_checkpoint(k);
   TrainingSetup setup(config, data);
@@ -78,7 +78,7 @@ std::optional<explaind::Summary> rerun_chunk(const Config& config, const RunDir&
 
 }  // namespace
 
-ImportanceChunks plan_importance_chunks(const Config& config, TrainingSetup& setup, const data::ImageSet& test) {
+ImportanceChunks plan_importance_chunks(const Config& config, TrainingSetup& setup, const nn::data::ImageSet& test) {
   ImportanceChunks chunks{config.importance_images, config.importance_images};
   if (config.importance_chunk > 0) {
     chunks.size = std::min(config.importance_chunk, chunks.images);
@@ -106,7 +106,7 @@ ImportanceChunks plan_importance_chunks(const Config& config, TrainingSetup& set
 }
 
 std::unique_ptr<explaind::Tracker> make_importance_tracker(const Config& config, TrainingSetup& setup,
-                                                           const data::ImageSet& test, const ImportanceChunks& chunks,
+                                                           const nn::data::ImageSet& test, const ImportanceChunks& chunks,
                                                            int64_t k, const std::string& out, const std::string& resume_dir) {
   return std::make_unique<explaind::Tracker>(
       *setup.model, setup.optimizer, setup.loader,
@@ -116,7 +116,7 @@ std::unique_ptr<explaind::Tracker> make_importance_tracker(const Config& config,
 }
 
 std::optional<std::vector<explaind::Summary>> track_remaining_chunks(const Config& config, const RunDir& dir,
-                                                                     const data::ImageSplits& data,
+                                                                     const nn::data::ImageSplits& data,
                                                                      const ImportanceChunks& chunks) {
   std::vector<explaind::Summary> summaries;
   for (int64_t k = 1; k < chunks.count(); ++k) {

@@ -37,12 +37,12 @@ struct ImportanceChunks {
 // --importance-chunk images per chunk, or (0) the most whose importance tracker fits
 // --memory-budget (Tracker::estimate). Throws std::invalid_argument naming --memory-budget when
 // not even one image fits.
-ImportanceChunks plan_importance_chunks(const Config& config, TrainingSetup& setup, const data::ImageSet& test);
+ImportanceChunks plan_importance_chunks(const Config& config, TrainingSetup& setup, const nn::data::ImageSet& test);
 
 // The importance tracker of chunk k on `setup`, writing into dir.importance(k); resumed from the
 // checkpoint part `resume_dir` unless empty.
 std::unique_ptr<explaind::Tracker> make_importance_tracker(const Config& config, TrainingSetup& setup,
-                                                           const data::ImageSet& test, const ImportanceChunks& chunks,
+                                                           const nn::data::ImageSet& test, const ImportanceChunks& chunks,
                                                            int64_t k, const std::string& out, const std::string& resume_dir);
 
 // Tracks chunks 1 … count − 1 (chunk 0 is the training pass's), each in a rerun of the training
@@ -54,7 +54,7 @@ std::unique_ptr<explaind::Tracker> make_importance_tracker(const Config& config,
 // when a rerun's trained weights differ from weights/final.safetensors (the training was not
 // reproduced bit for bit: e.g. --threads changed between sessions).
 std::optional<std::vector<explaind::Summary>> track_remaining_chunks(const Config& config, const RunDir& dir,
-                                                                     const data::ImageSplits& data,
+                                                                     const nn::data::ImageSplits& data,
                                                                      const ImportanceChunks& chunks);
 
 // One summary for all chunks: the worst replica error and residuals, the change and output scales

@@ -19,7 +19,7 @@ constexpr int64_t kShown = 8;  // proponents and opponents shown per probe image
 const char* const kClassNames[2] = {"cat", "dog"};
 
 void write_csv(const RunDir& dir, const std::vector<Influencers>& all) {
-  report::CsvTable t({"probe", "probe_label", "kind", "rank", "train_index", "influence"});
+  explaind::report::CsvTable t({"probe", "probe_label", "kind", "rank", "train_index", "influence"});
   for (const Influencers& inf : all)
     for (size_t r = 0; r < inf.proponents.size(); ++r) {
       t.add_row({inf.probe, inf.label, std::string("proponent"), static_cast<int64_t>(r + 1), inf.proponents[r],
@@ -31,13 +31,13 @@ void write_csv(const RunDir& dir, const std::vector<Influencers>& all) {
 }
 
 // Row 1: the test image, then its proponents; row 2: a blank cell, then its opponents.
-examples::FigureRef plot_influencers(const RunDir& dir, const Influencers& inf, const data::ImageSet& test,
-                                     const data::ImageSet& train) {
+examples::FigureRef plot_influencers(const RunDir& dir, const Influencers& inf, const nn::data::ImageSet& test,
+                                     const nn::data::ImageSet& train) {
   const std::vector<double> labels = train.labels.to_vector();
   auto caption = [&](int64_t i, double v) {
     return fmt::format("#{} {}\n{:+.2e}", i, kClassNames[labels[i] > 0.5 ? 1 : 0], v);
   };
-  report::ImageGrid grid;
+  explaind::report::ImageGrid grid;
   grid.title(fmt::format("Test image {} ({}): proponents (top row) and opponents (bottom row)", inf.probe,
                          kClassNames[inf.label]))
       .columns(static_cast<int>(kShown) + 1);
@@ -57,8 +57,8 @@ examples::FigureRef plot_influencers(const RunDir& dir, const Influencers& inf, 
 
 }  // namespace
 
-void data_influence_section(report::Report& r, const RunDir& dir, const examples::TrackerExports& exports,
-                            const explaind::ProbeSet& probes, const data::ImageSet& test, const data::ImageSet& train) {
+void data_influence_section(explaind::report::Report& r, const RunDir& dir, const examples::TrackerExports& exports,
+                            const explaind::ProbeSet& probes, const nn::data::ImageSet& test, const nn::data::ImageSet& train) {
   const std::vector<Influencers> all = strongest_influencers(exports, probes, train.labels, kShown);
   write_csv(dir, all);
   r.section("Data influence");

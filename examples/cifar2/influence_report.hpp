@@ -11,7 +11,7 @@
 
 namespace pathgrad::cifar2 {
 
-void data_influence_section(report::Report& r, const RunDir& dir, const examples::TrackerExports& exports,
-                            const explaind::ProbeSet& probes, const data::ImageSet& test, const data::ImageSet& train);
+void data_influence_section(explaind::report::Report& r, const RunDir& dir, const examples::TrackerExports& exports,
+                            const explaind::ProbeSet& probes, const nn::data::ImageSet& test, const nn::data::ImageSet& train);
 
 }  // namespace pathgrad::cifar2

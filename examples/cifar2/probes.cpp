@@ -19,7 +19,7 @@ explaind::ProbeSet rows_of(const explaind::ProbeSet& set, int64_t begin, int64_t
 }
 }  // namespace
 
-explaind::ProbeSet test_probe_set(const data::ImageSet& test, int64_t begin, int64_t count, const std::string& name) {
+explaind::ProbeSet test_probe_set(const nn::data::ImageSet& test, int64_t begin, int64_t count, const std::string& name) {
   const int64_t end = std::min(begin + count, test.size());
   explaind::ProbeSet set;
   set.name = name;
@@ -31,11 +31,11 @@ explaind::ProbeSet test_probe_set(const data::ImageSet& test, int64_t begin, int
   return rows_of(set, begin, end);
 }
 
-explaind::ProbeSet make_probe_set(const data::ImageSet& test, int64_t count) {
+explaind::ProbeSet make_probe_set(const nn::data::ImageSet& test, int64_t count) {
   return test_probe_set(test, 0, count, kProbeSet);
 }
 
-explaind::ProbeSet importance_probe_set(const data::ImageSet& test, int64_t begin, int64_t count) {
+explaind::ProbeSet importance_probe_set(const nn::data::ImageSet& test, int64_t begin, int64_t count) {
   explaind::ProbeSet set = test_probe_set(test, begin, count, kImportanceSet);
   set.sample_level = true;
   return set;

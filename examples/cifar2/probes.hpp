@@ -17,14 +17,14 @@ inline constexpr const char* kImportanceSet = "importance";
 
 // Test images [begin, begin + count) (capped at the test set's size) as one probe set named
 // `name` on both class log-probabilities; ids are their test-set indices.
-explaind::ProbeSet test_probe_set(const data::ImageSet& test, int64_t begin, int64_t count, const std::string& name);
+explaind::ProbeSet test_probe_set(const nn::data::ImageSet& test, int64_t begin, int64_t count, const std::string& name);
 
 // The first `count` test images: the probes of the main tracker, as the report sees them.
-explaind::ProbeSet make_probe_set(const data::ImageSet& test, int64_t count);
+explaind::ProbeSet make_probe_set(const nn::data::ImageSet& test, int64_t count);
 
 // The pruning experiment's importance images [begin, begin + count) of the test set (a chunk of
 // them), sample_level (their parameter-wise influence is what the tracker keeps).
-explaind::ProbeSet importance_probe_set(const data::ImageSet& test, int64_t begin, int64_t count);
+explaind::ProbeSet importance_probe_set(const nn::data::ImageSet& test, int64_t begin, int64_t count);
 
 // The probes as the main tracker takes them: the first `sample_level` images (0: none) a probe
 // set of their own marked sample_level (the tracker's sample level is chosen per set), the rest

@@ -31,7 +31,7 @@ std::vector<int64_t> prunable_indices(const explaind::ParamLayout& layout) {
 }
 
 // ∂L/∂θ, L the mean NLL of `images` at the model's weights: float64 [P].
-Tensor mean_nll_gradient(ResNet9& model, const explaind::ParamLayout& layout, const data::ImageSet& images) {
+Tensor mean_nll_gradient(ResNet9& model, const explaind::ParamLayout& layout, const nn::data::ImageSet& images) {
   model.zero_grad();
   for (int64_t i = 0; i < images.size(); i += kBatch) {
     const int64_t len = std::min(kBatch, images.size() - i);
@@ -54,7 +54,7 @@ void compare(const Tensor& out, const Tensor& reference, const Tensor& labels, P
 
 }  // namespace
 
-std::vector<PruningScore> pruning_scores(ResNet9& model, const Tensor& epk, const data::ImageSet& importance,
+std::vector<PruningScore> pruning_scores(ResNet9& model, const Tensor& epk, const nn::data::ImageSet& importance,
                                          int random_seeds) {
   const explaind::ParamLayout layout(model.named_parameters());
   if (epk.shape() != Shape{layout.size()})
@@ -92,7 +92,7 @@ std::vector<double> kept_fractions() {
 }
 
 std::vector<PruningPoint> prune_and_evaluate(ResNet9& model, const std::vector<PruningScore>& scores,
-                                             const std::vector<double>& fractions, const data::ImageSet& eval) {
+                                             const std::vector<double>& fractions, const nn::data::ImageSet& eval) {
   const NamedTensors params = model.named_parameters();
   const explaind::ParamLayout layout(params);
   const Tensor theta = layout.flatten(params);                            // [P]
@@ -112,7 +112,7 @@ std::vector<PruningPoint> prune_and_evaluate(ResNet9& model, const std::vector<P
   return points;
 }
 
-Unpruned unpruned_reference(ResNet9& model, const data::ImageSet& eval) {
+Unpruned unpruned_reference(ResNet9& model, const nn::data::ImageSet& eval) {
   const explaind::ParamLayout layout(model.named_parameters());
   return {static_cast<int64_t>(prunable_indices(layout).size()), layout.size(),
           examples::accuracy(examples::outputs(model, eval.images, kBatch), eval.labels)};

@@ -32,7 +32,7 @@ struct PruningScore {
 // The scores above. `epk` is the EPK score over the model's flat parameters (float64 [P]: see
 // epk_score in importance_chunks.hpp, std::invalid_argument for another shape); `importance` are
 // the images it was computed on. The model is left as it was (its .grad undefined).
-std::vector<PruningScore> pruning_scores(ResNet9& model, const Tensor& epk, const data::ImageSet& importance,
+std::vector<PruningScore> pruning_scores(ResNet9& model, const Tensor& epk, const nn::data::ImageSet& importance,
                                          int random_seeds);
 
 // The prunable weights (all but head.weight) by descending score, ties by the lower flat index.
@@ -58,13 +58,13 @@ struct PruningPoint {
 
 // Every score at every kept fraction, on `eval` images. The model's weights are restored afterwards.
 std::vector<PruningPoint> prune_and_evaluate(ResNet9& model, const std::vector<PruningScore>& scores,
-                                             const std::vector<double>& fractions, const data::ImageSet& eval);
+                                             const std::vector<double>& fractions, const nn::data::ImageSet& eval);
 
 // The unpruned model on the evaluation images, for the report's reference line.
 struct Unpruned {
   int64_t prunable = 0, total = 0;  // weights
   double accuracy = 0;
 };
-Unpruned unpruned_reference(ResNet9& model, const data::ImageSet& eval);
+Unpruned unpruned_reference(ResNet9& model, const nn::data::ImageSet& eval);
 
 }  // namespace pathgrad::cifar2

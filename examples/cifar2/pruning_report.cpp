@@ -21,12 +21,12 @@ namespace {
 
 constexpr int kRandomSeeds = 5;
 
-data::ImageSet rows(const data::ImageSet& set, int64_t begin, int64_t count) {
+nn::data::ImageSet rows(const nn::data::ImageSet& set, int64_t begin, int64_t count) {
   return {kernel::narrow(set.images, 0, begin, count).contiguous(), kernel::narrow(set.labels, 0, begin, count).contiguous()};
 }
 
 void write_csv(const RunDir& dir, const std::vector<PruningPoint>& points) {
-  report::CsvTable t({"score", "seed", "kept_fraction", "kept_weights", "accuracy", "agreement", "kl"});
+  explaind::report::CsvTable t({"score", "seed", "kept_fraction", "kept_weights", "accuracy", "agreement", "kl"});
   for (const PruningPoint& p : points) t.add_row({p.score, p.seed, p.kept_fraction, p.kept, p.accuracy, p.agreement, p.kl});
   t.write(dir.analysis_csv("pruning"));
 }
@@ -58,13 +58,13 @@ std::string series_name(const std::string& score) {
   return score;
 }
 
-report::LinePlot curve_plot(const std::vector<PruningPoint>& points, double PruningPoint::*metric, double scale,
+explaind::report::LinePlot curve_plot(const std::vector<PruningPoint>& points, double PruningPoint::*metric, double scale,
                             const std::string& title, const std::string& ylabel) {
-  report::LinePlot plot;
+  explaind::report::LinePlot plot;
   plot.title(title).xlabel("weights kept (% of the prunable, log scale; pruned = 100 - kept)").ylabel(ylabel).log_x();
   for (auto& [score, c] : curves(points, metric)) {
     for (double& y : c.y) y *= scale;
-    plot.add_series(series_name(score), c.x, c.y, report::SeriesStyle::LinesPoints);
+    plot.add_series(series_name(score), c.x, c.y, explaind::report::SeriesStyle::LinesPoints);
   }
   return plot;
 }
@@ -76,18 +76,18 @@ std::vector<examples::FigureRef> plot_pruning(const RunDir& dir, const std::vect
   const std::vector<double> ends = {100 * kept_fractions().front(), 100 * kept_fractions().back()};
   return {render(dir, curve_plot(points, &PruningPoint::accuracy, 100, "Accuracy of the pruned models", "accuracy (%)")
                           .add_series("unpruned", ends, {100 * unpruned.accuracy, 100 * unpruned.accuracy})
-                          .legend(report::LegendPosition::BottomRight),
+                          .legend(explaind::report::LegendPosition::BottomRight),
                  "pruning_accuracy",
                  fmt::format("Test accuracy on the evaluation images against the fraction of prunable weights kept, "
                              "one line per score ({}; 50 % is chance).", reference)),
           render(dir, curve_plot(points, &PruningPoint::agreement, 100, "Agreement with the unpruned model",
                                  "same prediction as unpruned (%)")
-                          .legend(report::LegendPosition::BottomRight),
+                          .legend(explaind::report::LegendPosition::BottomRight),
                  "pruning_agreement",
                  "How often the pruned model predicts the class the unpruned model predicts, on the evaluation images."),
           render(dir, curve_plot(points, &PruningPoint::kl, 1, "KL(unpruned || pruned)", "mean KL (nats, log scale)")
-                          .y_scale(report::Scale::Log)
-                          .legend(report::LegendPosition::TopRight),
+                          .y_scale(explaind::report::Scale::Log)
+                          .legend(explaind::report::LegendPosition::TopRight),
                  "pruning_kl",
                  "Mean KL divergence from the unpruned model's class distribution to the pruned model's (lower: "
                  "closer to the unpruned model).")};
@@ -95,11 +95,11 @@ std::vector<examples::FigureRef> plot_pruning(const RunDir& dir, const std::vect
 
 }  // namespace
 
-void pruning_section(report::Report& r, const RunDir& dir, ResNet9& model, const data::ImageSet& test,
+void pruning_section(explaind::report::Report& r, const RunDir& dir, ResNet9& model, const nn::data::ImageSet& test,
                      const ImportanceChunks& chunks, const explaind::Summary& importance) {
   const int64_t importance_images = chunks.images;
-  const data::ImageSet scoring = rows(test, 0, importance_images);
-  const data::ImageSet eval = rows(test, test.size() - kPruningEvalImages, kPruningEvalImages);
+  const nn::data::ImageSet scoring = rows(test, 0, importance_images);
+  const nn::data::ImageSet eval = rows(test, test.size() - kPruningEvalImages, kPruningEvalImages);
   const std::vector<std::string> names = explaind::ParamLayout(model.named_parameters()).names();
   const std::vector<PruningScore> scores =
       pruning_scores(model, epk_score(dir, chunks, names), scoring, kRandomSeeds);

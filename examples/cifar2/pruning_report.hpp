@@ -15,7 +15,7 @@ namespace pathgrad::cifar2 {
 // `test` is the whole test split: the first chunks.images score, the last kPruningEvalImages
 // evaluate; `importance` is the importance trackers' merged summary. The model's weights are
 // restored afterwards.
-void pruning_section(report::Report& r, const RunDir& dir, ResNet9& model, const data::ImageSet& test,
+void pruning_section(explaind::report::Report& r, const RunDir& dir, ResNet9& model, const nn::data::ImageSet& test,
                      const ImportanceChunks& chunks, const explaind::Summary& importance);
 
 }  // namespace pathgrad::cifar2

@@ -33,7 +33,7 @@ std::string training_story(const ReportInputs& in) {
 
 // One row per probe scalar: which image and class, model, replica and their difference.
 void write_replica_csv(const RunDir& dir, const explaind::ProbeSet& probes, const examples::ReplicaCheck& check) {
-  report::CsvTable t({"probe", "label", "class", "model", "replica", "error"});
+  explaind::report::CsvTable t({"probe", "label", "class", "model", "replica", "error"});
   for (size_t m = 0; m < check.real.size(); ++m) {
     const int64_t i = static_cast<int64_t>(m / 2);
     t.add_row({probes.ids[static_cast<size_t>(i)], static_cast<int64_t>(probes.y.at({i})), static_cast<int64_t>(m % 2),
@@ -42,7 +42,7 @@ void write_replica_csv(const RunDir& dir, const explaind::ProbeSet& probes, cons
   t.write(dir.analysis_csv("replica"));
 }
 
-void replica_section(report::Report& r, const ReportInputs& in, const examples::TrackerExports& exports,
+void replica_section(explaind::report::Report& r, const ReportInputs& in, const examples::TrackerExports& exports,
                      const explaind::Summary& s) {
   r.section("Replica check");
   examples::add_replica_summary(r, s, "mean |log p(class)|", "see the per-probe table analyses/replica.csv");
@@ -50,7 +50,7 @@ void replica_section(report::Report& r, const ReportInputs& in, const examples::
   write_replica_csv(in.dir, in.probes, check);
   const ClassRows rows = class_rows(in.probes);
   const std::vector<double> own = check.mean_influence(rows.true_class), other = check.mean_influence(rows.other_class);
-  report::CsvTable::from_columns({{"step", check.steps},
+  explaind::report::CsvTable::from_columns({{"step", check.steps},
                                   {"residual_max", check.residual_max},
                                   {"residual_mean", check.residual_mean},
                                   {"influence_own_class", own},
@@ -73,7 +73,7 @@ void replica_section(report::Report& r, const ReportInputs& in, const examples::
 }
 
 void write_component_csv(const RunDir& dir, const examples::ComponentInfluence& ci, const std::vector<std::string>& layers) {
-  report::CsvTable t({"layer", "component", "window_begin", "window_end", "data", "weight_decay"});
+  explaind::report::CsvTable t({"layer", "component", "window_begin", "window_end", "data", "weight_decay"});
   for (size_t c = 0; c < layers.size(); ++c) {
     for (size_t w = 0; w < ci.windows.size(); ++w)
       t.add_row({layers[c], ci.components[c], ci.windows[w].begin, ci.windows[w].end, ci.data[c][w], ci.decay[c][w]});
@@ -83,7 +83,7 @@ void write_component_csv(const RunDir& dir, const examples::ComponentInfluence& 
   t.write(dir.analysis_csv("components"));
 }
 
-void layer_section(report::Report& r, const ReportInputs& in, const examples::TrackerExports& exports) {
+void layer_section(explaind::report::Report& r, const ReportInputs& in, const examples::TrackerExports& exports) {
   r.section("Layer influence");
   r.paragraph("How much each layer's parameters moved the probes' log-probability of their own class, epoch by "
               "epoch (one tracker window per epoch); the data part comes from the training batches' gradients, the "
@@ -97,7 +97,7 @@ void layer_section(report::Report& r, const ReportInputs& in, const examples::Tr
   add_figures(r, plot_layer_influence(in.dir, ci, layers));
 }
 
-void timing_section(report::Report& r, const ReportInputs& in, examples::RunTimes& times) {
+void timing_section(explaind::report::Report& r, const ReportInputs& in, examples::RunTimes& times) {
   auto rows = examples::timing_rows(times);
   rows.push_back({"one training step, measured before training", fmt::format("{:.2f} s", in.timing.training)});
   if (in.summary) rows.push_back({"per step, mean over the run", fmt::format("{:.2f} s", in.training.seconds /
@@ -115,7 +115,7 @@ std::string layer_name(const std::string& parameter) {
 
 void write_report(const ReportInputs& in) {
   const auto start = Clock::now();
-  report::Report r(fmt::format("CIFAR-2: cats vs dogs, ResNet-9 of width {}", in.config.width));
+  explaind::report::Report r(fmt::format("CIFAR-2: cats vs dogs, ResNet-9 of width {}", in.config.width));
   r.section("Run").code(in.command_line).paragraph(training_story(in));
   r.section("Training");
   add_figures(r, plot_training_curves(in.dir, in.training.metrics));

@@ -23,7 +23,7 @@ struct ReportInputs {
   const std::string& command_line;
   const RunDir& dir;
   const explaind::ProbeSet& probes;
-  const data::ImageSplits& data;
+  const nn::data::ImageSplits& data;
   const TrainingOutcome& training;
   const std::optional<explaind::Summary>& summary;     // absent with --track off
   const std::optional<explaind::Summary>& importance;  // absent without the pruning experiment; all chunks merged

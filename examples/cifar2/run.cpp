@@ -34,7 +34,7 @@ struct Trackers {
 };
 
 Trackers make_trackers(const Config& config, const RunDir& dir, TrainingSetup& setup, const explaind::ProbeSet& probes,
-                       const data::ImageSet& test, const ImportanceChunks& chunks, bool resuming) {
+                       const nn::data::ImageSet& test, const ImportanceChunks& chunks, bool resuming) {
   auto resume_dir = [&](const char* part) {
     return resuming ? optim::checkpoint_part_dir(dir.checkpoint(), part) : std::string();
   };
@@ -66,7 +66,7 @@ RunResult paused(RunResult result, const std::string& where) {
   return result;
 }
 
-void print_plan(const Config& config, const data::ImageSplits& data, const Trainee& t, int64_t parameters) {
+void print_plan(const Config& config, const nn::data::ImageSplits& data, const Trainee& t, int64_t parameters) {
   fmt::print("cifar2: ResNet-9 width {} ({} parameters), {} training images ({} steps per epoch x {} epochs, batch {}), "
              "{} test images; SGD lr {} (triangle, peak at epoch {}), momentum {}, weight decay {}; tracker {}",
              config.width, parameters, data.train.size(), t.loader.batches_per_epoch(), config.epochs, config.batch_size,
@@ -91,7 +91,7 @@ RunResult run(const Config& flags, const std::string& command_line) {
   const bool resuming = examples::open_run_dir(config, dir, comm);
   // Every batch's shards must fit the ranks: checked before anything is written.
   (void)optim::ShardPlan(config.batch_size, config.shards, comm.rank(), comm.size(), "--shards");
-  const data::ImageSplits data = load_data(config);
+  const nn::data::ImageSplits data = load_data(config);
   const bool root = comm.is_root();  // rank 0 alone tracks and writes
   if (root) examples::record_session(dir, to_json(config), command_line);
 

@@ -33,7 +33,7 @@ struct StepResult {
 // The gradient of the mean NLL is formed shard by shard over the ranks: each shard's loss is its
 // sum × (1 / B), so that with one shard loss and gradient are exactly those of the batch's mean.
 StepResult sgd_step(Trainee& t, int64_t s) {
-  const data::Batch& batch = t.loader.next();  // x [B, 3, 32, 32] flipped, y [B]
+  const nn::data::Batch& batch = t.loader.next();  // x [B, 3, 32, 32] flipped, y [B]
   const int64_t B = batch.y.numel();
   StepResult r{t.optimizer.scheduled_lr(), 0, 0};
   const optim::ShardPlan plan(B, t.shards, t.comm.rank(), t.comm.size(), "--shards");
@@ -73,7 +73,7 @@ void print_progress(const Metrics& m, int64_t total, double elapsed, double per_
 
 }  // namespace
 
-int64_t total_steps(const Config& config, const data::DataLoader& loader) {
+int64_t total_steps(const Config& config, const nn::data::DataLoader& loader) {
   return config.epochs * loader.batches_per_epoch();
 }
 

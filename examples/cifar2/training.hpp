@@ -34,8 +34,8 @@ struct TrainingOutcome {
 struct Trainee {
   ResNet9& model;
   optim::SGD& optimizer;
-  data::DataLoader& loader;
-  const data::ImageSet& test;
+  nn::data::DataLoader& loader;
+  const nn::data::ImageSet& test;
   const optim::Communicator& comm;
   int64_t shards = 1;
 };
@@ -49,7 +49,7 @@ struct TrainingFiles {
 };
 
 // Total optimizer steps of the run: epochs × full batches per epoch.
-int64_t total_steps(const Config& config, const data::DataLoader& loader);
+int64_t total_steps(const Config& config, const nn::data::DataLoader& loader);
 
 // Trains from the optimizer's current step (0, or the resumed one; `resumed` holds the metrics
 // and time of the earlier sessions) to total_steps() or an interrupt. Every

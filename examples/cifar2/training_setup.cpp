@@ -21,14 +21,14 @@ std::unique_ptr<ResNet9> probe_model_for(const Config& config) {
 }
 }  // namespace
 
-TrainingSetup::TrainingSetup(const Config& config, const data::ImageSplits& data)
+TrainingSetup::TrainingSetup(const Config& config, const nn::data::ImageSplits& data)
     : model(seeded_model(config)),
       probe_model(probe_model_for(config)),
       optimizer(model->named_parameters(),
                 optim::SGDOptions(config.lr).momentum(config.momentum).weight_decay(config.weight_decay)),
       train_set(data.train.dataset()),
       flipped(train_set, config.seed + 1),
-      loader(flipped, data::DataLoaderOptions(config.batch_size).shuffle(true).seed(config.seed).drop_last(true)),
+      loader(flipped, nn::data::DataLoaderOptions(config.batch_size).shuffle(true).seed(config.seed).drop_last(true)),
       trainee{*model, optimizer, loader, data.test, optim::Communicator::world(),
               config.shards_for(optim::Communicator::world().size())} {
   optimizer.set_schedule(optim::triangle_lr(loader.batches_per_epoch(), config.epochs, config.peak_epoch));

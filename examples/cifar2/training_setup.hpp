@@ -20,7 +20,7 @@ namespace pathgrad::cifar2 {
 class TrainingSetup {
  public:
   // `data` must outlive the setup (the loader and the trainee keep references into it).
-  TrainingSetup(const Config& config, const data::ImageSplits& data);
+  TrainingSetup(const Config& config, const nn::data::ImageSplits& data);
   TrainingSetup(const TrainingSetup&) = delete;
   TrainingSetup& operator=(const TrainingSetup&) = delete;
 
@@ -32,9 +32,9 @@ class TrainingSetup {
   std::unique_ptr<ResNet9> model;
   std::unique_ptr<ResNet9> probe_model;  // float64, for the trackers; null when nothing is tracked
   optim::SGD optimizer;
-  data::TensorDataset train_set;
-  data::RandomHorizontalFlip flipped;
-  data::DataLoader loader;
+  nn::data::TensorDataset train_set;
+  nn::data::RandomHorizontalFlip flipped;
+  nn::data::DataLoader loader;
   Trainee trainee;
 };
 

@@ -29,7 +29,7 @@ void columns_from_json(const nlohmann::json& j, const ColumnsOut& columns, const
 void write_columns_csv(const std::string& path, const ColumnsIn& columns) {
   std::vector<std::pair<std::string, std::vector<double>>> table;
   for (const auto& c : columns) table.emplace_back(c.name, *c.values);
-  report::CsvTable::from_columns(table).write(path);
+  explaind::report::CsvTable::from_columns(table).write(path);
 }
 
 }  // namespace pathgrad::examples

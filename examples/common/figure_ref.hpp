@@ -25,7 +25,7 @@ FigureRef render(const RunDir& dir, const F& figure, const std::string& name, st
 }
 
 // Adds every figure to the report, in order.
-inline void add_figures(report::Report& r, const std::vector<FigureRef>& figures) {
+inline void add_figures(explaind::report::Report& r, const std::vector<FigureRef>& figures) {
   for (const FigureRef& f : figures) r.figure(f.path, f.caption);
 }
 

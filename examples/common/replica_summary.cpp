@@ -5,7 +5,7 @@
 
 namespace pathgrad::examples {
 
-void add_replica_summary(report::Report& r, const explaind::Summary& s, const std::string& output_scale_name,
+void add_replica_summary(explaind::report::Report& r, const explaind::Summary& s, const std::string& output_scale_name,
                          const std::string& all_outputs_hint) {
   r.paragraph(
       "The tracker decomposes every probe's change over training exactly into per-step terms phi_s . delta_s "

@@ -15,7 +15,7 @@ namespace pathgrad::grokking {
 namespace {
 
 using examples::render;
-using report::LinePlot;
+using explaind::report::LinePlot;
 
 // The memorisation and generalisation markers of a run.
 std::vector<examples::StepMarker> milestones(const Metrics& m) {
@@ -65,13 +65,13 @@ std::vector<FigureRef> plot_training_curves(const RunDir& dir, const Metrics& m)
   acc.title("Accuracy").xlabel("step").ylabel("accuracy (%)")
       .add_series("train", m.step, scaled(m.train_acc, 100))
       .add_series("validation", m.step, scaled(m.val_acc, 100))
-      .legend(report::LegendPosition::BottomRight);
+      .legend(explaind::report::LegendPosition::BottomRight);
   add_milestones(acc, m);
   LinePlot loss;
-  loss.title("Loss (mean NLL)").xlabel("step").ylabel("loss").y_scale(report::Scale::Log)
+  loss.title("Loss (mean NLL)").xlabel("step").ylabel("loss").y_scale(explaind::report::Scale::Log)
       .add_series("train", m.step, m.train_loss)
       .add_series("validation", m.step, m.val_loss)
-      .legend(report::LegendPosition::BottomLeft);
+      .legend(explaind::report::LegendPosition::BottomLeft);
   add_milestones(loss, m);
   return {render(dir, acc, "accuracy",
                  "Training and validation accuracy per step, measured at the parameters before each update. Dashed "
@@ -99,7 +99,7 @@ std::vector<FigureRef> plot_component_influence(const RunDir& dir, const Compone
                                                 const std::string& name, const std::string& what) {
   std::vector<double> x{0};
   for (const StepRange& w : ci.windows) x.push_back(static_cast<double>(w.end));
-  report::PlotGrid grid;
+  explaind::report::PlotGrid grid;
   grid.title(fmt::format("Cumulative influence of each {} on the validation log-probability", what))
       .xlabel("step").ylabel("influence").columns(3);
   for (size_t c = 0; c < ci.components.size(); ++c) {
@@ -110,18 +110,18 @@ std::vector<FigureRef> plot_component_influence(const RunDir& dir, const Compone
       net.push_back(data.back() + decay.back());
     }
     grid.add(LinePlot().title(ci.components[c])
-                 .add_series("data", x, data, report::SeriesStyle::LinesPoints)
-                 .add_series("weight decay", x, decay, report::SeriesStyle::LinesPoints)
-                 .add_series("net", x, net, report::SeriesStyle::LinesPoints)
-                 .legend(c == 0 ? report::LegendPosition::TopLeft : report::LegendPosition::Hidden));
+                 .add_series("data", x, data, explaind::report::SeriesStyle::LinesPoints)
+                 .add_series("weight decay", x, decay, explaind::report::SeriesStyle::LinesPoints)
+                 .add_series("net", x, net, explaind::report::SeriesStyle::LinesPoints)
+                 .legend(c == 0 ? explaind::report::LegendPosition::TopLeft : explaind::report::LegendPosition::Hidden));
   }
   std::vector<double> net;
   for (size_t c = 0; c < ci.components.size(); ++c) net.push_back(ci.data_total[c] + ci.decay_total[c]);
-  report::BarChart balance(ci.components);
+  explaind::report::BarChart balance(ci.components);
   balance.title(fmt::format("Balance of data and weight decay per {} (whole run)", what))
       .ylabel("influence on log p(label)")
       .add_series("data", ci.data_total).add_series("weight decay", ci.decay_total).add_series("net", net)
-      .legend(report::LegendPosition::Outside);
+      .legend(explaind::report::LegendPosition::Outside);
   return {render(dir, grid, "components_" + name,
                  fmt::format("Influence of each {} on the label's log-probability, mean over the validation probes, "
                              "summed up to the end of each window: the data part (what the training samples' "
@@ -135,7 +135,7 @@ std::vector<FigureRef> plot_similarities(const RunDir& dir, const std::vector<Si
                                          const SumOrder& order) {
   std::vector<FigureRef> out;
   for (const Similarity& s : matrices) {
-    report::Heatmap h(s.matrix);
+    explaind::report::Heatmap h(s.matrix);
     h.similarity().title(fmt::format("{}: cosine similarity, {}", s.component, s.range.label()))
         .xlabel("validation probe, a + b").ylabel("validation probe, a + b").colorbar_label("cosine similarity")
         .row_labels(texts(order.probe_sums)).col_labels(texts(order.probe_sums));
@@ -152,8 +152,8 @@ std::vector<FigureRef> plot_data_influences(const RunDir& dir, const std::vector
   std::vector<FigureRef> out;
   for (const DataInfluence& d : matrices) {
     const double range = abs_quantile(d.matrix, 0.99);
-    report::Heatmap h(d.matrix);
-    h.palette(report::Palette::Diverging).color_range(-range, range)
+    explaind::report::Heatmap h(d.matrix);
+    h.palette(explaind::report::Palette::Diverging).color_range(-range, range)
         .title(fmt::format("Data influence, {}", d.range.label()))
         .xlabel("training sample, a + b").ylabel("validation probe, a + b").colorbar_label("influence on log p(label)")
         .row_labels(texts(order.probe_sums)).col_labels(texts(order.sample_sums));
@@ -170,13 +170,13 @@ std::vector<FigureRef> plot_swap(const RunDir& dir, const SwapResult& swap, cons
   LinePlot acc;
   acc.title("Swap experiment: outer layers from the final model").xlabel("step i of the other layers")
       .ylabel("validation accuracy (%)")
-      .add_series("swapped model", swap.step, scaled(swap.accuracy, 100), report::SeriesStyle::LinesPoints)
-      .add_series("model of step i", swap.step, scaled(swap.own_accuracy, 100), report::SeriesStyle::LinesPoints)
-      .legend(report::LegendPosition::BottomRight);
+      .add_series("swapped model", swap.step, scaled(swap.accuracy, 100), explaind::report::SeriesStyle::LinesPoints)
+      .add_series("model of step i", swap.step, scaled(swap.own_accuracy, 100), explaind::report::SeriesStyle::LinesPoints)
+      .legend(explaind::report::LegendPosition::BottomRight);
   add_milestones(acc, m);
   LinePlot div;
   div.title("Swap experiment: KL(final || swapped)").xlabel("step i of the other layers").ylabel("mean KL (nats)")
-      .y_scale(report::Scale::Log).add_series("", swap.step, swap.kl, report::SeriesStyle::LinesPoints);
+      .y_scale(explaind::report::Scale::Log).add_series("", swap.step, swap.kl, explaind::report::SeriesStyle::LinesPoints);
   add_milestones(div, m);
   return {render(dir, acc, "swap_accuracy",
                  "Validation accuracy of models whose embedding, second MLP layer and decoder come from the final "

@@ -38,7 +38,7 @@ Tensor permuted(const Tensor& m, const std::vector<int64_t>& rows, const std::ve
 
 }  // namespace
 
-SumOrder sum_order(const TrackerExports& exports, const data::ModularData& data) {
+SumOrder sum_order(const TrackerExports& exports, const nn::data::ModularData& data) {
   SumOrder o;
   const std::vector<int64_t> probe_ids = exports.sample_level_ids();
   o.probe_order = order_by_sum(data.val.pairs, probe_ids);

@@ -46,7 +46,7 @@ struct SumOrder {
   std::vector<int64_t> probe_order, probe_sums;    // positions on axis sample_level_probe
   std::vector<int64_t> sample_order, sample_sums;  // training-set indices
 };
-SumOrder sum_order(const TrackerExports& exports, const data::ModularData& data);
+SumOrder sum_order(const TrackerExports& exports, const nn::data::ModularData& data);
 
 // One entry per window, then the whole run, for each component (needs the "full" level).
 std::vector<Similarity> similarities(const TrackerExports& exports, const std::vector<std::string>& components,

@@ -9,9 +9,9 @@
 
 namespace pathgrad::grokking {
 
-data::ModularData make_data(const Config& c) {
-  return data::make_modular_data(
-      data::ModularOptions().p(c.p).n_train(c.n_train).n_val(c.n_val).seed(c.split_seed).op(data::ModularOp::Add));
+nn::data::ModularData make_data(const Config& c) {
+  return nn::data::make_modular_data(
+      nn::data::ModularOptions().p(c.p).n_train(c.n_train).n_val(c.n_val).seed(c.split_seed).op(nn::data::ModularOp::Add));
 }
 
 namespace {
@@ -22,7 +22,7 @@ std::vector<int64_t> draw(int64_t n, int64_t count, Generator& gen) {
   return std::vector<int64_t>(p, p + std::min(count, n));
 }
 
-explaind::ProbeSet probe_set(const char* name, const data::ModularSplit& split, const std::vector<int64_t>& ids,
+explaind::ProbeSet probe_set(const char* name, const nn::data::ModularSplit& split, const std::vector<int64_t>& ids,
                              bool sample_level) {
   const Tensor index = Tensor::from_vector(ids, {static_cast<int64_t>(ids.size())});
   explaind::ProbeSet set;
@@ -36,7 +36,7 @@ explaind::ProbeSet probe_set(const char* name, const data::ModularSplit& split, 
 }
 }  // namespace
 
-ProbeChoice choose_probes(const data::ModularData& data, const Config& c) {
+ProbeChoice choose_probes(const nn::data::ModularData& data, const Config& c) {
   Generator gen(c.probe_seed);
   ProbeChoice choice;
   const std::vector<int64_t> val = draw(data.val.size(), c.val_probes, gen);
@@ -48,7 +48,7 @@ ProbeChoice choose_probes(const data::ModularData& data, const Config& c) {
   return choice;
 }
 
-std::vector<explaind::ProbeSet> make_probe_sets(const data::ModularData& data, const ProbeChoice& choice) {
+std::vector<explaind::ProbeSet> make_probe_sets(const nn::data::ModularData& data, const ProbeChoice& choice) {
   std::vector<explaind::ProbeSet> sets{probe_set(kSampleLevelSet, data.val, choice.sample_level, true)};
   if (!choice.validation.empty()) sets.push_back(probe_set(kValidationSet, data.val, choice.validation, false));
   if (!choice.train.empty()) sets.push_back(probe_set(kTrainSet, data.train, choice.train, false));

@@ -13,7 +13,7 @@
 namespace pathgrad::grokking {
 
 // The modular-addition split of the config (nn/data/modular.hpp's rule).
-data::ModularData make_data(const Config& config);
+nn::data::ModularData make_data(const Config& config);
 
 // Names of the probe sets, in the order of the tracker's probe scalars.
 inline constexpr const char* kSampleLevelSet = "val_sample_level";  // validation, sample-level
@@ -28,11 +28,11 @@ struct ProbeChoice {
   std::vector<int64_t> train;         // training indices
   std::vector<int64_t> outputs;       // validation indices tracked on all outputs (argmax, KL)
 };
-ProbeChoice choose_probes(const data::ModularData& data, const Config& config);
+ProbeChoice choose_probes(const nn::data::ModularData& data, const Config& config);
 
 // The probe sets, on the label's log-probability (the output set: on every output); ids are
 // split indices.
-std::vector<explaind::ProbeSet> make_probe_sets(const data::ModularData& data, const ProbeChoice& choice);
+std::vector<explaind::ProbeSet> make_probe_sets(const nn::data::ModularData& data, const ProbeChoice& choice);
 
 // Positions 0..n-1 of `ids` ordered by a + b of split `pairs` (int64 [N, 2]), ties by a.
 std::vector<int64_t> order_by_sum(const Tensor& pairs, const std::vector<int64_t>& ids);

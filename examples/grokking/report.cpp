@@ -39,7 +39,7 @@ std::string training_story(const ReportInputs& in) {
 }
 
 void write_component_csv(const RunDir& dir, const ComponentInfluence& ci, const std::string& name) {
-  report::CsvTable t({"component", "window_begin", "window_end", "data", "weight_decay"});
+  explaind::report::CsvTable t({"component", "window_begin", "window_end", "data", "weight_decay"});
   for (size_t c = 0; c < ci.components.size(); ++c) {
     for (size_t w = 0; w < ci.windows.size(); ++w)
       t.add_row({ci.components[c], ci.windows[w].begin, ci.windows[w].end, ci.data[c][w], ci.decay[c][w]});
@@ -49,7 +49,7 @@ void write_component_csv(const RunDir& dir, const ComponentInfluence& ci, const 
   t.write(dir.analysis_csv(name));
 }
 
-void tracked_sections(report::Report& r, const ReportInputs& in, const explaind::Summary& s) {
+void tracked_sections(explaind::report::Report& r, const ReportInputs& in, const explaind::Summary& s) {
   const TrackerExports exports(in.dir.explaind());
   const std::vector<int64_t> val_rows = exports.rows_of_sets({kSampleLevelSet, kValidationSet});
   const std::vector<int64_t> train_rows = exports.rows_of_sets({kTrainSet});
@@ -58,7 +58,7 @@ void tracked_sections(report::Report& r, const ReportInputs& in, const explaind:
   r.section("Replica check");
   examples::add_replica_summary(r, s, "mean |log p(label)|", "not tracked (--output-probes N)");
   const ReplicaCheck check = replica_check(exports, val_rows, train_rows);
-  report::CsvTable::from_columns({{"step", check.steps},
+  explaind::report::CsvTable::from_columns({{"step", check.steps},
                                   {"residual_max", check.residual_max},
                                   {"residual_mean", check.residual_mean},
                                   {"val_influence", check.val_influence}})
@@ -116,7 +116,7 @@ void write_report(const ReportInputs& in) {
   const auto start = Clock::now();
   const Config& c = in.config;
   const Metrics& m = in.training.metrics;
-  report::Report r(fmt::format("Grokking: modular addition, p = {}", c.p));
+  explaind::report::Report r(fmt::format("Grokking: modular addition, p = {}", c.p));
 
   r.section("Run").code(in.command_line).paragraph(training_story(in));
 
@@ -133,7 +133,7 @@ void write_report(const ReportInputs& in) {
       "model matches the final one, the inner layers of step i already compute what the final outer layers "
       "read. Numbers: analyses/swap.csv.");
   const SwapResult swap = swap_experiment(c, in.dir, in.data, in.training.steps);
-  report::CsvTable::from_columns({{"step", swap.step},
+  explaind::report::CsvTable::from_columns({{"step", swap.step},
                                   {"swapped_accuracy", swap.accuracy},
                                   {"own_accuracy", swap.own_accuracy},
                                   {"kl_final_to_swapped", swap.kl}})

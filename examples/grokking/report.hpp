@@ -18,7 +18,7 @@ struct ReportInputs {
   const Config& config;
   const std::string& command_line;
   const RunDir& dir;
-  const data::ModularData& data;
+  const nn::data::ModularData& data;
   const ProbeChoice& probes;
   const TrainingOutcome& training;
   const std::optional<explaind::Summary>& summary;  // absent with --track off

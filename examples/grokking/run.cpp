@@ -24,7 +24,7 @@ namespace {
 
 // The resumed checkpoint's training outcome (its `extra`), with errors naming the file.
 TrainingOutcome load_training_state(const RunDir& dir, Transformer& model, optim::AdamW& optimizer,
-                                    data::DataLoader& loader) {
+                                    nn::data::DataLoader& loader) {
   return examples::parse_checkpoint_extra(dir, optim::load_checkpoint(dir.checkpoint(), model, optimizer, loader),
                                           outcome_from_json);
 }
@@ -62,7 +62,7 @@ RunResult run(const Config& flags, const std::string& command_line) {
   (void)optim::ShardPlan(config.n_train, config.shards, comm.rank(), comm.size(), "--shards");
   if (comm.is_root()) examples::record_session(dir, to_json(config), command_line);
 
-  const data::ModularData data = make_data(config);
+  const nn::data::ModularData data = make_data(config);
   if (comm.is_root()) data.save_csv(dir.split_csv());
   // Everything that draws from the default generator is built before a checkpoint restores it,
   // so that a resumed run continues the same random stream.
@@ -78,8 +78,8 @@ RunResult run(const Config& flags, const std::string& command_line) {
                                                        .betas(config.beta1, config.beta2)
                                                        .eps(config.eps)
                                                        .weight_decay(config.weight_decay));
-  const data::TensorDataset train_set = data.train.dataset();
-  data::DataLoader loader(train_set, data::DataLoaderOptions(data.train.size()));
+  const nn::data::TensorDataset train_set = data.train.dataset();
+  nn::data::DataLoader loader(train_set, nn::data::DataLoaderOptions(data.train.size()));
 
   TrainingOutcome resumed;
   if (resuming) {

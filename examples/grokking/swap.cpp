@@ -32,7 +32,7 @@ std::vector<int64_t> interval_steps(const RunDir& dir, const Config& config, int
 }
 }  // namespace
 
-SwapResult swap_experiment(const Config& config, const RunDir& dir, const data::ModularData& data, int64_t final_step) {
+SwapResult swap_experiment(const Config& config, const RunDir& dir, const nn::data::ModularData& data, int64_t final_step) {
   NoGradGuard no_grad;
   Transformer final_model(config.model_shape()), model(config.model_shape());
   nn::load_weights(final_model, dir.final_weights());

@@ -24,6 +24,6 @@ struct SwapResult {
 
 // Reads <run>/weights/step_*.safetensors (i <= final_step) and the final weights.
 // Throws std::runtime_error naming a file that cannot be read.
-SwapResult swap_experiment(const Config& config, const RunDir& dir, const data::ModularData& data, int64_t final_step);
+SwapResult swap_experiment(const Config& config, const RunDir& dir, const nn::data::ModularData& data, int64_t final_step);
 
 }  // namespace pathgrad::grokking

@@ -28,7 +28,7 @@ struct BatchLoss {
 // Sets the parameters' .grad to the gradient of the batch's mean NLL loss, computed shard by shard
 // over the ranks (optim/data_parallel.hpp). Each shard's loss is its sum × (1 / batch size), so
 // that with one shard loss and gradient are exactly those of nll_loss's mean.
-BatchLoss backward_over_batch(Transformer& model, optim::AdamW& optimizer, const data::Batch& batch, int64_t shards,
+BatchLoss backward_over_batch(Transformer& model, optim::AdamW& optimizer, const nn::data::Batch& batch, int64_t shards,
                               const optim::Communicator& comm) {
   const int64_t n = batch.x.size(0);
   const optim::ShardPlan plan(n, shards, comm.rank(), comm.size(), "--shards");
@@ -46,8 +46,8 @@ BatchLoss backward_over_batch(Transformer& model, optim::AdamW& optimizer, const
 
 }  // namespace
 
-TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoader& loader,
-                      const data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome outcome,
+TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::DataLoader& loader,
+                      const nn::data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome outcome,
                       const std::vector<optim::CheckpointPart>& parts, const optim::Communicator& comm) {
   examples::StopOnSignal stop;
   const auto start = std::chrono::steady_clock::now();
@@ -63,7 +63,7 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoa
   for (int64_t s = first;; s = optimizer.steps_taken()) {
     // Metrics of θ_s: the training loss is the one this step descends. A run resumed from its
     // final checkpoint has them already.
-    const data::Batch& batch = loader.next();
+    const nn::data::Batch& batch = loader.next();
     const BatchLoss train_loss = backward_over_batch(model, optimizer, batch, config.shards, comm);
     const Evaluation val = evaluate(model, data.val.x, data.val.y);
     if (!std::isfinite(train_loss.loss))

@@ -36,8 +36,8 @@ struct TrainingOutcome {
 // Data-parallel over `comm`'s ranks: each computes its shards of config.shards (all ranks run
 // this with the same arguments and take identical steps); only rank 0 writes files, and a pause
 // requested on any rank pauses every rank at the same step.
-TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, data::DataLoader& loader,
-                      const data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome resumed,
+TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::DataLoader& loader,
+                      const nn::data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome resumed,
                       const std::vector<optim::CheckpointPart>& parts, const optim::Communicator& comm);
 
 // The JSON kept in the resume checkpoint (optim::save_checkpoint's extra) and back.

@@ -36,19 +36,19 @@ struct Net : nn::Module {
   Tensor forward(const Tensor& x) override { return log_softmax(fc2->forward(relu(fc1->forward(flatten(x)))), 1); }
 };
 
-explaind::Summary train_and_explain(const data::Dataset& train_set, const explaind::ProbeSet& probes,
+explaind::Summary train_and_explain(const nn::data::Dataset& train_set, const explaind::ProbeSet& probes,
                                     int steps, const std::string& out) {
   nn::manual_seed(0);
   Net net, probe_net;                          // probe_net: a float64 twin for exact accounting
   probe_net.to(DType::Float64);
   optim::AdamW opt(net.named_parameters(), optim::AdamWOptions(1e-3).weight_decay(0.1));
-  data::DataLoader loader(train_set, data::DataLoaderOptions(100).shuffle(true).seed(0));
+  nn::data::DataLoader loader(train_set, nn::data::DataLoaderOptions(100).shuffle(true).seed(0));
   explaind::Tracker tracker(net, opt, loader,
       [](const Tensor& out, const Tensor& y) { return nn::nll_loss(out, y, nn::Reduction::None); },
       {probes}, explaind::TrackerOptions().per_sample(true).probe_model(&probe_net).output_dir(out));
   std::cout << tracker.cost_report();          // memory and work, before training starts
   for (int step = 0; step < steps; ++step) {
-    const data::Batch& batch = loader.next();  // batch.x, batch.y, batch.ids
+    const nn::data::Batch& batch = loader.next();  // batch.x, batch.y, batch.ids
     opt.zero_grad();
     nn::nll_loss(net.forward(batch.x), batch.y).backward();
     opt.step();                                // the tracker sees every step: no extra call
@@ -60,7 +60,7 @@ explaind::Summary train_and_explain(const data::Dataset& train_set, const explai
 namespace {
 
 // The first n images and labels of a set.
-data::ImageSet head(const data::ImageSet& set, int64_t n) {
+nn::data::ImageSet head(const nn::data::ImageSet& set, int64_t n) {
   return {kernel::narrow(set.images, 0, 0, n), kernel::narrow(set.labels, 0, 0, n)};
 }
 
@@ -86,9 +86,9 @@ void print_extremes(const std::string& sample_data_npy, const Tensor& train_labe
 int main(int argc, char** argv) {
   const std::string run_dir = argc > 1 ? argv[1] : "runs/mlp";
   try {
-    const data::ImageSplits fmnist =
-        data::load_fashion_mnist(data::kDebianFashionMnistDir, data::ImageOptions().classes({0, 1}));
-    const data::ImageSet train = head(fmnist.train, 1000), test = head(fmnist.test, 16);
+    const nn::data::ImageSplits fmnist =
+        nn::data::load_fashion_mnist(nn::data::kDebianFashionMnistDir, nn::data::ImageOptions().classes({0, 1}));
+    const nn::data::ImageSet train = head(fmnist.train, 1000), test = head(fmnist.test, 16);
     // Probes: log p(label) of 16 test images, with their data influence (sample level).
     explaind::ProbeSet probes;
     probes.name = "test";

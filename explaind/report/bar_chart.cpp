@@ -9,7 +9,7 @@
 
 #include "explaind/report/number_format.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 BarChart::BarChart(std::vector<std::string> categories) : categories_(std::move(categories)) {
   if (categories_.empty()) throw std::invalid_argument("BarChart: no categories");
@@ -71,4 +71,4 @@ std::string BarChart::commands(ScratchDir& scratch, const Canvas& canvas) const 
   return out + '\n';
 }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -7,7 +7,7 @@
 
 #include "explaind/report/figure.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // Usage:
 //   BarChart({"fc1.weight", "fc1.bias", "fc2.weight"}).title("Influence per component")
@@ -39,4 +39,4 @@ class BarChart : public Figure<BarChart> {
   LegendPosition legend_ = LegendPosition::TopRight;
 };
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -7,7 +7,7 @@
 
 #include "tensor/atomic_file.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 std::string CsvCell::encoded() const {
   const bool needs_quotes = text_.find_first_of(",\"\r\n") != std::string::npos ||
@@ -73,4 +73,4 @@ std::string CsvTable::str() const {
 
 void CsvTable::write(const std::string& path) const { write_file_atomically(path, str()); }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -12,7 +12,7 @@
 
 #include "explaind/report/number_format.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // One CSV cell. Numbers are written exactly: integers as integers, floating-point values as the
 // shortest text that reads back to the same value of their type ("nan", "inf", "-inf" when not
@@ -64,4 +64,4 @@ class CsvTable {
   std::vector<std::string> rows_;  // encoded lines, without the line end
 };
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

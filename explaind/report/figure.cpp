@@ -17,7 +17,7 @@
 
 #include "explaind/report/number_format.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 namespace fs = std::filesystem;
 
@@ -179,4 +179,4 @@ std::string multiplot_commands(GridShape shape, const std::string& title, int fo
   return out + '\n';
 }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

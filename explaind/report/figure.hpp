@@ -12,7 +12,7 @@
 
 #include "explaind/report/gnuplot.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // Where a figure's legend goes. Inside positions draw an opaque box over the data.
 enum class LegendPosition { TopRight, TopLeft, BottomRight, BottomLeft, Outside, Hidden };
@@ -129,4 +129,4 @@ Canvas grid_canvas(GridShape shape, Canvas panel, bool titled);
 // Starts the multiplot of a grid, titled `title` (font_size + 3 points; no title when empty).
 std::string multiplot_commands(GridShape shape, const std::string& title, int font_size);
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -20,7 +20,7 @@
 
 extern char** environ;
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 namespace fs = std::filesystem;
 
@@ -144,4 +144,4 @@ void run_gnuplot(const std::string& executable, const std::string& script_path, 
                                        errors.empty() ? "(empty)" : errors));
 }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // The gnuplot executable to run: `requested` if non-empty, else $PATHGRAD_GNUPLOT if set and
 // non-empty, else "gnuplot". A name without '/' is looked up on PATH. Throws std::runtime_error
@@ -40,4 +40,4 @@ class ScratchDir {
 // stderr when it cannot start or does not exit with status 0.
 void run_gnuplot(const std::string& executable, const std::string& script_path, const std::string& what);
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

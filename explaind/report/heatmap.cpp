@@ -11,7 +11,7 @@
 
 #include "explaind/report/number_format.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 namespace {
 
@@ -202,4 +202,4 @@ std::string Heatmap::commands(ScratchDir& scratch, const Canvas& canvas) const {
   return out;
 }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -13,7 +13,7 @@
 #include "explaind/report/figure.hpp"
 #include "tensor/tensor.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // Auto: Diverging when the data (or the colour range set) has negative values, else Sequential.
 // Diverging: blue (negative) - white (0) - red (positive), over a range symmetric about 0.
@@ -76,4 +76,4 @@ class Heatmap : public Figure<Heatmap> {
   AxisAnnotation row_axis_, col_axis_;
 };
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -10,7 +10,7 @@
 
 #include "explaind/report/number_format.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 namespace {
 
@@ -109,4 +109,4 @@ std::string ImageGrid::commands(ScratchDir& scratch, const Canvas& canvas) const
   return out + "unset multiplot\n";
 }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

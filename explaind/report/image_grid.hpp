@@ -10,7 +10,7 @@
 #include "explaind/report/figure.hpp"
 #include "tensor/tensor.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // Usage:
 //   ImageGrid grid;
@@ -59,4 +59,4 @@ class ImageGrid : public Figure<ImageGrid> {
   int columns_ = 0;
 };
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -10,7 +10,7 @@
 
 #include "explaind/report/number_format.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 namespace {
 
@@ -181,4 +181,4 @@ std::string LinePlot::commands(ScratchDir& scratch, const Canvas& canvas) const 
   return out + '\n';
 }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

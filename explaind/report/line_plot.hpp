@@ -7,7 +7,7 @@
 
 #include "explaind/report/figure.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // The y axis: Linear; Log (points with y <= 0 become gaps); SymLog, for signed data spanning many
 // orders of magnitude: y is drawn at sign(y) * log10(1 + |y| / t), linear near 0 (|y| < t) and
@@ -62,4 +62,4 @@ class LinePlot : public Figure<LinePlot> {
   LegendPosition legend_ = LegendPosition::TopRight;
 };
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

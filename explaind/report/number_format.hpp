@@ -7,7 +7,7 @@
 #include <cmath>
 #include <string>
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // Shortest decimal text that parses back to exactly `value` ("0.1", "1e-07", "420");
 // non-finite values are "nan", "inf" and "-inf". The float overload is shortest for a float
@@ -21,4 +21,4 @@ std::string format_number(T value) {
   return std::string(buf, result.ptr);
 }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 PlotGrid& PlotGrid::columns(int count) {
   columns_ = checked_columns("PlotGrid", count);
@@ -33,4 +33,4 @@ std::string PlotGrid::commands(ScratchDir& scratch, const Canvas& canvas) const 
   return out + "unset multiplot\n";
 }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

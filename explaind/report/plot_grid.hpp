@@ -7,7 +7,7 @@
 #include "explaind/report/figure.hpp"
 #include "explaind/report/line_plot.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // Usage:
 //   PlotGrid grid;
@@ -35,4 +35,4 @@ class PlotGrid : public Figure<PlotGrid> {
   int columns_ = 0;
 };
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

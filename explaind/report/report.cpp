@@ -11,7 +11,7 @@
 
 #include "tensor/atomic_file.hpp"
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 namespace {
 
@@ -253,4 +253,4 @@ void Report::write(const std::string& directory) const {
   write_file_atomically((fs::path(directory) / "report.html").string(), html());
 }
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace pathgrad::report {
+namespace pathgrad::explaind::report {
 
 // Usage:
 //   Report r("Grokking: modular addition, p = 97");
@@ -80,4 +80,4 @@ class Report {
   std::vector<Block> blocks_;
 };
 
-}  // namespace pathgrad::report
+}  // namespace pathgrad::explaind::report

@@ -10,7 +10,7 @@
 
 #include "tensor/kernels.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 namespace {
 
 constexpr const char* kExpected =
@@ -43,7 +43,7 @@ ImageSet read_cifar10_files(const std::vector<std::string>& paths) {
   std::vector<int64_t> counts;
   int64_t total = 0;
   for (const std::string& path : paths) total += counts.emplace_back(count_records(path));
-  ImageSet set{Tensor::empty({total, 3, 32, 32}, DType::UInt8), Tensor::empty({total}, DType::Int64)};
+  ImageSet set{Tensor::zeros({total, 3, 32, 32}, DType::UInt8), Tensor::zeros({total}, DType::Int64)};
   char* images = reinterpret_cast<char*>(set.images.data<uint8_t>());
   int64_t* labels = set.labels.data<int64_t>();
   int64_t at = 0;
@@ -81,4 +81,4 @@ ImageSplits load_cifar10(const std::string& dir, const ImageOptions& options) {
                               "CIFAR-10 " + dir);
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -15,7 +15,7 @@
 
 #include "nn/data/image_set.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 enum class CifarSplit { Train, Test };
 
@@ -37,4 +37,4 @@ ImageSet read_cifar10_split(const std::string& dir, CifarSplit split);
 // statistics unless given; see ImageOptions).
 ImageSplits load_cifar10(const std::string& dir, const ImageOptions& options = {});
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -6,7 +6,7 @@
 
 #include "tensor/kernels.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 TensorDataset::TensorDataset(Tensor x, Tensor y) : x_(std::move(x)), y_(std::move(y)) {
   if (!x_.defined() || !y_.defined())
@@ -20,4 +20,4 @@ Batch TensorDataset::get(const Tensor& ids) const {
   return {kernel::index_select(x_, 0, ids), kernel::index_select(y_, 0, ids), ids};
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -7,7 +7,7 @@
 
 #include "tensor/tensor.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 // One mini-batch. `ids` are the examples' indices into the dataset they came from (for a training
 // loader: training-set indices), so attributions can be reported per training example.
@@ -53,4 +53,4 @@ class TensorDataset : public Dataset {
   Tensor x_, y_;
 };
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

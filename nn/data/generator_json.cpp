@@ -6,7 +6,7 @@
 
 #include "tensor/json_file.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 nlohmann::json generator_state_to_json(const Generator::State& state) {
   return {{"s", state.s}, {"has_spare", state.has_spare}, {"spare", state.spare}};
@@ -28,4 +28,4 @@ Generator::State generator_state_from_json(const nlohmann::json& j) {
   return state;
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

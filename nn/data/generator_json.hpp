@@ -8,10 +8,10 @@
 
 #include "tensor/random.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 nlohmann::json generator_state_to_json(const Generator::State& state);
 // Throws std::invalid_argument naming the missing or mistyped field.
 Generator::State generator_state_from_json(const nlohmann::json& j);
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

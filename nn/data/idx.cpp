@@ -14,7 +14,7 @@
 
 #include "tensor/kernels.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 namespace {
 
 constexpr uint32_t kImagesMagic = 0x00000803;
@@ -151,4 +151,4 @@ ImageSplits load_fashion_mnist(const std::string& dir, const ImageOptions& optio
                               "Fashion-MNIST " + dir);
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

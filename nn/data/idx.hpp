@@ -14,7 +14,7 @@
 
 #include "nn/data/image_set.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 // Where Debian's dataset-fashion-mnist package installs the files.
 inline constexpr const char* kDebianFashionMnistDir = "/usr/share/datasets/fashion-mnist";
@@ -38,4 +38,4 @@ ImageSet read_idx_pair(const std::string& images_path, const std::string& labels
 ImageSplits load_fashion_mnist(const std::string& dir = kDebianFashionMnistDir,
                                const ImageOptions& options = {});
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -8,13 +8,13 @@
 
 #include "tensor/kernels.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 namespace {
 
 // uint8 [N, C, H, W] -> float32 byte / 255.
 Tensor to_unit_float(const Tensor& images) {
   const Tensor c = images.contiguous();
-  Tensor out = Tensor::empty(images.shape(), DType::Float32);
+  Tensor out = Tensor::zeros(images.shape(), DType::Float32);
   const uint8_t* src = c.data<uint8_t>();
   float* dst = out.data<float>();
   const int64_t n = out.numel();
@@ -80,4 +80,4 @@ ImageSplits prepare_image_splits(const ImageSet& train, const ImageSet& test, co
   return splits;
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -7,9 +7,10 @@
 #include <vector>
 
 #include "nn/data/dataset.hpp"
+#include "nn/options.hpp"
 #include "nn/data/normalize.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 // N labelled images. The readers return uint8 pixels as stored; prepare_image_splits() returns
 // float32 pixels.
@@ -28,22 +29,23 @@ struct ImageSplits {
 
 class ImageOptions {
  public:
-  // Keep only these classes, relabelled 0, 1, ... in the listed order (CIFAR-2: {3, 5} makes
-  // cat 3 -> 0 and dog 5 -> 1). Empty (the default) keeps every class with its own label.
-  ImageOptions& classes(std::vector<int64_t> value) { classes_ = std::move(value); return *this; }
-  const std::vector<int64_t>& classes() const { return classes_; }
   // Normalise each channel to zero mean and unit standard deviation using statistics computed on
   // the (filtered) training set, applied to both splits. Default false: pixels stay in [0, 1].
-  ImageOptions& normalize(bool value) { normalize_ = value; return *this; }
+  // Written out rather than PATHGRAD_ARG: the getter is also true when stats() are given.
+  ImageOptions& normalize(bool value) {
+    normalize_ = value;
+    return *this;
+  }
   bool normalize() const { return normalize_ || !stats_.mean.empty(); }
+
+  // Keep only these classes, relabelled 0, 1, ... in the listed order (CIFAR-2: {3, 5} makes
+  // cat 3 -> 0 and dog 5 -> 1). Empty (the default) keeps every class with its own label.
+  PATHGRAD_ARG(std::vector<int64_t>, classes);
   // Normalise with these statistics instead (implies normalize(true)).
-  ImageOptions& stats(ChannelStats value) { stats_ = std::move(value); return *this; }
-  const ChannelStats& stats() const { return stats_; }
+  PATHGRAD_ARG(ChannelStats, stats);
 
  private:
-  std::vector<int64_t> classes_;
   bool normalize_ = false;
-  ChannelStats stats_;
 };
 
 // Throws std::runtime_error "<source>: label L at record i, expected a class in [0, num_classes)"
@@ -62,4 +64,4 @@ ImageSet select_classes(const ImageSet& set, const std::vector<int64_t>& classes
 ImageSplits prepare_image_splits(const ImageSet& train, const ImageSet& test, const ImageOptions& options,
                                  int64_t num_classes, const std::string& source);
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

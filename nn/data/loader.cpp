@@ -11,7 +11,7 @@
 #include "tensor/json_file.hpp"
 #include "tensor/kernels.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 DataLoaderOptions::DataLoaderOptions(int64_t batch_size) : batch_size_(batch_size) {
   if (batch_size < 1)
@@ -145,4 +145,4 @@ DataLoader::Iterator& DataLoader::Iterator::operator++() {
   return *this;
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

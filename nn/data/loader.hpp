@@ -32,28 +32,24 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/data/dataset.hpp"
+#include "nn/options.hpp"
 #include "tensor/random.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 class DataLoaderOptions {
  public:
   // Throws std::invalid_argument unless batch_size >= 1.
   explicit DataLoaderOptions(int64_t batch_size);
-
+  // Fixed at construction (checked there): a getter only.
   int64_t batch_size() const { return batch_size_; }
-  DataLoaderOptions& shuffle(bool value) { shuffle_ = value; return *this; }  // default false
-  bool shuffle() const { return shuffle_; }
-  DataLoaderOptions& seed(uint64_t value) { seed_ = value; return *this; }  // default 0
-  uint64_t seed() const { return seed_; }
-  DataLoaderOptions& drop_last(bool value) { drop_last_ = value; return *this; }  // default false
-  bool drop_last() const { return drop_last_; }
+
+  PATHGRAD_ARG(bool, shuffle) = false;
+  PATHGRAD_ARG(uint64_t, seed) = 0;
+  PATHGRAD_ARG(bool, drop_last) = false;
 
  private:
   int64_t batch_size_;
-  bool shuffle_ = false;
-  uint64_t seed_ = 0;
-  bool drop_last_ = false;
 };
 
 // A loader's checkpoint. The configuration fields are checked by set_state(); the permutation of
@@ -135,4 +131,4 @@ class DataLoader {
   Batch cache_;
 };
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -13,7 +13,7 @@
 #include "tensor/atomic_file.hpp"
 #include "tensor/random.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 namespace {
 
 constexpr int64_t kMaxModulus = int64_t{1} << 31;  // keeps a * b within int64
@@ -48,8 +48,8 @@ int64_t modular_inverse(int64_t b, int64_t p) {
 // Builds one split from flat (a, b) pairs: pairs [N, 2], tokens [N, 4], results [N].
 ModularSplit make_split(const std::vector<int64_t>& ab, int64_t p, ModularOp op) {
   const int64_t n = static_cast<int64_t>(ab.size() / 2);
-  ModularSplit split{Tensor::from_vector(ab, {n, 2}), Tensor::empty({n, 4}, DType::Int64),
-                     Tensor::empty({n}, DType::Int64)};
+  ModularSplit split{Tensor::from_vector(ab, {n, 2}), Tensor::zeros({n, 4}, DType::Int64),
+                     Tensor::zeros({n}, DType::Int64)};
   int64_t* x = split.x.data<int64_t>();
   int64_t* y = split.y.data<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
@@ -193,4 +193,4 @@ ModularData load_modular_csv(const std::string& path, int64_t p, ModularOp op) {
   return ModularData{p, op, make_split(train_ab, p, op), make_split(val_ab, p, op)};
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

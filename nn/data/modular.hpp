@@ -22,35 +22,21 @@
 #include <string>
 
 #include "nn/data/dataset.hpp"
+#include "nn/options.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 enum class ModularOp { Add, Sub, Mul, Div };
 // "+", "-", "*", "/"
 const char* modular_op_symbol(ModularOp op);
 
 class ModularOptions {
- public:
-  ModularOptions& p(int64_t value) { p_ = value; return *this; }  // default 113
-  int64_t p() const { return p_; }
-  ModularOptions& op(ModularOp value) { op_ = value; return *this; }  // default Add
-  ModularOp op() const { return op_; }
-  ModularOptions& ordered_pairs(bool value) { ordered_pairs_ = value; return *this; }  // default false
-  bool ordered_pairs() const { return ordered_pairs_; }
-  ModularOptions& n_train(int64_t value) { n_train_ = value; return *this; }  // default 4000
-  int64_t n_train() const { return n_train_; }
-  ModularOptions& n_val(int64_t value) { n_val_ = value; return *this; }  // default 2000
-  int64_t n_val() const { return n_val_; }
-  ModularOptions& seed(uint64_t value) { seed_ = value; return *this; }  // default 0
-  uint64_t seed() const { return seed_; }
-
- private:
-  int64_t p_ = 113;
-  ModularOp op_ = ModularOp::Add;
-  bool ordered_pairs_ = false;
-  int64_t n_train_ = 4000;
-  int64_t n_val_ = 2000;
-  uint64_t seed_ = 0;
+  PATHGRAD_ARG(int64_t, p) = 113;
+  PATHGRAD_ARG(ModularOp, op) = ModularOp::Add;
+  PATHGRAD_ARG(bool, ordered_pairs) = false;
+  PATHGRAD_ARG(int64_t, n_train) = 4000;
+  PATHGRAD_ARG(int64_t, n_val) = 2000;
+  PATHGRAD_ARG(uint64_t, seed) = 0;
 };
 
 // One split: N examples.
@@ -86,4 +72,4 @@ ModularData make_modular_data(const ModularOptions& options);
 // (a op b) mod p (expected vs found).
 ModularData load_modular_csv(const std::string& path, int64_t p, ModularOp op);
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

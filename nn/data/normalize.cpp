@@ -7,7 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 namespace {
 
 // x viewed as [N, C, inner], contiguous.
@@ -76,4 +76,4 @@ void normalize_channels_(const Tensor& x, const ChannelStats& stats) {
   });
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -5,7 +5,7 @@
 
 #include "tensor/tensor.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 struct ChannelStats {
   std::vector<double> mean;  // [C]
@@ -22,4 +22,4 @@ ChannelStats channel_stats(const Tensor& x);
 // every std is positive.
 void normalize_channels_(const Tensor& x, const ChannelStats& stats);
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -8,7 +8,7 @@
 
 #include "nn/data/generator_json.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 RandomHorizontalFlip::RandomHorizontalFlip(const Dataset& base, uint64_t seed, double probability)
     : base_(base), probability_(probability), generator_(seed) {
@@ -23,7 +23,7 @@ Batch RandomHorizontalFlip::get(const Tensor& ids) const {
   if (x.dim() < 2)
     throw std::invalid_argument("RandomHorizontalFlip: expected x [B, ..., W], got " + shape_str(x.shape()));
   const int64_t b = x.size(0), w = x.size(-1), rows_per_example = x.numel() == 0 ? 0 : x.numel() / (b * w);
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor out = Tensor::zeros(x.shape(), x.dtype());
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = x.data<T>();
@@ -50,4 +50,4 @@ void RandomHorizontalFlip::set_random_state(const nlohmann::json& state) const {
   generator_.set_state(generator_state_from_json(state));
 }
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -14,7 +14,7 @@
 #include "nn/data/dataset.hpp"
 #include "tensor/random.hpp"
 
-namespace pathgrad::data {
+namespace pathgrad::nn::data {
 
 class RandomHorizontalFlip : public Dataset {
  public:
@@ -41,4 +41,4 @@ class RandomHorizontalFlip : public Dataset {
   mutable Generator generator_;  // advanced by get(), which is const like every Dataset::get
 };
 
-}  // namespace pathgrad::data
+}  // namespace pathgrad::nn::data

@@ -46,13 +46,13 @@ struct Blobs {
 struct Run {
   std::shared_ptr<nn::Sequential> model;
   std::unique_ptr<optim::SGD> optimizer;
-  std::unique_ptr<data::DataLoader> loader;
-  explicit Run(const data::Dataset& set) {
+  std::unique_ptr<nn::data::DataLoader> loader;
+  explicit Run(const nn::data::Dataset& set) {
     nn::manual_seed(4);
     model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
         std::make_shared<nn::Linear>(2, 16), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(16, 3)});
     optimizer = std::make_unique<optim::SGD>(model->named_parameters(), optim::SGDOptions(0.1).momentum(0.9));
-    loader = std::make_unique<data::DataLoader>(set, data::DataLoaderOptions(32).shuffle(true).seed(2));
+    loader = std::make_unique<nn::data::DataLoader>(set, nn::data::DataLoaderOptions(32).shuffle(true).seed(2));
   }
   std::vector<double> train(int64_t steps) { return course::train_steps(*model, *optimizer, *loader, steps); }
 };
@@ -93,7 +93,7 @@ TEST_CASE("3.2 the hand-built cross-entropy equals nn::cross_entropy, value and 
 
 TEST_CASE("3.3 the training loop lowers the loss, and resuming from a checkpoint changes nothing") {
   const Blobs blobs;
-  const data::TensorDataset set(blobs.x, blobs.y);
+  const nn::data::TensorDataset set(blobs.x, blobs.y);
   Run straight(set);
   const std::vector<double> losses = straight.train(60);  // 60 steps of 32 (about 11 epochs)
   REQUIRE(losses.size() == 60);

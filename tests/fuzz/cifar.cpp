@@ -4,6 +4,6 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = pathgrad::fuzz::write_input(data, size, "data_batch_1.bin");
-  pathgrad::fuzz::expect_clean([&] { pathgrad::data::read_cifar10_file(path); });
+  pathgrad::fuzz::expect_clean([&] { pathgrad::nn::data::read_cifar10_file(path); });
   return 0;
 }

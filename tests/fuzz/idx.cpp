@@ -5,7 +5,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = pathgrad::fuzz::write_input(data, size, "input-idx");
-  pathgrad::fuzz::expect_clean([&] { pathgrad::data::read_idx_images(path); });
-  pathgrad::fuzz::expect_clean([&] { pathgrad::data::read_idx_labels(path); });
+  pathgrad::fuzz::expect_clean([&] { pathgrad::nn::data::read_idx_images(path); });
+  pathgrad::fuzz::expect_clean([&] { pathgrad::nn::data::read_idx_labels(path); });
   return 0;
 }

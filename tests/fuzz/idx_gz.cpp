@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!out || (size > 0 && gzwrite(out, data, static_cast<unsigned>(size)) != static_cast<int>(size)) ||
       gzclose(out) != Z_OK)
     std::abort();
-  pathgrad::fuzz::expect_clean([&] { pathgrad::data::read_idx_images(path); });
-  pathgrad::fuzz::expect_clean([&] { pathgrad::data::read_idx_labels(path); });
+  pathgrad::fuzz::expect_clean([&] { pathgrad::nn::data::read_idx_images(path); });
+  pathgrad::fuzz::expect_clean([&] { pathgrad::nn::data::read_idx_labels(path); });
   return 0;
 }

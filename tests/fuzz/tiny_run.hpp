@@ -22,19 +22,19 @@ namespace pathgrad::fuzz {
 
 struct TinyRun {
   Tensor x, y;
-  data::TensorDataset dataset;
+  nn::data::TensorDataset dataset;
   std::unique_ptr<nn::Linear> model;
   std::unique_ptr<optim::AdamW> optimizer;
-  data::DataLoader loader;
+  nn::data::DataLoader loader;
 
   TinyRun() : x(inputs()), y(Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 1, 0, 2, 2, 1, 0, 0, 1}, {11})),
               dataset(x, y), model(make_model()),
               optimizer(std::make_unique<optim::AdamW>(model->named_parameters(), optim::AdamW::Options(0.05))),
-              loader(dataset, data::DataLoaderOptions(4).shuffle(true).seed(3)) {}
+              loader(dataset, nn::data::DataLoaderOptions(4).shuffle(true).seed(3)) {}
 
   void train(int steps) {
     for (int s = 0; s < steps; ++s) {
-      const data::Batch& b = loader.next();
+      const nn::data::Batch& b = loader.next();
       optimizer->zero_grad();
       nn::nll_loss(model->forward(b.x), b.y).backward();
       optimizer->step();

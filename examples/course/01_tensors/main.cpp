@@ -110,12 +110,12 @@ Timing race_matmul() {
 void write_plots(const std::string& dir, const Tensor& table, const Timing& t) {
   std::vector<std::string> labels;
   for (int i = 1; i <= 12; ++i) labels.push_back(std::to_string(i));
-  report::Heatmap(table).title("[12, 1] * [1, 12]: the product table by broadcasting")
+  explaind::report::Heatmap(table).title("[12, 1] * [1, 12]: the product table by broadcasting")
       .row_labels(labels).col_labels(labels).colorbar_label("value").render(dir + "/broadcast.png");
-  report::LinePlot().title("n x n matrix product, float64").xlabel("n").ylabel("time (ms)")
-      .log_x().y_scale(report::Scale::Log).legend(report::LegendPosition::TopLeft)
-      .add_series("three loops (exercise 1.3)", t.sizes, t.loop_ms, report::SeriesStyle::LinesPoints)
-      .add_series("matmul (OpenBLAS dgemm)", t.sizes, t.blas_ms, report::SeriesStyle::LinesPoints)
+  explaind::report::LinePlot().title("n x n matrix product, float64").xlabel("n").ylabel("time (ms)")
+      .log_x().y_scale(explaind::report::Scale::Log).legend(explaind::report::LegendPosition::TopLeft)
+      .add_series("three loops (exercise 1.3)", t.sizes, t.loop_ms, explaind::report::SeriesStyle::LinesPoints)
+      .add_series("matmul (OpenBLAS dgemm)", t.sizes, t.blas_ms, explaind::report::SeriesStyle::LinesPoints)
       .render(dir + "/matmul_time.png");
 }
 

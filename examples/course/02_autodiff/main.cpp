@@ -111,8 +111,8 @@ void plot_softplus(const std::string& dir) {
   const Tensor x = Tensor::from_vector(xs, {241}, DType::Float64).set_requires_grad();
   const Tensor y = course::softplus(x);
   sum(y).backward();  // d(Σ softplus)/dx_i = softplus'(x_i)
-  report::LinePlot().title("softplus(x) = log(1 + e^x) and the gradient the engine computes")
-      .xlabel("x").legend(report::LegendPosition::TopLeft)
+  explaind::report::LinePlot().title("softplus(x) = log(1 + e^x) and the gradient the engine computes")
+      .xlabel("x").legend(explaind::report::LegendPosition::TopLeft)
       .add_series("softplus(x)", xs, y.to_vector())
       .add_series("relu(x)", xs, relu(x.detach()).to_vector())
       .add_series("d softplus/dx from backward() = sigmoid(x)", xs, x.grad().to_vector())
@@ -132,11 +132,11 @@ void plot_finite_differences(const std::string& dir) {
   std::vector<double> steps;
   for (int k = 2; k <= 26; ++k) steps.push_back(std::pow(10.0, -k / 2.0));
   const std::vector<double> e64 = fd_errors(steps, DType::Float64), e32 = fd_errors(steps, DType::Float32);
-  report::LinePlot().title("central differences of softplus at x = 0.5: error against the step")
-      .xlabel("step eps").ylabel("|numerical - exact|").log_x().y_scale(report::Scale::Log)
-      .legend(report::LegendPosition::BottomRight)
-      .add_series("float64", steps, e64, report::SeriesStyle::LinesPoints)
-      .add_series("float32", steps, e32, report::SeriesStyle::LinesPoints)
+  explaind::report::LinePlot().title("central differences of softplus at x = 0.5: error against the step")
+      .xlabel("step eps").ylabel("|numerical - exact|").log_x().y_scale(explaind::report::Scale::Log)
+      .legend(explaind::report::LegendPosition::BottomRight)
+      .add_series("float64", steps, e64, explaind::report::SeriesStyle::LinesPoints)
+      .add_series("float32", steps, e32, explaind::report::SeriesStyle::LinesPoints)
       .add_marker(1e-6, "gradcheck's eps")
       .render(dir + "/finite_differences.png");
   fmt::print("== 3. finite differences ==\n  error at eps = 1e-6: float64 {:.1e}, float32 {:.1e}\n\n", e64[10], e32[10]);

@@ -30,7 +30,7 @@ namespace {
 // softplus(x) = max(x, 0) + log1p(e^−|x|): no overflow, and e^x kept for very negative x.
 Tensor softplus_values(const Tensor& x) {
   const Tensor in = x.contiguous();
-  Tensor out = Tensor::uninitialized(in.shape(), in.dtype());
+  Tensor out = Tensor::empty(in.shape(), in.dtype());
   dispatch_float(in.dtype(), "softplus", [&](auto tag) {
     using T = decltype(tag);
     const T* p = in.data<T>();

@@ -27,9 +27,9 @@ Tensor cross_entropy_by_hand(const Tensor& logits, const Tensor& labels);
 // Run `steps` optimizer steps on `model` (its forward returns logits [B, C]): for each, take the
 // loader's next batch, clear the gradients, compute the mean cross-entropy of the batch
 // (nn::cross_entropy), backpropagate it and step the optimizer. Return the loss of every step,
-// in order. Hint: loader.next() returns a data::Batch with .x and .y; the loss is a 0-d tensor
+// in order. Hint: loader.next() returns a nn::data::Batch with .x and .y; the loss is a 0-d tensor
 // (.item() reads it).
-std::vector<double> train_steps(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader,
+std::vector<double> train_steps(nn::Module& model, optim::Optimizer& optimizer, nn::data::DataLoader& loader,
                                 int64_t steps);
 
 }  // namespace pathgrad::course

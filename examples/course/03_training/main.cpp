@@ -47,10 +47,10 @@ struct Mlp : nn::Module {
 struct Run {
   Mlp model{0};
   optim::AdamW optimizer;
-  data::DataLoader loader;
-  explicit Run(const data::Dataset& train)
+  nn::data::DataLoader loader;
+  explicit Run(const nn::data::Dataset& train)
       : optimizer(model.named_parameters(), optim::AdamWOptions(1e-3).weight_decay(1e-2)),
-        loader(train, data::DataLoaderOptions(kBatch).shuffle(true).seed(0)) {}
+        loader(train, nn::data::DataLoaderOptions(kBatch).shuffle(true).seed(0)) {}
 };
 
 struct Curves {
@@ -59,7 +59,7 @@ struct Curves {
   std::vector<double> resumed_step, resumed_loss;  // the resumed run's steps
 };
 
-void evaluate(nn::Module& model, const data::ImageSet& test, int64_t step, Curves& c) {
+void evaluate(nn::Module& model, const nn::data::ImageSet& test, int64_t step, Curves& c) {
   NoGradGuard no_grad;
   const Tensor logits = model.forward(test.images);  // [2000, 10]
   c.eval_step.push_back(static_cast<double>(step));
@@ -77,7 +77,7 @@ void append(std::vector<double> losses, int64_t first_step, std::vector<double>&
 }
 
 // The uninterrupted run, evaluated every kEvalEvery steps, saving a checkpoint at kCheckpointAt.
-void train_through(Run& run, const data::ImageSet& test, const std::string& checkpoint, Curves& c) {
+void train_through(Run& run, const nn::data::ImageSet& test, const std::string& checkpoint, Curves& c) {
   evaluate(run.model, test, 0, c);
   while (run.optimizer.steps_taken() < kSteps) {
     const int64_t at = run.optimizer.steps_taken();
@@ -91,7 +91,7 @@ void train_through(Run& run, const data::ImageSet& test, const std::string& chec
 }
 
 // A fresh run resumed from the checkpoint; fails unless its weights end bit for bit equal.
-void resume_and_compare(const data::Dataset& train, const Run& reference, const std::string& checkpoint, Curves& c) {
+void resume_and_compare(const nn::data::Dataset& train, const Run& reference, const std::string& checkpoint, Curves& c) {
   Run resumed(train);  // new weights (same seed), fresh optimizer and loader
   optim::load_checkpoint(checkpoint, resumed.model, resumed.optimizer, resumed.loader);
   const int64_t from = resumed.optimizer.steps_taken();
@@ -110,19 +110,19 @@ void resume_and_compare(const data::Dataset& train, const Run& reference, const 
 }
 
 void plot(const std::string& dir, const Curves& c) {
-  report::PlotGrid grid;
+  explaind::report::PlotGrid grid;
   grid.title("MLP on Fashion-MNIST (10 classes, 10,000 training images), AdamW").xlabel("step").columns(2);
-  grid.add(report::LinePlot().title("cross-entropy").ylabel("loss")
+  grid.add(explaind::report::LinePlot().title("cross-entropy").ylabel("loss")
                .add_series("training batch", c.step, c.train_loss)
-               .add_series("resumed from the checkpoint", c.resumed_step, c.resumed_loss, report::SeriesStyle::Points)
-               .add_series("test set", c.eval_step, c.test_loss, report::SeriesStyle::LinesPoints)
+               .add_series("resumed from the checkpoint", c.resumed_step, c.resumed_loss, explaind::report::SeriesStyle::Points)
+               .add_series("test set", c.eval_step, c.test_loss, explaind::report::SeriesStyle::LinesPoints)
                .add_marker(static_cast<double>(kCheckpointAt), "checkpoint"));
-  grid.add(report::LinePlot().title("test accuracy").ylabel("fraction correct").legend(report::LegendPosition::BottomRight)
-               .add_series("test set", c.eval_step, c.test_accuracy, report::SeriesStyle::LinesPoints));
+  grid.add(explaind::report::LinePlot().title("test accuracy").ylabel("fraction correct").legend(explaind::report::LegendPosition::BottomRight)
+               .add_series("test set", c.eval_step, c.test_accuracy, explaind::report::SeriesStyle::LinesPoints));
   grid.size(1100, 450).render(dir + "/training_curves.png");
 }
 
-data::ImageSet head(const data::ImageSet& set, int64_t n) {
+nn::data::ImageSet head(const nn::data::ImageSet& set, int64_t n) {
   return {kernel::narrow(set.images, 0, 0, n), kernel::narrow(set.labels, 0, 0, n)};
 }
 
@@ -131,9 +131,9 @@ data::ImageSet head(const data::ImageSet& set, int64_t n) {
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "runs/course/03_training";
   try {
-    const data::ImageSplits fmnist = data::load_fashion_mnist();  // float32 pixels in [0, 1]
-    const data::ImageSet train = head(fmnist.train, kTrain), test = head(fmnist.test, kTest);
-    const data::TensorDataset train_set = train.dataset();
+    const nn::data::ImageSplits fmnist = nn::data::load_fashion_mnist();  // float32 pixels in [0, 1]
+    const nn::data::ImageSet train = head(fmnist.train, kTrain), test = head(fmnist.test, kTest);
+    const nn::data::TensorDataset train_set = train.dataset();
     std::filesystem::create_directories(dir);
     const std::string checkpoint = dir + "/checkpoint";
     Curves curves;

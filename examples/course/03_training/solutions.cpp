@@ -19,11 +19,11 @@ Tensor cross_entropy_by_hand(const Tensor& logits, const Tensor& labels) {
   return mean(normaliser - picked);                                      // 0-d
 }
 
-std::vector<double> train_steps(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader,
+std::vector<double> train_steps(nn::Module& model, optim::Optimizer& optimizer, nn::data::DataLoader& loader,
                                 int64_t steps) {
   std::vector<double> losses;
   for (int64_t s = 0; s < steps; ++s) {
-    const data::Batch& batch = loader.next();
+    const nn::data::Batch& batch = loader.next();
     optimizer.zero_grad();
     const Tensor loss = nn::cross_entropy(model.forward(batch.x), batch.y);
     loss.backward();

@@ -144,12 +144,12 @@ void print_result(const Result& r) {
 void plot(const std::string& dir, const std::vector<Result>& results) {
   std::vector<double> steps;
   for (int s = 1; s <= kSteps; ++s) steps.push_back(s);
-  report::LinePlot loss;
+  explaind::report::LinePlot loss;
   loss.title("full-batch training loss, 2-16-3 MLP on three blobs (float64)").xlabel("step").ylabel("cross-entropy")
-      .y_scale(report::Scale::Log);
-  report::LinePlot parts;
+      .y_scale(explaind::report::Scale::Log);
+  explaind::report::LinePlot parts;
   parts.title("size of each step: data part vs weight-decay part").xlabel("step").ylabel("||part of Δθ||")
-      .y_scale(report::Scale::Log).legend(report::LegendPosition::Outside);
+      .y_scale(explaind::report::Scale::Log).legend(explaind::report::LegendPosition::Outside);
   for (const Result& r : results) {
     loss.add_series(r.name, steps, r.loss);
     parts.add_series(r.name + ": data", steps, r.check.data_norm);

@@ -46,8 +46,8 @@ struct Trajectory {
 // Trains with plain SGD while the tracker accounts for every step; records the trajectory.
 Trajectory train_tracked(const PlanePoints& train, const PlanePoints& probes, const std::string& export_dir) {
   auto model = make_tiny_mlp(2, 8, 3, Activation::Tanh, 0);
-  data::TensorDataset dataset(train.x, train.y);
-  data::DataLoader loader(dataset, data::DataLoaderOptions(kBatch).shuffle(true).seed(0));
+  nn::data::TensorDataset dataset(train.x, train.y);
+  nn::data::DataLoader loader(dataset, nn::data::DataLoaderOptions(kBatch).shuffle(true).seed(0));
   optim::SGD opt(model->named_parameters(), optim::SGDOptions(kLr));
   // F = log p(label) of each probe input, with its per-sample terms (sample level).
   const ex::ProbeSet probe_set = label_probes("test", probes.x, probes.y, true);
@@ -57,7 +57,7 @@ Trajectory train_tracked(const PlanePoints& train, const PlanePoints& probes, co
   const FlatView view(*model);
   Trajectory t{{view.theta()}, {}};
   for (int s = 0; s < kSteps; ++s) {
-    const data::Batch& batch = loader.next();
+    const nn::data::Batch& batch = loader.next();
     t.batch_ids.push_back(batch.ids.clone());
     opt.zero_grad();
     nn::nll_loss(model->forward(batch.x), batch.y).backward();
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
     const Tensor tracker_replica = load_npy(out + "/explaind/replica.npy");        // [M]
     const Tensor tracker_samples = load_npy(out + "/explaind/sample_data.npy");    // [M, N]
 
-    report::LinePlot curves, errors;
+    explaind::report::LinePlot curves, errors;
     std::vector<double> worst_error(rules.size(), 0);
     double worst_tracker = 0, worst_samples = 0, worst_sum = 0;
     fmt::print("\nprobe  F(θ_0)    F(θ_S)    kernel machine (GL8)  |error| midpoint(1) / GL(2) / GL(8)   tracker\n");
@@ -165,12 +165,12 @@ int main(int argc, char** argv) {
 
       curves.add_series(fmt::format("probe {}: model F(θ_s)", m), steps_axis(real.size()), real);
       curves.add_series(fmt::format("probe {}: kernel machine", m), steps_axis(real.size()), replicas.back(),
-                        report::SeriesStyle::Points);
+                        explaind::report::SeriesStyle::Points);
       if (m == 0)
         for (size_t r = 0; r < rules.size(); ++r) {
           std::vector<double> e(real.size());
           for (size_t s = 0; s < e.size(); ++s) e[s] = std::abs(replicas[r][s] - real[s]);
-          errors.add_series(rules[r].name, steps_axis(e.size()), e, report::SeriesStyle::LinesPoints);
+          errors.add_series(rules[r].name, steps_axis(e.size()), e, explaind::report::SeriesStyle::LinesPoints);
         }
 
       // The kernel machine, term by term: one per training sample, summed over the steps.
@@ -185,10 +185,10 @@ int main(int argc, char** argv) {
                worst_samples, worst_sum);
 
     curves.title("F = log p(label) over training: the model and its kernel machine (GL(8))")
-        .xlabel("step s").ylabel("F(θ_s)").legend(report::LegendPosition::Outside).size(1100, 600)
+        .xlabel("step s").ylabel("F(θ_s)").legend(explaind::report::LegendPosition::Outside).size(1100, 600)
         .render(out + "/f_over_steps.png");
     errors.title("probe 0: |replica − model| after s steps, by quadrature rule").xlabel("step s")
-        .ylabel("|error|").y_scale(report::Scale::Log).render(out + "/replica_error.png");
+        .ylabel("|error|").y_scale(explaind::report::Scale::Log).render(out + "/replica_error.png");
     fmt::print("plots: {0}/f_over_steps.png, {0}/replica_error.png\n", out);
 
     // float64 rounding over 30 steps of P = 51 products stays far below these bounds.

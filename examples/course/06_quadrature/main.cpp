@@ -51,8 +51,8 @@ struct TrainResult {
 // Trains kSteps SGD steps, with a tracker when `options` are given.
 TrainResult train(const PlanePoints& data, const PlanePoints& probes, const std::optional<ex::TrackerOptions>& options) {
   auto model = fresh_model();
-  data::TensorDataset dataset(data.x, data.y);
-  data::DataLoader loader(dataset, data::DataLoaderOptions(kBatch).shuffle(true).seed(0));
+  nn::data::TensorDataset dataset(data.x, data.y);
+  nn::data::DataLoader loader(dataset, nn::data::DataLoaderOptions(kBatch).shuffle(true).seed(0));
   optim::SGD opt(model->named_parameters(), optim::SGDOptions(kLr));
   std::unique_ptr<ex::Tracker> tracker;
   if (options) {
@@ -62,7 +62,7 @@ TrainResult train(const PlanePoints& data, const PlanePoints& probes, const std:
   const FlatView view(*model);
   std::vector<Tensor> theta{view.theta()};
   for (int s = 0; s < kSteps; ++s) {
-    const data::Batch& batch = loader.next();
+    const nn::data::Batch& batch = loader.next();
     opt.zero_grad();
     nn::nll_loss(model->forward(batch.x), batch.y).backward();
     opt.step();
@@ -213,16 +213,16 @@ int main(int argc, char** argv) {
 
     // 1. The residual audit (exercises 1–4).
     const std::vector<Curve> curves = residual_audit(segments);
-    report::LinePlot plot;
+    explaind::report::LinePlot plot;
     fmt::print("\n{:<34} {:>14}  {:>12}  {}\n", "rule, pieces", "evaluations", "mean |ρ_s|", "observed order");
     for (const Curve& c : curves) {
       fmt::print("{:<34} {:>6.0f} … {:<5.0f}  {:.1e} … {:.1e}  {:.2f}\n", c.name, c.evaluations.front(),
                  c.evaluations.back(), c.residuals.front(), c.residuals.back(), c.order());
-      plot.add_series(c.name, c.evaluations, c.residuals, report::SeriesStyle::LinesPoints);
+      plot.add_series(c.name, c.evaluations, c.residuals, explaind::report::SeriesStyle::LinesPoints);
     }
     plot.title("Residual audit: mean |ρ_s| per probe input and step against its cost")
         .xlabel("gradient evaluations per probe input and step").ylabel("mean |ρ_s|").log_x()
-        .y_scale(report::Scale::Log).legend(report::LegendPosition::Outside).size(1100, 600)
+        .y_scale(explaind::report::Scale::Log).legend(explaind::report::LegendPosition::Outside).size(1100, 600)
         .render(out + "/residual_vs_evaluations.png");
 
     // 2. The tracker's options on the same training.
@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
          ex::TrackerOptions().rule(ex::gauss_legendre(2)).pieces(16).kink_aware(false).adaptive(false)},
         {"GL(2), kink_aware + adaptive 1e-9 (defaults)",
          ex::TrackerOptions().rule(ex::gauss_legendre(2)).kink_aware(true).adaptive(true).tolerance(kTolerance)}};
-    report::LinePlot per_step;
+    explaind::report::LinePlot per_step;
     std::vector<double> steps;
     for (int s = 0; s < kSteps; ++s) steps.push_back(s);
     fmt::print("\n{:<46} {:>16} {:>22} {:>10}\n", "tracker configuration", "replica |error|", "gradient evaluations",
@@ -257,12 +257,12 @@ int main(int argc, char** argv) {
       const double max_error = K::amax(error).item();  // = summary.replica_max_abs_error
       fmt::print("{:<46} {:>16.1e} {:>22} {:>10}\n", runs[k].name, max_error, tracked.summary->gradient_evaluations,
                  tracked.summary->deepest_refinement);
-      per_step.add_series(runs[k].name, steps, worst, report::SeriesStyle::LinesPoints);
+      per_step.add_series(runs[k].name, steps, worst, explaind::report::SeriesStyle::LinesPoints);
       best = std::min(best, max_error);
     }
     per_step.title("The tracker's audit (residuals.npy): max over probes of |ρ_s|")
-        .xlabel("step s").ylabel("max_m |ρ_s|").y_scale(report::Scale::Log)
-        .legend(report::LegendPosition::Outside).size(1100, 600).render(out + "/tracker_residuals.png");
+        .xlabel("step s").ylabel("max_m |ρ_s|").y_scale(explaind::report::Scale::Log)
+        .legend(explaind::report::LegendPosition::Outside).size(1100, 600).render(out + "/tracker_residuals.png");
     fmt::print("plots: {0}/residual_vs_evaluations.png, {0}/tracker_residuals.png\n", out);
 
     require(kinks > 0, "the training crosses ReLU kinks");

@@ -40,30 +40,30 @@ const char* const kClassNames[] = {"T-shirt/top", "shirt"};  // Fashion-MNIST cl
 Tensor per_sample_nll(const Tensor& out, const Tensor& y) { return nn::nll_loss(out, y, nn::Reduction::None); }
 
 struct Images {
-  data::ImageSet train, test;  // float64 pixels in [0, 1]
+  nn::data::ImageSet train, test;  // float64 pixels in [0, 1]
 };
 
 Images load_images() {
-  const data::ImageSplits s =
-      data::load_fashion_mnist(data::kDebianFashionMnistDir, data::ImageOptions().classes({0, 6}));
-  auto head = [](const data::ImageSet& set, int64_t n) {
-    return data::ImageSet{K::narrow(set.images, 0, 0, n).to(DType::Float64).clone(), K::narrow(set.labels, 0, 0, n).clone()};
+  const nn::data::ImageSplits s =
+      nn::data::load_fashion_mnist(nn::data::kDebianFashionMnistDir, nn::data::ImageOptions().classes({0, 6}));
+  auto head = [](const nn::data::ImageSet& set, int64_t n) {
+    return nn::data::ImageSet{K::narrow(set.images, 0, 0, n).to(DType::Float64).clone(), K::narrow(set.labels, 0, 0, n).clone()};
   };
   return {head(s.train, kTrain), head(s.test, kProbes)};
 }
 
 // The tracked run: full-batch SGD on Σ_i ℓ_i (Reduction Sum: a_i = 1, so leaving sample j out
 // removes exactly its terms from the loss), the same run trained_value() repeats.
-void train_tracked(const FullBatchProblem& problem, const data::ImageSet& probes, const std::string& dir) {
+void train_tracked(const FullBatchProblem& problem, const nn::data::ImageSet& probes, const std::string& dir) {
   auto model = make_tiny_mlp(problem.in, problem.hidden, problem.classes, Activation::Relu, problem.seed);
-  data::TensorDataset dataset(problem.x, problem.y);
-  data::DataLoader loader(dataset, data::DataLoaderOptions(kTrain));  // every sample, in order
+  nn::data::TensorDataset dataset(problem.x, problem.y);
+  nn::data::DataLoader loader(dataset, nn::data::DataLoaderOptions(kTrain));  // every sample, in order
   optim::SGD opt(model->named_parameters(), optim::SGDOptions(problem.lr));
   const ex::ProbeSet probe_set = label_probes("test", probes.images, probes.labels, true);  // F = log p(label)
   ex::Tracker tracker(*model, opt, loader, per_sample_nll, {probe_set},
-                      ex::TrackerOptions().per_sample(true).reduction(ex::Reduction::Sum).window(1).output_dir(dir));
+                      ex::TrackerOptions().per_sample(true).reduction(nn::Reduction::Sum).window(1).output_dir(dir));
   for (int s = 0; s < problem.steps; ++s) {
-    const data::Batch& batch = loader.next();
+    const nn::data::Batch& batch = loader.next();
     opt.zero_grad();
     nn::nll_loss(model->forward(batch.x), batch.y, nn::Reduction::Sum).backward();
     opt.step();
@@ -77,16 +77,16 @@ void train_tracked(const FullBatchProblem& problem, const data::ImageSet& probes
   require(summary.marginal_mismatch < 1e-10, "the samples' terms add up to each probe's change");
 }
 
-std::string describe(const data::ImageSet& set, int64_t i) {
+std::string describe(const nn::data::ImageSet& set, int64_t i) {
   return kClassNames[static_cast<int64_t>(set.labels.at({i}))];
 }
 
 // Which steps: φ_s·Δθ_s of the first four probes (step_influence.npy [S, M]).
-void plot_steps(const std::string& dir, const data::ImageSet& probes, const std::string& png) {
+void plot_steps(const std::string& dir, const nn::data::ImageSet& probes, const std::string& png) {
   const Tensor steps = load_npy(dir + "/step_influence.npy");
   std::vector<double> s;
   for (int64_t i = 0; i < steps.size(0); ++i) s.push_back(static_cast<double>(i));
-  report::LinePlot plot;
+  explaind::report::LinePlot plot;
   for (int64_t m = 0; m < 4; ++m)
     plot.add_series(fmt::format("test {} ({})", m, describe(probes, m)), s,
                     K::narrow(steps, 1, m, 1).contiguous().to_vector());
@@ -95,12 +95,12 @@ void plot_steps(const std::string& dir, const data::ImageSet& probes, const std:
 }
 
 // Which layers: the per-module components (names ending in ".*") of component_data.npy [M, C].
-void plot_layers(const std::string& dir, const data::ImageSet& probes, const std::string& png) {
+void plot_layers(const std::string& dir, const nn::data::ImageSet& probes, const std::string& png) {
   const nlohmann::json manifest = nlohmann::json::parse(std::ifstream(dir + "/manifest.json"));
   const Tensor comp = load_npy(dir + "/component_data.npy");
   std::vector<std::string> categories;
   for (int64_t m = 0; m < kProbes; ++m) categories.push_back(fmt::format("test {} ({})", m, describe(probes, m)));
-  report::BarChart chart(categories);
+  explaind::report::BarChart chart(categories);
   const nlohmann::json& components = manifest["axes"]["component"];
   for (size_t c = 0; c < components.size(); ++c) {
     const std::string name = components[c]["name"];
@@ -111,7 +111,7 @@ void plot_layers(const std::string& dir, const data::ImageSet& probes, const std
 }
 
 // The probe and its top proponents (row 1) and opponents (row 2), tiled into one image.
-void plot_extremes(const data::ImageSet& train, const data::ImageSet& probes, const std::vector<int64_t>& up,
+void plot_extremes(const nn::data::ImageSet& train, const nn::data::ImageSet& probes, const std::vector<int64_t>& up,
                    const std::vector<int64_t>& down, const std::string& png) {
   const int64_t side = 28, cols = kShown + 1;
   std::vector<double> pixels(2 * side * cols * side, NAN);  // NaN: the empty cell under the probe
@@ -125,10 +125,10 @@ void plot_extremes(const data::ImageSet& train, const data::ImageSet& probes, co
     paste(row(train.images, up[k]), 0, k + 1);
     paste(row(train.images, down[k]), 1, k + 1);
   }
-  std::vector<report::AxisGroup> columns{{"test 0", side}};
+  std::vector<explaind::report::AxisGroup> columns{{"test 0", side}};
   for (int64_t k = 0; k < kShown; ++k) columns.push_back({fmt::format("#{}", k + 1), side});
-  report::Heatmap(pixels, 2 * side, cols * side)
-      .palette(report::Palette::Sequential).color_range(0, 1).colorbar_label("pixel")
+  explaind::report::Heatmap(pixels, 2 * side, cols * side)
+      .palette(explaind::report::Palette::Sequential).color_range(0, 1).colorbar_label("pixel")
       .row_groups({{"proponents", side}, {"opponents", side}}).col_groups(columns)
       .title(fmt::format("test 0 ({}): the training images that raised / lowered log p(label) most", describe(probes, 0)))
       .size(1000, 420).render(png);
@@ -153,7 +153,7 @@ std::vector<int64_t> compared_samples(const std::vector<double>& influence) {
 }
 
 // Retrains `problem` without each compared sample (exercise 3) and ranks (exercise 2).
-Comparison compare_with_loo(const FullBatchProblem& problem, const data::ImageSet& probes,
+Comparison compare_with_loo(const FullBatchProblem& problem, const nn::data::ImageSet& probes,
                             const std::vector<double>& influence) {
   Comparison c;
   c.samples = compared_samples(influence);
@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
     // Leave-one-out after 1, 5 and 40 steps; the influence after k steps is the sum of the first
     // k one-step windows of sample_window_data.npy [W, M, N].
     const Tensor windows = load_npy(dir + "/sample_window_data.npy");
-    report::PlotGrid grid;
+    explaind::report::PlotGrid grid;
     for (int steps : kHorizons) {
       const std::vector<double> upto =
           K::sum(K::narrow(K::narrow(windows, 0, 0, steps), 1, 0, 1), {0, 1}).to_vector();  // [N]
@@ -228,11 +228,11 @@ int main(int argc, char** argv) {
                               "after one step, leave-one-out agrees with the path-kernel influence");
       double lim = 0;
       for (double v : c.loo) lim = std::max(lim, std::abs(v));
-      grid.add(report::LinePlot()
-                   .add_series("samples", c.path, c.loo, report::SeriesStyle::Points)
+      grid.add(explaind::report::LinePlot()
+                   .add_series("samples", c.path, c.loo, explaind::report::SeriesStyle::Points)
                    .add_series("y = x", {-lim, lim}, {-lim, lim})
                    .title(fmt::format("after {} step{}: Spearman {:+.2f}", steps, steps > 1 ? "s" : "", c.rho))
-                   .legend(report::LegendPosition::Hidden));
+                   .legend(explaind::report::LegendPosition::Hidden));
     }
     grid.columns(3).title("test 0: path-kernel influence I_j (x) against leave-one-out retraining (y)")
         .xlabel("I_j").ylabel("F(all) − F(all but j)").size(1200, 420).render(out + "/influence_vs_loo.png");

@@ -101,14 +101,14 @@ int main(int argc, char** argv) {
     std::vector<std::string> windows;
     for (const auto& w : manifest["axes"]["window"])  // [begin, end) steps
       windows.push_back(fmt::format("{}-{}", w[0].get<int64_t>(), w[1].get<int64_t>()));
-    report::BarChart chart(windows);
+    explaind::report::BarChart chart(windows);
     for (const std::string& layer : layers) {
       std::vector<double> net;
       for (const WindowShare& w : component_windows(out + "/explaind", layer)) net.push_back(w.data + w.decay);
       chart.add_series(layer, net);
     }
     chart.title("Each layer's net change of mean validation log p(label), per window (data + weight decay)")
-        .xlabel("window (steps)").ylabel("influence").legend(report::LegendPosition::Outside).size(1100, 600)
+        .xlabel("window (steps)").ylabel("influence").legend(explaind::report::LegendPosition::Outside).size(1100, 600)
         .render(out + "/layer_windows.png");
     fmt::print("plot: {}/layer_windows.png (exercise 2); the report's own plots: {}/plots/*.png\n", out, out);
     fmt::print("\nThe real run (the paper's configuration, ~8 minutes on 2 cores): bash scripts/grokking.sh\n");
