@@ -9,9 +9,10 @@
 #include <stdexcept>
 
 #include "examples/cifar2/probes.hpp"
+#include "examples/common/nll_objective.hpp"
+#include "examples/common/run_session.hpp"
 #include "examples/common/tracker_exports.hpp"
 #include "explaind/exports.hpp"
-#include "nn/loss.hpp"
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
 #include "tensor/kernels.hpp"
@@ -51,10 +52,9 @@ std::optional<explaind::Summary> rerun_chunk(const Config& config, const RunDir&
   const std::string checkpoint = dir.importance_checkpoint(k);
   TrainingSetup setup(config, data);
   TrainingOutcome resumed;
-  if (optim::checkpoint_exists(checkpoint)) {
-    const nlohmann::json extra = optim::load_checkpoint(checkpoint, *setup.model, setup.optimizer, setup.loader);
-    resumed = outcome_from_json(extra);
-  }
+  if (optim::checkpoint_exists(checkpoint))
+    resumed = examples::parse_checkpoint_extra(
+        checkpoint, optim::load_checkpoint(checkpoint, *setup.model, setup.optimizer, setup.loader), outcome_from_json);
   const int64_t done = setup.optimizer.steps_taken();
   const bool root = setup.trainee.comm.is_root();  // rank 0 alone tracks and writes
   std::unique_ptr<explaind::Tracker> tracker;
@@ -110,7 +110,7 @@ std::unique_ptr<explaind::Tracker> make_importance_tracker(const Config& config,
                                                            int64_t k, const std::string& out, const std::string& resume_dir) {
   return std::make_unique<explaind::Tracker>(
       *setup.model, setup.optimizer, setup.loader,
-      [](const Tensor& o, const Tensor& y) { return nn::nll_loss(o, y, nn::Reduction::None); },
+      examples::per_sample_nll(),
       std::vector<explaind::ProbeSet>{chunk_probes(test, chunks, k)},
       setup.tracker_options(importance_options(config), out, resume_dir));
 }
@@ -118,17 +118,18 @@ std::unique_ptr<explaind::Tracker> make_importance_tracker(const Config& config,
 std::optional<std::vector<explaind::Summary>> track_remaining_chunks(const Config& config, const RunDir& dir,
                                                                      const nn::data::ImageSplits& data,
                                                                      const ImportanceChunks& chunks) {
+  const bool root = optim::Communicator::world().is_root();  // rank 0 reads, removes and returns
   std::vector<explaind::Summary> summaries;
   for (int64_t k = 1; k < chunks.count(); ++k) {
     if (fs::exists(dir.importance(k) + "/summary.json")) {  // written last: the chunk is complete
-      if (!optim::Communicator::world().is_root()) continue;  // rank 0 reads and removes
+      if (!root) continue;
       fs::remove_all(dir.importance_checkpoint(k));
       summaries.push_back(explaind::read_summary(dir.importance(k)));
       continue;
     }
     std::optional<explaind::Summary> s = rerun_chunk(config, dir, data, chunks, k);
     if (!s) return std::nullopt;
-    if (optim::Communicator::world().is_root()) summaries.push_back(*s);
+    if (root) summaries.push_back(*s);
   }
   return summaries;
 }

@@ -13,9 +13,9 @@
 #include "examples/cifar2/report.hpp"
 #include "examples/cifar2/step_timing.hpp"
 #include "examples/cifar2/training_setup.hpp"
+#include "examples/common/nll_objective.hpp"
 #include "examples/common/run_session.hpp"
 #include "explaind/tracker.hpp"
-#include "nn/loss.hpp"
 #include "nn/serialize.hpp"
 #include "optim/communicator.hpp"
 #include "optim/shard_plan.hpp"
@@ -46,7 +46,7 @@ Trackers make_trackers(const Config& config, const RunDir& dir, TrainingSetup& s
             .buffer_dtype(config.buffers == "float32" ? DType::Float32 : DType::Float64);
     k.main = std::make_unique<explaind::Tracker>(
         *setup.model, setup.optimizer, setup.loader,
-        [](const Tensor& out, const Tensor& y) { return nn::nll_loss(out, y, nn::Reduction::None); },
+        examples::per_sample_nll(),
         tracker_probe_sets(probes, config.sample_level() ? config.sample_probes : 0),
         setup.tracker_options(main, dir.explaind(), resume_dir("tracker")));
     k.parts.push_back(k.main->checkpoint_part("tracker"));
@@ -102,7 +102,7 @@ RunResult run(const Config& flags, const std::string& command_line) {
   TrainingOutcome resumed;
   if (resuming) {
     resumed = examples::parse_checkpoint_extra(
-        dir, optim::load_checkpoint(dir.checkpoint(), model, setup.optimizer, setup.loader), outcome_from_json);
+        dir.checkpoint(), optim::load_checkpoint(dir.checkpoint(), model, setup.optimizer, setup.loader), outcome_from_json);
     fmt::print("resuming {} at step {}\n", config.out, setup.optimizer.steps_taken());
   }
   print_plan(config, data, setup.trainee, model.num_parameters());

@@ -10,43 +10,28 @@
 #include "examples/common/duration.hpp"
 #include "examples/common/outcome_json.hpp"
 #include "examples/common/evaluation.hpp"
+#include "examples/common/nll_objective.hpp"
 #include "examples/common/stop_on_signal.hpp"
-#include "autograd/ops.hpp"
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
-#include "optim/data_parallel.hpp"
-#include "tensor/kernels.hpp"
 
 namespace pathgrad::cifar2 {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-namespace K = kernel;
 constexpr int64_t kEvalBatch = 500;  // test images per forward pass
 
 struct StepResult {
   double lr = 0, loss = 0, accuracy = 0;
 };
 
-// One SGD step on the loader's next batch; its loss and accuracy are those of θ_s, before the update.
-// The gradient of the mean NLL is formed shard by shard over the ranks: each shard's loss is its
-// sum × (1 / B), so that with one shard loss and gradient are exactly those of the batch's mean.
+// One SGD step on the loader's next batch (its gradient formed over the ranks' shards); its loss
+// and accuracy are those of θ_s, before the update.
 StepResult sgd_step(Trainee& t, int64_t s) {
   const nn::data::Batch& batch = t.loader.next();  // x [B, 3, 32, 32] flipped, y [B]
-  const int64_t B = batch.y.numel();
-  StepResult r{t.optimizer.scheduled_lr(), 0, 0};
-  const optim::ShardPlan plan(B, t.shards, t.comm.rank(), t.comm.size(), "--shards");
-  const std::vector<double> sums =
-      optim::backward_over_shards(t.optimizer.named_parameters(), plan, t.comm, 2, [&](int64_t begin, int64_t end) {
-        const Tensor y = K::narrow(batch.y, 0, begin, end - begin);
-        const Tensor out = t.model.forward(K::narrow(batch.x, 0, begin, end - begin));  // [b, 2]
-        const Tensor loss = nn::nll_loss(out, y, nn::Reduction::Sum) * (1.0 / static_cast<double>(B));
-        loss.backward();
-        return std::vector<double>{loss.item(), K::sum(K::eq(K::argmax(out, 1), y).to(DType::Float64)).item()};
-      });
-  r.loss = sums[0];
-  r.accuracy = sums[1] / static_cast<double>(B);
+  const examples::BatchLoss b = examples::backward_mean_nll(t.model, t.optimizer, batch, t.shards, t.comm);
+  const StepResult r{t.optimizer.scheduled_lr(), b.loss, b.accuracy};
   if (!std::isfinite(r.loss))
     throw std::runtime_error(fmt::format(
         "step {}: the training loss is {}: training has diverged (--lr too large?). The run stops here; the last "

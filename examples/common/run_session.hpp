@@ -56,14 +56,16 @@ bool open_run_dir(const Config& config, const RunDir& dir, const optim::Communic
 // weights/.
 void record_session(const RunDir& dir, const nlohmann::json& config, const std::string& command_line);
 
-// parse(extra) for the `extra` JSON of the run's resume checkpoint, its errors rethrown as
-// std::runtime_error naming the file and field.
+// parse(extra) for the `extra` JSON of the resume checkpoint in directory `checkpoint` (the run's
+// dir.checkpoint(), or another pass's), its errors rethrown as std::runtime_error naming the file
+// and field.
 template <class Parse>
-auto parse_checkpoint_extra(const RunDir& dir, const nlohmann::json& extra, Parse parse) -> decltype(parse(extra)) {
+auto parse_checkpoint_extra(const std::string& checkpoint, const nlohmann::json& extra, Parse parse)
+    -> decltype(parse(extra)) {
   try {
     return parse(extra);
   } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("--resume: {}/state.json, field 'extra': {}", dir.checkpoint(), e.what()));
+    throw std::runtime_error(fmt::format("--resume: {}/state.json, field 'extra': {}", checkpoint, e.what()));
   }
 }
 

@@ -7,13 +7,13 @@
 #include <chrono>
 #include <memory>
 
+#include "examples/common/nll_objective.hpp"
 #include "examples/common/run_session.hpp"
 #include "examples/grokking/probes.hpp"
 #include "examples/grokking/report.hpp"
 #include "explaind/quadrature.hpp"
 #include "explaind/tracker.hpp"
 #include "nn/init.hpp"
-#include "nn/loss.hpp"
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
 #include "optim/shard_plan.hpp"
@@ -25,7 +25,7 @@ namespace {
 // The resumed checkpoint's training outcome (its `extra`), with errors naming the file.
 TrainingOutcome load_training_state(const RunDir& dir, Transformer& model, optim::AdamW& optimizer,
                                     nn::data::DataLoader& loader) {
-  return examples::parse_checkpoint_extra(dir, optim::load_checkpoint(dir.checkpoint(), model, optimizer, loader),
+  return examples::parse_checkpoint_extra(dir.checkpoint(), optim::load_checkpoint(dir.checkpoint(), model, optimizer, loader),
                                           outcome_from_json);
 }
 
@@ -91,7 +91,7 @@ RunResult run(const Config& flags, const std::string& command_line) {
   std::vector<optim::CheckpointPart> parts;
   if (config.tracking() && comm.is_root()) {  // exact on rank 0 alone: every rank takes the same steps
     tracker = std::make_unique<explaind::Tracker>(
-        model, optimizer, loader, [](const Tensor& out, const Tensor& y) { return nn::nll_loss(out, y, nn::Reduction::None); },
+        model, optimizer, loader, examples::per_sample_nll(),
         make_probe_sets(data, probes), tracker_options(config, dir, *probe_model, resuming && optimizer.steps_taken() > 0));
     fmt::print("{}", tracker->cost_report());
     parts.push_back(tracker->checkpoint_part());

@@ -7,45 +7,16 @@
 #include <cmath>
 
 #include "autograd/engine.hpp"
-#include "autograd/ops.hpp"
 #include "examples/common/duration.hpp"
+#include "examples/common/nll_objective.hpp"
 #include "examples/common/outcome_json.hpp"
 #include "examples/common/stop_on_signal.hpp"
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
 #include "optim/checkpoint.hpp"
-#include "optim/data_parallel.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::grokking {
-namespace {
-
-// The training batch's mean loss and accuracy at θ_s.
-struct BatchLoss {
-  double loss = 0, accuracy = 0;
-};
-
-// Sets the parameters' .grad to the gradient of the batch's mean NLL loss, computed shard by shard
-// over the ranks (optim/data_parallel.hpp). Each shard's loss is its sum × (1 / batch size), so
-// that with one shard loss and gradient are exactly those of nll_loss's mean.
-BatchLoss backward_over_batch(Transformer& model, optim::AdamW& optimizer, const nn::data::Batch& batch, int64_t shards,
-                              const optim::Communicator& comm) {
-  const int64_t n = batch.x.size(0);
-  const optim::ShardPlan plan(n, shards, comm.rank(), comm.size(), "--shards");
-  const std::vector<double> sums =
-      optim::backward_over_shards(optimizer.named_parameters(), plan, comm, 2, [&](int64_t begin, int64_t end) {
-        const Tensor y = kernel::narrow(batch.y, 0, begin, end - begin);
-        const Tensor out = model.forward(kernel::narrow(batch.x, 0, begin, end - begin));
-        const Tensor loss = nn::nll_loss(out, y, nn::Reduction::Sum) * (1.0 / static_cast<double>(n));
-        loss.backward();
-        const Tensor hits = kernel::eq(kernel::argmax(out, 1), y).to(DType::Float64);
-        return std::vector<double>{loss.item(), kernel::sum(hits).item()};
-      });
-  return {sums[0], sums[1] * (1.0 / static_cast<double>(n))};  // accuracy as kernel::mean forms it
-}
-
-}  // namespace
-
 TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::DataLoader& loader,
                       const nn::data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome outcome,
                       const std::vector<optim::CheckpointPart>& parts, const optim::Communicator& comm) {
@@ -64,7 +35,7 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::Dat
     // Metrics of θ_s: the training loss is the one this step descends. A run resumed from its
     // final checkpoint has them already.
     const nn::data::Batch& batch = loader.next();
-    const BatchLoss train_loss = backward_over_batch(model, optimizer, batch, config.shards, comm);
+    const examples::BatchLoss train_loss = examples::backward_mean_nll(model, optimizer, batch, config.shards, comm);
     const Evaluation val = evaluate(model, data.val.x, data.val.y);
     if (!std::isfinite(train_loss.loss))
       throw std::runtime_error(fmt::format(
