@@ -25,7 +25,6 @@ namespace pathgrad::explaind {
 namespace K = kernel;
 
 namespace {
-
 // [M, U] unit values -> [M, C] component values (a component sums its whole tensors and slices).
 Tensor units_to_components(const Tensor& units, const std::vector<ResolvedComponent>& comps,
                            const std::vector<std::pair<int64_t, int64_t>>& slices, int64_t n) {
@@ -101,7 +100,8 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
     const int64_t N = config_.num_samples;
     if (N < 1) throw std::invalid_argument("PathKernel: the sample level needs the training-set size");
     const optim::Communicator* comm = config_.communicator;
-    const optim::ShardPlan blocks(N, config_.sample_shards, comm ? comm->rank() : 0, comm ? comm->size() : 1, "sample_shards");
+    const optim::ShardPlan blocks(N, config_.sample_shards, comm ? comm->rank() : 0, comm ? comm->size() : 1,
+                                  "sample_shards");
     shard_ = std::make_unique<SampleShard>(blocks, forward_, loss_, eval_params_,
                                            config_.sample_components ? components_ : std::vector<ResolvedComponent>{},
                                            config_.buffer_dtype, config_.chunk_size);

@@ -78,7 +78,7 @@ SampleShares SampleShard::step(const StepRecord& r, const Tensor& phi) {
   const int64_t P = layout_.size(), n = layout_.count();
   if (static_cast<int64_t>(r.buffer_decay.size()) != n || static_cast<int64_t>(r.grad_scale.size()) != n ||
       r.buffer_coef.shape() != Shape{P} || r.direct_coef.shape() != Shape{P} || !r.batch_ids.defined())
-    throw std::invalid_argument("PathKernel: the sample level needs the step's linear form and batch");
+    throw std::invalid_argument("SampleShard: the sample level needs the step's linear form and batch");
   for (SampleBuffers& buffers : buffers_) buffers.decay(r.buffer_decay);
   const Tensor phi_direct = max_abs(r.direct_coef) > 0 ? K::mul(phi, r.direct_coef) : Tensor();  // [M_s, P]
   const Tensor phi_buffer = K::mul(phi, r.buffer_coef);                                           // [M_s, P]

@@ -22,6 +22,10 @@
 //   mode, no batch statistics) and a loss equal to the one trained on (Mean: a_i = 1/B, Sum:
 //   a_i = 1). Every step checks that the samples' shares add up to the data part of the update
 //   and fails with a clear error if they do not (see TrackerOptions::check_tolerance).
+// - Over MPI ranks (TrackerOptions::communicator, docs/scaling.md) every rank builds the tracker
+//   with the same options; the sample level's steps and the checkpoint part's save are collective
+//   (every rank takes every optimizer step and saves every checkpoint with
+//   optim::save_checkpoint(comm, ...)). Rank 0 alone holds the results and writes the exports.
 #pragma once
 
 #include <chrono>
