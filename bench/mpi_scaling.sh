@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Data-parallel training on 1 vs 2 MPI ranks (docs/scaling.md): the grokking example's default
-# model and full batch (p = 113, 4,000 training pairs), plain training (--track off), the same
-# number of steps in every configuration. Prints, per configuration, the training time per step
+# model and full batch (p = 113, 4,000 training pairs), plain training (--track off) or tracked
+# (--track samples: the sample level, sharded over the ranks), the same number of steps in every
+# configuration. Prints, per configuration, the training time per step
 # (the run's own clock, which includes the validation pass every step, read from its last
 # checkpoint; best of --rounds interleaved rounds) and each rank's peak resident memory
-# (/usr/bin/time), and checks that the final weights are bit-identical.
+# (/usr/bin/time), and checks that the final weights (and the samples' influence) are bit-identical.
 #
 #   bash bench/mpi_scaling.sh                 # 200 steps per configuration
-#   options: --build DIR (default build), --steps N, --rounds N (default 2),
-#            --out DIR (default <build>/bench-mpi)
+#   bash bench/mpi_scaling.sh --track samples --steps 5 --rounds 1   # the sharded sample level
+#   options: --build DIR (default build), --steps N, --rounds N (default 2), --track LEVEL
+#            (default off), --out DIR (default <build>/bench-mpi)
 #
 # mpirun runs with --bind-to none: on a machine shared with other work, pinning each rank to one
 # core makes it wait for whatever else runs there (measured: 181 vs 102 ms per step).
@@ -24,12 +26,14 @@ BUILD=build
 STEPS=200
 ROUNDS=2
 OUT=""
+TRACK=off
 while (($#)); do
   case "$1" in
     --build) BUILD="$2"; shift 2 ;;
     --steps) STEPS="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --track) TRACK="$2"; shift 2 ;;
     *) echo "mpi_scaling.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +41,7 @@ OUT="${OUT:-$BUILD/bench-mpi}"
 rm -rf "$OUT" && mkdir -p "$OUT"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # CI machines run as root
 
-FLAGS=(--track off --no-report --steps "$STEPS" --checkpoint-every "$STEPS" --progress-every 1000000 --shards 2)
+FLAGS=(--track "$TRACK" --no-report --steps "$STEPS" --checkpoint-every "$STEPS" --progress-every 1000000 --shards 2)
 
 # run NAME RANKS THREADS: one session of a configuration (output in $OUT/NAME.log); appends its
 # training seconds to $OUT/NAME.seconds and its ranks' peak RSS to $OUT/NAME.rss.
@@ -74,10 +78,14 @@ row one_rank_one_thread 1 1
 row two_ranks 2 1
 # Same --shards and threads per rank: bit-identical (docs/scaling.md); another thread count may
 # round matrix products differently (tensor/parallel.hpp).
+compared=(weights/final.safetensors)
+[[ $TRACK == samples || $TRACK == full ]] && compared+=(explaind/sample_data.npy)
 for name in two_ranks one_rank_two_threads; do
-  if cmp -s "$OUT/one_rank_one_thread/weights/final.safetensors" "$OUT/$name/weights/final.safetensors"; then
-    echo "final weights of $name: bit-identical to one_rank_one_thread"
-  else
-    echo "final weights of $name: differ from one_rank_one_thread"
-  fi
+  for file in "${compared[@]}"; do
+    if cmp -s "$OUT/one_rank_one_thread/$file" "$OUT/$name/$file"; then
+      echo "$file of $name: bit-identical to one_rank_one_thread"
+    else
+      echo "$file of $name: differs from one_rank_one_thread"
+    fi
+  done
 done

@@ -16,6 +16,7 @@
 
 #include "autograd/ops.hpp"
 #include "autograd/path_point.hpp"
+#include "explaind/sample_exchange.hpp"
 #include "tensor/json_file.hpp"
 #include "tensor/safetensors.hpp"
 #include "tensor/kernels.hpp"
@@ -24,8 +25,6 @@ namespace pathgrad::explaind {
 namespace K = kernel;
 
 namespace {
-double max_abs(const Tensor& t) { return t.numel() ? K::amax(K::abs(t)).item() : 0.0; }
-
 // [M, U] unit values -> [M, C] component values (a component sums its whole tensors and slices).
 Tensor units_to_components(const Tensor& units, const std::vector<ResolvedComponent>& comps,
                            const std::vector<std::pair<int64_t, int64_t>>& slices, int64_t n) {
@@ -35,17 +34,6 @@ Tensor units_to_components(const Tensor& units, const std::vector<ResolvedCompon
     for (int64_t p : comps[c].whole_params) map.set({p, c}, 1.0);
   for (size_t j = 0; j < slices.size(); ++j) map.set({n + static_cast<int64_t>(j), slices[j].second}, 1.0);
   return K::matmul(units, map);
-}
-
-// dst[:, ids[j]] += src[:, j]: dst float64 [M, N] contiguous, src float64 [M, b], ids int64 [b].
-void scatter_columns(const Tensor& dst, const Tensor& ids, const Tensor& src_in) {
-  const Tensor src = src_in.contiguous();
-  const int64_t M = dst.size(0), N = dst.size(1), b = src.size(1);
-  const int64_t* id = ids.data<int64_t>();
-  double* d = dst.data<double>();
-  const double* s = src.data<double>();
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t j = 0; j < b; ++j) d[m * N + id[j]] += s[m * b + j];
 }
 }  // namespace
 
@@ -111,7 +99,12 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
   if (config_.sample_level) {
     const int64_t N = config_.num_samples;
     if (N < 1) throw std::invalid_argument("PathKernel: the sample level needs the training-set size");
-    buffers_ = std::make_unique<SampleBuffers>(N, layout_, config_.buffer_dtype);
+    const optim::Communicator* comm = config_.communicator;
+    const optim::ShardPlan blocks(N, config_.sample_shards, comm ? comm->rank() : 0, comm ? comm->size() : 1,
+                                  "sample_shards");
+    shard_ = std::make_unique<SampleShard>(blocks, forward_, loss_, eval_params_,
+                                           config_.sample_components ? components_ : std::vector<ResolvedComponent>{},
+                                           config_.buffer_dtype, config_.chunk_size);
     sample_total_ = Tensor::zeros({Ms, N}, DType::Float64);
     sample_window_ = Tensor::zeros({Ms, N}, DType::Float64);
     sample_decay_ = Tensor::zeros({Ms}, DType::Float64);
@@ -714,51 +707,14 @@ void PathKernel::account_samples(const StepRecord& r, const Tensor& phi, const T
 }
 
 Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
-  const int64_t P = layout_.size(), n = layout_.count(), N = config_.num_samples;
-  if (static_cast<int64_t>(r.buffer_decay.size()) != n || static_cast<int64_t>(r.grad_scale.size()) != n ||
-      r.buffer_coef.shape() != Shape{P} || r.direct_coef.shape() != Shape{P} || !r.batch_ids.defined())
-    throw std::invalid_argument("PathKernel: the sample level needs the step's linear form and batch");
-  buffers_->decay(r.buffer_decay);
-  const bool direct = max_abs(r.direct_coef) > 0;
-  const Tensor phi_direct = direct ? K::mul(phi, r.direct_coef) : Tensor();  // [M_s, P]
-  Tensor step_matrix = Tensor::zeros({phi.size(0), N}, DType::Float64);
-  const int64_t C = static_cast<int64_t>(components_.size());
-  Tensor step_comp = config_.sample_components ? Tensor::zeros({C, phi.size(0), N}, DType::Float64) : Tensor();
-
-  // Per-sample gradients of the batch at θ_s, chunk by chunk.
-  layout_.assign(r.theta0, eval_params_);
-  std::vector<Tensor> leaves;
-  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
-  const int64_t B = r.batch_ids.numel();
-  for (int64_t j0 = 0; j0 < B; j0 += config_.chunk_size) {
-    const int64_t b = std::min(config_.chunk_size, B - j0);
-    const Tensor ids = K::narrow(r.batch_ids, 0, j0, b).contiguous();
-    const Tensor a = K::narrow(r.batch_weights, 0, j0, b).contiguous();  // [b]
-    Tensor losses = loss_(forward_(K::narrow(r.batch_x, 0, j0, b)), K::narrow(r.batch_y, 0, j0, b));
-    std::vector<Tensor> g = per_sample_grad(losses, leaves);
-    Tensor grads = Tensor::zeros({b, P}, DType::Float64);  // a_i ∇ℓ_i, [b, P]
-    for (int64_t p = 0; p < n; ++p) layout_.segment(grads, p).copy_(K::reshape(g[p], {b, -1}));
-    grads = K::mul(grads, K::reshape(a.to(DType::Float64), {b, 1}));
-    buffers_->add(ids, grads, r.grad_scale);
-    if (direct) {  // the part of the step that uses this step's gradient directly: [M_s, b]
-      scatter_columns(step_matrix, ids, K::matmul(phi_direct, K::transpose(grads, 0, 1)));
-      for (int64_t c = 0; c < C && step_comp.defined(); ++c)
-        for (const auto& [lo, hi] : components_[c].ranges)
-          scatter_columns(K::squeeze(K::narrow(step_comp, 0, c, 1), 0), ids,
-                          K::matmul(K::narrow(phi_direct, 1, lo, hi - lo), K::transpose(K::narrow(grads, 1, lo, hi - lo), 0, 1)));
-    }
-  }
-  // The part carried by the buffers: every training sample seen so far.
-  const Tensor phi_buffer = K::mul(phi, r.buffer_coef);  // [M_s, P]
-  K::add_(step_matrix, buffers_->products(phi_buffer));
-  for (int64_t c = 0; c < C && step_comp.defined(); ++c)
-    K::add_(K::squeeze(K::narrow(step_comp, 0, c, 1), 0), buffers_->products(phi_buffer, components_[c].ranges));
-  K::add_(sample_total_, step_matrix);
-  K::add_(sample_window_, step_matrix);
-  if (step_comp.defined()) K::add_(sample_comp_, step_comp);
-  const Tensor r_row = K::reshape(r.non_data, {P, 1});
+  const SampleShares shares =
+      config_.communicator ? sharded_sample_step(*config_.communicator, *shard_, r, phi, phi.size(0)) : shard_->step(r, phi);
+  K::add_(sample_total_, shares.total);
+  K::add_(sample_window_, shares.total);
+  if (shares.components.defined()) K::add_(sample_comp_, shares.components);
+  const Tensor r_row = K::reshape(r.non_data, {layout_.size(), 1});
   K::add_(sample_decay_, K::reshape(K::matmul(phi, r_row), {phi.size(0)}));
-  return step_matrix;
+  return shares.total;
 }
 
 bool PathKernel::window_ends_after(int64_t steps) const {
@@ -820,8 +776,6 @@ void PathKernel::save_state(const std::string& dir) {
   if (steps_ == 0) throw std::logic_error("PathKernel::save_state: no step has been accounted for yet");
   NamedTensors tensors;
   for (const auto& [name, t] : state_tensors()) tensors.emplace_back(name, *t);
-  if (buffers_)
-    for (auto& e : buffers_->state()) tensors.push_back(e);
   nlohmann::json meta = {{"steps", steps_},       {"evaluations", evaluations_}, {"deepest", deepest_},
                          {"worst_mismatch", worst_mismatch_}, {"window_begin", window_begin_}, {"windows", windows_}};
   for (const auto& [name, s] : streams()) {
@@ -829,6 +783,7 @@ void PathKernel::save_state(const std::string& dir) {
     if (s->active()) meta["stream_rows"][name] = s->rows();
   }
   save_safetensors(dir + "/tracker_state.safetensors", tensors, {{"pathgrad.tracker", meta.dump()}});
+  if (shard_) shard_->save(dir, steps_);
 }
 
 void PathKernel::load_state(const std::string& dir) {
@@ -843,13 +798,7 @@ void PathKernel::load_state(const std::string& dir) {
   const std::map<std::string, Tensor> saved = expect_state_tensors(c.tensors, path);
   const SavedCounters counters = read_counters(parse_json(it->second, path + ": metadata 'pathgrad.tracker'"), path);
 
-  if (buffers_) {  // checks its scales too, changing nothing when it throws
-    try {
-      buffers_->load_state({{"buffers.stored", saved.at("buffers.stored")}, {"buffers.sigma", saved.at("buffers.sigma")}});
-    } catch (const std::invalid_argument& e) {
-      fail(e.what());
-    }
-  }
+  if (shard_) shard_->load(dir, counters.steps);  // checks its files first, changing nothing when it throws
   for (const auto& [name, t] : state_tensors()) *t = saved.at(name).clone();
   f_initial_ = saved.at("f_initial").clone();
   f_current_ = saved.at("f_current").clone();
@@ -867,8 +816,6 @@ std::map<std::string, Tensor> PathKernel::expect_state_tensors(const NamedTensor
   std::map<std::string, std::pair<Shape, DType>> expected;
   for (const auto& [name, t] : state_tensors()) expected[name] = {t->shape(), t->dtype()};
   expected["f_initial"] = expected["f_current"] = {Shape{probes_.size()}, DType::Float64};
-  if (buffers_)
-    for (const auto& [name, t] : buffers_->state()) expected[name] = {t.shape(), t.dtype()};
   std::map<std::string, Tensor> found(tensors.begin(), tensors.end());
   for (const auto& [name, want] : expected) {
     auto f = found.find(name);

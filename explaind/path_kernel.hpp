@@ -36,7 +36,9 @@
 #include "explaind/probes.hpp"
 #include "explaind/quadrature.hpp"
 #include "explaind/row_stream.hpp"
-#include "explaind/sample_buffers.hpp"
+#include "explaind/sample_shard.hpp"
+#include "explaind/step_record.hpp"
+#include "optim/communicator.hpp"
 
 namespace pathgrad::explaind {
 
@@ -62,21 +64,13 @@ struct PathKernelConfig {
   DType buffer_dtype{};
   int64_t num_samples = 0;   // N, the training-set size (sample level)
   int64_t chunk_size = 0;    // training samples per per-sample-gradient chunk
+  // The sample level over ranks (docs/scaling.md): the N samples in sample_shards fixed blocks,
+  // each rank's buffers those of its blocks (SampleShard). With several ranks, PathKernel is built
+  // on rank 0 only and the other ranks run their SampleShard in sharded_sample_step.
+  int64_t sample_shards = 1;
+  const optim::Communicator* communicator = nullptr;  // nullptr: one process
   std::string output_dir;    // where streamed arrays go (required)
   bool resume = false;       // keep the streams' .part files for load_state()
-};
-
-// One training step as the tracker saw it.
-struct StepRecord {
-  int64_t step = 0;
-  Tensor theta0, theta1;  // float64 [P]
-  Tensor non_data;        // float64 [P]: R_s
-  // Sample level only: the optimizer's linear form (path-kernel.md §2) per parameter tensor ...
-  std::vector<double> buffer_decay, grad_scale;
-  Tensor buffer_coef, direct_coef;  // float64 [P]
-  // ... and the batch: per-sample losses are taken at θ_s with weights a_i.
-  Tensor batch_x, batch_y, batch_ids;  // ids int64 [B]
-  Tensor batch_weights;                // float64 [B]: a_{s,i}
 };
 
 class PathKernel {
@@ -215,7 +209,8 @@ class PathKernel {
   // step(), sample level: the samples' shares (sample_step) and their check against `data`, the
   // data part of the step, into worst_mismatch_.
   void account_samples(const StepRecord& r, const Tensor& phi, const Tensor& data, const Tensor& data_delta);
-  // Sample level of one step; returns each training sample's share in it [M_s, N].
+  // Sample level of one step — this rank's shard, and with a communicator every rank's shares
+  // gathered (sharded_sample_step); returns each training sample's share in it [M_s, N].
   Tensor sample_step(const StepRecord& r, const Tensor& phi);
   void close_window();
   std::vector<std::pair<std::string, Tensor*>> state_tensors();  // named accumulators
@@ -255,7 +250,7 @@ class PathKernel {
   std::vector<std::pair<int64_t, int64_t>> windows_;
   int64_t window_begin_ = 0;
 
-  std::unique_ptr<SampleBuffers> buffers_;
+  std::unique_ptr<SampleShard> shard_;  // this rank's samples' buffers
   Tensor sample_total_, sample_window_, sample_comp_, param_total_, param_decay_total_, param_window_, sample_decay_;
   std::vector<int64_t> sample_rows_;  // probe-scalar index of each sample-level row
 

@@ -99,7 +99,7 @@ NamedTensors SampleBuffers::state() const {
           {"buffers.sigma", Tensor::from_vector(sigma_, {static_cast<int64_t>(sigma_.size())}, DType::Float64)}};
 }
 
-void SampleBuffers::load_state(const NamedTensors& state) {
+void SampleBuffers::check_state(const NamedTensors& state) const {
   const NamedTensors expected = this->state();
   const auto fail = [](const std::string& problem) {
     throw std::invalid_argument("SampleBuffers::load_state: " + problem + ": the saved buffers do not match this tracker's configuration");
@@ -113,11 +113,14 @@ void SampleBuffers::load_state(const NamedTensors& state) {
       fail(fmt::format("'{}' is {} {}, expected {} {}", name, dtype_name(t.dtype()), shape_str(t.shape()),
                        dtype_name(want.dtype()), shape_str(want.shape())));
   }
-  std::vector<double> sigma = state[1].second.to_vector();
-  for (double s : sigma)  // decay() keeps every scale finite and at least 1e-150 in magnitude
+  for (double s : state[1].second.to_vector())  // decay() keeps every scale finite and at least 1e-150 in magnitude
     if (!std::isfinite(s) || std::abs(s) < 1e-150) fail(fmt::format("'buffers.sigma' holds the scale {}", s));
+}
+
+void SampleBuffers::load_state(const NamedTensors& state) {
+  check_state(state);
   stored_.copy_(state[0].second);
-  sigma_ = std::move(sigma);
+  sigma_ = state[1].second.to_vector();
 }
 
 }  // namespace pathgrad::explaind

@@ -32,8 +32,11 @@ class SampleBuffers {
 
   // Everything needed to continue exactly: the stored rows and the scales (for checkpoints).
   NamedTensors state() const;
-  // Restores state(); throws std::invalid_argument naming the tensor on a mismatch in names, shapes
-  // or dtypes, or a scale that decay() cannot produce (zero, tiny or not finite). Changes nothing then.
+  // Throws std::invalid_argument naming the tensor unless `state` is one load_state accepts: a
+  // mismatch in names, shapes or dtypes, or a scale that decay() cannot produce (zero, tiny or
+  // not finite).
+  void check_state(const NamedTensors& state) const;
+  // Restores state(), after check_state (changing nothing when it throws).
   void load_state(const NamedTensors& state);
 
  private:

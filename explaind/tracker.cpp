@@ -4,11 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "autograd/engine.hpp"
 #include "explaind/exports.hpp"
+#include "explaind/sample_exchange.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::explaind {
@@ -61,11 +63,15 @@ std::string bytes_str(double b) {
 
 std::string Cost::report() const {
   std::string s = fmt::format(
-      "explaind tracker: {} probe scalars ({} in sample-level probe sets), {} parameters, {} components, {} training samples\n"
-      "  memory held: {} (per-sample buffers {})\n"
-      "  per step: {} quadrature nodes x {} contracted probe gradients",
-      probe_scalars, sample_level_probes, parameters, components, training_samples, bytes_str(memory_bytes),
-      bytes_str(buffer_bytes), nodes_per_step, probe_scalars);
+      "explaind tracker: {} probe scalars ({} in sample-level probe sets), {} parameters, {} components, {} training samples\n",
+      probe_scalars, sample_level_probes, parameters, components, training_samples);
+  if (ranks > 1)
+    s += fmt::format("  sample level over {} ranks, at most {} training samples each\n"
+                     "  memory held per rank: {} on rank 0 (per-sample buffers {} per rank)\n",
+                     ranks, samples_per_rank, bytes_str(memory_bytes), bytes_str(buffer_bytes));
+  else
+    s += fmt::format("  memory held: {} (per-sample buffers {})\n", bytes_str(memory_bytes), bytes_str(buffer_bytes));
+  s += fmt::format("  per step: {} quadrature nodes x {} contracted probe gradients", nodes_per_step, probe_scalars);
   if (sample_level_probes > 0)
     s += fmt::format(", {:.0f} full gradients, {:.2f} GFLOP of kernel products", sample_gradients_per_step,
                      kernel_flops_per_step / 1e9);
@@ -94,9 +100,22 @@ PathKernelConfig kernel_config(const TrackerOptions& o, bool parameter_wise, int
   cfg.buffer_dtype = o.buffer_dtype();
   cfg.num_samples = num_samples;
   cfg.chunk_size = o.chunk_size();
+  cfg.sample_shards = o.sample_shards();
+  cfg.communicator = o.communicator();
   cfg.output_dir = o.output_dir();
   cfg.resume = !o.resume_from().empty();
   return cfg;
+}
+
+// The training samples of the rank that holds the most, with N samples in `shards` blocks over
+// `ranks` ranks (SampleShard).
+int64_t most_samples_per_rank(int64_t N, int64_t shards, int ranks) {
+  int64_t most = 0;
+  for (int r = 0; r < ranks; ++r) {
+    const optim::ShardPlan plan(N, shards, r, ranks, "TrackerOptions::sample_shards");
+    most = std::max(most, plan.begin(plan.end_shard()) - plan.begin(plan.first_shard()));
+  }
+  return most;
 }
 
 // What the tracker will hold and spend per step (Cost), from its probe scalars, parameters and
@@ -118,14 +137,20 @@ Cost estimate_cost(const TrackerOptions& o, const PathKernelConfig& cfg, const P
   k.nodes_per_step = static_cast<int64_t>(cfg.rule.nodes.size());
   const double M = static_cast<double>(k.probe_scalars), Ms = static_cast<double>(k.sample_level_probes);
   const double P = static_cast<double>(k.parameters), N = static_cast<double>(k.training_samples);
+  k.ranks = cfg.sample_level && o.communicator() ? o.communicator()->size() : 1;
+  // Throws, naming sample_shards, unless the blocks fit the samples and ranks.
+  k.samples_per_rank = cfg.sample_level ? most_samples_per_rank(cfg.num_samples, cfg.sample_shards, k.ranks) : 0;
+  const double Nr = static_cast<double>(k.samples_per_rank);
   const double U = static_cast<double>(layout.count() + slices), C = static_cast<double>(k.components);
   k.memory_bytes = 8.0 * (6 * M + 8 * M * U + 2 * M * C + 8 * P + 2 * (P + static_cast<double>(slice_elements)));
   if (cfg.sample_level) {
-    k.buffer_bytes = N * P * static_cast<double>(dtype_size(cfg.buffer_dtype));
+    k.buffer_bytes = Nr * P * static_cast<double>(dtype_size(cfg.buffer_dtype));
     k.memory_bytes += k.buffer_bytes + 8.0 * (3 * Ms * P + 3 * static_cast<double>(cfg.chunk_size) * P +
                                               Ms * N * (4 + (cfg.sample_components ? 2 * C : 0)));
+    if (k.ranks > 1)  // φ̂ sent (as a vector) and every rank's shares received, on rank 0
+      k.memory_bytes += 8.0 * (Ms * P + Ms * N * (1 + (cfg.sample_components ? C : 0)));
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms + static_cast<double>(batch_size);
-    k.kernel_flops_per_step = 2.0 * Ms * N * P * (cfg.sample_components ? 2.0 : 1.0);
+    k.kernel_flops_per_step = 2.0 * Ms * Nr * P * (cfg.sample_components ? 2.0 : 1.0);
   } else if (cfg.parameter_wise) {  // φ̂ of the sample-level probes only
     k.memory_bytes += 8.0 * 3 * Ms * P;
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms;
@@ -188,9 +213,10 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const nn::data:
   cost_ = p.cost;
   if (cost_.memory_bytes > options_.memory_budget())
     throw std::invalid_argument(fmt::format(
-        "Tracker: this configuration needs about {} (per-sample buffers {}), over the memory budget of {}; "
-        "use fewer probes, float32 buffers, no sample level, or raise memory_budget()",
-        bytes_str(cost_.memory_bytes), bytes_str(cost_.buffer_bytes), bytes_str(options_.memory_budget())));
+        "Tracker: this configuration needs about {}{} (per-sample buffers {}), over the memory budget of {}; "
+        "use fewer probes, float32 buffers, no sample level, more ranks, or raise memory_budget()",
+        bytes_str(cost_.memory_bytes), cost_.ranks > 1 ? " per rank" : "", bytes_str(cost_.buffer_bytes),
+        bytes_str(options_.memory_budget())));
   // The optimizer's gradient carries the training dtype's rounding, the shares the probe model's.
   const bool all_float64 = optimizer_.named_parameters().front().second.dtype() == DType::Float64 &&
                            eval_model_.named_parameters().front().second.dtype() == DType::Float64;
@@ -198,12 +224,34 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const nn::data:
 
   nn::Module& m = eval_model_;
   const DType eval_dtype = floating_dtype_of(m);
-  kernel_ = std::make_unique<PathKernel>(std::move(p.scalars),
-                                         [&m, eval_dtype](const Tensor& x) { return m.forward(as_model_input(x, eval_dtype)); },
-                                         loss_, eval_model_.named_parameters(), std::move(p.components), p.config);
-  if (p.config.resume) kernel_->load_state(options_.resume_from());
+  const ForwardFn forward = [&m, eval_dtype](const Tensor& x) { return m.forward(as_model_input(x, eval_dtype)); };
+  layout_ = ParamLayout(optimizer_.named_parameters());
+  const optim::Communicator* comm = options_.communicator();
+  if (!comm || comm->is_root()) {
+    kernel_ = std::make_unique<PathKernel>(std::move(p.scalars), forward, loss_, eval_model_.named_parameters(),
+                                           std::move(p.components), p.config);
+    if (p.config.resume) kernel_->load_state(options_.resume_from());
+  } else if (p.config.sample_level) {
+    shard_ = make_shard(*comm, p, forward);
+    if (p.config.resume) shard_->load(options_.resume_from(), optimizer_.steps_taken());
+  }
   optimizer_.add_observer(this);
   attached_ = true;
+}
+
+std::unique_ptr<SampleShard> Tracker::make_shard(const optim::Communicator& comm, const Plan& p, const ForwardFn& forward) {
+  const ParamLayout eval_layout(eval_model_.named_parameters());
+  std::vector<ResolvedComponent> components;
+  if (p.config.sample_components)
+    for (const Component& c : p.components) components.push_back(resolve(c, eval_layout));
+  return std::make_unique<SampleShard>(
+      optim::ShardPlan(p.config.num_samples, p.config.sample_shards, comm.rank(), comm.size(), "sample_shards"), forward,
+      loss_, eval_model_.named_parameters(), std::move(components), p.config.buffer_dtype, p.config.chunk_size);
+}
+
+const PathKernel& Tracker::kernel() const {
+  if (!kernel_) throw std::logic_error("Tracker::kernel: the path kernel is rank 0's");
+  return *kernel_;
 }
 
 Tracker::~Tracker() {
@@ -211,7 +259,7 @@ Tracker::~Tracker() {
 }
 
 void Tracker::before_step(const optim::Optimizer& optimizer) {
-  theta_before_ = kernel_->layout().flatten(optimizer.named_parameters());
+  theta_before_ = layout_.flatten(optimizer.named_parameters());
 }
 
 namespace {
@@ -231,8 +279,9 @@ void on_eval_model(nn::Module& eval_model, const nn::Module& model, const NamedT
 }  // namespace
 
 void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDescription& desc) {
+  if (!kernel_ && !shard_) return;  // a rank without a share of the sample level
   const auto start = std::chrono::steady_clock::now();
-  const ParamLayout& layout = kernel_->layout();
+  const ParamLayout& layout = layout_;
   const NamedTensors params = optimizer.named_parameters();
   const int64_t P = layout.size(), n = layout.count();
   StepRecord r;
@@ -240,7 +289,7 @@ void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDes
   r.theta0 = theta_before_;
   r.theta1 = layout.flatten(params);
   r.non_data = Tensor::zeros({P}, DType::Float64);
-  const bool sample_level = kernel_->config().sample_level;
+  const bool sample_level = options_.per_sample();
   if (sample_level) {
     // A parameter absent from the description was skipped: its buffer keeps its value.
     r.buffer_decay.assign(static_cast<size_t>(n), 1.0);
@@ -268,6 +317,12 @@ void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDes
     const double a = options_.reduction() == nn::Reduction::Mean ? 1.0 / static_cast<double>(batch.ids.numel()) : 1.0;
     r.batch_weights = Tensor::full({batch.ids.numel()}, a, DType::Float64);
   }
+  if (shard_) {  // the rank's share of rank 0's sample level
+    on_eval_model(eval_model_, model_, params, [&] {
+      sharded_sample_step(*options_.communicator(), *shard_, r, Tensor(), cost_.sample_level_probes);
+    });
+    return;
+  }
   on_eval_model(eval_model_, model_, params, [&] { kernel_->step(r); });
   if (sample_level && kernel_->worst_linear_form_mismatch() > options_.check_tolerance())
     throw std::runtime_error(fmt::format(
@@ -279,7 +334,10 @@ void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDes
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void Tracker::save_state(const std::string& dir) { kernel_->save_state(dir); }
+void Tracker::save_state(const std::string& dir) {
+  if (kernel_) kernel_->save_state(dir);
+  if (shard_) shard_->save(dir, optimizer_.steps_taken());
+}
 
 optim::CheckpointPart Tracker::checkpoint_part(std::string name) {
   return {std::move(name), [this](const std::string& dir) { save_state(dir); }};
@@ -287,6 +345,11 @@ optim::CheckpointPart Tracker::checkpoint_part(std::string name) {
 
 Summary Tracker::finish() {
   if (!attached_) throw std::logic_error("Tracker::finish: called twice");
+  if (!kernel_) {  // another rank's: rank 0 holds the results
+    optimizer_.remove_observer(this);
+    attached_ = false;
+    return Summary{};
+  }
   const auto start = std::chrono::steady_clock::now();
   const NamedTensors params = optimizer_.named_parameters();
   const Tensor theta = kernel_->layout().flatten(params);

@@ -22,6 +22,10 @@
 //   mode, no batch statistics) and a loss equal to the one trained on (Mean: a_i = 1/B, Sum:
 //   a_i = 1). Every step checks that the samples' shares add up to the data part of the update
 //   and fails with a clear error if they do not (see TrackerOptions::check_tolerance).
+// - Over MPI ranks (TrackerOptions::communicator, docs/scaling.md) every rank builds the tracker
+//   with the same options; the sample level's steps and the checkpoint part's save are collective
+//   (every rank takes every optimizer step and saves every checkpoint with
+//   optim::save_checkpoint(comm, ...)). Rank 0 alone holds the results and writes the exports.
 #pragma once
 
 #include <chrono>
@@ -40,6 +44,7 @@
 #include "nn/module.hpp"
 #include "nn/options.hpp"
 #include "optim/checkpoint.hpp"
+#include "optim/communicator.hpp"
 #include "optim/optimizer.hpp"
 
 namespace pathgrad::explaind {
@@ -103,6 +108,17 @@ class TrackerOptions {
   // Continue a tracked run from the tracker state saved by Tracker::save_state(dir) (restore
   // the model, optimizer and loader from their checkpoint too; see optim/checkpoint.hpp).
   PATHGRAD_ARG(std::string, resume_from);
+  // The sample level over the ranks of `communicator` (docs/scaling.md): the N training samples
+  // are cut into sample_shards fixed, contiguous blocks (between the number of ranks and N), and
+  // each rank holds the per-sample buffers of its blocks (explaind/sample_shard.hpp) and computes
+  // their per-sample gradients and kernel products; rank 0 alone integrates the probes (φ̂_s, sent
+  // to every rank each step), receives every sample's shares, holds the results and writes the
+  // exports. Every rank builds its tracker with the same options and trains in lockstep (its
+  // optimizer takes the same steps). The results do not depend on the number of ranks, bit for
+  // bit; sample_shards changes only the grouping of the per-sample gradients into chunks. nullptr:
+  // not sharded (the tracker is this process's alone, as without MPI).
+  PATHGRAD_ARG(const optim::Communicator*, communicator) = nullptr;
+  PATHGRAD_ARG(int64_t, sample_shards) = 1;
   // Relative tolerance of the per-step check that the samples' shares add up to the data part
   // φ̂·(Δθ − R) of the update (sample level), relative to Σ_p |φ̂_p (Δθ − R)_p| + Σ_i |share_i|
   // (both sums cancel; rounding is relative to their terms). 0 (the default) means: 1e-6
@@ -126,21 +142,28 @@ class Tracker : public optim::StepObserver {
   static Cost estimate(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                        std::vector<ProbeSet> probes, const TrackerOptions& options = {});
 
+  // With a communicator of several ranks, every figure is per rank (rank 0's, which holds the most).
   const Cost& cost() const { return cost_; }
   std::string cost_report() const { return cost_.report(); }
-  const PathKernel& kernel() const { return *kernel_; }
+  // The path kernel: on rank 0 only (std::logic_error on the other ranks of a communicator).
+  const PathKernel& kernel() const;
 
   void before_step(const optim::Optimizer& optimizer) override;
   void after_step(const optim::Optimizer& optimizer, const optim::StepDescription& step) override;
 
-  // Saves everything accumulated so far into <dir>/tracker_state.safetensors, for a resume with
-  // TrackerOptions::resume_from(dir). Needs at least one step accounted for. Rather than calling
+  // Saves everything accumulated so far into <dir>/tracker_state.safetensors and the per-sample
+  // buffers into <dir>/sample_buffers_<k>_of_<K>.safetensors (one per block of samples), for a
+  // resume with TrackerOptions::resume_from(dir). Needs at least one step accounted for. With a
+  // communicator, every rank writes its own files (rank 0 the state and its blocks' buffers, the
+  // others their blocks'), all into the same `dir`: the resumed run may use another number of
+  // ranks, but the same sample_shards (otherwise it stops naming the missing file). Rather than calling
   // it beside optim::save_checkpoint (a crash between the two leaves them a step apart), save it
   // inside the checkpoint with checkpoint_part().
   void save_state(const std::string& dir);
   // This tracker's state as a part of the training checkpoint, named "tracker", installed in the
   // same atomic step as the model, optimizer and loader:
   //   optim::save_checkpoint(dir, net, opt, loader, extra, {}, {tracker.checkpoint_part()});
+  // (over several ranks: optim::save_checkpoint(comm, ...) of optim/checkpoint_ranks.hpp, on every rank)
   // and, in the resumed process (after load_checkpoint):
   //   TrackerOptions().resume_from(optim::checkpoint_part_dir(dir, "tracker"))
   // `name` tells apart the parts of several trackers attached to one optimizer.
@@ -148,12 +171,15 @@ class Tracker : public optim::StepObserver {
 
   // Evaluates the final model, writes every export (see docs/explaind-exports.md) into the output
   // directory, detaches from the optimizer and returns the summary. Call once, after training.
+  // On the other ranks of a communicator: detaches, writes nothing and returns an empty summary.
   Summary finish();
 
  private:
   struct Plan;
   static Plan plan(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                    nn::Module& eval_model, std::vector<ProbeSet> probes, const TrackerOptions& options);
+  // The sample level's share of a rank other than rank 0.
+  std::unique_ptr<SampleShard> make_shard(const optim::Communicator& comm, const Plan& p, const ForwardFn& forward);
 
   nn::Module& model_;
   optim::Optimizer& optimizer_;
@@ -162,7 +188,9 @@ class Tracker : public optim::StepObserver {
   TrackerOptions options_;
   nn::Module& eval_model_;
   Cost cost_;
-  std::unique_ptr<PathKernel> kernel_;
+  ParamLayout layout_;                  // of the optimizer's parameters
+  std::unique_ptr<PathKernel> kernel_;  // rank 0's (the process's without a communicator)
+  std::unique_ptr<SampleShard> shard_;  // the other ranks' share of the sample level
   Tensor theta_before_;  // float64 [P]: θ_s
   bool attached_ = false;
   double seconds_ = 0;

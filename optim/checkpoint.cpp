@@ -257,7 +257,7 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Opti
                       {"parts", part_names},
                       {"extra", encode_nonfinite(extra)}};
 
-  const fs::path staging = sibling(target, ".tmp");
+  const fs::path staging = checkpoint_staging_dir(dir);
   fs::remove_all(staging, ec);  // left by an interrupted save
   if (ec) throw std::runtime_error(fmt::format("save_checkpoint: cannot remove {}: {}", staging.string(), ec.message()));
   try {
@@ -283,6 +283,10 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Opti
     fs::remove_all(staging, ec);
     throw;
   }
+}
+
+std::string checkpoint_staging_dir(const std::string& dir) {
+  return sibling(directory_path(dir, "checkpoint_staging_dir"), ".tmp").string();
 }
 
 std::string checkpoint_part_dir(const std::string& dir, const std::string& name) {

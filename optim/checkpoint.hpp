@@ -67,6 +67,10 @@ struct CheckpointPart {
   std::function<void(const std::string& part_dir)> save;
 };
 
+// "<dir>.tmp": where save_checkpoint assembles the checkpoint for `dir` before installing it (each
+// part's directory in it exists while the part's `save` runs).
+std::string checkpoint_staging_dir(const std::string& dir);
+
 // <dir>/<name>: where the part `name` of the checkpoint in `dir` is kept.
 std::string checkpoint_part_dir(const std::string& dir, const std::string& name);
 

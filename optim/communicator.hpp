@@ -4,7 +4,7 @@
 // that talks to MPI; communicator_single.cpp is the one-process build.
 //
 // Contracts:
-// - Collective calls (all_gather, any, require_same_on_every_rank) must be made by every rank in
+// - Collective calls (all_gather, gather, broadcast, any, require_same_on_every_rank) must be made by every rank in
 //   the same order, as in MPI; results are identical on every rank.
 // - MPI is initialised by the first call to world() when an MPI launcher started the program
 //   (OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE is set), and finalised at exit. Otherwise MPI is
@@ -31,6 +31,15 @@ class Communicator {
   // rank order. Throws std::invalid_argument on inconsistent counts and std::runtime_error when
   // MPI fails.
   std::vector<double> all_gather(const std::vector<double>& mine, const std::vector<int64_t>& counts) const;
+
+  // As all_gather, but only rank 0 receives every rank's values (concatenated in rank order); the
+  // other ranks get an empty vector. Same exceptions.
+  std::vector<double> gather(const std::vector<double>& mine, const std::vector<int64_t>& counts) const;
+
+  // Rank 0's `values` on every rank: rank 0 sends them, every other rank receives them into its
+  // `values`, which must already have the same size as rank 0's (std::invalid_argument
+  // otherwise, thrown on the rank at fault after the call; std::runtime_error when MPI fails).
+  void broadcast(std::vector<double>& values) const;
 
   // True when `flag` is true on at least one rank.
   bool any(bool flag) const;

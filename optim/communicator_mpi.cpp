@@ -54,26 +54,65 @@ const Communicator& Communicator::world() {
   return world;
 }
 
-std::vector<double> Communicator::all_gather(const std::vector<double>& mine, const std::vector<int64_t>& counts) const {
-  if (counts.size() != static_cast<size_t>(size_) || counts[static_cast<size_t>(rank_)] != static_cast<int64_t>(mine.size()))
-    throw std::invalid_argument(fmt::format("Communicator::all_gather: {} counts for {} ranks, rank {} passes {} values",
-                                            counts.size(), size_, rank_, mine.size()));
-  if (size_ == 1) return mine;
-  std::vector<int> int_counts, offsets;
+namespace {
+
+// MPI's int counts and displacements of a gather, checked: `counts` has one entry per rank, this
+// rank's is mine.size(), none is negative and their sum fits an int.
+struct GatherLayout {
+  std::vector<int> counts, offsets;
   int64_t total = 0;
+};
+
+GatherLayout gather_layout(const char* call, const std::vector<double>& mine, const std::vector<int64_t>& counts,
+                           int rank, int size) {
+  if (counts.size() != static_cast<size_t>(size) || counts[static_cast<size_t>(rank)] != static_cast<int64_t>(mine.size()))
+    throw std::invalid_argument(fmt::format("Communicator::{}: {} counts for {} ranks, rank {} passes {} values", call,
+                                            counts.size(), size, rank, mine.size()));
+  GatherLayout g;
   for (const int64_t c : counts) {
-    if (c < 0) throw std::invalid_argument(fmt::format("Communicator::all_gather: negative count {}", c));
-    offsets.push_back(static_cast<int>(total));
-    int_counts.push_back(static_cast<int>(c));
-    total += c;
+    if (c < 0) throw std::invalid_argument(fmt::format("Communicator::{}: negative count {}", call, c));
+    g.offsets.push_back(static_cast<int>(g.total));
+    g.counts.push_back(static_cast<int>(c));
+    g.total += c;
+    if (g.total > std::numeric_limits<int>::max())
+      throw std::invalid_argument(fmt::format("Communicator::{}: more values than MPI's int counts hold", call));
   }
-  if (total > std::numeric_limits<int>::max())
-    throw std::invalid_argument(fmt::format("Communicator::all_gather: {} values exceed MPI's int counts", total));
-  std::vector<double> all(static_cast<size_t>(total));
-  check(MPI_Allgatherv(mine.data(), int_counts[static_cast<size_t>(rank_)], MPI_DOUBLE, all.data(), int_counts.data(),
-                       offsets.data(), MPI_DOUBLE, MPI_COMM_WORLD),
+  return g;
+}
+
+}  // namespace
+
+std::vector<double> Communicator::all_gather(const std::vector<double>& mine, const std::vector<int64_t>& counts) const {
+  const GatherLayout g = gather_layout("all_gather", mine, counts, rank_, size_);
+  if (size_ == 1) return mine;
+  std::vector<double> all(static_cast<size_t>(g.total));
+  check(MPI_Allgatherv(mine.data(), g.counts[static_cast<size_t>(rank_)], MPI_DOUBLE, all.data(), g.counts.data(),
+                       g.offsets.data(), MPI_DOUBLE, MPI_COMM_WORLD),
         "MPI_Allgatherv");
   return all;
+}
+
+std::vector<double> Communicator::gather(const std::vector<double>& mine, const std::vector<int64_t>& counts) const {
+  const GatherLayout g = gather_layout("gather", mine, counts, rank_, size_);
+  if (size_ == 1) return mine;
+  std::vector<double> all(is_root() ? static_cast<size_t>(g.total) : 0);
+  check(MPI_Gatherv(mine.data(), g.counts[static_cast<size_t>(rank_)], MPI_DOUBLE, all.data(), g.counts.data(),
+                    g.offsets.data(), MPI_DOUBLE, 0, MPI_COMM_WORLD),
+        "MPI_Gatherv");
+  return all;
+}
+
+void Communicator::broadcast(std::vector<double>& values) const {
+  if (size_ == 1) return;
+  // The sizes first, so that a rank with the wrong one fails instead of MPI truncating.
+  int64_t count = static_cast<int64_t>(values.size());
+  const int64_t mine = count;
+  check(MPI_Bcast(&count, 1, MPI_INT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  const bool wrong = count != mine || count > std::numeric_limits<int>::max();
+  if (any(wrong))
+    throw std::invalid_argument(fmt::format("Communicator::broadcast: rank 0 sends {} values, rank {} expects {}{}",
+                                            count, rank_, mine, wrong ? "" : " (another rank's size differs)"));
+  check(MPI_Bcast(values.data(), static_cast<int>(count), MPI_DOUBLE, 0, MPI_COMM_WORLD), "MPI_Bcast");
 }
 
 bool Communicator::any(bool flag) const {

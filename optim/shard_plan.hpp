@@ -22,6 +22,7 @@ class ShardPlan {
 
   int64_t batch() const { return batch_; }
   int64_t shards() const { return shards_; }
+  int rank() const { return rank_; }
   int ranks() const { return ranks_; }
   int64_t begin(int64_t shard) const { return shard * batch_ / shards_; }
   int64_t end(int64_t shard) const { return begin(shard + 1); }

@@ -167,4 +167,9 @@ TEST_CASE("a program not started by mpirun is rank 0 of 1, in every build") {
   CHECK_FALSE(world.any(false));
   CHECK_NOTHROW(require_same_on_every_rank(world, "settings", "the settings"));
   CHECK_THROWS_AS(world.all_gather({1.0}, {2}), std::invalid_argument);
+  CHECK(world.gather({1.5, 2.5}, {2}) == std::vector<double>{1.5, 2.5});  // rank 0 receives its own
+  CHECK_THROWS_AS(world.gather({1.0}, {2}), std::invalid_argument);
+  std::vector<double> values = {3.5, -1.0};
+  world.broadcast(values);  // rank 0's values, unchanged
+  CHECK(values == std::vector<double>{3.5, -1.0});
 }

@@ -655,6 +655,33 @@ TEST_CASE("a tracked run resumed from a checkpoint gives the same exports as an 
   }
 }
 
+TEST_CASE("the sample level in blocks of samples gives one block's shares to float64 rounding") {
+  // K blocks change only which samples' per-sample gradients share a chunk and which buffer rows
+  // share a product GEMM, i.e. the order of float64 sums: each share is, per step, a sum of P
+  // products φ̂_p·b_p (error ≤ P·u·Σ_p |φ̂_p b_p| to first order), accumulated over S steps. With
+  // Σ_p |φ̂_p b_p| bounded here by the largest share's magnitude times 1e3 (no cancellation of
+  // more than three digits in this small problem), the bound is 1e3·P·S·u·max |share|.
+  MakeOptimizer make = [](const NamedTensors& p) {
+    return std::make_unique<optim::AdamW>(p, optim::AdamW::Options(0.05).weight_decay(0.5));
+  };
+  const int steps = 6;
+  const std::string one = temp_dir("blocks_one"), three = temp_dir("blocks_three");
+  const RunResult a = train(make, steps, true, one);
+  const RunResult b = train(make, steps, true, three, false, ex::TrackerOptions().sample_shards(3));
+  const double P = static_cast<double>(make_model(7)->num_parameters()), u = 0x1p-53;
+  for (const char* f : {"sample_data.npy", "sample_window_data.npy", "sample_component_data.npy"}) {
+    INFO(f);
+    const Tensor x = load_npy(one + "/" + f), y = load_npy(three + "/" + f);
+    REQUIRE(x.shape() == y.shape());
+    const double scale = K::amax(K::abs(x)).item();
+    CHECK(scale > 1e-3);  // the comparison is not between zeros
+    CHECK(K::amax(K::abs(K::sub(x, y))).item() <= 1e3 * P * steps * u * scale);
+  }
+  // Blocks that do not fit the samples are refused, naming the option.
+  CHECK_THROWS_WITH_AS(train(make, 1, true, temp_dir("blocks_many"), false, ex::TrackerOptions().sample_shards(21)),
+                       doctest::Contains("sample_shards 21: a batch of 11 samples"), std::invalid_argument);
+}
+
 // ------------------------------------------------------------------ hostile tracker states
 namespace {
 
@@ -694,26 +721,40 @@ TEST_CASE("a tracker state that does not fit the configuration is refused when t
     }
     tracker->save_state(saved);
   }
-  const SafetensorsContents good = load_safetensors(saved + "/tracker_state.safetensors");
-  const nlohmann::json meta = nlohmann::json::parse(good.metadata.at("pathgrad.tracker"));
-  // Builds a tracker resuming from the saved state changed by `change`; returns its error.
-  const auto resume_error = [&](const std::string& name, const std::function<void(NamedTensors&, std::string&)>& change) {
-    NamedTensors tensors = good.tensors;
-    std::string text = meta.dump();
-    change(tensors, text);
+  // The saved state's two files (its one block of sample buffers) and their metadata keys.
+  const std::map<std::string, std::string> keys = {{"tracker_state", "pathgrad.tracker"},
+                                                   {"sample_buffers_0_of_1", "pathgrad.sample_buffers"}};
+  std::map<std::string, SafetensorsContents> good;
+  for (const auto& [file, key] : keys) good[file] = load_safetensors(saved + "/" + file + ".safetensors");
+  using Change = std::function<void(NamedTensors&, std::string&)>;
+  // Builds a tracker (with `options`) resuming from the saved state whose `file` is changed by
+  // `change`; returns its error, which must name `named` (the changed file by default).
+  const auto resume_error_in = [&](const std::string& file, const std::string& name, const Change& change,
+                                   const ex::TrackerOptions& options = {}, const std::string& named = "") {
     const std::string dir = temp_dir("hostile_" + name);
-    save_safetensors(dir + "/tracker_state.safetensors", tensors, {{"pathgrad.tracker", text}});
+    for (const auto& [f, key] : keys) {
+      NamedTensors tensors = good[f].tensors;
+      std::string text = good[f].metadata.at(key);
+      if (f == file) change(tensors, text);
+      save_safetensors(dir + "/" + f + ".safetensors", tensors, {{key, text}});
+    }
     auto model = make_model(7);
     nn::data::DataLoader loader(ds, nn::data::DataLoaderOptions(4).shuffle(true).seed(3));
     auto opt = make_opt(*model);
     try {
-      sample_level_tracker(*model, *opt, loader, ex::TrackerOptions().output_dir(out).resume_from(dir));
+      sample_level_tracker(*model, *opt, loader, ex::TrackerOptions(options).output_dir(out).resume_from(dir));
     } catch (const std::runtime_error& e) {
       const std::string what = e.what();
-      CHECK(what.find(dir + "/tracker_state.safetensors: ") == 0);
+      CHECK_MESSAGE(what.find(dir + "/" + (named.empty() ? file : named) + ".safetensors: ") == 0, what);
       return what;
     }
     return std::string("no error");
+  };
+  const auto resume_error = [&](const std::string& name, const Change& change) {
+    return resume_error_in("tracker_state", name, change);
+  };
+  const auto buffers_error = [&](const std::string& name, const Change& change) {
+    return resume_error_in("sample_buffers_0_of_1", name, change);
   };
   const auto tensor = [](NamedTensors& ts, const std::string& name) -> Tensor& {
     auto it = std::find_if(ts.begin(), ts.end(), [&](const auto& e) { return e.first == name; });
@@ -730,13 +771,22 @@ TEST_CASE("a tracker state that does not fit the configuration is refused when t
   CHECK(resume_error("same", [](NamedTensors&, std::string&) {}) == "no error");
   CHECK(resume_error("dtype", [&](NamedTensors& ts, std::string&) { tensor(ts, "data_total") = tensor(ts, "data_total").to(DType::Float32); })
             .find("'data_total' is float32 [4] in the file, expected float64 [4]") != std::string::npos);
-  CHECK(resume_error("buffers", [&](NamedTensors& ts, std::string&) { tensor(ts, "buffers.stored") = tensor(ts, "buffers.stored").to(DType::Float32); })
+  CHECK(buffers_error("buffers", [&](NamedTensors& ts, std::string&) { tensor(ts, "buffers.stored") = tensor(ts, "buffers.stored").to(DType::Float32); })
             .find("'buffers.stored' is float32") != std::string::npos);
+  CHECK(buffers_error("buffer_steps", [](NamedTensors&, std::string& text) {
+          nlohmann::json m = nlohmann::json::parse(text);
+          m["steps"] = 2;
+          text = m.dump();
+        }).find("holds steps 2 where this run expects 3") != std::string::npos);
+  // Saved in one block of samples, resumed in two: the first block's file is missing.
+  CHECK(resume_error_in("tracker_state", "two_blocks", [](NamedTensors&, std::string&) {},
+                        ex::TrackerOptions().sample_shards(2), "sample_buffers_0_of_2")
+            .find("missing: this run keeps the sample buffers of 11 training samples in 2 blocks") != std::string::npos);
   CHECK(resume_error("shape", [&](NamedTensors& ts, std::string&) { tensor(ts, "f_initial") = K::narrow(tensor(ts, "f_initial"), 0, 0, 0); })
             .find("'f_initial' is float64 [0] in the file, expected float64 [4]") != std::string::npos);
   CHECK(resume_error("extra", [&](NamedTensors& ts, std::string&) { ts.emplace_back("bogus", Tensor::zeros({1})); })
             .find("unexpected tensor 'bogus'") != std::string::npos);
-  CHECK(resume_error("sigma", [&](NamedTensors& ts, std::string&) { tensor(ts, "buffers.sigma").fill_(0.0); })
+  CHECK(buffers_error("sigma", [&](NamedTensors& ts, std::string&) { tensor(ts, "buffers.sigma").fill_(0.0); })
             .find("'buffers.sigma' holds the scale 0") != std::string::npos);
   CHECK(resume_error("steps", set_meta("steps", 2.5)).find("field 'steps' must be an integer") != std::string::npos);
   CHECK(resume_error("window", set_meta("window_begin", 4)).find("field 'window_begin' must be an integer in [0, 3]") !=

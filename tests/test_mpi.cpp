@@ -1,8 +1,10 @@
-// Data-parallel training over MPI ranks, end to end (docs/scaling.md): the grokking example's tiny
-// tracked run started by `mpirun -np 2 --oversubscribe` (PATHGRAD_MPIRUN; built only with MPI)
-// against the same run as one process with --shards 2. Every output but the timings must be
-// bit-identical — weights at every checkpoint, metrics, the tracker's exports — also after the
-// two-rank run is killed at a fault point and resumed, on two ranks or on one.
+// Data-parallel training and the sharded sample level over MPI ranks, end to end
+// (docs/scaling.md): the grokking example's tiny tracked run (--track full: each rank holds the
+// per-sample buffers of its half of the training samples) started by `mpirun -np 2
+// --oversubscribe` (PATHGRAD_MPIRUN; built only with MPI) against the same run as one process with
+// --shards 2. Every output but the timings must be bit-identical — weights at every checkpoint,
+// metrics, the tracker's exports — also after the two-rank run is killed at a fault point and
+// resumed, on two ranks or on one (the checkpoint holds one buffer file per block of samples).
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -57,6 +59,9 @@ TEST_CASE("two ranks train bit-identically to one process with the same shards, 
   INFO("the log: ", read_file(out + ".log"));
   REQUIRE(o.exit_code == 0);
   check_same_outputs(one_rank_reference(), out);
+  // The sample level was sharded: each rank wrote its block of samples' buffers into the checkpoint.
+  for (const char* block : {"sample_buffers_0_of_2", "sample_buffers_1_of_2"})
+    CHECK(fs::exists(out + "/checkpoint/tracker/" + block + ".safetensors"));
 }
 
 TEST_CASE("a two-rank run killed at a fault point resumes, on two ranks or on one, to the same outputs") {

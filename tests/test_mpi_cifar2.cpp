@@ -28,11 +28,16 @@ std::string scratch(const std::string& name) {
   return dir.string();
 }
 
-// 256 training images, width 2, batches of 64 (12 steps, checkpoints every 5), 4 probes, 20
-// importance images in chunks of 10.
-std::string tiny_run(const std::string& out, const std::string& more = "") {
+// The experiments of the tiny runs: pruning with 20 importance images in chunks of 10 (the
+// default tracker level), or the sample level (each rank holding the buffers of its half of the
+// training images) without pruning.
+const std::string kPruning = " --importance-images 20 --importance-chunk 10";
+const std::string kSampleLevel = " --importance-images 0 --track samples --sample-probes 2";
+
+// 256 training images, width 2, batches of 64 (12 steps, checkpoints every 5), 4 probes.
+std::string tiny_run(const std::string& out, const std::string& more = "", const std::string& experiment = kPruning) {
   return env("PATHGRAD_CIFAR2") + " --data " + env("PATHGRAD_DATA") + "/cifar10-catdog-bin --train-images 256" +
-         " --width 2 --batch 64 --epochs 3 --peak-epoch 1 --probes 4 --importance-images 20 --importance-chunk 10" +
+         " --width 2 --batch 64 --epochs 3 --peak-epoch 1 --probes 4" + experiment +
          " --checkpoint-every 5 --threads 1 --no-report --out " + out + " " + more;
 }
 
@@ -45,10 +50,16 @@ int run(const std::string& command, const std::string& out) {
   return std::system((command + " > " + out + ".log 2>&1").c_str());
 }
 
-void check_same_outputs(const std::string& ref, const std::string& out) {
-  for (const char* f : {"weights/final.safetensors", "weights/step_000010.safetensors", "metrics.csv", "epochs.csv",
-                        "explaind/replica.npy", "explaind/step_influence.npy", "explaind/component_data.npy",
-                        "explaind_importance/parameter_data.npy", "explaind_importance_1/parameter_data.npy"}) {
+const std::vector<std::string> kPruningOutputs = {
+    "weights/final.safetensors", "weights/step_000010.safetensors", "metrics.csv", "epochs.csv", "explaind/replica.npy",
+    "explaind/step_influence.npy", "explaind/component_data.npy", "explaind_importance/parameter_data.npy",
+    "explaind_importance_1/parameter_data.npy"};
+const std::vector<std::string> kSampleLevelOutputs = {
+    "weights/final.safetensors", "metrics.csv", "explaind/replica.npy", "explaind/step_influence.npy",
+    "explaind/sample_data.npy", "explaind/sample_window_data.npy", "explaind/sample_decay.npy"};
+
+void check_same_outputs(const std::string& ref, const std::string& out, const std::vector<std::string>& files = kPruningOutputs) {
+  for (const std::string& f : files) {
     INFO(f);
     REQUIRE(fs::exists(out + "/" + f));
     CHECK(pathgrad::read_file(ref + "/" + f) == pathgrad::read_file(out + "/" + f));
@@ -70,6 +81,21 @@ TEST_CASE("two ranks run the CIFAR-2 example bit-identically to one process with
   CHECK(sessions == 3);
   CHECK_FALSE(fs::exists(out + "/checkpoint_importance_1"));
   check_same_outputs(ref, out);
+}
+
+TEST_CASE("the sample level sharded over two ranks, paused and resumed, equals one process bit for bit") {
+  const std::string ref = scratch("samples_one_rank");
+  REQUIRE(run(tiny_run(ref, "--shards 2", kSampleLevel), ref) == 0);
+  const std::string out = scratch("samples_two_ranks");
+  CHECK(run(two_ranks(tiny_run(out, "--stop-after 7", kSampleLevel)), out) != 0);  // paused after step 7
+  for (const char* block : {"sample_buffers_0_of_2", "sample_buffers_1_of_2"})  // one file per rank's block
+    CHECK(fs::exists(out + "/checkpoint/tracker/" + block + ".safetensors"));
+  const int status = run(two_ranks(tiny_run(out, "--resume", kSampleLevel)), out);
+  INFO("the last log: " << pathgrad::read_file(out + ".log"));
+  REQUIRE(status == 0);
+  CHECK(pathgrad::read_file(out + ".log").find("sample level over 2 ranks, at most 128 training samples each") !=
+        std::string::npos);
+  check_same_outputs(ref, out, kSampleLevelOutputs);
 }
 
 TEST_CASE("more ranks than shards are refused naming --shards, before anything is written") {

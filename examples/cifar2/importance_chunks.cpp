@@ -56,14 +56,12 @@ std::optional<explaind::Summary> rerun_chunk(const Config& config, const RunDir&
     resumed = examples::parse_checkpoint_extra(
         checkpoint, optim::load_checkpoint(checkpoint, *setup.model, setup.optimizer, setup.loader), outcome_from_json);
   const int64_t done = setup.optimizer.steps_taken();
-  const bool root = setup.trainee.comm.is_root();  // rank 0 alone tracks and writes
-  std::unique_ptr<explaind::Tracker> tracker;
-  std::vector<optim::CheckpointPart> parts;
-  if (root) {
-    tracker = make_importance_tracker(config, setup, data.test, chunks, k, dir.importance(k),
-                                      done > 0 ? optim::checkpoint_part_dir(checkpoint, kPart) : std::string());
-    parts.push_back(tracker->checkpoint_part(kPart));
-  }
+  const bool root = setup.trainee.comm.is_root();  // rank 0 alone tracks (no sample level here) and writes
+  // On every rank, so that every rank's checkpoints name the same parts (optim/checkpoint_ranks.hpp).
+  const std::unique_ptr<explaind::Tracker> tracker =
+      make_importance_tracker(config, setup, data.test, chunks, k, dir.importance(k),
+                              done > 0 ? optim::checkpoint_part_dir(checkpoint, kPart) : std::string());
+  const std::vector<optim::CheckpointPart> parts = {tracker->checkpoint_part(kPart)};
   fmt::print("importance chunk {} of {} (test images {} to {}): retracing the training{}\n", k + 1, chunks.count(),
              chunks.first(k), chunks.first(k) + chunks.length(k) - 1,
              done > 0 ? fmt::format(" from step {}", done) : std::string());

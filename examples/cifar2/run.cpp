@@ -92,7 +92,7 @@ RunResult run(const Config& flags, const std::string& command_line) {
   // Every batch's shards must fit the ranks: checked before anything is written.
   (void)optim::ShardPlan(config.batch_size, config.shards, comm.rank(), comm.size(), "--shards");
   const nn::data::ImageSplits data = load_data(config);
-  const bool root = comm.is_root();  // rank 0 alone tracks and writes
+  const bool root = comm.is_root();  // rank 0 alone writes (and integrates the probes)
   if (root) examples::record_session(dir, to_json(config), command_line);
 
   TrainingSetup setup(config, data);
@@ -113,7 +113,7 @@ RunResult run(const Config& flags, const std::string& command_line) {
   const ImportanceChunks chunks =
       config.pruning() ? plan_importance_chunks(config, setup, data.test) : ImportanceChunks{};
   Trackers trackers;
-  if (setup.probe_model && root)
+  if (setup.probe_model)  // on every rank: rank 0 tracks, the others hold their share of the sample level
     trackers = make_trackers(config, dir, setup, probes, data.test, chunks,
                              resuming && setup.optimizer.steps_taken() > 0);
   for (const auto* t : {trackers.main.get(), trackers.importance.get()})

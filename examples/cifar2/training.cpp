@@ -14,6 +14,7 @@
 #include "examples/common/stop_on_signal.hpp"
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
+#include "optim/checkpoint_ranks.hpp"
 
 namespace pathgrad::cifar2 {
 
@@ -72,7 +73,8 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const
   auto session = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   auto checkpoint = [&] {
     outcome.seconds = earlier + session();
-    if (t.comm.is_root()) optim::save_checkpoint(files.checkpoint, t.model, t.optimizer, t.loader, outcome_to_json(outcome), {}, parts);
+    // Written once, by rank 0; every rank adds its files of the parts (its per-sample buffers).
+    optim::save_checkpoint(t.comm, files.checkpoint, t.model, t.optimizer, t.loader, outcome_to_json(outcome), {}, parts);
   };
   if (outcome.metrics.epoch.empty()) evaluate_epoch(t, 0, outcome.metrics);  // the initial model
   const auto loop_start = Clock::now();  // the progress lines' seconds per step count from here

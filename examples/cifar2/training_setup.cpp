@@ -36,7 +36,12 @@ TrainingSetup::TrainingSetup(const Config& config, const nn::data::ImageSplits& 
 
 explaind::TrackerOptions TrainingSetup::tracker_options(explaind::TrackerOptions base, const std::string& out,
                                                        const std::string& resume_dir) const {
-  return base.window(loader.batches_per_epoch()).probe_model(probe_model.get()).resume_from(resume_dir).output_dir(out);
+  return base.window(loader.batches_per_epoch())
+      .probe_model(probe_model.get())
+      .communicator(&trainee.comm)  // the sample level over the ranks, in the training's shards
+      .sample_shards(trainee.shards)
+      .resume_from(resume_dir)
+      .output_dir(out);
 }
 
 }  // namespace pathgrad::cifar2

@@ -45,6 +45,8 @@ explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir
       // Training runs in float32: the optimizer's gradient and the float64 recomputation of the
       // per-sample gradients agree to float32 rounding, not to float64's.
       .check_tolerance(1e-3)
+      .communicator(&optim::Communicator::world())  // the sample level over the ranks, in the training's shards
+      .sample_shards(config.shards)
       .resume_from(resuming ? optim::checkpoint_part_dir(dir.checkpoint(), "tracker") : std::string())
       .output_dir(dir.explaind());
 }
@@ -89,7 +91,7 @@ RunResult run(const Config& flags, const std::string& command_line) {
   const ProbeChoice probes = choose_probes(data, config);
   std::unique_ptr<explaind::Tracker> tracker;
   std::vector<optim::CheckpointPart> parts;
-  if (config.tracking() && comm.is_root()) {  // exact on rank 0 alone: every rank takes the same steps
+  if (config.tracking()) {  // on every rank: rank 0 tracks, the others hold their samples' share of the sample level
     tracker = std::make_unique<explaind::Tracker>(
         model, optimizer, loader, examples::per_sample_nll(),
         make_probe_sets(data, probes), tracker_options(config, dir, *probe_model, resuming && optimizer.steps_taken() > 0));

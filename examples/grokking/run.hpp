@@ -21,8 +21,9 @@ struct RunResult {
 // directory that does not fit (an existing run without --resume, --resume without a checkpoint
 // or with other settings), std::runtime_error for I/O failures.
 // Started by mpirun (optim::Communicator::world() has several ranks), every rank calls run() with
-// the same config and trains its shards (config.shards, 0: one per rank); rank 0 alone tracks
-// and writes, and only its result has a summary (docs/scaling.md).
+// the same config and trains its shards (config.shards, 0: one per rank); the tracker's sample
+// level is sharded over the ranks in the same number of blocks, rank 0 alone integrates the
+// probes and writes, and only its result has a summary (docs/scaling.md).
 RunResult run(const Config& config, const std::string& command_line);
 
 }  // namespace pathgrad::grokking

@@ -13,7 +13,7 @@
 #include "examples/common/stop_on_signal.hpp"
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
-#include "optim/checkpoint.hpp"
+#include "optim/checkpoint_ranks.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::grokking {
@@ -25,10 +25,9 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::Dat
   const double earlier = outcome.seconds;
   const int64_t first = optimizer.steps_taken();
   auto elapsed = [&] { return earlier + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  auto checkpoint = [&] {  // written once, by rank 0
+  auto checkpoint = [&] {  // written once, by rank 0; every rank adds its files of the parts
     outcome.seconds = elapsed();
-    if (comm.is_root())
-      optim::save_checkpoint(dir.checkpoint(), model, optimizer, loader, outcome_to_json(outcome), {}, parts);
+    optim::save_checkpoint(comm, dir.checkpoint(), model, optimizer, loader, outcome_to_json(outcome), {}, parts);
   };
 
   for (int64_t s = first;; s = optimizer.steps_taken()) {

@@ -1,5 +1,6 @@
 // libFuzzer target: a tracker state (tracker_state.safetensors: the tensors and the JSON metadata
-// of the path kernel and its per-sample buffers), loaded by building a Tracker that resumes from it.
+// of the path kernel), loaded by building a Tracker that resumes from it; its per-sample buffers
+// (sample_buffers_0_of_1.safetensors) are the fixture's, so that a valid state resumes.
 #include <filesystem>
 
 #include "tests/fuzz/fuzz_input.hpp"
@@ -17,7 +18,9 @@ struct Fixture {
     pathgrad::fuzz::TinyRun run;
     auto tracker = pathgrad::fuzz::make_tracker(run, pristine, "");
     run.train(3);
-    tracker->save_state(pathgrad::fuzz::scratch_dir() + "/saved");
+    const std::string saved = pathgrad::fuzz::scratch_dir() + "/saved", buffers = "/sample_buffers_0_of_1.safetensors";
+    tracker->save_state(saved);
+    fs::copy_file(saved + buffers, pathgrad::fuzz::scratch_dir() + buffers, fs::copy_options::overwrite_existing);
   }
 };
 
