@@ -1,6 +1,6 @@
 // Convolution lowered to matrix products: im2col (an input's patches as columns), col2im (its
-// adjoint) and the input gradient of a convolution, whose product and col2im run in blocks of
-// samples that stay in cache.
+// adjoint), and a convolution's forward and backward, whose columns are built, multiplied and
+// folded back in blocks of samples that stay in cache.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -37,6 +37,38 @@ std::pair<int64_t, int64_t> valid_columns(int64_t OW, int64_t W, int64_t stride,
   const int64_t lo = first >= 0 ? 0 : (-first + stride - 1) / stride;
   const int64_t hi = W - first <= 0 ? 0 : std::min<int64_t>(OW, (W - first + stride - 1) / stride);
   return {std::min(lo, hi), hi};
+}
+
+// Row (ki, kj) of one (sample, channel) plane [H, W]'s columns: dst[oh*OW + ow] =
+// plane[oh*stride - pad + ki, ow*stride - pad + kj], zero outside the plane.
+template <class T>
+void im2col_row(const T* plane, int64_t H, int64_t W, int64_t ki, int64_t kj, const Conv2dGeometry& g, T* dst) {
+  const int64_t OH = g.out_h(H), OW = g.out_w(W);
+  const auto [lo, hi] = valid_columns(OW, W, g.stride_w, g.pad_w, kj);
+  const auto [oh_lo, oh_hi] = valid_columns(OH, H, g.stride_h, g.pad_h, ki);  // rows inside [0, H)
+  const int64_t first = kj - g.pad_w;  // input column of ow = 0
+  std::fill(dst, dst + oh_lo * OW, T(0));
+  std::fill(dst + oh_hi * OW, dst + OH * OW, T(0));
+  if (g.stride_h == 1 && g.stride_w == 1 && OW == W) {
+    // The valid rows are the plane shifted by one offset: one copy of the part inside the plane,
+    // then the columns that wrapped around a row's end set to zero.
+    const int64_t shift = (ki - g.pad_h) * W + first;  // plane index - dst index
+    const int64_t begin = std::max(oh_lo * OW, -shift), end = std::min(oh_hi * OW, H * W - shift);
+    if (begin < end) std::copy(plane + begin + shift, plane + end + shift, dst + begin);
+    for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+      std::fill(dst + oh * OW, dst + oh * OW + lo, T(0));
+      std::fill(dst + oh * OW + hi, dst + (oh + 1) * OW, T(0));
+    }
+    return;
+  }
+  for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {  // plain loops: rows are often a few elements
+    T* __restrict d = dst + oh * OW;
+    const T* __restrict src = plane + (oh * g.stride_h - g.pad_h + ki) * W;
+    for (int64_t ow = 0; ow < lo; ++ow) d[ow] = T(0);
+    if (g.stride_w == 1) for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow + first];
+    else for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * g.stride_w + first];
+    for (int64_t ow = hi; ow < OW; ++ow) d[ow] = T(0);
+  }
 }
 
 // Adds the columns of one (sample, channel) plane [H, W] into it: its kh*kw rows of OH*OW
@@ -78,23 +110,8 @@ Tensor im2col(const Tensor& x_in, const Conv2dGeometry& g) {
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t r = i / N, n = i % N;
         const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
-        const auto [lo, hi] = valid_columns(OW, W, g.stride_w, g.pad_w, kj);
-        const int64_t first = kj - g.pad_w;  // input column of ow = 0
         const T* plane = in + (n * C + c) * H * W;
-        T* dst = out + i * L;
-        for (int64_t oh = 0; oh < OH; ++oh, dst += OW) {  // plain loops: rows are often a few elements
-          const int64_t ih = oh * g.stride_h - g.pad_h + ki;
-          T* __restrict d = dst;
-          if (ih < 0 || ih >= H) {
-            for (int64_t ow = 0; ow < OW; ++ow) d[ow] = T(0);
-            continue;
-          }
-          const T* __restrict src = plane + ih * W;
-          for (int64_t ow = 0; ow < lo; ++ow) d[ow] = T(0);
-          if (g.stride_w == 1) for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow + first];
-          else for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * g.stride_w + first];
-          for (int64_t ow = hi; ow < OW; ++ow) d[ow] = T(0);
-        }
+        im2col_row(plane, H, W, ki, kj, g, out + i * L);
       }
     });
   });
@@ -125,47 +142,135 @@ Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g)
   return x;
 }
 
-// Elements of the column buffer of one block of samples in conv2d_input_grad: small enough to stay
-// in a core's cache between the product that writes it and the col2im that reads it.
+namespace {
+
+// Bytes of the column buffer of one block of samples in conv2d_forward / conv2d_backward: small
+// enough to stay in a core's cache between the loop or product that writes it and the one that
+// reads it.
 constexpr int64_t kColumnBlockBytes = int64_t{256} << 10;
 
-Tensor conv2d_input_grad(const Tensor& w, const Tensor& grad, const Shape& x_shape, const Conv2dGeometry& g,
-                         const Tensor& dw, const Tensor& grad_t) {
-  check_conv_geometry("conv2d_input_grad", x_shape, g);
-  const int64_t N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3];
-  const int64_t L = g.out_h(H) * g.out_w(W), KK = g.kh * g.kw, CKK = C * KK, O = w.size(0);
-  const auto fits = [&](const Tensor& a, const Tensor& b) {
-    return a.is_contiguous() && b.is_contiguous() && a.shape() == Shape{O, CKK} && b.shape() == Shape{O, N * L} &&
-           a.dtype() == w.dtype() && b.dtype() == w.dtype();
-  };
-  if (w.dim() != 2 || !fits(w, grad) || dw.defined() != grad_t.defined() || (dw.defined() && !fits(dw, grad_t)))
-    throw std::invalid_argument(fmt::format("conv2d_input_grad: weights {} and gradient {} (contiguous, one dtype) do "
-                                            "not match input {}", shape_str(w.shape()), shape_str(grad.shape()),
-                                            shape_str(x_shape)));
-  Tensor x = Tensor::empty(x_shape, w.dtype());
-  dispatch_float(w.dtype(), "conv2d_input_grad", [&](auto tag) {
+// A convolution's sizes, from x [N, C, H, W] and the geometry; L = OH*OW, CKK = C*kh*kw.
+struct ConvSizes {
+  int64_t N, C, H, W, L, CKK, O;
+  // Samples per block: as many as keep a block's columns [CKK, n*L] within kColumnBlockBytes, at
+  // least 1.
+  int64_t per_block(int64_t element_bytes) const {
+    return std::clamp<int64_t>(kColumnBlockBytes / element_bytes / std::max<int64_t>(CKK * L, 1), 1, std::max<int64_t>(N, 1));
+  }
+};
+
+// Checks x [N, C, H, W] against w [O, C*kh*kw] (contiguous, x's dtype) and returns the sizes.
+ConvSizes conv_sizes(const char* op, const Shape& x_shape, const Tensor& w, DType dtype, const Conv2dGeometry& g) {
+  check_conv_geometry(op, x_shape, g);
+  const ConvSizes z{x_shape[0], x_shape[1], x_shape[2], x_shape[3], g.out_h(x_shape[2]) * g.out_w(x_shape[3]),
+                    x_shape[1] * g.kh * g.kw, w.dim() == 2 ? w.size(0) : 0};
+  if (w.shape() != Shape{z.O, z.CKK} || !w.is_contiguous() || w.dtype() != dtype)
+    throw std::invalid_argument(fmt::format("{}: weights {} (contiguous, [O, C*kh*kw], one dtype) do not match input {}",
+                                            op, shape_str(w.shape()), shape_str(x_shape)));
+  return z;
+}
+
+// The columns of samples [s0, s0 + n) of x [N, C, H, W] as cols [CKK, n*L]: row r holds the n
+// samples' row r side by side.
+template <class T>
+void im2col_block(const T* x, const ConvSizes& z, const Conv2dGeometry& g, int64_t s0, int64_t n, T* cols) {
+  const int64_t KK = g.kh * g.kw;
+  for (int64_t r = 0; r < z.CKK; ++r)
+    for (int64_t j = 0; j < n; ++j)
+      im2col_row(x + ((s0 + j) * z.C + r / KK) * z.H * z.W, z.H, z.W, (r % KK) / g.kw, r % g.kw, g, cols + (r * n + j) * z.L);
+}
+
+// Rows of samples [s0, s0 + n) of grad [N, O, L] as [O, n*L] (row o holds the samples' rows o
+// side by side): grad itself when n = 1, else copied into buf.
+template <class T>
+const T* gather_rows(const T* grad, const ConvSizes& z, int64_t s0, int64_t n, T* buf) {
+  if (n == 1) return grad + s0 * z.O * z.L;
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t o = 0; o < z.O; ++o)
+      std::copy_n(grad + ((s0 + j) * z.O + o) * z.L, z.L, buf + (o * n + j) * z.L);
+  return buf;
+}
+
+}  // namespace
+
+Tensor conv2d_forward(const Tensor& x_in, const Tensor& w, const Conv2dGeometry& g) {
+  const ConvSizes z = conv_sizes("conv2d_forward", x_in.shape(), w, x_in.dtype(), g);
+  const Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty({z.N, z.O, z.L}, x.dtype());
+  dispatch_float(x.dtype(), "conv2d_forward", [&](auto tag) {
     using T = decltype(tag);
-    const int64_t per_block = std::clamp<int64_t>(kColumnBlockBytes / int64_t{sizeof(T)} / std::max<int64_t>(CKK * L, 1), 1, std::max<int64_t>(N, 1));
-    const int64_t blocks = (N + per_block - 1) / per_block;
-    // Blocks of samples are split over threads; a block's columns are [CKK, n*L], computed by the
-    // same GEMM columns whatever the thread count.
+    const int64_t per_block = z.per_block(sizeof(T)), blocks = (z.N + per_block - 1) / per_block;
+    // Blocks of samples are split over threads; each sample's [O, L] is one GEMM of its own.
     parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-      std::vector<T> cols(static_cast<size_t>(CKK * per_block * L)), extra(dw.defined() ? cols.size() : 0);
+      std::vector<T> cols(static_cast<size_t>(z.CKK * per_block * z.L));  // [CKK, n*L]
       for (int64_t b = b0; b < b1; ++b) {
-        const int64_t s0 = b * per_block, n = std::min(per_block, N - s0), ld = n * L;
-        blas_gemm<T>(true, false, CKK, ld, O, w.data<T>(), CKK, grad.data<T>() + s0 * L, N * L, cols.data(), ld);
-        if (dw.defined()) {  // + dwᵀ grad_t, rounded as a product of its own and then added
-          blas_gemm<T>(true, false, CKK, ld, O, dw.data<T>(), CKK, grad_t.data<T>() + s0 * L, N * L, extra.data(), ld);
-          for (int64_t i = 0; i < CKK * ld; ++i) cols[i] += extra[i];
-        }
-        T* planes = x.data<T>() + s0 * C * H * W;
-        std::memset(planes, 0, static_cast<size_t>(n * C * H * W) * sizeof(T));
-        for (int64_t p = 0; p < n * C; ++p)
-          col2im_plane(cols.data() + (p % C) * KK * ld + (p / C) * L, ld, planes + p * H * W, H, W, g);
+        const int64_t s0 = b * per_block, n = std::min(per_block, z.N - s0);
+        im2col_block(x.data<T>(), z, g, s0, n, cols.data());
+        for (int64_t j = 0; j < n; ++j)
+          blas_gemm<T>(false, false, z.O, z.L, z.CKK, w.data<T>(), z.CKK, cols.data() + j * z.L, n * z.L,
+                       y.data<T>() + (s0 + j) * z.O * z.L, z.L);
       }
     });
   });
-  return x;
+  return y;
+}
+
+Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
+                            bool input, bool weight, const Tensor& dw, const Tensor& grad_t) {
+  const ConvSizes z = conv_sizes("conv2d_backward", x_in.shape(), w, x_in.dtype(), g);
+  const auto fits = [&](const Tensor& gr) {
+    return gr.is_contiguous() && gr.shape() == Shape{z.N, z.O, z.L} && gr.dtype() == w.dtype();
+  };
+  if (!fits(grad) || dw.defined() != grad_t.defined() || (dw.defined() && !(fits(grad_t) && dw.shape() == w.shape() &&
+                                                                            dw.is_contiguous() && dw.dtype() == w.dtype())))
+    throw std::invalid_argument(fmt::format("conv2d_backward: gradient {} (contiguous, one dtype) does not match "
+                                            "weights {} and input {}", shape_str(grad.shape()), shape_str(w.shape()),
+                                            shape_str(x_in.shape())));
+  const Tensor x = weight ? x_in.contiguous() : x_in;
+  Conv2dGrads out{input ? Tensor::empty(x.shape(), x.dtype()) : Tensor(),
+                  weight ? Tensor::zeros({z.O, z.CKK}, x.dtype()) : Tensor()};
+  dispatch_float(x.dtype(), "conv2d_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t per_block = z.per_block(sizeof(T)), blocks = (z.N + per_block - 1) / per_block;
+    const int64_t parts = std::clamp<int64_t>(blocks, 1, num_threads()), plane = z.H * z.W;
+    // Part p takes consecutive blocks and adds their weight gradients into partial p (part 0: the
+    // zeroed result); the partials are added in order at the end.
+    std::vector<T> partials(weight ? static_cast<size_t>((parts - 1) * z.O * z.CKK) : 0);
+    parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+      const size_t block_cols = static_cast<size_t>(z.CKK * per_block * z.L), block_rows = static_cast<size_t>(z.O * per_block * z.L);
+      std::vector<T> cols(block_cols), extra(dw.defined() ? block_cols : 0);  // [CKK, n*L]
+      std::vector<T> rows(block_rows), rows_t(dw.defined() ? block_rows : 0);  // [O, n*L]
+      for (int64_t p = p0; p < p1; ++p) {
+        T* dw_sum = weight ? (p == 0 ? out.weight.data<T>() : partials.data() + (p - 1) * z.O * z.CKK) : nullptr;
+        for (int64_t b = p * blocks / parts; b < (p + 1) * blocks / parts; ++b) {
+          const int64_t s0 = b * per_block, n = std::min(per_block, z.N - s0), ld = n * z.L;
+          const T* g_rows = gather_rows(grad.data<T>(), z, s0, n, rows.data());
+          if (input) {  // col2im(wᵀ g_rows [+ dwᵀ g_t_rows])
+            blas_gemm<T>(true, false, z.CKK, ld, z.O, w.data<T>(), z.CKK, g_rows, ld, cols.data(), ld);
+            if (dw.defined()) {  // a product of its own, rounded, then added
+              const T* gt_rows = gather_rows(grad_t.data<T>(), z, s0, n, rows_t.data());
+              blas_gemm<T>(true, false, z.CKK, ld, z.O, dw.data<T>(), z.CKK, gt_rows, ld, extra.data(), ld);
+              for (int64_t i = 0; i < z.CKK * ld; ++i) cols[i] += extra[i];
+            }
+            T* planes = out.input.data<T>() + s0 * z.C * plane;
+            std::memset(planes, 0, static_cast<size_t>(n * z.C * plane) * sizeof(T));
+            for (int64_t q = 0; q < n * z.C; ++q)
+              col2im_plane(cols.data() + (q % z.C) * g.kh * g.kw * ld + (q / z.C) * z.L, ld, planes + q * plane, z.H, z.W, g);
+          }
+          if (weight) {  // dw_sum += g_rows [O, n*L] @ colsᵀ [n*L, CKK]
+            im2col_block(x.data<T>(), z, g, s0, n, cols.data());
+            blas_gemm<T>(false, true, z.O, z.CKK, ld, g_rows, ld, cols.data(), ld, dw_sum, z.CKK, true);
+          }
+        }
+      }
+    });
+    for (int64_t p = 1; p < parts && weight; ++p) {
+      T* sum = out.weight.data<T>();
+      const T* part = partials.data() + (p - 1) * z.O * z.CKK;
+      for (int64_t i = 0; i < z.O * z.CKK; ++i) sum[i] += part[i];
+    }
+  });
+  return out;
 }
 
 }  // namespace pathgrad::kernel
