@@ -572,36 +572,30 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
     throw std::invalid_argument(fmt::format("conv2d: stride {} / padding {} invalid", stride, padding));
   const K::Conv2dGeometry geo{weight.size(2), weight.size(3), stride, stride, padding, padding};
   const int64_t N = x.size(0), O = weight.size(0), OH = geo.out_h(x.size(2)), OW = geo.out_w(x.size(3));
-  const Tensor cols = K::im2col(x, geo);  // [N, CKK, L], laid out [CKK, N, L]
-  const int64_t CKK = cols.size(1), L = cols.size(2);
-  const Tensor cols2 = K::reshape(K::permute(cols, {1, 0, 2}), {CKK, N * L});  // the batch's columns
-  const Tensor w2 = K::reshape(weight.contiguous(), {O, CKK});
-  // One GEMM for the whole batch, [O, N*L]; moving it to [N, O, L] and adding the bias is one pass.
-  const Tensor y_onl = K::permute(K::reshape(K::matmul(w2, cols2), {O, N, L}), {1, 0, 2});
-  Tensor y = bias.defined() ? K::add(y_onl, K::reshape(bias, {O, 1})) : y_onl.contiguous();
+  const Tensor w2 = K::reshape(weight.contiguous(), {O, -1});  // [O, CKK]
+  const Tensor y_nol = K::conv2d_forward(x, w2, geo);          // [N, O, L], columns built in cache
+  Tensor y = bias.defined() ? K::add(y_nol, K::reshape(bias, {O, 1})) : y_nol;
   // Under a path point: row r uses W + t[r] ΔW and b + t[r] Δb.
   const Tensor dw = path_delta(weight), db = path_delta(bias);
-  const Tensor dw2 = dw.defined() ? K::reshape(dw, {O, -1}) : Tensor();
+  const Tensor dw2 = dw.defined() ? K::reshape(dw.contiguous(), {O, -1}) : Tensor();
   const Tensor t = dw.defined() || db.defined() ? path_t_for(y, "conv2d") : Tensor();  // [N, 1, 1]
-  if (dw.defined()) y = K::add(y, K::mul(t, K::matmul(dw2, cols)));
+  if (dw.defined()) y = K::add(y, K::mul(t, K::conv2d_forward(x, dw2, geo)));
   if (db.defined()) y = K::add(y, K::mul(t, K::reshape(db, {O, 1})));
   y = K::reshape(y, {N, O, OH, OW});
   return record(y, "conv2d", {x, weight, bias},
-                [cols, cols2, w2, dw2, t, geo, xs = x.shape(), ws = weight.shape()](const Node& n, const Tensor& g,
-                                                                                   const Ctx& ctx) {
+                [x = x.detach(), w2, dw2, t, geo, ws = weight.shape()](const Node& n, const Tensor& g, const Ctx& ctx) {
                   Grads out(3);
-                  const int64_t N = xs[0], O = ws[0], L = cols.size(2);
+                  const int64_t N = x.size(0), O = ws[0], L = geo.out_h(x.size(2)) * geo.out_w(x.size(3));
                   const Tensor g3 = K::reshape(g.contiguous(), {N, O, L});
                   const bool ps_w = n.needs(1) && n.per_sample(1, ctx), ps_b = n.needs(2) && n.per_sample(2, ctx);
-                  // The batch's gradient as [O, N*L], for the whole-batch products (one GEMM each).
-                  Tensor g2;
-                  if (n.needs(0) || (n.needs(1) && !ps_w) || (n.needs(2) && !ps_b))
-                    g2 = K::reshape(K::permute(g3, {1, 0, 2}).contiguous(), {O, N * L});
-                  if (n.needs(0)) {  // col2im(w2ᵀ g2 + dw2ᵀ (g3 t)), [N, C, H, W]
-                    const Tensor gt2 = dw2.defined() ? K::reshape(K::permute(K::mul(g3, t), {1, 0, 2}).contiguous(), {O, N * L})
-                                                     : Tensor();
-                    out[0] = K::conv2d_input_grad(w2, g2, xs, geo, dw2, gt2);
+                  const bool whole_w = n.needs(1) && !ps_w;
+                  if (n.needs(0) || whole_w) {  // col2im(w2ᵀ g3 + dw2ᵀ (g3 t)) and Σ_n g3_n colsᵀ_n, in blocks
+                    const Tensor gt3 = n.needs(0) && dw2.defined() ? K::mul(g3, t) : Tensor();
+                    K::Conv2dGrads r = K::conv2d_backward(x, w2, g3, geo, n.needs(0), whole_w, n.needs(0) ? dw2 : Tensor(), gt3);
+                    out[0] = r.input;
+                    if (whole_w) out[1] = K::reshape(r.weight, ws);
                   }
+                  const Tensor cols = ps_w ? K::im2col(x, geo) : Tensor();  // [N, CKK, L]
                   if (ps_w && ctx.contract()) {  // sum of g3 . (D2 @ cols)
                     out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
                       return sum_per_sample(K::mul(g3, K::matmul(K::reshape(d.contiguous(), {O, -1}), cols)));
@@ -610,8 +604,6 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
                     Shape s = ws;
                     s.insert(s.begin(), N);
                     out[1] = K::reshape(K::matmul(g3, K::transpose(cols, 1, 2)), s);  // [N, O, CKK]
-                  } else if (n.needs(1)) {
-                    out[1] = K::reshape(K::matmul(g2, K::transpose(cols2, 0, 1)), ws);  // Σ over the batch in the GEMM
                   }
                   if (ps_b && ctx.contract())
                     out[2] = per_direction(n.inputs[2], ctx, [&](const Tensor& d) {
@@ -619,8 +611,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
                     });
                   else if (ps_b)
                     out[2] = K::sum(g3, {2});
-                  else if (n.needs(2))
-                    out[2] = K::sum(g2, {1});
+                  else if (n.needs(2))  // over [O, N*L], as the whole-batch lowering summed it
+                    out[2] = K::sum(K::reshape(K::permute(g3, {1, 0, 2}).contiguous(), {O, N * L}), {1});
                   return out;
                 });
 }

@@ -124,14 +124,24 @@ Tensor im2col(const Tensor& x, const Conv2dGeometry& g);
 // The adjoint of im2col: cols [N, C*kh*kw, OH*OW] (any strides; rows are read in place when
 // their last dim is contiguous) -> [N, C, H, W], overlapping entries summed.
 Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g);
-// The input gradient of a convolution with weights w [O, C*kh*kw] and output gradient grad
-// [O, N*OH*OW] (the batch's columns side by side, as im2col's GEMM makes them):
-// col2im(wᵀ grad) -> [N, C, H, W], plus col2im(dwᵀ grad_t) when dw (like w) and grad_t (like grad)
-// are given, each product rounded on its own and added. Equal to col2im of matmul(transpose(w),
-// grad) computed whole, but the product and col2im run on blocks of samples whose columns stay in
-// cache. Throws std::invalid_argument for mismatched or non-contiguous operands.
-Tensor conv2d_input_grad(const Tensor& w, const Tensor& grad, const Shape& x_shape, const Conv2dGeometry& g,
-                         const Tensor& dw = Tensor(), const Tensor& grad_t = Tensor());
+// A convolution lowered to GEMMs over the columns of blocks of samples that stay in a core's cache
+// (im2col's columns of the whole batch are never materialised). w [O, C*kh*kw] is the weight
+// reshaped, contiguous, of x's dtype; L = OH*OW.
+// Forward: x [N, C, H, W] -> [N, O, L], equal to matmul(w, im2col(x)): one GEMM per sample over
+// its columns, written in place. Throws std::invalid_argument for mismatched operands.
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g);
+// Backward of conv2d_forward for grad [N, O, L] (contiguous): the input gradient
+// col2im(wᵀ grad_n) [N, C, H, W] per sample (plus col2im(dwᵀ grad_t_n) when dw, like w, and
+// grad_t, like grad, are given, each product rounded on its own and added) when `input` is set,
+// and the weight gradient Σ_n grad_n im2col(x)_nᵀ [O, C*kh*kw] when `weight` is set (else the
+// field is undefined). The weight gradient sums the blocks of samples in order, each block one
+// GEMM (per thread a partial sum over consecutive blocks, the partials added in order): its last
+// bits depend on the block size and thread count, not on anything else.
+struct Conv2dGrads {
+  Tensor input, weight;
+};
+Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
+                            bool input, bool weight, const Tensor& dw = Tensor(), const Tensor& grad_t = Tensor());
 
 // ---- pooling ----
 // Max pooling of x [N, C, H, W]. Window (i, j) of output covers rows [h0(i), h1(i)) and columns

@@ -98,7 +98,8 @@ Tensor max_pool2d_backward(const Tensor& grad_in, const Tensor& indices, const S
   const int64_t per_plane = grad.numel() / std::max<int64_t>(planes, 1);
   const Tensor index = indices.contiguous();
   const int64_t* idx = index.data<int64_t>();
-  for (int64_t k = 0; k < index.numel(); ++k)
+  const int64_t count = index.numel();  // hoisted: numel() is a product over the shape, not inlined
+  for (int64_t k = 0; k < count; ++k)
     if (idx[k] < 0 || idx[k] >= HW)
       throw std::out_of_range(fmt::format("max_pool2d_backward: index {} out of range for input {}", idx[k],
                                           shape_str(x_shape)));

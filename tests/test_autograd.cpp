@@ -192,6 +192,7 @@ TEST_CASE("gradcheck: layer primitives") {
   Tensor img = param({2, 3, 7, 6}, g), cw = param({4, 3, 3, 3}, g), cb = param({4}, g);
   check("conv2d stride 2 padding 1", [](auto& v) { return conv2d(v[0], v[1], v[2], 2, 1); }, {img, cw, cb});
   check("conv2d stride 1 no bias", [](auto& v) { return conv2d(v[0], v[1], Tensor(), 1, 0); }, {img, cw});
+  check("conv2d 3x3 padding 1 (same size)", [](auto& v) { return conv2d(v[0], v[1], Tensor(), 1, 1); }, {img, cw});
   Tensor pool_in = distinct({2, 2, 7, 6}, g);
   check("max_pool2d", [](auto& v) { return max_pool2d(v[0], 2); }, {pool_in});
   check("max_pool2d overlapping", [](auto& v) { return max_pool2d(v[0], 3, 2); }, {pool_in});

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "tensor/kernels.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/random.hpp"
 #include "tensor/tensor.hpp"
 
@@ -739,7 +740,7 @@ TEST_CASE("im2col against a direct convolution loop, with stride and padding") {
     int64_t kh, kw, sh, sw, ph, pw;
   };
   for (const Geo& c : {Geo{3, 3, 1, 1, 0, 0}, Geo{3, 2, 2, 1, 1, 0}, Geo{3, 3, 2, 2, 1, 1}, Geo{1, 1, 1, 1, 0, 0},
-                       Geo{2, 4, 3, 2, 2, 1}}) {
+                       Geo{2, 4, 3, 2, 2, 1}, Geo{3, 3, 1, 1, 1, 1}, Geo{5, 3, 1, 1, 2, 1}}) {
     const K::Conv2dGeometry geo{c.kh, c.kw, c.sh, c.sw, c.ph, c.pw};
     const int64_t N = 2, C = 3, H = 7, W = 6, O = 4;
     const Tensor x = randn({N, C, H, W}, gen), w = randn({O, C, c.kh, c.kw}, gen);
@@ -778,6 +779,71 @@ TEST_CASE("im2col against a direct convolution loop, with stride and padding") {
                        doctest::Contains("col2im: columns [1, 4, 8] do not match input [1, 1, 4, 4]"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::col2im(Tensor::zeros({1, 4, 9}), {1, 4, 4}, K::Conv2dGeometry{2, 2}),
                        doctest::Contains("col2im: expected input [N, C, H, W], got [1, 4, 4]"), std::invalid_argument);
+}
+
+namespace {
+// The number of entries where |a - b| exceeds bound.
+int64_t beyond(const Tensor& a, const Tensor& b, const Tensor& bound) {
+  REQUIRE(a.shape() == b.shape());
+  return static_cast<int64_t>(K::sum(K::step(K::sub(K::abs(K::sub(a, b)), bound))).item());
+}
+}  // namespace
+
+TEST_CASE("conv2d_forward and conv2d_backward equal the whole-batch lowering") {
+  // Each entry of the blocked kernels is the same sum as in matmul(w, im2col(x)), col2im(wᵀ g) and
+  // Σ_n g_n im2col(x)_nᵀ, possibly in another order (the weight gradient sums its blocks and its
+  // threads' partials in order). Both orders are within the dot-product bound k·u·Σ|a_i b_i|
+  // (u = 2^-53, float64) of the exact sum, so they differ by at most 2·k·u·Σ|a_i b_i|; col2im adds
+  // up to kh·kw such sums, one more term each. Shapes cover one sample per block, blocks of
+  // several samples with a short last one, and one block for the whole batch (kColumnBlockBytes).
+  Generator gen(14);
+  struct Case {
+    int64_t N, C, H, W, O;
+    K::Conv2dGeometry geo;
+  };
+  const double u = std::ldexp(1.0, -53);
+  for (const Case& c : {Case{5, 8, 20, 18, 6, {3, 3, 1, 1, 1, 1}}, Case{5, 4, 18, 18, 7, {3, 3, 1, 1, 1, 1}},
+                        Case{5, 3, 7, 6, 4, {5, 5, 2, 2, 2, 2}}, Case{3, 4, 9, 8, 5, {3, 2, 1, 2, 0, 1}}}) {
+    CAPTURE(c.C);
+    const K::Conv2dGeometry& geo = c.geo;
+    const int64_t KK = geo.kh * geo.kw, L = geo.out_h(c.H) * geo.out_w(c.W), CKK = c.C * KK;
+    const Tensor x = randn({c.N, c.C, c.H, c.W}, gen), w = randn({c.O, CKK}, gen), dw = randn({c.O, CKK}, gen);
+    const Tensor g = randn({c.N, c.O, L}, gen), gt = randn({c.N, c.O, L}, gen);
+    const Tensor cols = K::im2col(x, geo), wt = K::transpose(w, 0, 1), dwt = K::transpose(dw, 0, 1);  // [N, CKK, L]
+    const Tensor y_ref = K::matmul(w, cols);
+    const Tensor dx_ref = K::col2im(K::add(K::matmul(wt, g), K::matmul(dwt, gt)), x.shape(), geo);
+    const Tensor dw_ref = K::sum(K::matmul(g, K::transpose(cols, 1, 2)), {0});
+    const Tensor y_bound = K::mul_scalar(K::matmul(K::abs(w), K::abs(cols)), 2.0 * CKK * u);
+    const Tensor dx_bound = K::mul_scalar(K::col2im(K::add(K::matmul(K::abs(wt), K::abs(g)), K::matmul(K::abs(dwt), K::abs(gt))),
+                                                    x.shape(), geo), 2.0 * (c.O + 1 + KK) * u);
+    const Tensor dw_bound = K::mul_scalar(K::sum(K::matmul(K::abs(g), K::transpose(K::abs(cols), 1, 2)), {0}), 2.0 * c.N * L * u);
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      const int before = num_threads();
+      set_num_threads(threads);
+      const Tensor y = K::conv2d_forward(x, w, geo);
+      const K::Conv2dGrads r = K::conv2d_backward(x, w, g, geo, true, true, dw, gt);
+      const K::Conv2dGrads only_w = K::conv2d_backward(x, w, g, geo, false, true);
+      set_num_threads(before);
+      CHECK(beyond(y, y_ref, y_bound) == 0);
+      CHECK(beyond(r.input, dx_ref, dx_bound) == 0);
+      CHECK(beyond(r.weight, dw_ref, dw_bound) == 0);
+      CHECK(!only_w.input.defined());
+      CHECK(beyond(only_w.weight, r.weight, Tensor::zeros(r.weight.shape(), DType::Float64)) == 0);
+    }
+  }
+  const K::Conv2dGeometry geo{3, 3, 1, 1, 1, 1};
+  const Tensor x = Tensor::zeros({2, 3, 4, 4}), w = Tensor::zeros({5, 27});
+  CHECK_THROWS_WITH_AS(K::conv2d_forward(x, Tensor::zeros({5, 26}), geo),
+                       doctest::Contains("conv2d_forward: weights [5, 26] (contiguous, [O, C*kh*kw], one dtype) do not match input [2, 3, 4, 4]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::conv2d_forward(x, Tensor::zeros({5, 27}, DType::Float64), geo),
+                       doctest::Contains("conv2d_forward: weights [5, 27]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::conv2d_backward(x, w, Tensor::zeros({2, 5, 15}), geo, true, true),
+                       doctest::Contains("conv2d_backward: gradient [2, 5, 15] (contiguous, one dtype) does not match weights [5, 27] and input [2, 3, 4, 4]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::conv2d_backward(x, w, Tensor::zeros({2, 5, 16}), geo, true, true, w),
+                       doctest::Contains("conv2d_backward: gradient [2, 5, 16]"), std::invalid_argument);
 }
 
 // ---------------------------------------------------------------- pooling
