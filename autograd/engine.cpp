@@ -81,12 +81,13 @@ using DirectionMap = std::unordered_map<const TensorImpl*, std::vector<Tensor>>;
 // release the graph and collect the targets' gradients (Functional and PerSample modes).
 class BackwardPass {
  public:
-  BackwardPass(Mode mode, const std::vector<Tensor>& targets, int64_t batch, const char* who,
+  BackwardPass(Mode mode, const std::vector<Tensor>& targets, int64_t batch, int64_t rows, const char* who,
                const DirectionMap* directions)
       : mode_(mode), targets_(targets), batch_(batch), who_(who) {
     for (const Tensor& t : targets) target_set_.insert(t.impl_ptr().get());
     ctx_.per_sample = mode == Mode::PerSample;
     ctx_.batch = batch;
+    ctx_.rows = rows;
     ctx_.directions = directions;
     if (ctx_.per_sample) ctx_.per_sample_leaves = &target_set_;
   }
@@ -248,8 +249,8 @@ class BackwardPass {
 // Runs the backward pass. In Functional/PerSample mode returns the gradients of `targets`.
 std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds, bool retain_graph,
                         Mode mode, const std::vector<Tensor>& targets, int64_t batch, const char* who,
-                        const DirectionMap* directions = nullptr) {
-  return BackwardPass(mode, targets, batch, who, directions).run(outputs, seeds, retain_graph);
+                        const DirectionMap* directions = nullptr, int64_t rows = 0) {
+  return BackwardPass(mode, targets, batch, rows, who, directions).run(outputs, seeds, retain_graph);
 }
 
 }  // namespace
@@ -302,14 +303,18 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 }
 
 std::vector<Tensor> per_sample_grad(const Tensor& losses, const std::vector<Tensor>& params,
-                                    const Tensor& seeds, bool retain_graph) {
+                                    const Tensor& seeds, bool retain_graph, int64_t rows_per_sample) {
   if (losses.dim() != 1)
     throw std::invalid_argument("per_sample_grad: losses must be [B], got " + shape_str(losses.shape()));
+  if (rows_per_sample < 1 || losses.size(0) % rows_per_sample != 0)
+    throw std::invalid_argument(fmt::format("per_sample_grad: {} rows per sample do not divide the batch of {} rows",
+                                            rows_per_sample, losses.size(0)));
   for (const Tensor& p : params)
     if (!p.requires_grad() || !p.is_leaf())
       throw std::invalid_argument("per_sample_grad: every parameter must be a leaf that requires grad");
   const Tensor seed = seeds.defined() ? seeds : Tensor::ones(losses.shape(), losses.dtype());
-  return run({losses}, {seed}, retain_graph, Mode::PerSample, params, losses.size(0), "per_sample_grad");
+  return run({losses}, {seed}, retain_graph, Mode::PerSample, params, losses.size(0) / rows_per_sample,
+             "per_sample_grad", nullptr, losses.size(0));
 }
 
 std::vector<Tensor> per_sample_grad_dot(const Tensor& losses, const std::vector<Tensor>& params,
@@ -332,7 +337,16 @@ std::vector<Tensor> per_sample_grad_dot(const Tensor& losses, const std::vector<
     map[params[p].impl_ptr().get()] = directions[p];
   }
   const Tensor seed = seeds.defined() ? seeds : Tensor::ones(losses.shape(), losses.dtype());
-  return run({losses}, {seed}, retain_graph, Mode::PerSample, params, losses.size(0), "per_sample_grad_dot", &map);
+  return run({losses}, {seed}, retain_graph, Mode::PerSample, params, losses.size(0), "per_sample_grad_dot", &map,
+             losses.size(0));
+}
+
+Tensor BackwardContext::sum_rows(const Tensor& t) const {
+  if (rows == batch) return t;
+  Shape grouped = t.shape();
+  grouped[0] = rows / batch;
+  grouped.insert(grouped.begin(), batch);
+  return kernel::sum(kernel::reshape(t.contiguous(), grouped), {1});
 }
 
 const std::vector<Tensor>& BackwardContext::directions_for(const Tensor& leaf) const {

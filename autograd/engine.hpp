@@ -57,8 +57,13 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 // this throws std::invalid_argument naming the operation. Intermediate tensors are never [B, ...P]
 // sized, so the memory is B * P for the result plus one ordinary backward pass; to bound it,
 // call this on chunks of the batch.
+// rows_per_sample > 1 groups the rows: rows i·n .. i·n + n − 1 (n = rows_per_sample, which must
+// divide B) form sample i, and the result is [B / n, ...p.shape], row i the sum of its rows'
+// seeded gradients, formed inside the per-sample rules (e.g. one product over all of a sample's
+// rows) — never [B, ...p.shape]. This is how explaind sums a probe's quadrature nodes.
 std::vector<Tensor> per_sample_grad(const Tensor& per_sample_losses, const std::vector<Tensor>& params,
-                                    const Tensor& seeds = Tensor(), bool retain_graph = false);
+                                    const Tensor& seeds = Tensor(), bool retain_graph = false,
+                                    int64_t rows_per_sample = 1);
 
 // Per-sample directional derivatives, without ever materialising [B, ...p.shape]: for parameter
 // p with directions d_{p,1..K}, result p is [B, K] with entry (b, k) = seeds[b] *

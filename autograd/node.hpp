@@ -16,9 +16,11 @@ namespace pathgrad {
 struct BackwardContext {
   // Per-sample mode (see per_sample_grad in engine.hpp): every leaf input must receive one
   // gradient per sample, stacked along a new dim 0 of size `batch`: [batch, ...leaf shape].
+  // The tensors of the pass have `rows` rows along dim 0; rows / batch consecutive rows form one
+  // sample, whose gradient is the sum of its rows' (rows == batch: one row per sample).
   // Non-leaf inputs receive ordinary gradients.
   bool per_sample = false;
-  int64_t batch = 0;
+  int64_t batch = 0, rows = 0;
   // The leaves asked for in per-sample mode; other leaves get ordinary gradients.
   const std::unordered_set<TensorImpl*>* per_sample_leaves = nullptr;
   // Contraction mode (per_sample_grad_dot): a leaf operand instead receives [batch, K], its
@@ -26,6 +28,9 @@ struct BackwardContext {
   const std::unordered_map<const TensorImpl*, std::vector<Tensor>>* directions = nullptr;
 
   bool contract() const { return directions != nullptr; }
+  // [rows, ...] -> [batch, ...]: each sample's consecutive rows summed (t itself when every
+  // sample is one row). A per-sample rule that forms per-row gradients returns them through this.
+  Tensor sum_rows(const Tensor& t) const;
   // The directions of a leaf in contraction mode (empty if it has none).
   const std::vector<Tensor>& directions_for(const Tensor& leaf) const;
 };

@@ -17,8 +17,10 @@ using Ctx = BackwardContext;
 
 namespace {
 
-// [B, ...] -> [B]: the sum of every sample's entries.
-Tensor sum_per_sample(const Tensor& t) { return K::sum(K::reshape(t.contiguous(), {t.size(0), -1}), {1}); }
+// [rows, ...] -> [B]: the sum of every sample's entries (a sample is rows / B consecutive rows).
+Tensor sum_per_sample(const Tensor& t, const Ctx& ctx) {
+  return K::sum(K::reshape(t.contiguous(), {ctx.batch, -1}), {1});
+}
 
 // Contraction mode: [B, K] with column k = f(direction k), where f returns [B].
 template <class F>
@@ -48,11 +50,11 @@ Tensor reduce_grad(const Tensor& g, const Node& node, size_t i, const Ctx& ctx) 
   if (!node.per_sample(i, ctx)) return K::sum_to(g, shape);
   const int64_t nd = static_cast<int64_t>(shape.size()), gd = g.dim();
   const bool batch_broadcast = gd > nd || (gd == nd && nd > 0 && shape[0] == 1);
-  if (!batch_broadcast || g.size(0) != ctx.batch)
+  if (!batch_broadcast || g.size(0) != ctx.rows)
     throw std::invalid_argument(fmt::format(
         "per_sample_grad: '{}' combines a parameter of shape {} with a tensor of shape {} whose dim 0 "
-        "is not the batch of {} samples",
-        node.name, shape_str(shape), shape_str(g.shape()), ctx.batch));
+        "is not the batch of {} rows",
+        node.name, shape_str(shape), shape_str(g.shape()), ctx.rows));
   std::vector<int64_t> dims;
   const int64_t lead = gd - nd;
   for (int64_t d = 1; d < lead; ++d) dims.push_back(d);
@@ -60,8 +62,8 @@ Tensor reduce_grad(const Tensor& g, const Node& node, size_t i, const Ctx& ctx) 
     if (shape[d - lead] == 1 && g.size(d) != 1) dims.push_back(d);
   Tensor s = dims.empty() ? g : K::sum(g, dims, true);
   Shape out = shape;
-  out.insert(out.begin(), ctx.batch);
-  return per_sample_result(K::reshape(s, out), node.inputs[i], ctx);
+  out.insert(out.begin(), ctx.rows);
+  return per_sample_result(ctx.sum_rows(K::reshape(s, out)), node.inputs[i], ctx);
 }
 
 // For ops with one operand: gradient = g * derivative(), the local derivative (of the operand's
@@ -461,13 +463,13 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                   }
                   if (n.needs(1)) {
                     if (n.per_sample(1, ctx)) {
-                      if (b.dim() != 2 || a.dim() < 2 || a.size(0) != ctx.batch)
+                      if (b.dim() != 2 || a.dim() < 2 || a.size(0) != ctx.rows)
                         throw std::invalid_argument(fmt::format(
                             "per_sample_grad: matmul needs [B, ..., k] @ parameter [k, m]; got {} @ {}",
                             shape_str(a.shape()), shape_str(b.shape())));
                       if (ctx.contract())  // sum over rows of g . (a @ D)
                         out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
-                          return sum_per_sample(K::mul(g, K::matmul(a, d)));
+                          return sum_per_sample(K::mul(g, K::matmul(a, d)), ctx);
                         });
                       else  // [B, k, R] @ [B, R, m] -> [B, k, m]
                         out[1] = K::matmul(K::transpose(as_batch_rows(a, ctx.batch), 1, 2), as_batch_rows(g, ctx.batch));
@@ -503,13 +505,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                     if (dw.defined()) K::add_(out[0], K::matmul(K::mul(g, t), dw));
                   }
                   const bool ps = n.per_sample(1, ctx) || n.per_sample(2, ctx);
-                  if (ps && (x.dim() < 2 || x.size(0) != ctx.batch))
+                  if (ps && (x.dim() < 2 || x.size(0) != ctx.rows))
                     throw std::invalid_argument(fmt::format(
-                        "per_sample_grad: linear input {} has no batch dim of {} samples", shape_str(x.shape()), ctx.batch));
+                        "per_sample_grad: linear input {} has no batch dim of {} rows", shape_str(x.shape()), ctx.rows));
                   if (n.needs(1)) {
                     if (n.per_sample(1, ctx) && ctx.contract())  // sum over rows of g . (x D^T)
                       out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
-                        return sum_per_sample(K::mul(g, K::matmul(x, K::transpose(d, 0, 1))));
+                        return sum_per_sample(K::mul(g, K::matmul(x, K::transpose(d, 0, 1))), ctx);
                       });
                     else if (n.per_sample(1, ctx))  // [B, out, R] @ [B, R, in]
                       out[1] = K::matmul(K::transpose(as_batch_rows(g, ctx.batch), 1, 2), as_batch_rows(x, ctx.batch));
@@ -519,7 +521,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                   }
                   if (n.needs(2)) {
                     if (n.per_sample(2, ctx) && ctx.contract())
-                      out[2] = per_direction(n.inputs[2], ctx, [&](const Tensor& d) { return sum_per_sample(K::mul(g, d)); });
+                      out[2] = per_direction(n.inputs[2], ctx, [&](const Tensor& d) { return sum_per_sample(K::mul(g, d), ctx); });
                     else if (n.per_sample(2, ctx))
                       out[2] = K::sum(as_batch_rows(g, ctx.batch), {1});
                     else out[2] = K::sum(K::reshape(g.contiguous(), {-1, o}), {0});
@@ -537,13 +539,13 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
   return record(y, "embedding", {weight},
                 [index, rows = weight.size(0)](const Node& n, const Tensor& g, const Ctx& ctx) {
                   if (!n.per_sample(0, ctx)) return Grads{K::embedding_backward(g, index, rows)};
-                  if (index.dim() < 1 || index.size(0) != ctx.batch)
+                  if (index.dim() < 1 || index.size(0) != ctx.rows)
                     throw std::invalid_argument(fmt::format(
-                        "per_sample_grad: embedding index {} has no batch dim of {} samples",
-                        shape_str(index.shape()), ctx.batch));
+                        "per_sample_grad: embedding index {} has no batch dim of {} rows",
+                        shape_str(index.shape()), ctx.rows));
                   if (ctx.contract())  // sum over positions of g . D[index]
                     return Grads{per_direction(n.inputs[0], ctx, [&](const Tensor& d) {
-                      return sum_per_sample(K::mul(g, K::embedding(d, index)));
+                      return sum_per_sample(K::mul(g, K::embedding(d, index)), ctx);
                     })};
                   // Offset each sample's indices into its own block of rows: [B * V, D] -> [B, V, D].
                   Tensor idx = index.contiguous().clone();
@@ -598,19 +600,19 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
                   const Tensor cols = ps_w ? K::im2col(x, geo) : Tensor();  // [N, CKK, L]
                   if (ps_w && ctx.contract()) {  // sum of g3 . (D2 @ cols)
                     out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
-                      return sum_per_sample(K::mul(g3, K::matmul(K::reshape(d.contiguous(), {O, -1}), cols)));
+                      return sum_per_sample(K::mul(g3, K::matmul(K::reshape(d.contiguous(), {O, -1}), cols)), ctx);
                     });
                   } else if (ps_w) {
                     Shape s = ws;
                     s.insert(s.begin(), N);
-                    out[1] = K::reshape(K::matmul(g3, K::transpose(cols, 1, 2)), s);  // [N, O, CKK]
+                    out[1] = ctx.sum_rows(K::reshape(K::matmul(g3, K::transpose(cols, 1, 2)), s));  // [B, O, C, kh, kw]
                   }
                   if (ps_b && ctx.contract())
                     out[2] = per_direction(n.inputs[2], ctx, [&](const Tensor& d) {
-                      return sum_per_sample(K::mul(g3, K::reshape(d, {O, 1})));
+                      return sum_per_sample(K::mul(g3, K::reshape(d, {O, 1})), ctx);
                     });
                   else if (ps_b)
-                    out[2] = K::sum(g3, {2});
+                    out[2] = ctx.sum_rows(K::sum(g3, {2}));
                   else if (n.needs(2))  // over [O, N*L], as the whole-batch lowering summed it
                     out[2] = K::sum(K::reshape(K::permute(g3, {1, 0, 2}).contiguous(), {O, N * L}), {1});
                   return out;

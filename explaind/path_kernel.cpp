@@ -382,11 +382,8 @@ NodeRows node_rows(const QuadratureRule& rule, const std::vector<PathKernel::Pie
 }
 }  // namespace
 
-int64_t PathKernel::pieces_per_chunk(size_t set, bool full_gradients) const {
-  // Full gradients are [rows, K, P]: keep a chunk of them near 64 MB. Chunks hold whole pieces.
-  const int64_t slots = probes_.num_slots(set), nodes = static_cast<int64_t>(config_.rule.nodes.size());
-  const int64_t grad_rows = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, slots * layout_.size()));
-  return std::max<int64_t>(1, (full_gradients ? std::min(config_.probe_chunk, grad_rows) : config_.probe_chunk) / nodes);
+int64_t PathKernel::pieces_per_chunk() const {
+  return std::max<int64_t>(1, config_.probe_chunk / static_cast<int64_t>(config_.rule.nodes.size()));
 }
 
 PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<Piece>& pieces,
@@ -396,7 +393,7 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
-  const int64_t per_chunk = pieces_per_chunk(set, false);
+  const int64_t per_chunk = pieces_per_chunk();
   const int64_t np_all = static_cast<int64_t>(pieces.size());
   PieceDots out{Tensor::zeros({np_all, slots, U}, DType::Float64), Tensor::zeros({np_all, slots, U}, DType::Float64),
                 Tensor::zeros({np_all, slots}, DType::Float64)};
@@ -431,25 +428,70 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
   return out;
 }
 
+namespace {
+// The inputs of a sample-level set that have pieces, in chunks for add_full_gradients: in order
+// of their number of pieces, so that the inputs of a chunk need little padding to the chunk's
+// largest; a chunk holds at most `max_inputs` inputs and, beyond its first, `max_rows` node rows.
+std::vector<std::vector<int64_t>> input_chunks(const std::vector<std::vector<PathKernel::Piece>>& of_input,
+                                               int64_t nodes, int64_t max_inputs, int64_t max_rows) {
+  std::vector<int64_t> order;
+  for (int64_t j = 0; j < static_cast<int64_t>(of_input.size()); ++j)
+    if (!of_input[j].empty()) order.push_back(j);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return of_input[a].size() < of_input[b].size(); });
+  std::vector<std::vector<int64_t>> chunks;
+  for (int64_t j : order) {
+    const int64_t rows = nodes * static_cast<int64_t>(of_input[j].size());  // the largest so far
+    if (chunks.empty() || static_cast<int64_t>(chunks.back().size()) >= max_inputs ||
+        (static_cast<int64_t>(chunks.back().size()) + 1) * rows > max_rows)
+      chunks.emplace_back();
+    chunks.back().push_back(j);
+  }
+  return chunks;
+}
+}  // namespace
+
 void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas,
                                     Tensor& phi) {
+  // Each input's integrated gradient Σ_nodes w ∇F is formed inside one per-sample pass over its
+  // node rows (seeds w, per_sample_grad's rows_per_sample): never [rows, K, P]. The inputs of a
+  // chunk have the same number of rows: shorter ones are padded with zero-weight copies of their
+  // last node, which add exactly nothing.
   const int64_t slots = probes_.num_slots(set), sample_first = probes_.first_sample_row(set);
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
-  const int64_t per_chunk = pieces_per_chunk(set, true), np_all = static_cast<int64_t>(pieces.size());
-  for (int64_t p0 = 0; p0 < np_all; p0 += per_chunk) {
-    const std::vector<Piece> chunk(pieces.begin() + p0, pieces.begin() + std::min(np_all, p0 + per_chunk));
-    const NodeRows rows = node_rows(config_.rule, chunk, dtype);
-    const int64_t c = static_cast<int64_t>(rows.input.size());
-    if (!config_.adaptive) evaluations_ += c;  // the set's only evaluation (integrate_set)
+  std::vector<std::vector<Piece>> of_input(static_cast<size_t>(probes_.num_inputs(set)));
+  for (const Piece& pc : pieces) of_input[pc.input].push_back(pc);
+  const int64_t nodes = static_cast<int64_t>(config_.rule.nodes.size());
+  // The result [inputs, K, P] of a chunk stays near 64 MB.
+  const int64_t max_inputs = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, slots * layout_.size()));
+  for (const std::vector<int64_t>& chunk_inputs : input_chunks(of_input, nodes, max_inputs, config_.probe_chunk)) {
+    const int64_t per_input = nodes * static_cast<int64_t>(of_input[chunk_inputs.back()].size());
+    std::vector<Piece> chunk;
+    NodeRows rows;
+    for (int64_t j : chunk_inputs) {
+      const NodeRows own = node_rows(config_.rule, of_input[j], dtype);
+      if (!config_.adaptive) evaluations_ += static_cast<int64_t>(own.t.size());  // the set's only evaluation
+      for (int64_t r = 0; r < per_input; ++r) {
+        const size_t from = static_cast<size_t>(std::min<int64_t>(r, static_cast<int64_t>(own.t.size()) - 1));
+        rows.input.push_back(j);
+        rows.piece.push_back(static_cast<int64_t>(chunk.size()) + own.piece[from]);
+        rows.t.push_back(own.t[from]);
+        rows.w.push_back(r < static_cast<int64_t>(own.t.size()) ? own.w[from] : 0.0);
+      }
+      chunk.insert(chunk.end(), of_input[j].begin(), of_input[j].end());
+    }
+    const int64_t c = static_cast<int64_t>(rows.t.size());
     const Ends ends = config_.active_fractions ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
     ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
     const Tensor g = probes_.row_gradients(set, forward_, loss_, eval_params_, layout_,
-                                           Tensor::from_vector(rows.input, {c}));  // [c, K, P]
-    for (int64_t i = 0; i < c; ++i)
-      K::add_(K::narrow(phi, 0, sample_first + rows.input[i] * slots, slots), K::squeeze(K::narrow(g, 0, i, 1), 0), rows.w[i]);
+                                           Tensor::from_vector(rows.input, {c}),
+                                           Tensor::from_vector(rows.w, {c}, dtype), per_input);  // [inputs, K, P]
+    for (size_t i = 0; i < chunk_inputs.size(); ++i)
+      K::add_(K::narrow(phi, 0, sample_first + chunk_inputs[i] * slots, slots),
+              K::squeeze(K::narrow(g, 0, static_cast<int64_t>(i), 1), 0));
   }
 }
 

@@ -185,8 +185,8 @@ class PathKernel {
   // (instead of a second pass over the same nodes, when no refinement needs per-piece dots).
   void add_dots_from_gradients(size_t set, const Tensor& phi, const std::vector<std::vector<Tensor>>& directions,
                                StepDots& out) const;
-  // Pieces per batched evaluation (whole pieces; fewer when full gradients are formed).
-  int64_t pieces_per_chunk(size_t set, bool full_gradients) const;
+  // Pieces per batched evaluation of contracted dots (whole pieces).
+  int64_t pieces_per_chunk() const;
   // φ̂_s of every probe scalar of a set into `out`: each input on its own pieces (kink_edges),
   // refined while its residual exceeds the tolerance — only the pieces whose own residual exceeds
   // tolerance·(b − a) are halved, the others are kept as they are — then the full gradients of

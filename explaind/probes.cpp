@@ -170,17 +170,18 @@ std::vector<Tensor> ProbeScalars::row_dots(size_t set, const ForwardFn& forward,
 }
 
 Tensor ProbeScalars::row_gradients(size_t set, const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
-                                   const ParamLayout& layout, const Tensor& ids) const {
+                                   const ParamLayout& layout, const Tensor& ids, const Tensor& seeds,
+                                   int64_t rows_per_sample) const {
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : params) leaves.push_back(p);
-  const int64_t R = ids.numel(), K = num_slots(set);
+  const int64_t G = ids.numel() / rows_per_sample, K = num_slots(set);
   const std::vector<Tensor> f = row_scalars(set, forward, loss, ids);
-  Tensor out = Tensor::zeros({R, K, layout.size()}, DType::Float64);
+  Tensor out = Tensor::empty({G, K, layout.size()}, DType::Float64);  // the segments cover every entry
   for (int64_t k = 0; k < K; ++k) {
-    const std::vector<Tensor> g = per_sample_grad(f[k], leaves, Tensor(), k + 1 < K);
-    const Tensor rows = kernel::squeeze(kernel::narrow(out, 1, k, 1), 1);  // [R, P]
+    const std::vector<Tensor> g = per_sample_grad(f[k], leaves, seeds, k + 1 < K, rows_per_sample);
+    const Tensor groups = kernel::squeeze(kernel::narrow(out, 1, k, 1), 1);  // [G, P]
     for (size_t p = 0; p < leaves.size(); ++p)
-      layout.segment(rows, static_cast<int64_t>(p)).copy_(kernel::reshape(g[p], {R, -1}));
+      layout.segment(groups, static_cast<int64_t>(p)).copy_(kernel::reshape(g[p], {G, -1}));
   }
   return out;
 }

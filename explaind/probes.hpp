@@ -78,9 +78,11 @@ class ProbeScalars {
   // [R, K, K_p] (per_sample_grad_dot).
   std::vector<Tensor> row_dots(size_t set, const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
                                const std::vector<std::vector<Tensor>>& directions, const Tensor& ids) const;
-  // ∇F of every slot as float64 [R, K, P] in `layout` (per_sample_grad).
+  // Σ_r seeds[r]·∇F_r of every slot over each group of n = rows_per_sample consecutive rows, as
+  // float64 [R / n, K, P] in `layout` (per_sample_grad, which sums a group's rows in its per-sample
+  // rules: [R, K, P] is never formed). seeds: [R] in the parameters' dtype.
   Tensor row_gradients(size_t set, const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
-                       const ParamLayout& layout, const Tensor& ids) const;
+                       const ParamLayout& layout, const Tensor& ids, const Tensor& seeds, int64_t rows_per_sample) const;
 
  private:
   struct Slot {

@@ -3,6 +3,7 @@
 // retain_graph, functional grad, no-grad, deep graphs) and per-sample gradients against one
 // backward pass per sample.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <pthread.h>
 
 #include <cmath>
@@ -374,14 +375,14 @@ TEST_CASE("a chain of 100000 ops: backward and destruction without recursion") {
 
 // ---------------------------------------------------------------- per-sample gradients
 namespace {
-// per_sample_grad of losses(inputs...) against one backward pass per sample, and against the
-// same computation in two chunks of the batch. Every tensor in `batch_inputs` indexes samples
-// along dim 0.
+// per_sample_grad of losses(inputs...) against one backward pass per sample, against the same
+// computation in two chunks of the batch, and grouped (rows_per_sample 2 and 3) against the sums
+// of the per-row results. Every tensor in `batch_inputs` indexes samples along dim 0.
 void check_per_sample(const std::string& what, const std::function<Tensor(const std::vector<Tensor>&)>& losses,
                       const std::vector<Tensor>& batch_inputs, const std::vector<Tensor>& params) {
   INFO(what);
   const int64_t B = batch_inputs[0].size(0);
-  const Tensor seeds = f64(std::vector<double>{1.0, -0.5, 2.0, 0.25, 3.0}, {5});
+  const Tensor seeds = f64(std::vector<double>{1.0, -0.5, 2.0, 0.25, 3.0, -1.5}, {6});
   const Tensor seed = K::narrow(seeds, 0, 0, B).contiguous();
   const std::vector<Tensor> ps = per_sample_grad(losses(batch_inputs), params, seed);
   REQUIRE(ps.size() == params.size());
@@ -406,19 +407,30 @@ void check_per_sample(const std::string& what, const std::function<Tensor(const 
   const std::vector<Tensor> second =
       per_sample_grad(losses(rows(half, B - half)), params, K::narrow(seed, 0, half, B - half).contiguous());
   for (size_t p = 0; p < params.size(); ++p) CHECK(max_abs_diff(K::cat({first[p], second[p]}, 0), ps[p]) < 1e-12);
+  // float64 sums of at most 3 terms of size O(1), in another order: rounding ~1e-16, bound 1e-12.
+  for (int64_t n : {2, 3}) {
+    const std::vector<Tensor> grouped = per_sample_grad(losses(batch_inputs), params, seed, false, n);
+    for (size_t p = 0; p < params.size(); ++p) {
+      INFO("rows per sample ", n, " parameter ", p);
+      Shape split = ps[p].shape();
+      split[0] = n;
+      split.insert(split.begin(), B / n);
+      CHECK(max_abs_diff(grouped[p], K::sum(K::reshape(ps[p], split), {1})) < 1e-12);
+    }
+  }
 }
 }  // namespace
 
 TEST_CASE("per-sample gradients of every per-sample rule match one backward per sample") {
   Generator g(9);
-  const int64_t B = 5;
+  const int64_t B = 6;  // groups of 2 and of 3 rows
   Tensor w = param({4, 3}, g), b = param({4}, g), wm = param({3, 2}, g), emb = param({7, 3}, g);
   Tensor cw = param({2, 3, 3, 3}, g), cb = param({2}, g), pd = param({3}, g), p1d = param({1, 3}, g);
   Tensor pdiv = param({1, 3}, g, 0.5, 2.0);
   const Tensor x2 = rand_uniform({B, 3}, -1, 1, g, DType::Float64);
   const Tensor x3 = rand_uniform({B, 2, 3}, -1, 1, g, DType::Float64);
   const Tensor img = rand_uniform({B, 3, 6, 5}, -1, 1, g, DType::Float64);
-  const Tensor idx = Tensor::from_vector(std::vector<int64_t>{1, 2, 2, 0, 6, 6, 3, 5, 1, 1}, {B, 2});
+  const Tensor idx = Tensor::from_vector(std::vector<int64_t>{1, 2, 2, 0, 6, 6, 3, 5, 1, 1, 4, 2}, {B, 2});
   auto per_row = [](const Tensor& t) {  // [B, ...] -> [B]: a non-linear per-sample loss
     return sum(tanh(t), [&] {
       std::vector<int64_t> dims;
@@ -463,5 +475,9 @@ TEST_CASE("per-sample gradients refuse what they cannot do") {
   // A parameter combined with a tensor whose dim 0 is not the batch: [2, 4] * q[4], summed to [4].
   Tensor q = param({4}, g);
   CHECK_THROWS_WITH_AS(per_sample_grad(sum(transpose(x, 0, 1) * q, {0}), {q}),
-                       doctest::Contains("shape [2, 4] whose dim 0 is not the batch of 4 samples"), std::invalid_argument);
+                       doctest::Contains("shape [2, 4] whose dim 0 is not the batch of 4 rows"), std::invalid_argument);
+  for (int64_t n : {0, 3})
+    CHECK_THROWS_WITH_AS(per_sample_grad(losses, {w}, Tensor(), false, n),
+                         doctest::Contains(fmt::format("{} rows per sample do not divide the batch of 4 rows", n).c_str()),
+                         std::invalid_argument);
 }

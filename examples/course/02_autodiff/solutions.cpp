@@ -51,12 +51,13 @@ Tensor softplus(const Tensor& x) {
 
 namespace {
 
-// The gain's gradient from the per-sample products g ⊙ x [B, D]: summed over the batch ([D]),
-// kept per sample ([B, D]), or per sample dotted with each direction ([B, K]).
-Tensor gain_grad(const Node& node, const Tensor& per_sample, const BackwardContext& ctx) {
-  if (!node.per_sample(1, ctx)) return kernel::sum(per_sample, {0});
-  if (per_sample.size(0) != ctx.batch)
-    throw std::invalid_argument("per_sample_grad: feature_gain's input has no batch dim of the samples");
+// The gain's gradient from the per-row products g ⊙ x [rows, D]: summed over the batch ([D]),
+// kept per sample ([B, D]: a sample's rows summed), or per sample dotted with each direction ([B, K]).
+Tensor gain_grad(const Node& node, const Tensor& per_row, const BackwardContext& ctx) {
+  if (!node.per_sample(1, ctx)) return kernel::sum(per_row, {0});
+  if (per_row.size(0) != ctx.rows)
+    throw std::invalid_argument("per_sample_grad: feature_gain's input has no batch dim of the rows");
+  const Tensor per_sample = ctx.sum_rows(per_row);  // [B, D]
   if (!ctx.contract()) return per_sample;
   std::vector<Tensor> columns;  // K tensors [B]
   for (const Tensor& d : ctx.directions_for(node.inputs[1])) columns.push_back(kernel::matmul(per_sample, d));
