@@ -59,6 +59,7 @@ void Config::validate() const {
   require_flag(probes >= 1, "probes", positive(probes));
   require_flag(!sample_level() || (sample_probes >= 1 && sample_probes <= probes), "sample-probes",
                fmt::format("must be in [1, --probes = {}], got {}", probes, sample_probes));
+  require_flag(sample_chunk >= 1, "sample-chunk", positive(sample_chunk));
   require_flag(buffers == "float64" || buffers == "float32", "buffers",
                fmt::format("must be float64 or float32, got '{}'", buffers));
   require_rule(rule, "rule");
@@ -115,6 +116,10 @@ void add_flags(CLI::App& app, Config& c) {
   number_option(app, "--sample-probes", c.sample_probes,
                 "--track samples: the data influence of every training image on the first N probes")
       ->group("Tracking");
+  number_option(app, "--sample-chunk", c.sample_chunk,
+                "--track samples: training images per chunk of per-sample gradients (memory ~ chunk x parameters; "
+                "results do not depend on it beyond rounding)")
+      ->group("Tracking");
   app.add_option("--buffers", c.buffers, "dtype of the per-sample buffers (N_train x P): float64 or float32")
       ->check(CLI::IsMember(std::vector<std::string>{"float64", "float32"}))
       ->group("Tracking");
@@ -170,7 +175,7 @@ nlohmann::json to_json(const Config& c) {
           {"training", {{"checkpoint_every", c.checkpoint_every}, {"progress_every", c.progress_every},
                         {"stop_after", c.stop_after}, {"shards", c.shards}}},
           {"tracking", {{"track", track_level_name(c.track)}, {"probes", c.probes}, {"sample_probes", c.sample_probes},
-                        {"buffers", c.buffers}, {"rule", c.rule}, {"pieces", c.pieces}, {"fractions", c.fractions},
+                        {"sample_chunk", c.sample_chunk}, {"buffers", c.buffers}, {"rule", c.rule}, {"pieces", c.pieces}, {"fractions", c.fractions},
                         {"kinks", c.kinks}, {"adaptive", c.adaptive}, {"extrapolate", c.extrapolate},
                         {"tolerance", c.tolerance},
                         {"max_depth", c.max_depth}}},
@@ -182,13 +187,15 @@ nlohmann::json to_json(const Config& c) {
 void check_resumable(const Config& config, const nlohmann::json& saved, const std::string& saved_path) {
   // Settings that do not change the trajectory or the tracker's accounting may differ. Runs from
   // before --shards existed trained on the plain gradient: one shard; before --importance-chunk,
-  // all importance images in the training pass under the tracker's 8 GB budget: the defaults.
+  // all importance images in the training pass under the tracker's 8 GB budget; before
+  // --sample-chunk, chunks of 256: the defaults.
   nlohmann::json was = saved;
   if (was.contains("training") && !was["training"].contains("shards")) was["training"]["shards"] = 1;
   if (was.contains("pruning") && !was["pruning"].contains("importance_chunk")) {
     was["pruning"]["importance_chunk"] = 0;
     was["pruning"]["memory_budget_gb"] = 8.0;
   }
+  if (was.contains("tracking") && !was["tracking"].contains("sample_chunk")) was["tracking"]["sample_chunk"] = 256;
   examples::check_same_settings(to_json(config), was, saved_path,
                                 {"data.data_dir", "training.progress_every", "training.stop_after", "output"});
 }

@@ -42,6 +42,9 @@ struct Config {
   int64_t probes = 4;
   int64_t sample_probes = 2;  // samples level: the first N probe images (per-sample buffers: N_train × P)
   std::string buffers = "float32";  // dtype of the per-sample buffers: float32 (~1e-7 relative) or float64
+  // samples level: training samples per chunk of per-sample gradients ([chunk, P] float64 and its
+  // intermediates: the largest memory beside the buffers; docs/scaling.md)
+  int64_t sample_chunk = 256;
   // The integration of the path integral (explaind/tracker.hpp, TrackerOptions; docs/cifar2.md):
   // the residuals in the report say what it misses.
   std::string rule = "gauss_legendre:2";

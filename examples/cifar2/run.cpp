@@ -43,7 +43,8 @@ Trackers make_trackers(const Config& config, const RunDir& dir, TrainingSetup& s
     const explaind::TrackerOptions main =
         integration_options(config)
             .per_sample(config.sample_level())
-            .buffer_dtype(config.buffers == "float32" ? DType::Float32 : DType::Float64);
+            .buffer_dtype(config.buffers == "float32" ? DType::Float32 : DType::Float64)
+            .chunk_size(config.sample_chunk);
     k.main = std::make_unique<explaind::Tracker>(
         *setup.model, setup.optimizer, setup.loader,
         examples::per_sample_nll(),
