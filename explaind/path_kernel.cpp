@@ -156,6 +156,10 @@ namespace {
 constexpr int kMaxRootIterations = 60;
 // A crossing is located once its bracket is at most this wide (in t).
 constexpr double kBracketWidth = 1e-13;
+// Each evaluation point is at least this far inside its bracket (Brent's minimal step): once the
+// secant has converged next to one end, the next point falls on the root's other side, and the
+// bracket closes to under kBracketWidth, instead of creeping at the secant's rate.
+constexpr double kMinStep = 0.4 * kBracketWidth;  // < kBracketWidth / 2: every open bracket holds such a point
 // Edges closer than this are one edge, and a crossing this close to an item's first or last edge
 // adds none.
 constexpr double kEdgeGap = 1e-12;
@@ -244,7 +248,7 @@ void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, siz
       for (size_t i = 0; i < c; ++i) {
         Crossing& x = crossings[active[a0 + i]];
         ids[i] = inputs[x.item];
-        t[i] = (x.a * x.fb - x.b * x.fa) / (x.fb - x.fa);
+        t[i] = std::clamp((x.a * x.fb - x.b * x.fa) / (x.fb - x.fa), x.a + kMinStep, x.b - kMinStep);
       }
       const Tensor zt = units_at(ids, t);
       for (size_t i = 0; i < c; ++i) {
