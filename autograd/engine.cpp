@@ -7,7 +7,9 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
+#include "autograd/per_sample_rules.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad {
@@ -178,7 +180,7 @@ class BackwardPass {
     Node* node = t->grad_fn.get();
     const Tensor g_out = git->second;
     if (!target_set_.count(t)) grads_.erase(git);
-    const std::vector<Tensor> g_in = node->backward(*node, g_out, ctx_);
+    const std::vector<Tensor> g_in = node_gradients(*node, g_out);
     ran_.push_back(t->grad_fn);
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       if (!node->needs(i) || i >= g_in.size() || !g_in[i].defined()) continue;
@@ -188,6 +190,42 @@ class BackwardPass {
       accumulate(grads_, key, g_in[i]);
     }
   }
+
+  // The node's gradients for this pass: its ParamRule answers for every requested parameter that
+  // has one (param_gradient), its ordinary rule for the other operands; the parameters' slots are
+  // emptied while the ordinary rule runs, so it skips them (Node::needs).
+  std::vector<Tensor> node_gradients(Node& node, const Tensor& g) const {
+    std::vector<size_t> by_rule;
+    for (size_t i = 0; i < node.param_rules.size(); ++i)
+      if (node.param_rules[i].per_sample && node.per_sample(i, ctx_)) by_rule.push_back(i);
+    if (by_rule.empty()) return node.backward(node, g, ctx_);
+    std::vector<Tensor> out;
+    {
+      SlotsHidden hidden(node, by_rule);
+      out = node.backward(node, g, ctx_);
+    }
+    out.resize(node.inputs.size());
+    for (size_t i : by_rule) out[i] = param_gradient(node.param_rules[i], node.inputs[i], g, ctx_);
+    return out;
+  }
+
+  // Empties some slots of a node for its lifetime, then puts the operands back.
+  class SlotsHidden {
+   public:
+    SlotsHidden(Node& node, const std::vector<size_t>& slots) : node_(node), slots_(slots) {
+      for (size_t i : slots_) operands_.push_back(std::exchange(node_.inputs[i], Tensor()));
+    }
+    ~SlotsHidden() {
+      for (size_t k = 0; k < slots_.size(); ++k) node_.inputs[slots_[k]] = std::move(operands_[k]);
+    }
+    SlotsHidden(const SlotsHidden&) = delete;
+    SlotsHidden& operator=(const SlotsHidden&) = delete;
+
+   private:
+    Node& node_;
+    const std::vector<size_t>& slots_;
+    std::vector<Tensor> operands_;
+  };
 
   // The gradient of operand i must have its shape — with a leading batch dimension for a
   // per-sample leaf, [batch, directions] for a contracted one.
@@ -356,7 +394,8 @@ const std::vector<Tensor>& BackwardContext::directions_for(const Tensor& leaf) c
   return it == directions->end() ? none : it->second;
 }
 
-Tensor record(Tensor result, const char* name, const std::vector<Tensor>& operands, Node::BackwardFn fn) {
+Tensor record(Tensor result, const char* name, const std::vector<Tensor>& operands, Node::BackwardFn fn,
+              std::vector<ParamRule> param_rules) {
   if (!g_grad_enabled) return result;
   bool any = false;
   for (const Tensor& op : operands) any = any || (op.defined() && op.requires_grad());
@@ -366,6 +405,7 @@ Tensor record(Tensor result, const char* name, const std::vector<Tensor>& operan
   node->inputs.reserve(operands.size());
   for (const Tensor& op : operands) node->inputs.push_back(op.defined() && op.requires_grad() ? op : Tensor());
   node->backward = std::move(fn);
+  node->param_rules = std::move(param_rules);
   // The result may be a view sharing storage with an operand; give it its own autograd identity.
   Tensor out = result.detach();
   out.impl().requires_grad = true;

@@ -76,9 +76,11 @@ std::vector<Tensor> per_sample_grad_dot(const Tensor& per_sample_losses, const s
 
 // Creates the result of a differentiable operation: when recording is on and some operand
 // requires grad, attaches a Node named `name` whose slots are the operands that require grad.
-// Used by autograd/ops.cpp and by any user-defined operation. `fn` must capture the values it
-// needs as detached tensors (Tensor::detach()), never a recorded tensor: the graph is then
+// Used by autograd/ops.cpp and by any user-defined operation. `fn` (the ordinary rule) and the
+// `param_rules` (one per operand, or none: see ParamRule in node.hpp) must capture the values they
+// need as detached tensors (Tensor::detach()), never a recorded tensor: the graph is then
 // reachable through node inputs alone, holds no cycles, and is freed without recursion.
-Tensor record(Tensor result, const char* name, const std::vector<Tensor>& operands, Node::BackwardFn fn);
+Tensor record(Tensor result, const char* name, const std::vector<Tensor>& operands, Node::BackwardFn fn,
+              std::vector<ParamRule> param_rules = {});
 
 }  // namespace pathgrad

@@ -1,5 +1,6 @@
 // A node of the autograd graph: the operation that produced a tensor, its differentiable inputs,
-// and the closure that maps the output's gradient to the inputs' gradients.
+// the closure that maps the output's gradient to the inputs' gradients (the ordinary rule), and
+// for operands that can be parameters the per-sample rules (ParamRule) of per_sample_grad.
 #pragma once
 
 #include <functional>
@@ -35,6 +36,22 @@ struct BackwardContext {
   const std::vector<Tensor>& directions_for(const Tensor& leaf) const;
 };
 
+// What an operation adds for an operand that can be a parameter, so that per_sample_grad and
+// per_sample_grad_dot keep the samples apart where the parameter enters (the engine asks it instead
+// of the ordinary rule for a requested parameter; autograd/per_sample_rules.hpp dispatches).
+struct ParamRule {
+  // The output's change along a direction d of the operand (the output's shape; every operation
+  // with a ParamRule is linear in that operand).
+  using Tangent = std::function<Tensor(const Tensor& d)>;
+  // g [rows, ...] (the output's gradient) -> [ctx.batch, ...operand shape]: each sample's
+  // gradient, its rows summed (ctx.sum_rows).
+  std::function<Tensor(const Tensor& g, const BackwardContext& ctx)> per_sample;
+  // Contraction mode: made once per backward call (a rule prepares there what all directions
+  // share), then called per direction d; sample b's gradient . d = sum over b's entries of
+  // g * tangent(d). Both functions throw std::invalid_argument when the batch is not ctx.rows.
+  std::function<Tangent(const BackwardContext& ctx)> tangent;
+};
+
 struct Node {
   // (this node, gradient of the result, context) -> one gradient per operand slot.
   using BackwardFn =
@@ -43,6 +60,7 @@ struct Node {
   std::string name;            // the operation, for error messages ("matmul", "linear", ...)
   std::vector<Tensor> inputs;  // one slot per operand; undefined where no gradient is needed
   BackwardFn backward;         // returns one gradient per slot (undefined allowed where unused)
+  std::vector<ParamRule> param_rules;  // per slot; none (or an empty rule) where it has no such rule
   bool released = false;       // set once backward ran without retain_graph
 
   Node() = default;
@@ -54,7 +72,8 @@ struct Node {
   // graph is reachable through `inputs` alone.
   ~Node();
 
-  // True when operand i needs a gradient.
+  // True when operand i needs a gradient from the ordinary rule. (In a per-sample pass the engine
+  // empties, for the call, the slots of the parameters it asks their ParamRule about instead.)
   bool needs(size_t i) const { return i < inputs.size() && inputs[i].defined(); }
   // True when operand i must get a per-sample gradient [B, ...] in this backward pass.
   bool per_sample(size_t i, const BackwardContext& ctx) const {

@@ -1,10 +1,13 @@
-// Differentiable operations: forward through tensor/kernels, backward rules recorded as closures.
-// Closures capture detached tensors only (never the recorded result itself), so graphs hold no
-// reference cycles.
+// Differentiable operations, each its forward through tensor/kernels and its ordinary backward
+// rule, recorded as a closure. The other concerns live in named rules of their own: per-sample
+// gradients in per_sample_rules.hpp (unbroadcast, ParamRule), path points and kinks in
+// path_rules.hpp. Closures capture detached tensors only (never the recorded result itself), so
+// graphs hold no reference cycles.
 #include "autograd/ops.hpp"
 
-#include "autograd/active_fractions.hpp"
 #include "autograd/path_point.hpp"
+#include "autograd/path_rules.hpp"
+#include "autograd/per_sample_rules.hpp"
 
 #include <fmt/format.h>
 
@@ -16,55 +19,6 @@ using Grads = std::vector<Tensor>;
 using Ctx = BackwardContext;
 
 namespace {
-
-// [rows, ...] -> [B]: the sum of every sample's entries (a sample is rows / B consecutive rows).
-Tensor sum_per_sample(const Tensor& t, const Ctx& ctx) {
-  return K::sum(K::reshape(t.contiguous(), {ctx.batch, -1}), {1});
-}
-
-// Contraction mode: [B, K] with column k = f(direction k), where f returns [B].
-template <class F>
-Tensor per_direction(const Tensor& leaf, const Ctx& ctx, F f) {
-  const std::vector<Tensor>& dirs = ctx.directions_for(leaf);
-  if (dirs.empty()) return Tensor::zeros({ctx.batch, 0}, leaf.dtype());
-  std::vector<Tensor> cols;
-  cols.reserve(dirs.size());
-  for (const Tensor& d : dirs) cols.push_back(f(d));
-  return K::stack(cols, 1);
-}
-
-// A leaf's per-sample gradients [B, ...shape] as the engine wants them: unchanged, or in
-// contraction mode dotted with the leaf's directions -> [B, K].
-Tensor per_sample_result(const Tensor& per_sample, const Tensor& leaf, const Ctx& ctx) {
-  if (!ctx.contract()) return per_sample;
-  const Tensor flat = K::reshape(per_sample.contiguous(), {ctx.batch, -1});  // [B, P]
-  return per_direction(leaf, ctx, [&](const Tensor& d) {
-    return K::reshape(K::matmul(flat, K::reshape(d.contiguous(), {-1})), {ctx.batch});
-  });
-}
-
-// Sums a gradient g of a broadcast result back to the shape of operand i. In per-sample mode a
-// leaf operand instead gets [B, ...shape]: dim 0 of g is kept, every other broadcast dim summed.
-Tensor reduce_grad(const Tensor& g, const Node& node, size_t i, const Ctx& ctx) {
-  const Shape& shape = node.inputs[i].shape();
-  if (!node.per_sample(i, ctx)) return K::sum_to(g, shape);
-  const int64_t nd = static_cast<int64_t>(shape.size()), gd = g.dim();
-  const bool batch_broadcast = gd > nd || (gd == nd && nd > 0 && shape[0] == 1);
-  if (!batch_broadcast || g.size(0) != ctx.rows)
-    throw std::invalid_argument(fmt::format(
-        "per_sample_grad: '{}' combines a parameter of shape {} with a tensor of shape {} whose dim 0 "
-        "is not the batch of {} rows",
-        node.name, shape_str(shape), shape_str(g.shape()), ctx.rows));
-  std::vector<int64_t> dims;
-  const int64_t lead = gd - nd;
-  for (int64_t d = 1; d < lead; ++d) dims.push_back(d);
-  for (int64_t d = std::max<int64_t>(lead, 1); d < gd; ++d)
-    if (shape[d - lead] == 1 && g.size(d) != 1) dims.push_back(d);
-  Tensor s = dims.empty() ? g : K::sum(g, dims, true);
-  Shape out = shape;
-  out.insert(out.begin(), ctx.rows);
-  return per_sample_result(ctx.sum_rows(K::reshape(s, out)), node.inputs[i], ctx);
-}
 
 // For ops with one operand: gradient = g * derivative(), the local derivative (of the operand's
 // shape) computed from the values the callable captured, only when backward runs: inference
@@ -81,14 +35,14 @@ Tensor unary_op(const char* name, const Tensor& a, Tensor result, Derivative der
 // ---------------------------------------------------------------- arithmetic
 Tensor add(const Tensor& a, const Tensor& b) {
   return record(K::add(path_value(a, b, "add"), path_value(b, a, "add")), "add", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
-    return Grads{n.needs(0) ? reduce_grad(g, n, 0, ctx) : Tensor(), n.needs(1) ? reduce_grad(g, n, 1, ctx) : Tensor()};
+    return Grads{n.needs(0) ? unbroadcast(g, n, 0, ctx) : Tensor(), n.needs(1) ? unbroadcast(g, n, 1, ctx) : Tensor()};
   });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   return record(K::sub(path_value(a, b, "sub"), path_value(b, a, "sub")), "sub", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
-    return Grads{n.needs(0) ? reduce_grad(g, n, 0, ctx) : Tensor(),
-                 n.needs(1) ? reduce_grad(K::neg(g), n, 1, ctx) : Tensor()};
+    return Grads{n.needs(0) ? unbroadcast(g, n, 0, ctx) : Tensor(),
+                 n.needs(1) ? unbroadcast(K::neg(g), n, 1, ctx) : Tensor()};
   });
 }
 
@@ -96,8 +50,8 @@ Tensor mul(const Tensor& a_in, const Tensor& b_in) {
   const Tensor a = path_value(a_in, b_in, "mul"), b = path_value(b_in, a_in, "mul");
   return record(K::mul(a, b), "mul", {a_in, b_in},
                 [a = a.detach(), b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
-                  return Grads{n.needs(0) ? reduce_grad(K::mul(g, b), n, 0, ctx) : Tensor(),
-                               n.needs(1) ? reduce_grad(K::mul(g, a), n, 1, ctx) : Tensor()};
+                  return Grads{n.needs(0) ? unbroadcast(K::mul(g, b), n, 0, ctx) : Tensor(),
+                               n.needs(1) ? unbroadcast(K::mul(g, a), n, 1, ctx) : Tensor()};
                 });
 }
 
@@ -106,8 +60,8 @@ Tensor div(const Tensor& a_in, const Tensor& b_in) {
   Tensor r = K::div(a, b);
   return record(r, "div", {a_in, b_in}, [r, b = b.detach()](const Node& n, const Tensor& g, const Ctx& ctx) {
     Tensor ga = K::div(g, b);
-    return Grads{n.needs(0) ? reduce_grad(ga, n, 0, ctx) : Tensor(),
-                 n.needs(1) ? reduce_grad(K::neg(K::mul(ga, r)), n, 1, ctx) : Tensor()};
+    return Grads{n.needs(0) ? unbroadcast(ga, n, 0, ctx) : Tensor(),
+                 n.needs(1) ? unbroadcast(K::neg(K::mul(ga, r)), n, 1, ctx) : Tensor()};
   });
 }
 
@@ -117,9 +71,9 @@ Tensor pow(const Tensor& a, const Tensor& b) {
     Grads out(2);
     if (n.needs(0)) {  // b * a^(b-1)
       Tensor d = K::mul(b, K::pow(a, K::add_scalar(b, -1.0)));
-      out[0] = reduce_grad(K::mul(g, d), n, 0, ctx);
+      out[0] = unbroadcast(K::mul(g, d), n, 0, ctx);
     }
-    if (n.needs(1)) out[1] = reduce_grad(K::mul(g, K::mul(r, K::log(a))), n, 1, ctx);
+    if (n.needs(1)) out[1] = unbroadcast(K::mul(g, K::mul(r, K::log(a))), n, 1, ctx);
     return out;
   });
 }
@@ -187,10 +141,7 @@ Tensor sigmoid(const Tensor& a) {
 }
 
 Tensor relu(const Tensor& a) {
-  KinkRecorder::record(a);
-  return record(K::relu(a), "relu", {a}, [a = a.detach(), f = ActiveFractions::next_relu(a)](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::mul(g, ActiveFractions::relu_derivative(a, f))};
-  });
+  return unary_op("relu", a, K::relu(a), relu_derivative(a));  // step(a), or a piece's active fractions
 }
 
 Tensor clamp(const Tensor& a, double lo, double hi) {
@@ -209,8 +160,8 @@ Tensor select_grad_op(const char* name, const Tensor& a, const Tensor& b, Tensor
                 [a = a.detach(), b = b.detach(), a_wins](const Node& n, const Tensor& g, const Ctx& ctx) {
     const Tensor w = a_wins(a, b);
     Grads out(2);
-    if (n.needs(0)) out[0] = reduce_grad(K::mul(g, w), n, 0, ctx);
-    if (n.needs(1)) out[1] = reduce_grad(K::mul(g, K::rsub_scalar(w, 1.0)), n, 1, ctx);
+    if (n.needs(0)) out[0] = unbroadcast(K::mul(g, w), n, 0, ctx);
+    if (n.needs(1)) out[1] = unbroadcast(K::mul(g, K::rsub_scalar(w, 1.0)), n, 1, ctx);
     return out;
   });
 }
@@ -224,8 +175,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   return record(K::where(c, a, b), "where", {a, b}, [c](const Node& n, const Tensor& g, const Ctx& ctx) {
     const Tensor zero = Tensor::zeros({}, g.dtype());
     Grads out(2);
-    if (n.needs(0)) out[0] = reduce_grad(K::where(c, g, zero), n, 0, ctx);
-    if (n.needs(1)) out[1] = reduce_grad(K::where(c, zero, g), n, 1, ctx);
+    if (n.needs(0)) out[0] = unbroadcast(K::where(c, g, zero), n, 0, ctx);
+    if (n.needs(1)) out[1] = unbroadcast(K::where(c, zero, g), n, 1, ctx);
     return out;
   });
 }
@@ -360,7 +311,7 @@ Tensor select(const Tensor& a, int64_t dim, int64_t index) {
 Tensor expand(const Tensor& a, const Shape& shape) {
   Tensor r = K::expand(a, shape);
   return record(r, "expand", {a}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
-    return Grads{reduce_grad(g, n, 0, ctx)};
+    return Grads{unbroadcast(g, n, 0, ctx)};
   });
 }
 
@@ -432,55 +383,42 @@ Tensor stack(const std::vector<Tensor>& parts, int64_t dim) {
 }
 
 // ---------------------------------------------------------------- layer primitives
-namespace {
-// [B, ..., k] -> [B, R, k] (R = product of the middle dims), contiguous.
-Tensor as_batch_rows(const Tensor& t, int64_t batch) {
-  return K::reshape(t.contiguous(), {batch, -1, t.size(-1)});
-}
-}  // namespace
+// Each is linear in its parameter operands. Beside its forward and ordinary rule it names its
+// tangent along a parameter direction D (its output's change, e.g. x Dᵀ for linear), which moves the
+// output to a path point (shift_to_path_point) and contracts per-sample gradients (its ParamRule).
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor y = K::matmul(a, b);
-  // Under a path point: row r uses b + t[r] Δb (b a 2-D parameter on the right).
-  const Tensor db = path_delta(b), tb = db.defined() ? path_t_for(y, "matmul") : Tensor();
-  if (path_delta(a).defined() || (db.defined() && (b.dim() != 2 || a.dim() < 2)))
-    throw std::invalid_argument(fmt::format("matmul: under a path point the parameter must be the 2-D right operand; got {} @ {}",
-                                            shape_str(a.shape()), shape_str(b.shape())));
-  if (db.defined()) y = K::add(y, K::mul(tb, K::matmul(a, db)));
-  return record(y, "matmul", {a, b},
-                [a = a.detach(), b = b.detach(), db, tb](const Node& n, const Tensor& g, const Ctx& ctx) {
-                  Grads out(2);
-                  const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
-                  // Restore the dims NumPy's promotion removed, so the general rule applies.
-                  Tensor A = a_vec ? K::unsqueeze(a, 0) : a, B = b_vec ? K::unsqueeze(b, 1) : b;
-                  Tensor G = g;
-                  if (a_vec) G = K::unsqueeze(G, G.dim() - (b_vec ? 0 : 1));
-                  if (b_vec) G = K::unsqueeze(G, G.dim());
-                  if (n.needs(0)) {
-                    Tensor ga = K::sum_to(K::matmul(G, K::transpose(B, -1, -2)), A.shape());
-                    if (db.defined()) K::add_(ga, K::matmul(K::mul(G, tb), K::transpose(db, 0, 1)));
-                    out[0] = a_vec ? K::reshape(ga, a.shape()) : ga;
-                  }
-                  if (n.needs(1)) {
-                    if (n.per_sample(1, ctx)) {
-                      if (b.dim() != 2 || a.dim() < 2 || a.size(0) != ctx.rows)
-                        throw std::invalid_argument(fmt::format(
-                            "per_sample_grad: matmul needs [B, ..., k] @ parameter [k, m]; got {} @ {}",
-                            shape_str(a.shape()), shape_str(b.shape())));
-                      if (ctx.contract())  // sum over rows of g . (a @ D)
-                        out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
-                          return sum_per_sample(K::mul(g, K::matmul(a, d)), ctx);
-                        });
-                      else  // [B, k, R] @ [B, R, m] -> [B, k, m]
-                        out[1] = K::matmul(K::transpose(as_batch_rows(a, ctx.batch), 1, 2), as_batch_rows(g, ctx.batch));
-                    } else {
-                      Tensor gb = K::sum_to(K::matmul(K::transpose(A, -1, -2), G), B.shape());
-                      out[1] = b_vec ? K::reshape(gb, b.shape()) : gb;
-                    }
-                  }
-                  return out;
-                });
+  const ParamRule::Tangent along = [a = a.detach()](const Tensor& d) { return K::matmul(a, d); };
+  check_matmul_path(a, b);
+  const PathShift path = shift_to_path_point(y, "matmul", {b}, {along});
+  return record(y, "matmul", {a, b}, [a = a.detach(), b = b.detach(), path](const Node& n, const Tensor& g, const Ctx&) {
+    Grads out(2);
+    const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
+    // Restore the dims NumPy's promotion removed, so the general rule applies.
+    const Tensor A = a_vec ? K::unsqueeze(a, 0) : a, B = b_vec ? K::unsqueeze(b, 1) : b;
+    Tensor G = g;
+    if (a_vec) G = K::unsqueeze(G, G.dim() - (b_vec ? 0 : 1));
+    if (b_vec) G = K::unsqueeze(G, G.dim());
+    if (n.needs(0)) {  // G Bᵀ, at the path point G Bᵀ + (G t) ΔBᵀ
+      const auto rule = [&](const Tensor& gy, const Tensor& w) {
+        return K::sum_to(K::matmul(gy, K::transpose(w, -1, -2)), A.shape());
+      };
+      const Tensor ga = path.input_grad(rule, G, B, 0);
+      out[0] = a_vec ? K::reshape(ga, a.shape()) : ga;
+    }
+    if (n.needs(1)) {  // Aᵀ G
+      const Tensor gb = K::sum_to(K::matmul(K::transpose(A, -1, -2), G), B.shape());
+      out[1] = b_vec ? K::reshape(gb, b.shape()) : gb;
+    }
+    return out;
+  }, {ParamRule(), matmul_right_rule(a, b, along)});
 }
+
+namespace {
+// [..., k] -> [rows, k], contiguous.
+Tensor as_rows(const Tensor& t) { return K::reshape(t.contiguous(), {-1, t.size(-1)}); }
+}  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1))
@@ -489,78 +427,30 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (bias.defined() && bias.shape() != Shape{weight.size(0)})
     throw std::invalid_argument(fmt::format("linear: bias {} does not match weight {}",
                                             shape_str(bias.shape()), shape_str(weight.shape())));
-  Tensor y = K::matmul(x, K::transpose(weight, 0, 1));
+  Tensor y = K::matmul(x, K::transpose(weight, 0, 1));  // [..., out]
   if (bias.defined()) y = K::add(y, bias);
-  // Under a path point: row r uses W + t[r] ΔW and b + t[r] Δb (two products, no weight copies).
-  const Tensor dw = path_delta(weight), db = path_delta(bias);
-  const Tensor t = dw.defined() || db.defined() ? path_t_for(y, "linear") : Tensor();
-  if (dw.defined()) y = K::add(y, K::mul(t, K::matmul(x, K::transpose(dw, 0, 1))));
-  if (db.defined()) y = K::add(y, K::mul(t, db));
-  return record(y, "linear", {x, weight, bias},
-                [x = x.detach(), w = weight.detach(), dw, t](const Node& n, const Tensor& g, const Ctx& ctx) {
-                  Grads out(3);
-                  const int64_t o = w.size(0), in = w.size(1);
-                  if (n.needs(0)) {
-                    out[0] = K::matmul(g, w);
-                    if (dw.defined()) K::add_(out[0], K::matmul(K::mul(g, t), dw));
-                  }
-                  const bool ps = n.per_sample(1, ctx) || n.per_sample(2, ctx);
-                  if (ps && (x.dim() < 2 || x.size(0) != ctx.rows))
-                    throw std::invalid_argument(fmt::format(
-                        "per_sample_grad: linear input {} has no batch dim of {} rows", shape_str(x.shape()), ctx.rows));
-                  if (n.needs(1)) {
-                    if (n.per_sample(1, ctx) && ctx.contract())  // sum over rows of g . (x D^T)
-                      out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
-                        return sum_per_sample(K::mul(g, K::matmul(x, K::transpose(d, 0, 1))), ctx);
-                      });
-                    else if (n.per_sample(1, ctx))  // [B, out, R] @ [B, R, in]
-                      out[1] = K::matmul(K::transpose(as_batch_rows(g, ctx.batch), 1, 2), as_batch_rows(x, ctx.batch));
-                    else
-                      out[1] = K::matmul(K::transpose(K::reshape(g.contiguous(), {-1, o}), 0, 1),
-                                         K::reshape(x.contiguous(), {-1, in}));
-                  }
-                  if (n.needs(2)) {
-                    if (n.per_sample(2, ctx) && ctx.contract())
-                      out[2] = per_direction(n.inputs[2], ctx, [&](const Tensor& d) { return sum_per_sample(K::mul(g, d), ctx); });
-                    else if (n.per_sample(2, ctx))
-                      out[2] = K::sum(as_batch_rows(g, ctx.batch), {1});
-                    else out[2] = K::sum(K::reshape(g.contiguous(), {-1, o}), {0});
-                  }
-                  return out;
-                });
+  const ParamRule::Tangent along_w = [x = x.detach()](const Tensor& d) { return K::matmul(x, K::transpose(d, 0, 1)); };
+  const ParamRule::Tangent along_b = [](const Tensor& d) { return d; };
+  const PathShift path = shift_to_path_point(y, "linear", {weight, bias}, {along_w, along_b});
+  return record(y, "linear", {x, weight, bias}, [x = x.detach(), w = weight.detach(), path](const Node& n, const Tensor& g, const Ctx&) {
+    Grads out(3);
+    const auto input_rule = [](const Tensor& gy, const Tensor& w) { return K::matmul(gy, w); };
+    if (n.needs(0)) out[0] = path.input_grad(input_rule, g, w, 0);               // g W: [..., in]
+    if (n.needs(1)) out[1] = K::matmul(K::transpose(as_rows(g), 0, 1), as_rows(x));  // gᵀ x: [out, in]
+    if (n.needs(2)) out[2] = K::sum(as_rows(g), {0});                              // [out]
+    return out;
+  }, {ParamRule(), linear_weight_rule(x, along_w), linear_bias_rule(x, along_b)});
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& index) {
   if (weight.dim() != 2)
     throw std::invalid_argument("embedding: weight must be [V, D], got " + shape_str(weight.shape()));
-  Tensor y = K::embedding(weight, index);
-  const Tensor dw = path_delta(weight);  // under a path point: W[index] + t ΔW[index]
-  if (dw.defined()) y = K::add(y, K::mul(path_t_for(y, "embedding"), K::embedding(dw, index)));
-  return record(y, "embedding", {weight},
-                [index, rows = weight.size(0)](const Node& n, const Tensor& g, const Ctx& ctx) {
-                  if (!n.per_sample(0, ctx)) return Grads{K::embedding_backward(g, index, rows)};
-                  if (index.dim() < 1 || index.size(0) != ctx.rows)
-                    throw std::invalid_argument(fmt::format(
-                        "per_sample_grad: embedding index {} has no batch dim of {} rows",
-                        shape_str(index.shape()), ctx.rows));
-                  if (ctx.contract())  // sum over positions of g . D[index]
-                    return Grads{per_direction(n.inputs[0], ctx, [&](const Tensor& d) {
-                      return sum_per_sample(K::mul(g, K::embedding(d, index)), ctx);
-                    })};
-                  // Offset each sample's indices into its own block of rows: [B * V, D] -> [B, V, D].
-                  Tensor idx = index.contiguous().clone();
-                  int64_t* p = idx.data<int64_t>();
-                  const int64_t per = idx.numel() / ctx.batch;
-                  for (int64_t b = 0; b < ctx.batch; ++b)
-                    for (int64_t j = 0; j < per; ++j) {
-                      int64_t& v = p[b * per + j];
-                      if (v < 0 || v >= rows)
-                        throw std::out_of_range(fmt::format("embedding: index {} out of range for {} rows", v, rows));
-                      v += b * rows;
-                    }
-                  Tensor acc = K::embedding_backward(g, idx, ctx.batch * rows);
-                  return Grads{K::reshape(acc, {ctx.batch, rows, g.size(-1)})};
-                });
+  Tensor y = K::embedding(weight, index);  // [..., D]
+  const ParamRule::Tangent along = [index](const Tensor& d) { return K::embedding(d, index); };
+  shift_to_path_point(y, "embedding", {weight}, {along});
+  return record(y, "embedding", {weight}, [index, rows = weight.size(0)](const Node& n, const Tensor& g, const Ctx&) {
+    return Grads{n.needs(0) ? K::embedding_backward(g, index, rows) : Tensor()};  // g's rows added at their indices
+  }, {embedding_rule(index, weight.size(0), along)});
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
@@ -573,60 +463,45 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   if (stride <= 0 || padding < 0)
     throw std::invalid_argument(fmt::format("conv2d: stride {} / padding {} invalid", stride, padding));
   const K::Conv2dGeometry geo{weight.size(2), weight.size(3), stride, stride, padding, padding};
-  const int64_t N = x.size(0), O = weight.size(0), OH = geo.out_h(x.size(2)), OW = geo.out_w(x.size(3));
-  const Tensor w2 = K::reshape(weight.contiguous(), {O, -1});  // [O, CKK]
-  const Tensor y_nol = K::conv2d_forward(x, w2, geo);          // [N, O, L], columns built in cache
-  Tensor y = bias.defined() ? K::add(y_nol, K::reshape(bias, {O, 1})) : y_nol;
-  // Under a path point: row r uses W + t[r] ΔW and b + t[r] Δb.
-  const Tensor dw = path_delta(weight), db = path_delta(bias);
-  const Tensor dw2 = dw.defined() ? K::reshape(dw.contiguous(), {O, -1}) : Tensor();
-  const Tensor t = dw.defined() || db.defined() ? path_t_for(y, "conv2d") : Tensor();  // [N, 1, 1]
-  if (dw.defined()) y = K::add(y, K::mul(t, K::conv2d_forward(x, dw2, geo)));
-  if (db.defined()) y = K::add(y, K::mul(t, K::reshape(db, {O, 1})));
-  y = K::reshape(y, {N, O, OH, OW});
+  const int64_t N = x.size(0), O = weight.size(0);
+  const Shape y_shape{N, O, geo.out_h(x.size(2)), geo.out_w(x.size(3))};
+  const auto weight_rows = [O](const Tensor& w) { return K::reshape(w.contiguous(), {O, -1}); };  // [O, CKK]
+  Tensor y = K::conv2d_forward(x, weight_rows(weight), geo);                                   // [N, O, L]
+  if (bias.defined()) y = K::add(y, K::reshape(bias, {O, 1}));
+  y = K::reshape(y, y_shape);
+  const ParamRule::Tangent along_w = [x = x.detach(), geo, weight_rows, y_shape](const Tensor& d) {
+    return K::reshape(K::conv2d_forward(x, weight_rows(d), geo), y_shape);
+  };
+  const ParamRule::Tangent along_b = [O](const Tensor& d) { return K::reshape(d, {O, 1, 1}); };
+  const PathShift path = shift_to_path_point(y, "conv2d", {weight, bias}, {along_w, along_b});
   return record(y, "conv2d", {x, weight, bias},
-                [x = x.detach(), w2, dw2, t, geo, ws = weight.shape()](const Node& n, const Tensor& g, const Ctx& ctx) {
+                [x = x.detach(), w2 = weight_rows(weight), path, geo, weight_rows, ws = weight.shape()](
+                    const Node& n, const Tensor& g, const Ctx&) {
                   Grads out(3);
                   const int64_t N = x.size(0), O = ws[0], L = geo.out_h(x.size(2)) * geo.out_w(x.size(3));
                   const Tensor g3 = K::reshape(g.contiguous(), {N, O, L});
-                  const bool ps_w = n.needs(1) && n.per_sample(1, ctx), ps_b = n.needs(2) && n.per_sample(2, ctx);
-                  const bool whole_w = n.needs(1) && !ps_w;
-                  if (n.needs(0) || whole_w) {  // col2im(w2ᵀ g3 + dw2ᵀ (g3 t)) and Σ_n g3_n colsᵀ_n, in blocks
-                    const Tensor gt3 = n.needs(0) && dw2.defined() ? K::mul(g3, t) : Tensor();
-                    K::Conv2dGrads r = K::conv2d_backward(x, w2, g3, geo, n.needs(0), whole_w, n.needs(0) ? dw2 : Tensor(), gt3);
+                  if (n.needs(0) || n.needs(1)) {
+                    // col2im(w2ᵀ g3) and Σ_n g3_n colsᵀ_n in blocks of samples; at a path point the
+                    // kernel adds col2im(ΔW2ᵀ (g3 t)) in the same pass.
+                    const bool moved = n.needs(0) && path.moves(0);
+                    const Tensor dw2 = moved ? weight_rows(path.deltas[0]) : Tensor();
+                    const Tensor gt3 = moved ? K::mul(g3, K::reshape(path.t, {N, 1, 1})) : Tensor();
+                    const K::Conv2dGrads r = K::conv2d_backward(x, w2, g3, geo, n.needs(0), n.needs(1), dw2, gt3);
                     out[0] = r.input;
-                    if (whole_w) out[1] = K::reshape(r.weight, ws);
+                    if (n.needs(1)) out[1] = K::reshape(r.weight, ws);
                   }
-                  const Tensor cols = ps_w ? K::im2col(x, geo) : Tensor();  // [N, CKK, L]
-                  if (ps_w && ctx.contract()) {  // sum of g3 . (D2 @ cols)
-                    out[1] = per_direction(n.inputs[1], ctx, [&](const Tensor& d) {
-                      return sum_per_sample(K::mul(g3, K::matmul(K::reshape(d.contiguous(), {O, -1}), cols)), ctx);
-                    });
-                  } else if (ps_w) {
-                    Shape s = ws;
-                    s.insert(s.begin(), N);
-                    out[1] = ctx.sum_rows(K::reshape(K::matmul(g3, K::transpose(cols, 1, 2)), s));  // [B, O, C, kh, kw]
-                  }
-                  if (ps_b && ctx.contract())
-                    out[2] = per_direction(n.inputs[2], ctx, [&](const Tensor& d) {
-                      return sum_per_sample(K::mul(g3, K::reshape(d, {O, 1})), ctx);
-                    });
-                  else if (ps_b)
-                    out[2] = ctx.sum_rows(K::sum(g3, {2}));
-                  else if (n.needs(2))  // over [O, N*L], as the whole-batch lowering summed it
+                  if (n.needs(2))  // over [O, N*L], as the whole-batch lowering summed it
                     out[2] = K::sum(K::reshape(K::permute(g3, {1, 0, 2}).contiguous(), {O, N * L}), {1});
                   return out;
-                });
+                },
+                {ParamRule(), conv2d_weight_rule(x, geo, weight.shape()), conv2d_bias_rule(x, along_b)});
 }
 
 namespace {
-Tensor pool_op(const char* name, const Tensor& x, K::PoolResult r) {
-  KinkRecorder::record_pool(x, r.indices);
-  return record(r.values, name, {x},
-                [idx = r.indices, xs = x.shape(), route = ActiveFractions::next_pool(r.indices)](const Node&, const Tensor& g,
-                                                                                                const Ctx&) {
-                  return Grads{ActiveFractions::pool_backward(g, idx, xs, route)};
-                });
+Tensor pool_op(const char* name, const Tensor& x, const K::PoolResult& r) {
+  return record(r.values, name, {x}, [gradient = max_pool_gradient(x, r.indices)](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{gradient(g)};  // to each window's maximum (or along a piece's route)
+  });
 }
 }  // namespace
 

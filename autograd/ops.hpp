@@ -1,6 +1,7 @@
 // Differentiable operations: every operation of tensor/kernels.hpp that a model uses, recorded
-// on the autograd graph with its backward rule (and, where a parameter can be its operand, its
-// per-sample rule; see per_sample_grad in autograd/engine.hpp).
+// on the autograd graph with its backward rule. Where a parameter can be an operand, the op also
+// has a per-sample rule (per_sample_grad in autograd/engine.hpp; autograd/per_sample_rules.hpp)
+// and honours path points (autograd/path_rules.hpp).
 //
 // Conventions: binary ops broadcast like NumPy and require equal dtypes; dims may be negative;
 // an empty `dims` list reduces over all dims. Errors throw std::invalid_argument (or

@@ -1,0 +1,49 @@
+// Path-point rules (see path_rules.hpp): the output shift of the ops with parameters, and the kink
+// rules of relu and the max-pools.
+#include "autograd/path_rules.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "autograd/active_fractions.hpp"
+#include "autograd/path_point.hpp"
+
+namespace pathgrad {
+namespace K = kernel;
+
+PathShift shift_to_path_point(Tensor& y, const char* op, const std::vector<Tensor>& params,
+                              const std::vector<ParamRule::Tangent>& along) {
+  if (!current_path_point()) return {};
+  PathShift shift;
+  bool any = false;
+  for (const Tensor& p : params) {
+    shift.deltas.push_back(path_delta(p));
+    any = any || shift.deltas.back().defined();
+  }
+  if (!any) return {};
+  shift.t = path_t_for(y, op);  // [R, 1, ..., 1]
+  for (size_t p = 0; p < params.size(); ++p)
+    if (shift.moves(p)) y = K::add(y, K::mul(shift.t, along[p](shift.deltas[p])));
+  return shift;
+}
+
+void check_matmul_path(const Tensor& a, const Tensor& b) {
+  if (path_delta(a).defined() || (path_delta(b).defined() && (b.dim() != 2 || a.dim() < 2)))
+    throw std::invalid_argument(fmt::format("matmul: under a path point the parameter must be the 2-D right operand; got {} @ {}",
+                                            shape_str(a.shape()), shape_str(b.shape())));
+}
+
+std::function<Tensor()> relu_derivative(const Tensor& z) {
+  KinkRecorder::record(z);
+  return [z = z.detach(), f = ActiveFractions::next_relu(z)] { return ActiveFractions::relu_derivative(z, f); };
+}
+
+std::function<Tensor(const Tensor& g)> max_pool_gradient(const Tensor& x, const Tensor& indices) {
+  KinkRecorder::record_pool(x, indices);
+  return [indices, xs = x.shape(), route = ActiveFractions::next_pool(indices)](const Tensor& g) {
+    return ActiveFractions::pool_backward(g, indices, xs, route);
+  };
+}
+
+}  // namespace pathgrad
