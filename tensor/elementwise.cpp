@@ -1,13 +1,21 @@
 // Elementwise kernels: binary ops with NumPy broadcasting, scalar ops, unary math, in-place
-// updates. Contiguous inputs take a flat loop; everything else walks strides row by row. Both
-// split their elements over parallel_for's threads (tensor/parallel.hpp).
+// updates. Every kernel walks its operands' strides row by row (a contiguous tensor is one row),
+// split over parallel_for's threads (tensor/parallel.hpp). Unary, scalar and in-place kernels
+// compute each row as an xtensor expression (tensor/xrow.hpp); xtensor (without xsimd) evaluates
+// it with the same scalar operations (std::exp, ...) as a plain loop, so results are bit-identical
+// to one. Binary kernels keep hand-written rows (measured faster: see `binary`).
 #include <fmt/format.h>
 
 #include <cmath>
 #include <stdexcept>
 
+#include <xtensor/xmath.hpp>
+#include <xtensor/xoperation.hpp>
+#include <xtensor/xvectorize.hpp>
+
 #include "tensor/kernels.hpp"
 #include "tensor/strided.hpp"
+#include "tensor/xrow.hpp"
 
 namespace pathgrad::kernel {
 namespace {
@@ -22,6 +30,10 @@ void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
 // out = f(a, b) with broadcasting; T ranges over float, double and int64_t. The walk is row by
 // row (see strided.hpp) with tight loops for the common row shapes: both operands running
 // (same shapes), or one of them fixed along the row (a scalar, a bias, a per-row factor).
+// Hand-written rows, measured faster than xtensor's: with each row one xtensor assignment
+// (tensor/xrow.hpp), add [256, 4, 128] + [128] in float32 took 2.3x as long, xtensor's fixed cost
+// per assignment weighing on rows of 128 (contiguous operands, one long row, measured alike);
+// `bench_kernels 1` built both ways, docs/benchmarks.md.
 template <class F>
 Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f, bool allow_int = true) {
   check_same_dtype(op, a, b);
@@ -59,7 +71,8 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f, bool allow_
   return out;
 }
 
-// out = f(a) elementwise for float tensors.
+// out = f(a) elementwise for float tensors, f an xtensor expression of a row of a (contiguous
+// tensors are one row, split over the threads).
 template <class F>
 Tensor unary(const char* op, const Tensor& a, F f) {
   Tensor out = Tensor::empty(a.shape(), a.dtype());
@@ -67,20 +80,21 @@ Tensor unary(const char* op, const Tensor& a, F f) {
     using T = decltype(tag);
     T* o = out.data<T>();
     const T* pa = a.data<T>();
-    if (a.is_contiguous()) {
-      parallel_for(a.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) o[i] = f(pa[i]);
-      });
-    } else {
-      parallel_for_each_row<2>(a.shape(), {out.strides(), a.strides()},
-                               [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& step) {
-                                 T* y = o + off[0];  // out is contiguous: step[0] == 1
-                                 const T* x = pa + off[1];
-                                 for (int64_t i = 0; i < n; ++i) y[i] = f(x[i * step[1]]);
-                               });
-    }
+    parallel_for_each_row<2>(a.shape(), {out.strides(), a.strides()},
+                             [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& step) {
+                               T* y = o + off[0];  // out is contiguous: step[0] == 1
+                               with_xrow(pa + off[1], n, step[1], [&](auto x) { xt::noalias(xrow(y, n)) = f(x); });
+                             });
   });
   return out;
+}
+
+// The logistic function of one element, by the branch whose exponential cannot overflow.
+template <class T>
+T sigmoid_of(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
 }
 
 }  // namespace
@@ -130,18 +144,25 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor add_scalar(const Tensor& a, double s) { return unary("add_scalar", a, [s](auto x) { return x + static_cast<decltype(x)>(s); }); }
-Tensor mul_scalar(const Tensor& a, double s) { return unary("mul_scalar", a, [s](auto x) { return x * static_cast<decltype(x)>(s); }); }
-Tensor rsub_scalar(const Tensor& a, double s) { return unary("rsub_scalar", a, [s](auto x) { return static_cast<decltype(x)>(s) - x; }); }
+Tensor add_scalar(const Tensor& a, double s) {
+  return unary("add_scalar", a, [s](auto x) { return x + elem_t<decltype(x)>(s); });
+}
+Tensor mul_scalar(const Tensor& a, double s) {
+  return unary("mul_scalar", a, [s](auto x) { return x * elem_t<decltype(x)>(s); });
+}
+Tensor rsub_scalar(const Tensor& a, double s) {
+  return unary("rsub_scalar", a, [s](auto x) { return elem_t<decltype(x)>(s) - x; });
+}
 Tensor pow_scalar(const Tensor& a, double e) {
   if (e == 2.0) return unary("pow_scalar", a, [](auto x) { return x * x; });
-  return unary("pow_scalar", a, [e](auto x) { return static_cast<decltype(x)>(std::pow(x, static_cast<decltype(x)>(e))); });
+  return unary("pow_scalar", a, [e](auto x) { return xt::pow(x, elem_t<decltype(x)>(e)); });
 }
 Tensor clamp(const Tensor& a, double lo, double hi) {
   if (lo > hi) throw std::invalid_argument(fmt::format("clamp: min {} exceeds max {}", lo, hi));
+  // x < lo ? lo : (x > hi ? hi : x)
   return unary("clamp", a, [lo, hi](auto x) {
-    using T = decltype(x);
-    return x < T(lo) ? T(lo) : (x > T(hi) ? T(hi) : x);
+    using T = elem_t<decltype(x)>;
+    return xt::clip(x, T(lo), T(hi));
   });
 }
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
@@ -153,24 +174,39 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
 }
 
 Tensor neg(const Tensor& a) { return unary("neg", a, [](auto x) { return -x; }); }
-Tensor exp(const Tensor& a) { return unary("exp", a, [](auto x) { return std::exp(x); }); }
-Tensor log(const Tensor& a) { return unary("log", a, [](auto x) { return std::log(x); }); }
-Tensor sqrt(const Tensor& a) { return unary("sqrt", a, [](auto x) { return std::sqrt(x); }); }
-Tensor abs(const Tensor& a) { return unary("abs", a, [](auto x) { return std::abs(x); }); }
+Tensor exp(const Tensor& a) { return unary("exp", a, [](auto x) { return xt::exp(x); }); }
+Tensor log(const Tensor& a) { return unary("log", a, [](auto x) { return xt::log(x); }); }
+Tensor sqrt(const Tensor& a) { return unary("sqrt", a, [](auto x) { return xt::sqrt(x); }); }
+Tensor abs(const Tensor& a) { return unary("abs", a, [](auto x) { return xt::abs(x); }); }
 Tensor sign(const Tensor& a) {
-  return unary("sign", a, [](auto x) { using T = decltype(x); return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); });
-}
-Tensor tanh(const Tensor& a) { return unary("tanh", a, [](auto x) { return std::tanh(x); }); }
-Tensor sigmoid(const Tensor& a) {
-  return unary("sigmoid", a, [](auto x) {
-    using T = decltype(x);
-    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-    const T e = std::exp(x);
-    return e / (T(1) + e);
+  // Not xt::sign, which keeps -0 and NaN: here both give +0.
+  return unary("sign", a, [](auto x) {
+    using T = elem_t<decltype(x)>;
+    return xt::where(x > T(0), T(1), xt::where(x < T(0), T(-1), T(0)));
   });
 }
-Tensor relu(const Tensor& a) { return unary("relu", a, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); }); }
-Tensor step(const Tensor& a) { return unary("step", a, [](auto x) { return x > decltype(x)(0) ? decltype(x)(1) : decltype(x)(0); }); }
+Tensor tanh(const Tensor& a) { return unary("tanh", a, [](auto x) { return xt::tanh(x); }); }
+Tensor sigmoid(const Tensor& a) {
+  // xt::vectorize: one exponential per element (xt::where would evaluate both branches).
+  return unary("sigmoid", a, [](auto x) { return xt::vectorize(sigmoid_of<elem_t<decltype(x)>>)(x); });
+}
+Tensor relu(const Tensor& a) {
+  return unary("relu", a, [](auto x) { return xt::maximum(x, elem_t<decltype(x)>(0)); });  // x > 0 ? x : 0
+}
+Tensor step(const Tensor& a) {
+  return unary("step", a, [](auto x) { return x > elem_t<decltype(x)>(0); });  // bool, stored as 1 or 0
+}
+
+namespace {
+// Calls row(offsets, n, steps) over dst's elements and K - 1 operands of its shape: on the threads
+// when dst is contiguous (every element written once), else in one walk (a dst that repeats an
+// element through a zero stride then adds into it in order).
+template <size_t K, class Row>
+void update_rows(const Tensor& dst, const std::array<Shape, K>& strides, Row&& row) {
+  if (dst.is_contiguous()) parallel_for_each_row<K>(dst.shape(), strides, row);
+  else for_each_row<K>(dst.shape(), strides, row);
+}
+}  // namespace
 
 void add_(const Tensor& dst, const Tensor& src, double alpha) {
   if (dst.shape() != src.shape())
@@ -181,15 +217,14 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
     using T = decltype(tag);
     T* d = dst.data<T>();
     const T* s = src.data<T>();
-    const T al = static_cast<T>(alpha);
-    if (src.is_contiguous() && dst.is_contiguous()) {
-      parallel_for(dst.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
-        if (alpha == 1.0) for (int64_t i = begin; i < end; ++i) d[i] += s[i];
-        else for (int64_t i = begin; i < end; ++i) d[i] += al * s[i];
-      });
-    } else {
-      for_each_strided2(dst.shape(), dst.strides(), src.strides(), [&](int64_t i, int64_t j) { d[i] += al * s[j]; });
-    }
+    const T al = static_cast<T>(alpha);  // al * x == x when alpha is 1
+    update_rows<2>(dst, {dst.strides(), src.strides()},
+                   [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& step) {
+                     with_xrow(s + off[1], n, step[1], [&](auto x) {
+                       if (step[0] == 1) xt::noalias(xrow(d + off[0], n)) += al * x;
+                       else xt::noalias(xrow(d + off[0], n, step[0])) += al * x;
+                     });
+                   });
   });
 }
 
@@ -198,12 +233,11 @@ void mul_scalar_(const Tensor& dst, double s) {
     using T = decltype(tag);
     T* d = dst.data<T>();
     const T v = static_cast<T>(s);
-    if (dst.is_contiguous())
-      parallel_for(dst.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) d[i] *= v;
-      });
-    else
-      for_each_strided(dst.shape(), dst.strides(), [&](int64_t i) { d[i] *= v; });
+    update_rows<1>(dst, {dst.strides()},
+                   [&](const std::array<int64_t, 1>& off, int64_t n, const std::array<int64_t, 1>& step) {
+                     if (step[0] == 1) xt::noalias(xrow(d + off[0], n)) *= v;
+                     else xt::noalias(xrow(d + off[0], n, step[0])) *= v;
+                   });
   });
 }
 

@@ -410,6 +410,47 @@ TEST_CASE("in-place updates") {
                        std::invalid_argument);
 }
 
+TEST_CASE("unary and in-place kernels on xtensor rows equal the plain loop bit for bit, split over threads") {
+  Generator g(5);
+  const int threads = num_threads();
+  set_num_threads(2);
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    // Past kParallelGrain, so the rows are split over both threads; transposed: rows of stride 300.
+    const Tensor flat = randn({300, 250}, g, dt), strided = K::transpose(flat, 0, 1);
+    for (const Tensor& a : {flat, strided}) {
+      auto same = [&](const Tensor& out, auto f) {
+        dispatch_float(dt, "test", [&](auto tag) {
+          using T = decltype(tag);
+          bool all = true;
+          for (const Index& i : all_indices(a.shape())) all = all && out.at(i) == double(f(T(a.at(i))));
+          CHECK(all);
+        });
+      };
+      same(K::exp(a), [](auto x) { return std::exp(x); });
+      same(K::tanh(a), [](auto x) { return std::tanh(x); });
+      same(K::sigmoid(a), [](auto x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); });
+      same(K::add_scalar(a, 0.1), [](auto x) { return x + decltype(x)(0.1); });
+      same(K::pow_scalar(K::abs(a), 1.5), [](auto x) { return std::pow(std::abs(x), decltype(x)(1.5)); });
+      Tensor acc = K::mul_scalar(a, 1.0);  // contiguous copy
+      K::add_(acc, a, 0.3);
+      same(acc, [](auto x) { return x + decltype(x)(0.3) * x; });
+      const Tensor acc_t = K::transpose(K::mul_scalar(K::transpose(a, 0, 1), 1.0), 0, 1);  // a copy, transposed
+      K::add_(acc_t, a, 0.3);
+      K::mul_scalar_(acc_t, 2.0);
+      same(acc_t, [](auto x) { return (x + decltype(x)(0.3) * x) * decltype(x)(2.0); });
+    }
+  }
+  set_num_threads(threads);
+  // -0 and NaN: sign and step give +0, relu 0 for NaN, clamp keeps NaN.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor odd = f64({-0.0, nan}, {2});
+  CHECK(!std::signbit(K::sign(odd).at({0})));
+  CHECK(K::sign(odd).at({1}) == 0.0);
+  CHECK(K::step(odd).to_vector() == std::vector<double>{0, 0});
+  CHECK(K::relu(odd).at({1}) == 0.0);
+  CHECK(std::isnan(K::clamp(odd, -1, 1).at({1})));
+}
+
 // ---------------------------------------------------------------- reductions
 TEST_CASE("sum, mean, amax, amin over any dims") {
   Generator g(5);
