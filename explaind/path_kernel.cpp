@@ -44,6 +44,17 @@ struct PathKernel::StepDots {
   Tensor data, decay, phi;
 };
 
+std::unique_ptr<SampleShard> make_sample_shard(const PathKernelConfig& config, const ForwardFn& forward,
+                                               const LossFn& loss, const NamedTensors& eval_params,
+                                               const std::vector<ResolvedComponent>& components) {
+  const optim::Communicator* comm = config.communicator;
+  const optim::ShardPlan blocks(config.num_samples, config.sample_shards, comm ? comm->rank() : 0,
+                                comm ? comm->size() : 1, "sample_shards");
+  return std::make_unique<SampleShard>(blocks, forward, loss, eval_params,
+                                       config.sample_components ? components : std::vector<ResolvedComponent>{},
+                                       config.buffer_dtype, config.chunk_size);
+}
+
 PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, NamedTensors eval_params,
                        std::vector<Component> components, PathKernelConfig config)
     : probes_(std::move(probes)),
@@ -99,12 +110,7 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
   if (config_.sample_level) {
     const int64_t N = config_.num_samples;
     if (N < 1) throw std::invalid_argument("PathKernel: the sample level needs the training-set size");
-    const optim::Communicator* comm = config_.communicator;
-    const optim::ShardPlan blocks(N, config_.sample_shards, comm ? comm->rank() : 0, comm ? comm->size() : 1,
-                                  "sample_shards");
-    shard_ = std::make_unique<SampleShard>(blocks, forward_, loss_, eval_params_,
-                                           config_.sample_components ? components_ : std::vector<ResolvedComponent>{},
-                                           config_.buffer_dtype, config_.chunk_size);
+    shard_ = make_sample_shard(config_, forward_, loss_, eval_params_, components_);
     sample_total_ = Tensor::zeros({Ms, N}, DType::Float64);
     sample_window_ = Tensor::zeros({Ms, N}, DType::Float64);
     sample_decay_ = Tensor::zeros({Ms}, DType::Float64);

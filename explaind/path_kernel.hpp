@@ -73,6 +73,13 @@ struct PathKernelConfig {
   bool resume = false;       // keep the streams' .part files for load_state()
 };
 
+// This rank's SampleShard of the sample level configured in `config` (every block in one process):
+// its blocks of config.num_samples samples, buffers of config.buffer_dtype, per-sample gradients in
+// chunks of config.chunk_size, the components' products when config.sample_components.
+std::unique_ptr<SampleShard> make_sample_shard(const PathKernelConfig& config, const ForwardFn& forward,
+                                               const LossFn& loss, const NamedTensors& eval_params,
+                                               const std::vector<ResolvedComponent>& components);
+
 class PathKernel {
  public:
   // A piece [a, b] of probe input `input`'s segment (t in [0, 1]).

@@ -232,21 +232,19 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const nn::data:
                                            std::move(p.components), p.config);
     if (p.config.resume) kernel_->load_state(options_.resume_from());
   } else if (p.config.sample_level) {
-    shard_ = make_shard(*comm, p, forward);
+    shard_ = make_shard(p, forward);
     if (p.config.resume) shard_->load(options_.resume_from(), optimizer_.steps_taken());
   }
   optimizer_.add_observer(this);
   attached_ = true;
 }
 
-std::unique_ptr<SampleShard> Tracker::make_shard(const optim::Communicator& comm, const Plan& p, const ForwardFn& forward) {
+std::unique_ptr<SampleShard> Tracker::make_shard(const Plan& p, const ForwardFn& forward) {
   const ParamLayout eval_layout(eval_model_.named_parameters());
   std::vector<ResolvedComponent> components;
   if (p.config.sample_components)
     for (const Component& c : p.components) components.push_back(resolve(c, eval_layout));
-  return std::make_unique<SampleShard>(
-      optim::ShardPlan(p.config.num_samples, p.config.sample_shards, comm.rank(), comm.size(), "sample_shards"), forward,
-      loss_, eval_model_.named_parameters(), std::move(components), p.config.buffer_dtype, p.config.chunk_size);
+  return make_sample_shard(p.config, forward, loss_, eval_model_.named_parameters(), components);
 }
 
 const PathKernel& Tracker::kernel() const {

@@ -179,7 +179,7 @@ class Tracker : public optim::StepObserver {
   static Plan plan(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                    nn::Module& eval_model, std::vector<ProbeSet> probes, const TrackerOptions& options);
   // The sample level's share of a rank other than rank 0.
-  std::unique_ptr<SampleShard> make_shard(const optim::Communicator& comm, const Plan& p, const ForwardFn& forward);
+  std::unique_ptr<SampleShard> make_shard(const Plan& p, const ForwardFn& forward);
 
   nn::Module& model_;
   optim::Optimizer& optimizer_;
