@@ -111,7 +111,7 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
     put("parameter_data", k.parameter_data(), {"sample_level_probe", "parameter"}, "data part per parameter (flat)");
     put("parameter_decay", k.parameter_decay(), {"sample_level_probe", "parameter"},
         "weight-decay part per parameter (flat)");
-    if (k.config().parameter_windows)
+    if (k.config().options.parameter_windows())
       streamed("parameter_window_data", {"window", "sample_level_probe", "parameter"},
                "data part per parameter (flat) and window");
   }
@@ -136,16 +136,16 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
   const json manifest = {
       {"format", "pathgrad-explaind/1"},
       {"steps", k.steps()},
-      {"quadrature", k.config().rule.name},
-      {"adaptive", k.config().adaptive},
-      {"tolerance", k.config().tolerance},
+      {"quadrature", k.config().options.rule().name},
+      {"adaptive", k.config().options.adaptive()},
+      {"tolerance", k.config().options.tolerance()},
       {"axes",
        {{"probe_scalar", probes},
         {"sample_level_probe", sample_rows},
         {"component", comps},
         {"parameter", params},
         {"window", windows},
-        {"training_sample", {{"count", k.config().sample_level ? k.config().num_samples : 0},
+        {"training_sample", {{"count", k.config().options.per_sample() ? k.config().num_samples : 0},
                              {"ids", "training-set indices 0..count-1 (the data loader's batch.ids)"}}},
         {"step", {{"count", k.steps()}}}}},
       {"arrays", arrays}};

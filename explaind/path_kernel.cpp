@@ -47,12 +47,12 @@ struct PathKernel::StepDots {
 std::unique_ptr<SampleShard> make_sample_shard(const PathKernelConfig& config, const ForwardFn& forward,
                                                const LossFn& loss, const NamedTensors& eval_params,
                                                const std::vector<ResolvedComponent>& components) {
-  const optim::Communicator* comm = config.communicator;
-  const optim::ShardPlan blocks(config.num_samples, config.sample_shards, comm ? comm->rank() : 0,
+  const optim::Communicator* comm = config.options.communicator();
+  const optim::ShardPlan blocks(config.num_samples, config.options.sample_shards(), comm ? comm->rank() : 0,
                                 comm ? comm->size() : 1, "sample_shards");
   return std::make_unique<SampleShard>(blocks, forward, loss, eval_params,
-                                       config.sample_components ? components : std::vector<ResolvedComponent>{},
-                                       config.buffer_dtype, config.chunk_size);
+                                       config.options.combinations() ? components : std::vector<ResolvedComponent>{},
+                                       config.options.buffer_dtype(), config.options.chunk_size());
 }
 
 PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, NamedTensors eval_params,
@@ -63,16 +63,16 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
       eval_params_(std::move(eval_params)),
       layout_(eval_params_),
       config_(std::move(config)) {
-  if (config_.output_dir.empty()) throw std::invalid_argument("PathKernel: an output directory is required");
-  if (config_.window < 1) throw std::invalid_argument(fmt::format("PathKernel: window of {} steps", config_.window));
-  for (size_t i = 0; i < config_.window_edges.size(); ++i)
-    if (config_.window_edges[i] <= (i ? config_.window_edges[i - 1] : 0))
+  if (config_.options.output_dir().empty()) throw std::invalid_argument("PathKernel: an output directory is required");
+  if (config_.options.window() < 1) throw std::invalid_argument(fmt::format("PathKernel: window of {} steps", config_.options.window()));
+  for (size_t i = 0; i < config_.options.window_edges().size(); ++i)
+    if (config_.options.window_edges()[i] <= (i ? config_.options.window_edges()[i - 1] : 0))
       throw std::invalid_argument("PathKernel: window edges must be positive and increasing");
-  if (!(config_.tolerance > 0)) throw std::invalid_argument("PathKernel: the tolerance must be positive");
-  if (config_.pieces < 1 || config_.pieces > 4096)
-    throw std::invalid_argument(fmt::format("PathKernel: {} initial pieces per step, outside [1, 4096]", config_.pieces));
-  if (config_.max_depth < 0 || config_.max_depth > 30)
-    throw std::invalid_argument(fmt::format("PathKernel: refinement depth {} outside [0, 30]", config_.max_depth));
+  if (!(config_.options.tolerance() > 0)) throw std::invalid_argument("PathKernel: the tolerance must be positive");
+  if (config_.options.pieces() < 1 || config_.options.pieces() > 4096)
+    throw std::invalid_argument(fmt::format("PathKernel: {} initial pieces per step, outside [1, 4096]", config_.options.pieces()));
+  if (config_.options.max_depth() < 0 || config_.options.max_depth() > 30)
+    throw std::invalid_argument(fmt::format("PathKernel: refinement depth {} outside [0, 30]", config_.options.max_depth()));
   for (const Component& c : components) components_.push_back(resolve(c, layout_));
   for (size_t c = 0; c < components_.size(); ++c)
     for (size_t j = 0; j < components_[c].slices.size(); ++j)
@@ -94,36 +94,36 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
   for (Tensor* t : {&data_total_, &decay_total_, &residual_sum_, &residual_abs_, &residual_max_})
     *t = Tensor::zeros({M}, DType::Float64);
   for (Tensor* t : {&unit_data_, &unit_decay_, &window_data_, &window_decay_}) *t = Tensor::zeros({M, U}, DType::Float64);
-  const std::string dir = config_.output_dir + "/";
-  step_stream_ = RowStream(dir + "step_influence.npy", {M}, config_.resume);
-  residual_stream_ = RowStream(dir + "residuals.npy", {M}, config_.resume);
-  comp_window_data_stream_ = RowStream(dir + "component_window_data.npy", {M, C}, config_.resume);
-  comp_window_decay_stream_ = RowStream(dir + "component_window_decay.npy", {M, C}, config_.resume);
+  const std::string dir = config_.options.output_dir() + "/";
+  step_stream_ = RowStream(dir + "step_influence.npy", {M}, config_.resume());
+  residual_stream_ = RowStream(dir + "residuals.npy", {M}, config_.resume());
+  comp_window_data_stream_ = RowStream(dir + "component_window_data.npy", {M, C}, config_.resume());
+  comp_window_decay_stream_ = RowStream(dir + "component_window_decay.npy", {M, C}, config_.resume());
 
-  const bool detailed = config_.sample_level || config_.parameter_wise;
+  const bool detailed = config_.options.per_sample() || config_.parameter_wise;
   const int64_t Ms = probes_.sample_level_size();
   if (detailed && Ms == 0)
     throw std::invalid_argument("PathKernel: the sample level and the parameter-wise influence need a probe set marked sample_level");
   if (detailed)
     for (int64_t m = 0; m < M; ++m)
       if (probes_.labels()[m].sample_level) sample_rows_.push_back(m);
-  if (config_.sample_level) {
+  if (config_.options.per_sample()) {
     const int64_t N = config_.num_samples;
     if (N < 1) throw std::invalid_argument("PathKernel: the sample level needs the training-set size");
     shard_ = make_sample_shard(config_, forward_, loss_, eval_params_, components_);
     sample_total_ = Tensor::zeros({Ms, N}, DType::Float64);
     sample_window_ = Tensor::zeros({Ms, N}, DType::Float64);
     sample_decay_ = Tensor::zeros({Ms}, DType::Float64);
-    if (config_.sample_components) sample_comp_ = Tensor::zeros({C, Ms, N}, DType::Float64);
-    sample_window_stream_ = RowStream(dir + "sample_window_data.npy", {Ms, N}, config_.resume);
+    if (config_.options.combinations()) sample_comp_ = Tensor::zeros({C, Ms, N}, DType::Float64);
+    sample_window_stream_ = RowStream(dir + "sample_window_data.npy", {Ms, N}, config_.resume());
   }
   if (config_.parameter_wise) {
     param_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
     param_decay_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
   }
-  if (config_.parameter_wise && config_.parameter_windows) {
+  if (config_.parameter_wise && config_.options.parameter_windows()) {
     param_window_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
-    param_window_stream_ = RowStream(dir + "parameter_window_data.npy", {Ms, layout_.size()}, config_.resume);
+    param_window_stream_ = RowStream(dir + "parameter_window_data.npy", {Ms, layout_.size()}, config_.resume());
   }
 }
 
@@ -145,14 +145,14 @@ std::vector<double> uniform_edges(int64_t n) {
 
 PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& deltas) {
   const int64_t n_in = probes_.num_inputs(set);
-  Edges edges(static_cast<size_t>(n_in), uniform_edges(config_.pieces));
-  if (!config_.kink_aware) return edges;
+  Edges edges(static_cast<size_t>(n_in), uniform_edges(config_.options.pieces()));
+  if (!config_.options.kink_aware()) return edges;
   std::vector<int64_t> all(static_cast<size_t>(n_in));
   for (int64_t j = 0; j < n_in; ++j) all[static_cast<size_t>(j)] = j;
   const std::vector<int64_t> too_many = add_kinks(set, deltas, all, edges);
   // Inputs with too many crossings keep their uniform pieces when active fractions handle the
   // switches inside them; without, they are split into max_kinks uniform pieces.
-  if (!config_.active_fractions)
+  if (!config_.options.active_fractions())
     for (int64_t j : too_many) edges[static_cast<size_t>(j)] = uniform_edges(config_.max_kinks);
   return edges;
 }
@@ -312,7 +312,7 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
     probes_.row_outputs(set, forward_, Tensor::from_vector(ids, {R}));
     return rec.empty() ? Tensor() : rec.units().to(DType::Float64);
   };
-  const size_t chunk = static_cast<size_t>(config_.probe_chunk);
+  const size_t chunk = static_cast<size_t>(config_.options.probe_chunk_size());
   SignScan scan = scan_signs(units_at, inputs, edges, chunk, config_.max_kinks);
   if (!scan.has_units) return scan.too_many;
   find_roots(units_at, inputs, chunk, scan.crossings);
@@ -347,7 +347,7 @@ PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& delt
   const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(end_input, {E}));  // [E, K]
   Ends out{K::index_select(values, 0, Tensor::from_vector(piece_a, {n})).contiguous(),
            K::index_select(values, 0, Tensor::from_vector(piece_b, {n})).contiguous(), {}};
-  if (!config_.active_fractions) return out;
+  if (!config_.options.active_fractions()) return out;
   std::vector<int64_t> row_a, row_b;
   for (int64_t p : row_piece) {
     row_a.push_back(piece_a[p]);
@@ -393,7 +393,7 @@ NodeRows node_rows(const QuadratureRule& rule, const std::vector<PathKernel::Pie
 }  // namespace
 
 int64_t PathKernel::pieces_per_chunk() const {
-  return std::max<int64_t>(1, config_.probe_chunk / static_cast<int64_t>(config_.rule.nodes.size()));
+  return std::max<int64_t>(1, config_.options.probe_chunk_size() / static_cast<int64_t>(config_.options.rule().nodes.size()));
 }
 
 PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<Piece>& pieces,
@@ -409,10 +409,10 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
                 Tensor::zeros({np_all, slots}, DType::Float64)};
   for (int64_t p0 = 0; p0 < np_all; p0 += per_chunk) {
     const std::vector<Piece> chunk(pieces.begin() + p0, pieces.begin() + std::min(np_all, p0 + per_chunk));
-    const NodeRows rows = node_rows(config_.rule, chunk, dtype);
+    const NodeRows rows = node_rows(config_.options.rule(), chunk, dtype);
     const int64_t c = static_cast<int64_t>(rows.input.size()), np = static_cast<int64_t>(chunk.size());
     evaluations_ += c;
-    const Ends ends = config_.adaptive || config_.active_fractions ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
+    const Ends ends = config_.options.adaptive() || config_.options.active_fractions() ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
     ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
     const std::vector<Tensor> dots =
@@ -473,16 +473,16 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
   const DType dtype = leaves.front().dtype();
   std::vector<std::vector<Piece>> of_input(static_cast<size_t>(probes_.num_inputs(set)));
   for (const Piece& pc : pieces) of_input[pc.input].push_back(pc);
-  const int64_t nodes = static_cast<int64_t>(config_.rule.nodes.size());
+  const int64_t nodes = static_cast<int64_t>(config_.options.rule().nodes.size());
   // The result [inputs, K, P] of a chunk stays near 64 MB.
   const int64_t max_inputs = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, slots * layout_.size()));
-  for (const std::vector<int64_t>& chunk_inputs : input_chunks(of_input, nodes, max_inputs, config_.probe_chunk)) {
+  for (const std::vector<int64_t>& chunk_inputs : input_chunks(of_input, nodes, max_inputs, config_.options.probe_chunk_size())) {
     const int64_t per_input = nodes * static_cast<int64_t>(of_input[chunk_inputs.back()].size());
     std::vector<Piece> chunk;
     NodeRows rows;
     for (int64_t j : chunk_inputs) {
-      const NodeRows own = node_rows(config_.rule, of_input[j], dtype);
-      if (!config_.adaptive) evaluations_ += static_cast<int64_t>(own.t.size());  // the set's only evaluation
+      const NodeRows own = node_rows(config_.options.rule(), of_input[j], dtype);
+      if (!config_.options.adaptive()) evaluations_ += static_cast<int64_t>(own.t.size());  // the set's only evaluation
       for (int64_t r = 0; r < per_input; ++r) {
         const size_t from = static_cast<size_t>(std::min<int64_t>(r, static_cast<int64_t>(own.t.size()) - 1));
         rows.input.push_back(j);
@@ -493,7 +493,7 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
       chunk.insert(chunk.end(), of_input[j].begin(), of_input[j].end());
     }
     const int64_t c = static_cast<int64_t>(rows.t.size());
-    const Ends ends = config_.active_fractions ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
+    const Ends ends = config_.options.active_fractions() ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
     ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
     const Tensor g = probes_.row_gradients(set, forward_, loss_, eval_params_, layout_,
@@ -527,13 +527,13 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
   for (size_t j = 0; j < edges.size(); ++j)
     for (size_t e = 0; e + 1 < edges[j].size(); ++e) pieces.push_back({static_cast<int64_t>(j), edges[j][e], edges[j][e + 1]});
   const bool full_gradients = out.phi.defined() && probes_.first_sample_row(set) >= 0;
-  if (full_gradients && !config_.adaptive) {
+  if (full_gradients && !config_.options.adaptive()) {
     add_full_gradients(set, pieces, deltas, out.phi);
     add_dots_from_gradients(set, out.phi, directions, out);
     return;
   }
   Pieces active{pieces, evaluate_pieces(set, pieces, deltas, directions)}, done;
-  for (int depth = 1; config_.adaptive && depth <= config_.max_depth; ++depth) {
+  for (int depth = 1; config_.options.adaptive() && depth <= config_.options.max_depth(); ++depth) {
     const std::vector<bool> refine = to_refine(set, f_change, active, done);
     if (std::none_of(refine.begin(), refine.end(), [](bool r) { return r; })) break;
     deepest_ = std::max(deepest_, depth);
@@ -567,8 +567,8 @@ std::vector<bool> PathKernel::to_refine(size_t set, const Tensor& f_change, cons
     const Piece& pc = active.pieces[p];
     bool above = false, local_above = false;
     for (int64_t k = 0; k < slots; ++k) {
-      above |= !(std::abs(f_change.at({first + pc.input * slots + k}) + residual[pc.input * slots + k]) <= config_.tolerance);
-      local_above |= !(std::abs(active.dots.local.at({p, k})) <= config_.tolerance * (pc.b - pc.a));
+      above |= !(std::abs(f_change.at({first + pc.input * slots + k}) + residual[pc.input * slots + k]) <= config_.options.tolerance());
+      local_above |= !(std::abs(active.dots.local.at({p, k})) <= config_.options.tolerance() * (pc.b - pc.a));
     }
     refine.push_back(above && local_above);
   }
@@ -597,11 +597,11 @@ PathKernel::Pieces PathKernel::refined(size_t set, const std::vector<Tensor>& de
   for (int64_t h = 0; h < static_cast<int64_t>(halves.size()); ++h) halves_of[parent_of[h]].push_back(h);
   std::vector<int64_t> accepted, accepted_halves, open_halves;
   for (size_t i = 0; i < rejected.size(); ++i) {
-    bool ok = config_.extrapolate && halves_of[i].size() == 2;
+    bool ok = config_.options.extrapolate() && halves_of[i].size() == 2;
     for (int64_t k = 0; ok && k < slots; ++k) {
       const double local = (4 * (more.local.at({halves_of[i][0], k}) + more.local.at({halves_of[i][1], k})) -
                             active.dots.local.at({parents[i], k})) / 3;
-      ok = std::abs(local) <= config_.tolerance * (rejected[i].b - rejected[i].a);
+      ok = std::abs(local) <= config_.options.tolerance() * (rejected[i].b - rejected[i].a);
     }
     if (ok) accepted.push_back(static_cast<int64_t>(i));
     for (int64_t h : halves_of[i]) (ok ? accepted_halves : open_halves).push_back(h);
@@ -652,7 +652,7 @@ std::vector<PathKernel::Piece> PathKernel::halve(size_t set, const std::vector<T
     input_of.push_back(pc.input);
     edges.push_back({pc.a, 0.5 * (pc.a + pc.b), pc.b});
   }
-  if (config_.kink_aware && !rejected.empty()) add_kinks(set, deltas, input_of, edges);
+  if (config_.options.kink_aware() && !rejected.empty()) add_kinks(set, deltas, input_of, edges);
   std::vector<Piece> out;
   parent_of.clear();
   for (size_t i = 0; i < rejected.size(); ++i)
@@ -680,7 +680,7 @@ void PathKernel::step(const StepRecord& r) {
   const Tensor f_change = K::sub(f_next, f_current_);
   const StepDots dots = integrate(r.theta0, delta, data_delta, r.non_data, f_change);
   const Tensor data = accumulate(dots, f_change, data_delta, r.non_data);
-  if (config_.sample_level) account_samples(r, dots.phi, data, data_delta);
+  if (config_.options.per_sample()) account_samples(r, dots.phi, data, data_delta);
   f_current_ = f_next;
   ++steps_;
   if (window_ends_after(steps_)) close_window();
@@ -706,7 +706,7 @@ PathKernel::StepDots PathKernel::integrate(const Tensor& theta0, const Tensor& d
   for (int64_t p = 0; p < n; ++p) deltas.push_back(as_param(delta, p));
   const int64_t M = probes_.size(), U = unit_data_.size(1);
   StepDots dots{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
-  if (config_.sample_level || config_.parameter_wise)
+  if (config_.options.per_sample() || config_.parameter_wise)
     dots.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
   for (size_t set = 0; set < probes_.sets().size(); ++set) integrate_set(set, f_change, deltas, directions, dots);
   return dots;
@@ -760,7 +760,7 @@ void PathKernel::account_samples(const StepRecord& r, const Tensor& phi, const T
 
 Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
   const SampleShares shares =
-      config_.communicator ? sharded_sample_step(*config_.communicator, *shard_, r, phi, phi.size(0)) : shard_->step(r, phi);
+      config_.options.communicator() ? sharded_sample_step(*config_.options.communicator(), *shard_, r, phi, phi.size(0)) : shard_->step(r, phi);
   K::add_(sample_total_, shares.total);
   K::add_(sample_window_, shares.total);
   if (shares.components.defined()) K::add_(sample_comp_, shares.components);
@@ -770,8 +770,8 @@ Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
 }
 
 bool PathKernel::window_ends_after(int64_t steps) const {
-  if (config_.window_edges.empty()) return steps - window_begin_ == config_.window;
-  return std::find(config_.window_edges.begin(), config_.window_edges.end(), steps) != config_.window_edges.end();
+  if (config_.options.window_edges().empty()) return steps - window_begin_ == config_.options.window();
+  return std::find(config_.options.window_edges().begin(), config_.options.window_edges().end(), steps) != config_.options.window_edges().end();
 }
 
 void PathKernel::close_window() {
@@ -781,7 +781,7 @@ void PathKernel::close_window() {
   comp_window_decay_stream_.append(units_to_components(window_decay_, components_, slices_, layout_.count()));
   window_data_.fill_(0.0);
   window_decay_.fill_(0.0);
-  if (config_.sample_level) {
+  if (config_.options.per_sample()) {
     sample_window_stream_.append(sample_window_);
     sample_window_.fill_(0.0);
   }

@@ -38,44 +38,27 @@
 #include "explaind/row_stream.hpp"
 #include "explaind/sample_shard.hpp"
 #include "explaind/step_record.hpp"
+#include "explaind/tracker_options.hpp"
 #include "optim/communicator.hpp"
 
 namespace pathgrad::explaind {
 
-// The kernel's settings. The tracker fills every field but max_kinks from TrackerOptions
-// (kernel_config in tracker.cpp): the defaults are TrackerOptions', not repeated here.
+// The kernel's settings: the user's TrackerOptions as given (the only defaults there are) and what
+// the tracker derives from its plan.
 struct PathKernelConfig {
-  QuadratureRule rule;
-  int64_t pieces = 0;            // equal pieces each step starts from
-  bool kink_aware = false;       // split each input's pieces at their ReLU crossings
-  bool active_fractions = false; // units and max-pool windows switching within a piece: active fractions (§4d)
-  bool adaptive = false;         // halve the pieces of inputs whose |ρ| exceeds the tolerance
-  bool extrapolate = false;      // accept a halved piece's Richardson combination when its residual is within tolerance
-  double tolerance = 0;          // per-step |ρ| target, absolute, per probe scalar
-  int max_depth = 0;             // halvings at most
-  int64_t max_kinks = 64;        // crossings located per input and step; beyond, uniform pieces
-  int64_t probe_chunk = 0;       // rows per batched probe evaluation
-  int64_t window = 0;            // steps per window of the windowed exports ...
-  std::vector<int64_t> window_edges;  // ... or explicit edges: windows [0, e1), [e1, e2), ..., [e_last, S)
-  bool sample_level = false;
-  bool sample_components = false;  // sample × component (sample level only)
-  bool parameter_wise = false;     // probe × parameter for the sample-level probes (any level)
-  bool parameter_windows = false;  // ... also per window (parameter_window_data: windows × M_s × P on disk)
-  DType buffer_dtype{};
-  int64_t num_samples = 0;   // N, the training-set size (sample level)
-  int64_t chunk_size = 0;    // training samples per per-sample-gradient chunk
-  // The sample level over ranks (docs/scaling.md): the N samples in sample_shards fixed blocks,
-  // each rank's buffers those of its blocks (SampleShard). With several ranks, PathKernel is built
-  // on rank 0 only and the other ranks run their SampleShard in sharded_sample_step.
-  int64_t sample_shards = 1;
-  const optim::Communicator* communicator = nullptr;  // nullptr: one process
-  std::string output_dir;    // where streamed arrays go (required)
-  bool resume = false;       // keep the streams' .part files for load_state()
+  TrackerOptions options;
+  // Probe × parameter for the sample-level probes (any level): options.parameter_wise() or
+  // options.combinations().
+  bool parameter_wise = false;
+  int64_t num_samples = 0;  // N, the training-set size (sample level)
+  int64_t max_kinks = 64;   // crossings located per input and step; beyond, uniform pieces
+  // Continue from the state in options.resume_from(): keep the streams' .part files for load_state().
+  bool resume() const { return !options.resume_from().empty(); }
 };
 
 // This rank's SampleShard of the sample level configured in `config` (every block in one process):
-// its blocks of config.num_samples samples, buffers of config.buffer_dtype, per-sample gradients in
-// chunks of config.chunk_size, the components' products when config.sample_components.
+// its blocks of config.num_samples samples, buffers of options.buffer_dtype(), per-sample gradients
+// in chunks of options.chunk_size(), the components' products when options.combinations().
 std::unique_ptr<SampleShard> make_sample_shard(const PathKernelConfig& config, const ForwardFn& forward,
                                                const LossFn& loss, const NamedTensors& eval_params,
                                                const std::vector<ResolvedComponent>& components);

@@ -80,33 +80,6 @@ std::string Cost::report() const {
 
 namespace {
 
-PathKernelConfig kernel_config(const TrackerOptions& o, bool parameter_wise, int64_t num_samples) {
-  PathKernelConfig cfg;
-  cfg.rule = o.rule();
-  cfg.adaptive = o.adaptive();
-  cfg.extrapolate = o.extrapolate();
-  cfg.pieces = o.pieces();
-  cfg.kink_aware = o.kink_aware();
-  cfg.active_fractions = o.active_fractions();
-  cfg.probe_chunk = o.probe_chunk_size();
-  cfg.tolerance = o.tolerance();
-  cfg.max_depth = o.max_depth();
-  cfg.window = o.window();
-  cfg.window_edges = o.window_edges();
-  cfg.sample_level = o.per_sample();
-  cfg.sample_components = o.combinations();
-  cfg.parameter_wise = parameter_wise;
-  cfg.parameter_windows = o.parameter_windows();
-  cfg.buffer_dtype = o.buffer_dtype();
-  cfg.num_samples = num_samples;
-  cfg.chunk_size = o.chunk_size();
-  cfg.sample_shards = o.sample_shards();
-  cfg.communicator = o.communicator();
-  cfg.output_dir = o.output_dir();
-  cfg.resume = !o.resume_from().empty();
-  return cfg;
-}
-
 // The training samples of the rank that holds the most, with N samples in `shards` blocks over
 // `ranks` ranks (SampleShard).
 int64_t most_samples_per_rank(int64_t N, int64_t shards, int ranks) {
@@ -130,27 +103,27 @@ Cost estimate_cost(const TrackerOptions& o, const PathKernelConfig& cfg, const P
   }
   Cost k;
   k.probe_scalars = scalars.size();
-  k.sample_level_probes = cfg.sample_level || cfg.parameter_wise ? scalars.sample_level_size() : 0;
+  k.sample_level_probes = cfg.options.per_sample() || cfg.parameter_wise ? scalars.sample_level_size() : 0;
   k.parameters = layout.size();
   k.components = static_cast<int64_t>(components.size());
   k.training_samples = cfg.num_samples;
-  k.nodes_per_step = static_cast<int64_t>(cfg.rule.nodes.size());
+  k.nodes_per_step = static_cast<int64_t>(cfg.options.rule().nodes.size());
   const double M = static_cast<double>(k.probe_scalars), Ms = static_cast<double>(k.sample_level_probes);
   const double P = static_cast<double>(k.parameters), N = static_cast<double>(k.training_samples);
-  k.ranks = cfg.sample_level && o.communicator() ? o.communicator()->size() : 1;
+  k.ranks = cfg.options.per_sample() && o.communicator() ? o.communicator()->size() : 1;
   // Throws, naming sample_shards, unless the blocks fit the samples and ranks.
-  k.samples_per_rank = cfg.sample_level ? most_samples_per_rank(cfg.num_samples, cfg.sample_shards, k.ranks) : 0;
+  k.samples_per_rank = cfg.options.per_sample() ? most_samples_per_rank(cfg.num_samples, cfg.options.sample_shards(), k.ranks) : 0;
   const double Nr = static_cast<double>(k.samples_per_rank);
   const double U = static_cast<double>(layout.count() + slices), C = static_cast<double>(k.components);
   k.memory_bytes = 8.0 * (6 * M + 8 * M * U + 2 * M * C + 8 * P + 2 * (P + static_cast<double>(slice_elements)));
-  if (cfg.sample_level) {
-    k.buffer_bytes = Nr * P * static_cast<double>(dtype_size(cfg.buffer_dtype));
-    k.memory_bytes += k.buffer_bytes + 8.0 * (3 * Ms * P + 3 * static_cast<double>(cfg.chunk_size) * P +
-                                              Ms * N * (4 + (cfg.sample_components ? 2 * C : 0)));
+  if (cfg.options.per_sample()) {
+    k.buffer_bytes = Nr * P * static_cast<double>(dtype_size(cfg.options.buffer_dtype()));
+    k.memory_bytes += k.buffer_bytes + 8.0 * (3 * Ms * P + 3 * static_cast<double>(cfg.options.chunk_size()) * P +
+                                              Ms * N * (4 + (cfg.options.combinations() ? 2 * C : 0)));
     if (k.ranks > 1)  // φ̂ sent (as a vector) and every rank's shares received, on rank 0
-      k.memory_bytes += 8.0 * (Ms * P + Ms * N * (1 + (cfg.sample_components ? C : 0)));
+      k.memory_bytes += 8.0 * (Ms * P + Ms * N * (1 + (cfg.options.combinations() ? C : 0)));
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms + static_cast<double>(batch_size);
-    k.kernel_flops_per_step = 2.0 * Ms * Nr * P * (cfg.sample_components ? 2.0 : 1.0);
+    k.kernel_flops_per_step = 2.0 * Ms * Nr * P * (cfg.options.combinations() ? 2.0 : 1.0);
   } else if (cfg.parameter_wise) {  // φ̂ of the sample-level probes only
     k.memory_bytes += 8.0 * 3 * Ms * P;
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms;
@@ -189,7 +162,7 @@ Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer
     throw std::invalid_argument("Tracker: parameter_wise(true) needs a probe set with sample_level = true");
   std::vector<Component> components = default_components(layout);
   components.insert(components.end(), options.components().begin(), options.components().end());
-  PathKernelConfig cfg = kernel_config(options, parameter_wise, loader.dataset().size());
+  PathKernelConfig cfg{options, parameter_wise, loader.dataset().size()};
   const Cost cost = estimate_cost(options, cfg, scalars, layout, components, loader.options().batch_size());
   return Plan{std::move(scalars), std::move(components), std::move(cfg), cost};
 }
@@ -230,10 +203,10 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const nn::data:
   if (!comm || comm->is_root()) {
     kernel_ = std::make_unique<PathKernel>(std::move(p.scalars), forward, loss_, eval_model_.named_parameters(),
                                            std::move(p.components), p.config);
-    if (p.config.resume) kernel_->load_state(options_.resume_from());
-  } else if (p.config.sample_level) {
+    if (p.config.resume()) kernel_->load_state(options_.resume_from());
+  } else if (p.config.options.per_sample()) {
     shard_ = make_shard(p, forward);
-    if (p.config.resume) shard_->load(options_.resume_from(), optimizer_.steps_taken());
+    if (p.config.resume()) shard_->load(options_.resume_from(), optimizer_.steps_taken());
   }
   optimizer_.add_observer(this);
   attached_ = true;
@@ -242,7 +215,7 @@ Tracker::Tracker(nn::Module& model, optim::Optimizer& optimizer, const nn::data:
 std::unique_ptr<SampleShard> Tracker::make_shard(const Plan& p, const ForwardFn& forward) {
   const ParamLayout eval_layout(eval_model_.named_parameters());
   std::vector<ResolvedComponent> components;
-  if (p.config.sample_components)
+  if (p.config.options.combinations())
     for (const Component& c : p.components) components.push_back(resolve(c, eval_layout));
   return make_sample_shard(p.config, forward, loss_, eval_model_.named_parameters(), components);
 }
