@@ -17,7 +17,7 @@ Tensor scalar(double v, DType dtype) { return Tensor::full({}, v, dtype); }
 
 // The value at each window's chosen position: x [R, C, H, W], positions int64 [R, C, OH, OW].
 Tensor at_positions(const Tensor& x, const Tensor& positions) {
-  const Tensor plane = K::reshape(x.contiguous(), {x.size(0), x.size(1), -1});                       // [R, C, H·W]
+  const Tensor plane = K::reshape(x.contiguous(), {x.size(0), x.size(1), -1});                        // [R, C, H·W]
   const Tensor idx = K::reshape(positions.contiguous(), {positions.size(0), positions.size(1), -1});  // [R, C, OH·OW]
   return K::reshape(K::gather(plane, 2, idx), positions.shape());
 }
@@ -48,7 +48,8 @@ PoolRoute pool_route(const KinkRecorder::Pool& a, const KinkRecorder::Pool& b) {
 PieceFractions fractions_between(const std::vector<Tensor>& relu, const std::vector<KinkRecorder::Pool>& pools,
                                  const Tensor& ia, const Tensor& ib) {
   PieceFractions out;
-  for (const Tensor& z : relu) out.relu.push_back(relu_fractions(K::index_select(z, 0, ia), K::index_select(z, 0, ib)).contiguous());
+  for (const Tensor& z : relu)
+    out.relu.push_back(relu_fractions(K::index_select(z, 0, ia), K::index_select(z, 0, ib)).contiguous());
   for (const KinkRecorder::Pool& p : pools)
     out.pools.push_back(pool_route({K::index_select(p.input, 0, ia), K::index_select(p.indices, 0, ia)},
                                    {K::index_select(p.input, 0, ib), K::index_select(p.indices, 0, ib)}));
@@ -67,8 +68,9 @@ Tensor ActiveFractions::next_relu(const Tensor& z) {
   if (!g_fractions || g_fractions->next_relu_ >= g_fractions->relu_.size()) return Tensor();
   const Tensor& f = g_fractions->relu_[g_fractions->next_relu_++];
   if (f.defined() && (f.shape() != z.shape() || f.dtype() != z.dtype()))
-    throw std::invalid_argument(fmt::format("ActiveFractions: fractions {} {} for a relu input {} {}", dtype_name(f.dtype()),
-                                            shape_str(f.shape()), dtype_name(z.dtype()), shape_str(z.shape())));
+    throw std::invalid_argument(fmt::format("ActiveFractions: fractions {} {} for a relu input {} {}",
+                                            dtype_name(f.dtype()), shape_str(f.shape()), dtype_name(z.dtype()),
+                                            shape_str(z.shape())));
   return f;
 }
 
@@ -81,8 +83,8 @@ Tensor ActiveFractions::relu_derivative(const Tensor& z, const Tensor& fractions
 PoolRoute ActiveFractions::next_pool(const Tensor& indices) {
   if (!g_fractions || g_fractions->next_pool_ >= g_fractions->pools_.size()) return {};
   const PoolRoute& r = g_fractions->pools_[g_fractions->next_pool_++];
-  if (r.first.defined() && (r.first.shape() != indices.shape() || r.second.shape() != indices.shape() ||
-                            r.share.shape() != indices.shape()))
+  if (r.first.defined() &&
+      (r.first.shape() != indices.shape() || r.second.shape() != indices.shape() || r.share.shape() != indices.shape()))
     throw std::invalid_argument(fmt::format("ActiveFractions: a pool route {} for pooled output {}",
                                             shape_str(r.first.shape()), shape_str(indices.shape())));
   return r;

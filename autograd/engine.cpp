@@ -37,8 +37,7 @@ std::vector<TensorImpl*> topological_order(const std::vector<Tensor>& outputs) {
       Node* node = f.t->grad_fn.get();
       if (node && f.next < node->inputs.size()) {
         const Tensor& in = node->inputs[f.next++];
-        if (in.defined() && visited.insert(in.impl_ptr().get()).second)
-          stack.push_back({in.impl_ptr().get(), 0});
+        if (in.defined() && visited.insert(in.impl_ptr().get()).second) stack.push_back({in.impl_ptr().get(), 0});
         continue;
       }
       order.push_back(f.t);
@@ -69,8 +68,7 @@ void accumulate(std::unordered_map<TensorImpl*, Tensor>& grads, TensorImpl* key,
 Tensor default_seed(const Tensor& out, const char* who) {
   if (out.numel() != 1)
     throw std::invalid_argument(fmt::format(
-        "{}: output of shape {} is not a single value; pass a seed of the same shape", who,
-        shape_str(out.shape())));
+        "{}: output of shape {} is not a single value; pass a seed of the same shape", who, shape_str(out.shape())));
   return Tensor::ones(out.shape(), out.dtype());
 }
 
@@ -128,8 +126,9 @@ class BackwardPass {
             who_, k));
       const Tensor s = seeds.empty() || !seeds[k].defined() ? default_seed(out, who_) : seeds[k];
       if (s.shape() != out.shape() || s.dtype() != out.dtype())
-        throw std::invalid_argument(fmt::format("{}: seed {} {} does not match output {} {}", who_, shape_str(s.shape()),
-                                                dtype_name(s.dtype()), shape_str(out.shape()), dtype_name(out.dtype())));
+        throw std::invalid_argument(fmt::format("{}: seed {} {} does not match output {} {}", who_,
+                                                shape_str(s.shape()), dtype_name(s.dtype()), shape_str(out.shape()),
+                                                dtype_name(out.dtype())));
       accumulate(grads_, out.impl_ptr().get(), s);
     }
   }
@@ -137,10 +136,10 @@ class BackwardPass {
   void check_not_released(const std::vector<TensorImpl*>& order) const {
     for (TensorImpl* t : order)
       if (t->grad_fn && t->grad_fn->released)
-        throw std::logic_error(fmt::format(
-            "{}: backward through the graph of '{}' a second time, but its saved values were already "
-            "freed; pass retain_graph=true to the first backward call",
-            who_, t->grad_fn->name));
+        throw std::logic_error(
+            fmt::format("{}: backward through the graph of '{}' a second time, but its saved values were already "
+                        "freed; pass retain_graph=true to the first backward call",
+                        who_, t->grad_fn->name));
   }
 
   // Only tensors with a path to a target need their rule run (all of them in Accumulate mode).
@@ -162,8 +161,8 @@ class BackwardPass {
   // fresh buffer nobody else sees).
   void accumulate_into_leaf(TensorImpl* t, Tensor g) const {
     if (g.shape() != t->shape)
-      throw std::logic_error(fmt::format("{}: gradient {} for a leaf of shape {}", who_, shape_str(g.shape()),
-                                         shape_str(t->shape)));
+      throw std::logic_error(
+          fmt::format("{}: gradient {} for a leaf of shape {}", who_, shape_str(g.shape()), shape_str(t->shape)));
     if (t->grad) {
       Tensor acc(t->grad);
       kernel::add_(acc, g);
@@ -239,11 +238,11 @@ class BackwardPass {
       expected.insert(expected.begin(), batch_);
     if (g.shape() == expected) return;
     if (ctx_.per_sample && per_sample)
-      throw std::invalid_argument(fmt::format(
-          "per_sample_grad: operation '{}' uses a parameter of shape {} directly but has no "
-          "per-sample rule; apply the parameter through linear, matmul (as right operand), "
-          "embedding, conv2d or a broadcasting elementwise op",
-          node.name, shape_str(in.shape())));
+      throw std::invalid_argument(
+          fmt::format("per_sample_grad: operation '{}' uses a parameter of shape {} directly but has no "
+                      "per-sample rule; apply the parameter through linear, matmul (as right operand), "
+                      "embedding, conv2d or a broadcasting elementwise op",
+                      node.name, shape_str(in.shape())));
     throw std::logic_error(fmt::format("{}: operation '{}' returned gradient {} for operand {} of shape {}", who_,
                                        node.name, shape_str(g.shape()), i, shape_str(expected)));
   }
@@ -267,8 +266,10 @@ class BackwardPass {
         continue;
       }
       Shape s = t.shape();
-      if (ctx_.directions) s = {batch_, static_cast<int64_t>(ctx_.directions->at(t.impl_ptr().get()).size())};
-      else if (mode_ == Mode::PerSample) s.insert(s.begin(), batch_);
+      if (ctx_.directions)
+        s = {batch_, static_cast<int64_t>(ctx_.directions->at(t.impl_ptr().get()).size())};
+      else if (mode_ == Mode::PerSample)
+        s.insert(s.begin(), batch_);
       result.push_back(Tensor::zeros(s, t.dtype()));
     }
     return result;
@@ -327,21 +328,21 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          const std::vector<Tensor>& seeds, bool retain_graph, bool allow_unused) {
   for (size_t i = 0; i < inputs.size(); ++i)
     if (!inputs[i].requires_grad())
-      throw std::invalid_argument(fmt::format("grad: input {} (shape {}) does not require grad", i,
-                                              shape_str(inputs[i].shape())));
+      throw std::invalid_argument(
+          fmt::format("grad: input {} (shape {}) does not require grad", i, shape_str(inputs[i].shape())));
   if (!allow_unused) {  // checked before the pass, which may release the graph
     const std::vector<TensorImpl*> order = topological_order(outputs);
     const std::unordered_set<TensorImpl*> reached(order.begin(), order.end());
     for (size_t i = 0; i < inputs.size(); ++i)
       if (!reached.count(inputs[i].impl_ptr().get()))
-        throw std::invalid_argument(fmt::format("grad: input {} (shape {}) is not used by the outputs", i,
-                                                shape_str(inputs[i].shape())));
+        throw std::invalid_argument(
+            fmt::format("grad: input {} (shape {}) is not used by the outputs", i, shape_str(inputs[i].shape())));
   }
   return run(outputs, seeds, retain_graph, Mode::Functional, inputs, 0, "grad");
 }
 
-std::vector<Tensor> per_sample_grad(const Tensor& losses, const std::vector<Tensor>& params,
-                                    const Tensor& seeds, bool retain_graph, int64_t rows_per_sample) {
+std::vector<Tensor> per_sample_grad(const Tensor& losses, const std::vector<Tensor>& params, const Tensor& seeds,
+                                    bool retain_graph, int64_t rows_per_sample) {
   if (losses.dim() != 1)
     throw std::invalid_argument("per_sample_grad: losses must be [B], got " + shape_str(losses.shape()));
   if (rows_per_sample < 1 || losses.size(0) % rows_per_sample != 0)
@@ -361,8 +362,8 @@ std::vector<Tensor> per_sample_grad_dot(const Tensor& losses, const std::vector<
   if (losses.dim() != 1)
     throw std::invalid_argument("per_sample_grad_dot: losses must be [B], got " + shape_str(losses.shape()));
   if (directions.size() != params.size())
-    throw std::invalid_argument(fmt::format("per_sample_grad_dot: {} direction lists for {} parameters",
-                                            directions.size(), params.size()));
+    throw std::invalid_argument(
+        fmt::format("per_sample_grad_dot: {} direction lists for {} parameters", directions.size(), params.size()));
   DirectionMap map;
   for (size_t p = 0; p < params.size(); ++p) {
     if (!params[p].requires_grad() || !params[p].is_leaf())

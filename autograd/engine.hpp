@@ -39,14 +39,12 @@ class NoGradGuard {
 };
 
 // Accumulates d(sum_k seeds_k . outputs_k)/d(leaf) into every reachable leaf's .grad.
-void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds = {},
-              bool retain_graph = false);
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds = {}, bool retain_graph = false);
 
 // Gradients of sum_k seeds_k . outputs_k with respect to `inputs`, without touching .grad.
 // An input the outputs do not depend on gets a zero tensor (or throws unless allow_unused).
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& seeds = {}, bool retain_graph = false,
-                         bool allow_unused = true);
+                         const std::vector<Tensor>& seeds = {}, bool retain_graph = false, bool allow_unused = true);
 
 // Per-sample gradients in one backward pass.
 // `per_sample_losses` is [B]: the loss of each sample of a batch whose tensors all index samples

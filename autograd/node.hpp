@@ -57,11 +57,11 @@ struct Node {
   using BackwardFn =
       std::function<std::vector<Tensor>(const Node& self, const Tensor& grad_out, const BackwardContext& ctx)>;
 
-  std::string name;            // the operation, for error messages ("matmul", "linear", ...)
-  std::vector<Tensor> inputs;  // one slot per operand; undefined where no gradient is needed
-  BackwardFn backward;         // returns one gradient per slot (undefined allowed where unused)
+  std::string name;                    // the operation, for error messages ("matmul", "linear", ...)
+  std::vector<Tensor> inputs;          // one slot per operand; undefined where no gradient is needed
+  BackwardFn backward;                 // returns one gradient per slot (undefined allowed where unused)
   std::vector<ParamRule> param_rules;  // per slot; none (or an empty rule) where it has no such rule
-  bool released = false;       // set once backward ran without retain_graph
+  bool released = false;               // set once backward ran without retain_graph
 
   Node() = default;
   Node(const Node&) = delete;

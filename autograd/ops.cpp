@@ -5,13 +5,13 @@
 // graphs hold no reference cycles.
 #include "autograd/ops.hpp"
 
-#include "autograd/path_point.hpp"
-#include "autograd/path_rules.hpp"
-#include "autograd/per_sample_rules.hpp"
-
 #include <fmt/format.h>
 
 #include <stdexcept>
+
+#include "autograd/path_point.hpp"
+#include "autograd/path_rules.hpp"
+#include "autograd/per_sample_rules.hpp"
 
 namespace pathgrad {
 namespace K = kernel;
@@ -34,16 +34,19 @@ Tensor unary_op(const char* name, const Tensor& a, Tensor result, Derivative der
 
 // ---------------------------------------------------------------- arithmetic
 Tensor add(const Tensor& a, const Tensor& b) {
-  return record(K::add(path_value(a, b, "add"), path_value(b, a, "add")), "add", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
-    return Grads{n.needs(0) ? unbroadcast(g, n, 0, ctx) : Tensor(), n.needs(1) ? unbroadcast(g, n, 1, ctx) : Tensor()};
-  });
+  return record(K::add(path_value(a, b, "add"), path_value(b, a, "add")), "add", {a, b},
+                [](const Node& n, const Tensor& g, const Ctx& ctx) {
+                  return Grads{n.needs(0) ? unbroadcast(g, n, 0, ctx) : Tensor(),
+                               n.needs(1) ? unbroadcast(g, n, 1, ctx) : Tensor()};
+                });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return record(K::sub(path_value(a, b, "sub"), path_value(b, a, "sub")), "sub", {a, b}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
-    return Grads{n.needs(0) ? unbroadcast(g, n, 0, ctx) : Tensor(),
-                 n.needs(1) ? unbroadcast(K::neg(g), n, 1, ctx) : Tensor()};
-  });
+  return record(K::sub(path_value(a, b, "sub"), path_value(b, a, "sub")), "sub", {a, b},
+                [](const Node& n, const Tensor& g, const Ctx& ctx) {
+                  return Grads{n.needs(0) ? unbroadcast(g, n, 0, ctx) : Tensor(),
+                               n.needs(1) ? unbroadcast(K::neg(g), n, 1, ctx) : Tensor()};
+                });
 }
 
 Tensor mul(const Tensor& a_in, const Tensor& b_in) {
@@ -79,7 +82,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 }
 
 Tensor add(const Tensor& a, double s) {
-  return record(K::add_scalar(a, s), "add_scalar", {a}, [](const Node&, const Tensor& g, const Ctx&) { return Grads{g}; });
+  return record(K::add_scalar(a, s), "add_scalar", {a},
+                [](const Node&, const Tensor& g, const Ctx&) { return Grads{g}; });
 }
 
 Tensor mul(const Tensor& a, double s) {
@@ -116,19 +120,19 @@ Tensor exp(const Tensor& a) {
 }
 
 Tensor log(const Tensor& a) {
-  return record(K::log(a), "log", {a}, [a = a.detach()](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::div(g, a)};
-  });
+  return record(K::log(a), "log", {a},
+                [a = a.detach()](const Node&, const Tensor& g, const Ctx&) { return Grads{K::div(g, a)}; });
 }
 
 Tensor sqrt(const Tensor& a) {
   Tensor r = K::sqrt(a);
-  return record(r, "sqrt", {a}, [r](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::div(K::mul_scalar(g, 0.5), r)};
-  });
+  return record(r, "sqrt", {a},
+                [r](const Node&, const Tensor& g, const Ctx&) { return Grads{K::div(K::mul_scalar(g, 0.5), r)}; });
 }
 
-Tensor abs(const Tensor& a) { return unary_op("abs", a, K::abs(a), [a = a.detach()] { return K::sign(a); }); }
+Tensor abs(const Tensor& a) {
+  return unary_op("abs", a, K::abs(a), [a = a.detach()] { return K::sign(a); });
+}
 
 Tensor tanh(const Tensor& a) {
   Tensor r = K::tanh(a);
@@ -158,12 +162,12 @@ Tensor select_grad_op(const char* name, const Tensor& a, const Tensor& b, Tensor
                       Tensor (*a_wins)(const Tensor&, const Tensor&)) {
   return record(std::move(result), name, {a, b},
                 [a = a.detach(), b = b.detach(), a_wins](const Node& n, const Tensor& g, const Ctx& ctx) {
-    const Tensor w = a_wins(a, b);
-    Grads out(2);
-    if (n.needs(0)) out[0] = unbroadcast(K::mul(g, w), n, 0, ctx);
-    if (n.needs(1)) out[1] = unbroadcast(K::mul(g, K::rsub_scalar(w, 1.0)), n, 1, ctx);
-    return out;
-  });
+                  const Tensor w = a_wins(a, b);
+                  Grads out(2);
+                  if (n.needs(0)) out[0] = unbroadcast(K::mul(g, w), n, 0, ctx);
+                  if (n.needs(1)) out[1] = unbroadcast(K::mul(g, K::rsub_scalar(w, 1.0)), n, 1, ctx);
+                  return out;
+                });
 }
 }  // namespace
 
@@ -183,9 +187,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
   Tensor m = mask.to(a.dtype()).detach();
-  return record(K::masked_fill(a, m, value), "masked_fill", {a}, [m](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::masked_fill(g, m, 0.0)};
-  });
+  return record(K::masked_fill(a, m, value), "masked_fill", {a},
+                [m](const Node&, const Tensor& g, const Ctx&) { return Grads{K::masked_fill(g, m, 0.0)}; });
 }
 
 // ---------------------------------------------------------------- reductions
@@ -203,9 +206,10 @@ Tensor unsqueeze_reduced(const Tensor& g, const Shape& in_shape, const std::vect
 }  // namespace
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
-  return record(K::sum(a, dims, keepdim), "sum", {a}, [shape = a.shape(), dims, keepdim](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::expand(unsqueeze_reduced(g, shape, dims, keepdim), shape)};
-  });
+  return record(K::sum(a, dims, keepdim), "sum", {a},
+                [shape = a.shape(), dims, keepdim](const Node&, const Tensor& g, const Ctx&) {
+                  return Grads{K::expand(unsqueeze_reduced(g, shape, dims, keepdim), shape)};
+                });
 }
 
 Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
@@ -262,9 +266,8 @@ Tensor log_softmax(const Tensor& a, int64_t dim) {
 
 // ---------------------------------------------------------------- shapes
 Tensor reshape(const Tensor& a, const Shape& shape) {
-  return record(K::reshape(a, shape), "reshape", {a}, [in = a.shape()](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::reshape(g, in)};
-  });
+  return record(K::reshape(a, shape), "reshape", {a},
+                [in = a.shape()](const Node&, const Tensor& g, const Ctx&) { return Grads{K::reshape(g, in)}; });
 }
 
 Tensor flatten(const Tensor& a, int64_t start_dim) {
@@ -278,16 +281,15 @@ Tensor flatten(const Tensor& a, int64_t start_dim) {
 Tensor permute(const Tensor& a, const std::vector<int64_t>& order) {
   Tensor r = K::permute(a, order);
   std::vector<int64_t> inverse(order.size());
-  for (size_t i = 0; i < order.size(); ++i) inverse[normalize_dim(order[i], a.dim(), "permute")] = static_cast<int64_t>(i);
-  return record(r, "permute", {a}, [inverse](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::permute(g, inverse)};
-  });
+  for (size_t i = 0; i < order.size(); ++i)
+    inverse[normalize_dim(order[i], a.dim(), "permute")] = static_cast<int64_t>(i);
+  return record(r, "permute", {a},
+                [inverse](const Node&, const Tensor& g, const Ctx&) { return Grads{K::permute(g, inverse)}; });
 }
 
 Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) {
-  return record(K::transpose(a, d0, d1), "transpose", {a}, [d0, d1](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::transpose(g, d0, d1)};
-  });
+  return record(K::transpose(a, d0, d1), "transpose", {a},
+                [d0, d1](const Node&, const Tensor& g, const Ctx&) { return Grads{K::transpose(g, d0, d1)}; });
 }
 
 Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length) {
@@ -303,28 +305,25 @@ Tensor select(const Tensor& a, int64_t dim, int64_t index) {
   const int64_t d = normalize_dim(dim, a.dim(), "select");
   const int64_t i = index < 0 ? index + a.size(d) : index;
   if (i < 0 || i >= a.size(d))
-    throw std::out_of_range(fmt::format("select: index {} out of range for dim {} of shape {}", index, d,
-                                        shape_str(a.shape())));
+    throw std::out_of_range(
+        fmt::format("select: index {} out of range for dim {} of shape {}", index, d, shape_str(a.shape())));
   return squeeze(narrow(a, d, i, 1), d);
 }
 
 Tensor expand(const Tensor& a, const Shape& shape) {
   Tensor r = K::expand(a, shape);
-  return record(r, "expand", {a}, [](const Node& n, const Tensor& g, const Ctx& ctx) {
-    return Grads{unbroadcast(g, n, 0, ctx)};
-  });
+  return record(r, "expand", {a},
+                [](const Node& n, const Tensor& g, const Ctx& ctx) { return Grads{unbroadcast(g, n, 0, ctx)}; });
 }
 
 Tensor squeeze(const Tensor& a, int64_t dim) {
-  return record(K::squeeze(a, dim), "squeeze", {a}, [in = a.shape()](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::reshape(g, in)};
-  });
+  return record(K::squeeze(a, dim), "squeeze", {a},
+                [in = a.shape()](const Node&, const Tensor& g, const Ctx&) { return Grads{K::reshape(g, in)}; });
 }
 
 Tensor unsqueeze(const Tensor& a, int64_t dim) {
-  return record(K::unsqueeze(a, dim), "unsqueeze", {a}, [in = a.shape()](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::reshape(g, in)};
-  });
+  return record(K::unsqueeze(a, dim), "unsqueeze", {a},
+                [in = a.shape()](const Node&, const Tensor& g, const Ctx&) { return Grads{K::reshape(g, in)}; });
 }
 
 Tensor contiguous(const Tensor& a) {
@@ -335,9 +334,8 @@ Tensor contiguous(const Tensor& a) {
 Tensor to_dtype(const Tensor& a, DType dtype) {
   if (a.dtype() == dtype) return a;
   if (!is_floating_point(dtype)) return a.to(dtype);  // integers carry no gradient
-  return record(a.to(dtype), "to_dtype", {a}, [from = a.dtype()](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{g.to(from)};
-  });
+  return record(a.to(dtype), "to_dtype", {a},
+                [from = a.dtype()](const Node&, const Tensor& g, const Ctx&) { return Grads{g.to(from)}; });
 }
 
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
@@ -353,9 +351,10 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
 
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
   const int64_t d = normalize_dim(dim, a.dim(), "gather");
-  return record(K::gather(a, d, index), "gather", {a}, [shape = a.shape(), d, index](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{K::scatter_add(shape, d, index, g)};
-  });
+  return record(K::gather(a, d, index), "gather", {a},
+                [shape = a.shape(), d, index](const Node&, const Tensor& g, const Ctx&) {
+                  return Grads{K::scatter_add(shape, d, index, g)};
+                });
 }
 
 Tensor cat(const std::vector<Tensor>& parts, int64_t dim) {
@@ -392,27 +391,29 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const ParamRule::Tangent along = [a = a.detach()](const Tensor& d) { return K::matmul(a, d); };
   check_matmul_path(a, b);
   const PathShift path = shift_to_path_point(y, "matmul", {b}, {along});
-  return record(y, "matmul", {a, b}, [a = a.detach(), b = b.detach(), path](const Node& n, const Tensor& g, const Ctx&) {
-    Grads out(2);
-    const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
-    // Restore the dims NumPy's promotion removed, so the general rule applies.
-    const Tensor A = a_vec ? K::unsqueeze(a, 0) : a, B = b_vec ? K::unsqueeze(b, 1) : b;
-    Tensor G = g;
-    if (a_vec) G = K::unsqueeze(G, G.dim() - (b_vec ? 0 : 1));
-    if (b_vec) G = K::unsqueeze(G, G.dim());
-    if (n.needs(0)) {  // G Bᵀ, at the path point G Bᵀ + (G t) ΔBᵀ
-      const auto rule = [&](const Tensor& gy, const Tensor& w) {
-        return K::sum_to(K::matmul(gy, K::transpose(w, -1, -2)), A.shape());
-      };
-      const Tensor ga = path.input_grad(rule, G, B, 0);
-      out[0] = a_vec ? K::reshape(ga, a.shape()) : ga;
-    }
-    if (n.needs(1)) {  // Aᵀ G
-      const Tensor gb = K::sum_to(K::matmul(K::transpose(A, -1, -2), G), B.shape());
-      out[1] = b_vec ? K::reshape(gb, b.shape()) : gb;
-    }
-    return out;
-  }, {ParamRule(), matmul_right_rule(a, b, along)});
+  return record(y, "matmul", {a, b},
+                [a = a.detach(), b = b.detach(), path](const Node& n, const Tensor& g, const Ctx&) {
+                  Grads out(2);
+                  const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
+                  // Restore the dims NumPy's promotion removed, so the general rule applies.
+                  const Tensor A = a_vec ? K::unsqueeze(a, 0) : a, B = b_vec ? K::unsqueeze(b, 1) : b;
+                  Tensor G = g;
+                  if (a_vec) G = K::unsqueeze(G, G.dim() - (b_vec ? 0 : 1));
+                  if (b_vec) G = K::unsqueeze(G, G.dim());
+                  if (n.needs(0)) {  // G Bᵀ, at the path point G Bᵀ + (G t) ΔBᵀ
+                    const auto rule = [&](const Tensor& gy, const Tensor& w) {
+                      return K::sum_to(K::matmul(gy, K::transpose(w, -1, -2)), A.shape());
+                    };
+                    const Tensor ga = path.input_grad(rule, G, B, 0);
+                    out[0] = a_vec ? K::reshape(ga, a.shape()) : ga;
+                  }
+                  if (n.needs(1)) {  // Aᵀ G
+                    const Tensor gb = K::sum_to(K::matmul(K::transpose(A, -1, -2), G), B.shape());
+                    out[1] = b_vec ? K::reshape(gb, b.shape()) : gb;
+                  }
+                  return out;
+                },
+                {ParamRule(), matmul_right_rule(a, b, along)});
 }
 
 namespace {
@@ -425,21 +426,23 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     throw std::invalid_argument(fmt::format("linear: input {} does not match weight {} ([out, in])",
                                             shape_str(x.shape()), shape_str(weight.shape())));
   if (bias.defined() && bias.shape() != Shape{weight.size(0)})
-    throw std::invalid_argument(fmt::format("linear: bias {} does not match weight {}",
-                                            shape_str(bias.shape()), shape_str(weight.shape())));
+    throw std::invalid_argument(
+        fmt::format("linear: bias {} does not match weight {}", shape_str(bias.shape()), shape_str(weight.shape())));
   Tensor y = K::matmul(x, K::transpose(weight, 0, 1));  // [..., out]
   if (bias.defined()) y = K::add(y, bias);
   const ParamRule::Tangent along_w = [x = x.detach()](const Tensor& d) { return K::matmul(x, K::transpose(d, 0, 1)); };
   const ParamRule::Tangent along_b = [](const Tensor& d) { return d; };
   const PathShift path = shift_to_path_point(y, "linear", {weight, bias}, {along_w, along_b});
-  return record(y, "linear", {x, weight, bias}, [x = x.detach(), w = weight.detach(), path](const Node& n, const Tensor& g, const Ctx&) {
-    Grads out(3);
-    const auto input_rule = [](const Tensor& gy, const Tensor& w) { return K::matmul(gy, w); };
-    if (n.needs(0)) out[0] = path.input_grad(input_rule, g, w, 0);               // g W: [..., in]
-    if (n.needs(1)) out[1] = K::matmul(K::transpose(as_rows(g), 0, 1), as_rows(x));  // gᵀ x: [out, in]
-    if (n.needs(2)) out[2] = K::sum(as_rows(g), {0});                              // [out]
-    return out;
-  }, {ParamRule(), linear_weight_rule(x, along_w), linear_bias_rule(x, along_b)});
+  return record(y, "linear", {x, weight, bias},
+                [x = x.detach(), w = weight.detach(), path](const Node& n, const Tensor& g, const Ctx&) {
+                  Grads out(3);
+                  const auto input_rule = [](const Tensor& gy, const Tensor& w) { return K::matmul(gy, w); };
+                  if (n.needs(0)) out[0] = path.input_grad(input_rule, g, w, 0);                   // g W: [..., in]
+                  if (n.needs(1)) out[1] = K::matmul(K::transpose(as_rows(g), 0, 1), as_rows(x));  // gᵀ x: [out, in]
+                  if (n.needs(2)) out[2] = K::sum(as_rows(g), {0});                                // [out]
+                  return out;
+                },
+                {ParamRule(), linear_weight_rule(x, along_w), linear_bias_rule(x, along_b)});
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& index) {
@@ -448,9 +451,12 @@ Tensor embedding(const Tensor& weight, const Tensor& index) {
   Tensor y = K::embedding(weight, index);  // [..., D]
   const ParamRule::Tangent along = [index](const Tensor& d) { return K::embedding(d, index); };
   shift_to_path_point(y, "embedding", {weight}, {along});
-  return record(y, "embedding", {weight}, [index, rows = weight.size(0)](const Node& n, const Tensor& g, const Ctx&) {
-    return Grads{n.needs(0) ? K::embedding_backward(g, index, rows) : Tensor()};  // g's rows added at their indices
-  }, {embedding_rule(index, weight.size(0), along)});
+  return record(
+      y, "embedding", {weight},
+      [index, rows = weight.size(0)](const Node& n, const Tensor& g, const Ctx&) {
+        return Grads{n.needs(0) ? K::embedding_backward(g, index, rows) : Tensor()};  // g's rows added at their indices
+      },
+      {embedding_rule(index, weight.size(0), along)});
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
@@ -458,15 +464,15 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
     throw std::invalid_argument(fmt::format("conv2d: input {} ([N, C, H, W]) does not match weight {} ([O, C, kh, kw])",
                                             shape_str(x.shape()), shape_str(weight.shape())));
   if (bias.defined() && bias.shape() != Shape{weight.size(0)})
-    throw std::invalid_argument(fmt::format("conv2d: bias {} does not match weight {}", shape_str(bias.shape()),
-                                            shape_str(weight.shape())));
+    throw std::invalid_argument(
+        fmt::format("conv2d: bias {} does not match weight {}", shape_str(bias.shape()), shape_str(weight.shape())));
   if (stride <= 0 || padding < 0)
     throw std::invalid_argument(fmt::format("conv2d: stride {} / padding {} invalid", stride, padding));
   const K::Conv2dGeometry geo{weight.size(2), weight.size(3), stride, stride, padding, padding};
   const int64_t N = x.size(0), O = weight.size(0);
   const Shape y_shape{N, O, geo.out_h(x.size(2)), geo.out_w(x.size(3))};
   const auto weight_rows = [O](const Tensor& w) { return K::reshape(w.contiguous(), {O, -1}); };  // [O, CKK]
-  Tensor y = K::conv2d_forward(x, weight_rows(weight), geo);                                   // [N, O, L]
+  Tensor y = K::conv2d_forward(x, weight_rows(weight), geo);                                      // [N, O, L]
   if (bias.defined()) y = K::add(y, K::reshape(bias, {O, 1}));
   y = K::reshape(y, y_shape);
   const ParamRule::Tangent along_w = [x = x.detach(), geo, weight_rows, y_shape](const Tensor& d) {
@@ -499,9 +505,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 
 namespace {
 Tensor pool_op(const char* name, const Tensor& x, const K::PoolResult& r) {
-  return record(r.values, name, {x}, [gradient = max_pool_gradient(x, r.indices)](const Node&, const Tensor& g, const Ctx&) {
-    return Grads{gradient(g)};  // to each window's maximum (or along a piece's route)
-  });
+  return record(r.values, name, {x},
+                [gradient = max_pool_gradient(x, r.indices)](const Node&, const Tensor& g, const Ctx&) {
+                  return Grads{gradient(g)};  // to each window's maximum (or along a piece's route)
+                });
 }
 }  // namespace
 

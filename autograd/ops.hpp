@@ -44,13 +44,13 @@ Tensor neg(const Tensor& a);
 Tensor exp(const Tensor& a);
 Tensor log(const Tensor& a);
 Tensor sqrt(const Tensor& a);
-Tensor abs(const Tensor& a);    // gradient sign(a), 0 at 0
+Tensor abs(const Tensor& a);  // gradient sign(a), 0 at 0
 Tensor tanh(const Tensor& a);
 Tensor sigmoid(const Tensor& a);
-Tensor relu(const Tensor& a);   // gradient 1 where a > 0, else 0
+Tensor relu(const Tensor& a);                         // gradient 1 where a > 0, else 0
 Tensor clamp(const Tensor& a, double lo, double hi);  // gradient 1 strictly inside (lo, hi)
-Tensor maximum(const Tensor& a, const Tensor& b);    // ties send the gradient to a
-Tensor minimum(const Tensor& a, const Tensor& b);    // ties send the gradient to a
+Tensor maximum(const Tensor& a, const Tensor& b);     // ties send the gradient to a
+Tensor minimum(const Tensor& a, const Tensor& b);     // ties send the gradient to a
 // cond != 0 ? a : b; differentiable in a and b.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
@@ -101,8 +101,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor embedding(const Tensor& weight, const Tensor& index);
 // 2-D convolution (cross-correlation, like PyTorch): x [N, C, H, W], weight [O, C, kh, kw],
 // bias [O] or undefined -> [N, O, OH, OW]. Per-sample rule for weight and bias.
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride = 1,
-              int64_t padding = 0);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride = 1, int64_t padding = 0);
 // Max pooling over kh x kw windows with the given stride (default: the kernel size) and no
 // padding: x [N, C, H, W] -> [N, C, OH, OW]. The gradient goes to the first maximum of a window.
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0);

@@ -16,7 +16,8 @@ thread_local KinkRecorder* g_recorder = nullptr;
 PathPointGuard::PathPointGuard(const std::vector<Tensor>& params, const std::vector<Tensor>& deltas, const Tensor& t) {
   if (g_point) throw std::logic_error("PathPointGuard: another path point is already active in this thread");
   if (params.size() != deltas.size())
-    throw std::invalid_argument(fmt::format("PathPointGuard: {} deltas for {} parameters", deltas.size(), params.size()));
+    throw std::invalid_argument(
+        fmt::format("PathPointGuard: {} deltas for {} parameters", deltas.size(), params.size()));
   if (t.dim() != 1) throw std::invalid_argument("PathPointGuard: t must be [R], got " + shape_str(t.shape()));
   for (size_t i = 0; i < params.size(); ++i) {
     if (deltas[i].shape() != params[i].shape() || deltas[i].dtype() != params[i].dtype() ||
@@ -44,8 +45,8 @@ Tensor path_delta(const Tensor& param) {
 Tensor path_t_for(const Tensor& batch, const char* op) {
   const Tensor& t = g_point->t;
   if (batch.dim() < 1 || batch.size(0) != t.size(0))
-    throw std::invalid_argument(fmt::format("{}: batch {} does not have the path point's {} rows", op,
-                                            shape_str(batch.shape()), t.size(0)));
+    throw std::invalid_argument(
+        fmt::format("{}: batch {} does not have the path point's {} rows", op, shape_str(batch.shape()), t.size(0)));
   Shape s(static_cast<size_t>(batch.dim()), 1);
   s[0] = t.size(0);
   return kernel::reshape(t, s);
@@ -64,8 +65,8 @@ Tensor path_value(const Tensor& param, const Tensor& batch, const char* op) {
   Shape t_shape(w_shape.size(), 1);
   t_shape[0] = g_point->t.size(0);
   if (batch.size(0) != t_shape[0])
-    throw std::invalid_argument(fmt::format("{}: batch {} does not have the path point's {} rows", op,
-                                            shape_str(batch.shape()), t_shape[0]));
+    throw std::invalid_argument(
+        fmt::format("{}: batch {} does not have the path point's {} rows", op, shape_str(batch.shape()), t_shape[0]));
   return kernel::add(kernel::reshape(param.contiguous(), w_shape),
                      kernel::mul(kernel::reshape(g_point->t, t_shape), kernel::reshape(delta, w_shape)));
 }
@@ -91,7 +92,8 @@ Tensor KinkRecorder::units() const {
   const int64_t R = recorded_.front().size(0);
   for (const Tensor& z : recorded_) {
     if (z.dim() < 1 || z.size(0) != R)
-      throw std::invalid_argument(fmt::format("KinkRecorder: pre-activation {} has no row dim of {}", shape_str(z.shape()), R));
+      throw std::invalid_argument(
+          fmt::format("KinkRecorder: pre-activation {} has no row dim of {}", shape_str(z.shape()), R));
     parts.push_back(kernel::reshape(z.contiguous(), {R, -1}));
   }
   return kernel::cat(parts, 1);

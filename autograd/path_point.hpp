@@ -24,7 +24,7 @@ namespace pathgrad {
 
 struct PathPoint {
   std::unordered_map<const TensorImpl*, Tensor> deltas;  // parameter -> ΔW (same shape and dtype)
-  Tensor t;                                               // [R]: the point of each row
+  Tensor t;                                              // [R]: the point of each row
 };
 
 class PathPointGuard {
@@ -76,6 +76,5 @@ class KinkRecorder {
   std::vector<Tensor> recorded_;
   std::vector<Pool> pools_;
 };
-
 
 }  // namespace pathgrad

@@ -30,8 +30,9 @@ PathShift shift_to_path_point(Tensor& y, const char* op, const std::vector<Tenso
 
 void check_matmul_path(const Tensor& a, const Tensor& b) {
   if (path_delta(a).defined() || (path_delta(b).defined() && (b.dim() != 2 || a.dim() < 2)))
-    throw std::invalid_argument(fmt::format("matmul: under a path point the parameter must be the 2-D right operand; got {} @ {}",
-                                            shape_str(a.shape()), shape_str(b.shape())));
+    throw std::invalid_argument(
+        fmt::format("matmul: under a path point the parameter must be the 2-D right operand; got {} @ {}",
+                    shape_str(a.shape()), shape_str(b.shape())));
 }
 
 std::function<Tensor()> relu_derivative(const Tensor& z) {

@@ -70,8 +70,9 @@ Tensor unbroadcast(const Tensor& g, const Node& node, size_t i, const Ctx& ctx) 
   const int64_t nd = static_cast<int64_t>(shape.size()), gd = g.dim();
   const bool batch_broadcast = gd > nd || (gd == nd && nd > 0 && shape[0] == 1);
   require(batch_broadcast && g.size(0) == ctx.rows,
-          fmt::format("'{}' combines a parameter of shape {} with a tensor of shape {} whose dim 0 is not the batch of {} rows",
-                      node.name, shape_str(shape), shape_str(g.shape()), ctx.rows));
+          fmt::format(
+              "'{}' combines a parameter of shape {} with a tensor of shape {} whose dim 0 is not the batch of {} rows",
+              node.name, shape_str(shape), shape_str(g.shape()), ctx.rows));
   // Sum every broadcast dim but dim 0: the lead dims beyond it and the dims where shape has a 1.
   std::vector<int64_t> dims;
   const int64_t lead = gd - nd;
@@ -101,15 +102,22 @@ std::function<void(const Ctx&)> linear_check(const Tensor& x) {
 }  // namespace
 
 ParamRule linear_weight_rule(const Tensor& x, ParamRule::Tangent along) {
-  return rule_with(linear_check(x), [x = x.detach()](const Tensor& g, const Ctx& ctx) {
-    return K::matmul(K::transpose(as_batch_rows(g, ctx.batch), 1, 2), as_batch_rows(x, ctx.batch));  // [B, out, R] @ [B, R, in]
-  }, std::move(along));
+  return rule_with(
+      linear_check(x),
+      [x = x.detach()](const Tensor& g, const Ctx& ctx) {
+        return K::matmul(K::transpose(as_batch_rows(g, ctx.batch), 1, 2),
+                         as_batch_rows(x, ctx.batch));  // [B, out, R] @ [B, R, in]
+      },
+      std::move(along));
 }
 
 ParamRule linear_bias_rule(const Tensor& x, ParamRule::Tangent along) {
-  return rule_with(linear_check(x), [](const Tensor& g, const Ctx& ctx) {
-    return K::sum(as_batch_rows(g, ctx.batch), {1});  // [B, R, out] -> [B, out]
-  }, std::move(along));
+  return rule_with(
+      linear_check(x),
+      [](const Tensor& g, const Ctx& ctx) {
+        return K::sum(as_batch_rows(g, ctx.batch), {1});  // [B, R, out] -> [B, out]
+      },
+      std::move(along));
 }
 
 ParamRule matmul_right_rule(const Tensor& a, const Tensor& b, ParamRule::Tangent along) {
@@ -117,9 +125,13 @@ ParamRule matmul_right_rule(const Tensor& a, const Tensor& b, ParamRule::Tangent
     require(bs.size() == 2 && as.size() >= 2 && as[0] == ctx.rows,
             fmt::format("matmul needs [B, ..., k] @ parameter [k, m]; got {} @ {}", shape_str(as), shape_str(bs)));
   };
-  return rule_with(check, [a = a.detach()](const Tensor& g, const Ctx& ctx) {
-    return K::matmul(K::transpose(as_batch_rows(a, ctx.batch), 1, 2), as_batch_rows(g, ctx.batch));  // [B, k, R] @ [B, R, m]
-  }, std::move(along));
+  return rule_with(
+      check,
+      [a = a.detach()](const Tensor& g, const Ctx& ctx) {
+        return K::matmul(K::transpose(as_batch_rows(a, ctx.batch), 1, 2),
+                         as_batch_rows(g, ctx.batch));  // [B, k, R] @ [B, R, m]
+      },
+      std::move(along));
 }
 
 ParamRule embedding_rule(const Tensor& index, int64_t rows, ParamRule::Tangent along) {
@@ -127,21 +139,24 @@ ParamRule embedding_rule(const Tensor& index, int64_t rows, ParamRule::Tangent a
     require(!is.empty() && is[0] == ctx.rows,
             fmt::format("embedding index {} has no batch dim of {} rows", shape_str(is), ctx.rows));
   };
-  return rule_with(check, [index, rows](const Tensor& g, const Ctx& ctx) {
-    // Offset each sample's indices into its own block of rows: [B * V, D] -> [B, V, D].
-    Tensor idx = index.contiguous().clone();
-    int64_t* p = idx.data<int64_t>();
-    const int64_t per = idx.numel() / ctx.batch;
-    for (int64_t b = 0; b < ctx.batch; ++b)
-      for (int64_t j = 0; j < per; ++j) {
-        int64_t& v = p[b * per + j];
-        if (v < 0 || v >= rows)
-          throw std::out_of_range(fmt::format("embedding: index {} out of range for {} rows", v, rows));
-        v += b * rows;
-      }
-    Tensor acc = K::embedding_backward(g, idx, ctx.batch * rows);
-    return K::reshape(acc, {ctx.batch, rows, g.size(-1)});
-  }, std::move(along));
+  return rule_with(
+      check,
+      [index, rows](const Tensor& g, const Ctx& ctx) {
+        // Offset each sample's indices into its own block of rows: [B * V, D] -> [B, V, D].
+        Tensor idx = index.contiguous().clone();
+        int64_t* p = idx.data<int64_t>();
+        const int64_t per = idx.numel() / ctx.batch;
+        for (int64_t b = 0; b < ctx.batch; ++b)
+          for (int64_t j = 0; j < per; ++j) {
+            int64_t& v = p[b * per + j];
+            if (v < 0 || v >= rows)
+              throw std::out_of_range(fmt::format("embedding: index {} out of range for {} rows", v, rows));
+            v += b * rows;
+          }
+        Tensor acc = K::embedding_backward(g, idx, ctx.batch * rows);
+        return K::reshape(acc, {ctx.batch, rows, g.size(-1)});
+      },
+      std::move(along));
 }
 
 // ---------------------------------------------------------------- conv2d
@@ -153,7 +168,9 @@ std::function<void(const Ctx&)> conv2d_check(const Tensor& x) {
 }
 
 // g [N, O, OH, OW] -> [N, O, L].
-Tensor as_channel_rows(const Tensor& g) { return K::reshape(g.contiguous(), {g.size(0), g.size(1), g.size(2) * g.size(3)}); }
+Tensor as_channel_rows(const Tensor& g) {
+  return K::reshape(g.contiguous(), {g.size(0), g.size(1), g.size(2) * g.size(3)});
+}
 }  // namespace
 
 ParamRule conv2d_weight_rule(const Tensor& x, const K::Conv2dGeometry& geo, const Shape& ws) {
@@ -163,7 +180,7 @@ ParamRule conv2d_weight_rule(const Tensor& x, const K::Conv2dGeometry& geo, cons
     check(ctx);
     Shape s = ws;
     s.insert(s.begin(), x.size(0));
-    const Tensor cols = K::im2col(x, geo);                                                           // [N, CKK, L]
+    const Tensor cols = K::im2col(x, geo);                                                        // [N, CKK, L]
     return ctx.sum_rows(K::reshape(K::matmul(as_channel_rows(g), K::transpose(cols, 1, 2)), s));  // [B, O, C, kh, kw]
   };
   rule.tangent = [check, x = x.detach(), geo, O = ws[0]](const Ctx& ctx) -> ParamRule::Tangent {
@@ -177,9 +194,12 @@ ParamRule conv2d_weight_rule(const Tensor& x, const K::Conv2dGeometry& geo, cons
 }
 
 ParamRule conv2d_bias_rule(const Tensor& x, ParamRule::Tangent along) {
-  return rule_with(conv2d_check(x), [](const Tensor& g, const Ctx& ctx) {
-    return ctx.sum_rows(K::sum(as_channel_rows(g), {2}));  // [N, O, L] -> [B, O]
-  }, std::move(along));
+  return rule_with(
+      conv2d_check(x),
+      [](const Tensor& g, const Ctx& ctx) {
+        return ctx.sum_rows(K::sum(as_channel_rows(g), {2}));  // [N, O, L] -> [B, O]
+      },
+      std::move(along));
 }
 
 }  // namespace pathgrad

@@ -14,7 +14,6 @@
 #include <functional>
 #include <string>
 #include <vector>
-
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xoperation.hpp>
@@ -75,11 +74,27 @@ std::vector<Case> cases(Generator& gen) {
       {"exp " + s1, [=] { return kernel::exp(a); }, [=] { return into<T>({n}, xt::exp(va())); }},
       {"relu " + s1, [=] { return kernel::relu(a); }, [=] { return into<T>({n}, xt::maximum(va(), T(0))); }},
       {"relu " + shape_str({R, C}) + " transposed", [=] { return kernel::relu(mt); },
-       [=] { return into<T>({C, R}, xt::maximum(as_xtensor<const T>(mt), T(0))); }},
-      {"add_ " + s1, [=] { kernel::add_(acc, a); return acc; },
-       [=] { xt::noalias(as_xtensor<T>(acc_xt)) += va(); return acc_xt; }},
-      {"add_ " + shape_str({C, R}) + " transposed", [=] { kernel::add_(acc_t, mt); return acc_t; },
-       [=] { xt::noalias(as_xtensor<T>(acc_xt_t)) += as_xtensor<const T>(mt); return acc_xt_t; }},
+       [=] {
+         return into<T>({C, R}, xt::maximum(as_xtensor<const T>(mt), T(0)));
+       }},
+      {"add_ " + s1,
+       [=] {
+         kernel::add_(acc, a);
+         return acc;
+       },
+       [=] {
+         xt::noalias(as_xtensor<T>(acc_xt)) += va();
+         return acc_xt;
+       }},
+      {"add_ " + shape_str({C, R}) + " transposed",
+       [=] {
+         kernel::add_(acc_t, mt);
+         return acc_t;
+       },
+       [=] {
+         xt::noalias(as_xtensor<T>(acc_xt_t)) += as_xtensor<const T>(mt);
+         return acc_xt_t;
+       }},
       {"add " + shape_str(x.shape()) + " + " + shape_str(bias.shape()), [=] { return kernel::add(x, bias); },
        [=] { return into<T>(x.shape(), as_xtensor<const T>(x) + as_xtensor<const T>(bias)); }},
       {"sum " + sm + " dim 1", [=] { return kernel::sum(m, {1}); },
@@ -118,8 +133,9 @@ int main(int argc, char** argv) {
   std::vector<int> thread_counts;
   for (int i = 1; i < argc; ++i) thread_counts.push_back(std::atoi(argv[i]));
   if (thread_counts.empty()) thread_counts = {1, 2};
-  fmt::print("| kernel | dtype | threads | runs | kernel:: µs | xtensor expression µs | ratio (xtensor / kernel) "
-             "| bit-identical |\n");
+  fmt::print(
+      "| kernel | dtype | threads | runs | kernel:: µs | xtensor expression µs | ratio (xtensor / kernel) "
+      "| bit-identical |\n");
   fmt::print("|:---|:---|---:|---:|---:|---:|---:|:---|\n");
   Generator gen(2024);
   const std::vector<Case> f32 = cases<float>(gen), f64 = cases<double>(gen);

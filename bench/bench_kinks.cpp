@@ -14,10 +14,10 @@
 // examines a small grokking transformer (ReLUs, no pools) the same way.
 //
 //   ./build/bench/bench_kinks --width 8 --images 2048 --probes 16 --at 0,40,120,195,300,460
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -107,7 +107,8 @@ std::vector<int64_t> pool_switches(const std::vector<KinkRecorder::Pool>& a, con
     const int64_t R = ia.size(0), per_row = ia.numel() / R;
     out.resize(static_cast<size_t>(R), 0);
     for (int64_t r = 0; r < R; ++r)
-      for (int64_t k = 0; k < per_row; ++k) out[r] += ia.data<int64_t>()[r * per_row + k] != ib.data<int64_t>()[r * per_row + k];
+      for (int64_t k = 0; k < per_row; ++k)
+        out[r] += ia.data<int64_t>()[r * per_row + k] != ib.data<int64_t>()[r * per_row + k];
   }
   return out;
 }
@@ -129,7 +130,8 @@ Crossings count_crossings(Segment& seg, int64_t inputs, int64_t G) {
   for (int64_t k = 0; k <= G; ++k) {
     Tensor units;
     std::vector<KinkRecorder::Pool> pools;
-    const Tensor v = seg.values(ids, std::vector<double>(ids.size(), static_cast<double>(k) / G), &units, nullptr, &pools);
+    const Tensor v =
+        seg.values(ids, std::vector<double>(ids.size(), static_cast<double>(k) / G), &units, nullptr, &pools);
     if (k == 0) pools0 = pools;
     if (k == G) c.pools = pool_switches(pools0, pools);
     if (k == 0) {
@@ -218,7 +220,10 @@ std::pair<double, double> fraction_error(Segment& seg, const Crossings& c, int64
 // residual exceeds tol·(b − a), at most `depth` times. Returns |ρ| of the input; counts rows.
 double local_error(Segment& seg, int64_t j, double f0, double f1, double tol, int depth, int64_t& forwards) {
   const double g = 0.5 / std::sqrt(3.0);
-  struct Piece { double a, b, fa, fb; int d; };
+  struct Piece {
+    double a, b, fa, fb;
+    int d;
+  };
   std::vector<Piece> todo{{0.0, 1.0, f0, f1, 0}};
   double total = 0;
   while (!todo.empty()) {
@@ -302,8 +307,14 @@ int main(int argc, char** argv) {
   explaind::ProbeScalars probes(w->probes, model == "grokking" ? grok.p + 2 : 2);
   const NamedTensors trained = w->model->named_parameters();
   const explaind::ParamLayout layout(trained);
-  Segment seg{probes, [&](const Tensor& x) { return probe_model->forward(x.dtype() == DType::Float32 ? x.to(DType::Float64) : x); }, bench::per_sample_nll,
-              probe_model->named_parameters(), {}, {}, {}};
+  Segment seg{
+      probes,
+      [&](const Tensor& x) { return probe_model->forward(x.dtype() == DType::Float32 ? x.to(DType::Float64) : x); },
+      bench::per_sample_nll,
+      probe_model->named_parameters(),
+      {},
+      {},
+      {}};
   for (const auto& [name, p] : seg.params) seg.leaves.push_back(p);
   const int64_t inputs = probes.num_inputs(0);
   std::sort(at.begin(), at.end());
@@ -330,8 +341,11 @@ int main(int argc, char** argv) {
     std::string line = fmt::format(
         "{{\"step\": {}, \"width\": {}, \"lr\": {:.4f}, \"probe_inputs\": {}, \"mean_abs_change\": {:.4g}, "
         "\"crossings_grid{}\": {{\"min\": {}, \"median\": {}, \"max\": {}}}, \"crossings_ends_median\": {}",
-        target, cnn.width, lr, inputs, change, grid, sorted.front(), sorted[sorted.size() / 2],
-        sorted.back(), [&] { auto e = c.ends; std::sort(e.begin(), e.end()); return e[e.size() / 2]; }());
+        target, cnn.width, lr, inputs, change, grid, sorted.front(), sorted[sorted.size() / 2], sorted.back(), [&] {
+          auto e = c.ends;
+          std::sort(e.begin(), e.end());
+          return e[e.size() / 2];
+        }());
     line += fmt::format(", \"pool_switches\": [{}]", fmt::join(c.pools, ", "));
     for (int64_t n = 1; n <= max_pieces; n *= 2) {
       const double g = 0.5 / std::sqrt(3.0);
@@ -339,17 +353,21 @@ int main(int argc, char** argv) {
       const auto [mp_max, mp_med] = uniform_error(seg, c, n, {0.5}, {1.0});
       const auto [fr_max, fr_med] = fraction_error(seg, c, n, true);
       const auto [fro_max, fro_med] = fraction_error(seg, c, n, false);
-      line += fmt::format(", \"uniform{}\": {{\"gl2_max\": {:.3g}, \"gl2_median\": {:.3g}, \"mid_max\": {:.3g}, \"mid_median\": {:.3g}, "
-                          "\"fraction_max\": {:.3g}, \"fraction_median\": {:.3g}, \"relu_only_max\": {:.3g}}}",
-                          n, gl_max, gl_med, mp_max, mp_med, fr_max, fr_med, fro_max);
+      line += fmt::format(
+          ", \"uniform{}\": {{\"gl2_max\": {:.3g}, \"gl2_median\": {:.3g}, \"mid_max\": {:.3g}, \"mid_median\": "
+          "{:.3g}, "
+          "\"fraction_max\": {:.3g}, \"fraction_median\": {:.3g}, \"relu_only_max\": {:.3g}}}",
+          n, gl_max, gl_med, mp_max, mp_med, fr_max, fr_med, fro_max);
     }
     for (double tol : tolerances) {
       seg.evaluations = 0;
       int64_t forwards = 0;
       double worst = 0;
-      for (int64_t j = 0; j < inputs; ++j) worst = std::max(worst, local_error(seg, j, c.f0[j], c.f1[j], tol, depth, forwards));
-      line += fmt::format(", \"local{:g}\": {{\"max\": {:.3g}, \"gradients_per_input\": {:.1f}, \"forwards_per_input\": {:.1f}}}",
-                          tol, worst, static_cast<double>(seg.evaluations) / inputs, static_cast<double>(forwards) / inputs);
+      for (int64_t j = 0; j < inputs; ++j)
+        worst = std::max(worst, local_error(seg, j, c.f0[j], c.f1[j], tol, depth, forwards));
+      line += fmt::format(
+          ", \"local{:g}\": {{\"max\": {:.3g}, \"gradients_per_input\": {:.1f}, \"forwards_per_input\": {:.1f}}}", tol,
+          worst, static_cast<double>(seg.evaluations) / inputs, static_cast<double>(forwards) / inputs);
     }
     std::cout << line << "}\n" << std::flush;
   }

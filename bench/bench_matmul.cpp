@@ -53,11 +53,11 @@ Row measure(int64_t n, Generator& gen) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1.0f, a.data<float>(), ni, b.data<float>(), ni,
                   0.0f, direct.data<float>(), ni);
     else
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1.0, a.data<double>(), ni, b.data<double>(), ni,
-                  0.0, direct.data<double>(), ni);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1.0, a.data<double>(), ni, b.data<double>(),
+                  ni, 0.0, direct.data<double>(), ni);
   };
   auto run_ours = [&] { ours = kernel::matmul(a, b); };  // a fresh output every call
-  run_blas();  // warm-up: thread start, page faults, caches
+  run_blas();                                            // warm-up: thread start, page faults, caches
   run_ours();
   const double warm = std::max(time_once(run_blas), time_once(run_ours));
   const int reps = static_cast<int>(std::clamp(2.0 / std::max(warm, 1e-9), 7.0, 100000.0));
@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
   const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
   fmt::print("OPENBLAS_NUM_THREADS={}, openblas_get_num_threads()={}\n\n", threads ? threads : "(unset)",
              openblas_get_num_threads());
-  fmt::print("| n | dtype | runs | kernel::matmul GFLOP/s | cblas direct GFLOP/s | ratio (ours / cblas) | max abs diff |\n");
+  fmt::print(
+      "| n | dtype | runs | kernel::matmul GFLOP/s | cblas direct GFLOP/s | ratio (ours / cblas) | max abs diff |\n");
   fmt::print("|---:|:---|---:|---:|---:|---:|---:|\n");
   Generator gen(2024);
   for (int64_t n : sizes)

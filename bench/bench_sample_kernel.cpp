@@ -6,10 +6,9 @@
 //
 //   ./build/bench/bench_sample_kernel --threads 2 --m 32 --n 4000 --p 89024
 #include <cblas.h>
-
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -53,8 +52,10 @@ int main(int argc, char** argv) {
   app.add_option("--m", M, "probe scalars (sample-level)");
   app.add_option("--n", N, "training samples");
   app.add_option("--p", P, "parameters");
-  app.add_option("--tensors", tensors, "parameter tensors the P parameters are split into (lazy scales are per tensor)");
-  app.add_option("--dtype", dtype, "buffer dtype: float64 (exact) or float32")->check(CLI::IsMember({"float64", "float32"}));
+  app.add_option("--tensors", tensors,
+                 "parameter tensors the P parameters are split into (lazy scales are per tensor)");
+  app.add_option("--dtype", dtype, "buffer dtype: float64 (exact) or float32")
+      ->check(CLI::IsMember({"float64", "float32"}));
   app.add_option("--reps", reps, "timed repetitions of each; the best counts");
   CLI11_PARSE(app, argc, argv);
   set_num_threads(threads);
@@ -80,13 +81,13 @@ int main(int argc, char** argv) {
   auto direct = [&] {
     openblas_set_num_threads(threads);
     if (dt == DType::Float64)
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(P),
-                  1.0, a.data<double>(), static_cast<int>(P), stored.data<double>(), static_cast<int>(P), 0.0,
-                  c.data<double>(), static_cast<int>(N));
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(N),
+                  static_cast<int>(P), 1.0, a.data<double>(), static_cast<int>(P), stored.data<double>(),
+                  static_cast<int>(P), 0.0, c.data<double>(), static_cast<int>(N));
     else
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(P),
-                  1.0f, a.data<float>(), static_cast<int>(P), stored.data<float>(), static_cast<int>(P), 0.0f,
-                  c.data<float>(), static_cast<int>(N));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(N),
+                  static_cast<int>(P), 1.0f, a.data<float>(), static_cast<int>(P), stored.data<float>(),
+                  static_cast<int>(P), 0.0f, c.data<float>(), static_cast<int>(N));
     openblas_set_num_threads(1);
   };
   Tensor k;
@@ -100,7 +101,8 @@ int main(int argc, char** argv) {
   }
   const double flop = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(P);
   std::cout << fmt::format(
-      "{{\"m\": {}, \"n\": {}, \"p\": {}, \"dtype\": \"{}\", \"threads\": {}, \"products_ms\": {:.2f}, \"products_gflops\": {:.2f}, "
+      "{{\"m\": {}, \"n\": {}, \"p\": {}, \"dtype\": \"{}\", \"threads\": {}, \"products_ms\": {:.2f}, "
+      "\"products_gflops\": {:.2f}, "
       "\"direct_ms\": {:.2f}, \"direct_gflops\": {:.2f}, \"ratio\": {:.3f}, \"machine\": \"{}\"}}\n",
       M, N, P, dtype, threads, best_ours * 1e3, flop / best_ours / 1e9, best_direct * 1e3, flop / best_direct / 1e9,
       best_direct / best_ours, bench::machine_line());

@@ -8,9 +8,9 @@
 // the most expensive ones (docs/benchmarks.md gives whole-run figures next to them).
 //
 //   ./build/bench/bench_tracking --model grokking --threads 2 --steps 5
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
   app.add_flag("--samples,!--no-samples", samples, "run the sample-level phases (levels 2 and 3)");
   app.add_option("--probes", grok.val_probes, "probes on the label's log-probability (cheap level)");
   app.add_option("--sample-probes", grok.sample_probes, "of those, the sample-level ones");
-  app.add_option("--width", cnn.width, "cnn: width w of the paper's ResNet-9 (64 = the paper's; examples/cifar2/model.hpp)");
+  app.add_option("--width", cnn.width,
+                 "cnn: width w of the paper's ResNet-9 (64 = the paper's; examples/cifar2/model.hpp)");
   app.add_option("--batch", cnn.batch, "cnn: batch size");
   app.add_option("--n-train", cnn.n_train, "cnn: training images (the sample level keeps a buffer per image)");
   app.add_option("--data", cnn.data_dir, "cnn: CIFAR-10 binary directory");
@@ -113,7 +114,9 @@ int main(int argc, char** argv) {
   cnn.sample_probes = grok.sample_probes;
 
   set_num_threads(threads);
-  const MakeWorkload make = [&] { return model == "grokking" ? bench::grokking_workload(grok) : bench::cnn_workload(cnn); };
+  const MakeWorkload make = [&] {
+    return model == "grokking" ? bench::grokking_workload(grok) : bench::cnn_workload(cnn);
+  };
   const std::string description = make()->description;
   std::filesystem::remove_all(out);
   std::vector<Phase> phases;
@@ -127,7 +130,8 @@ int main(int argc, char** argv) {
   const double plain = 0.5 * (phases.front().mean_s + phases.back().mean_s);
   for (const Phase& p : phases)
     std::cout << fmt::format(
-        "{{\"model\": \"{}\", \"config\": \"{}\", \"threads\": {}, \"phase\": \"{}\", \"steps\": {}, \"step_ms_mean\": {:.2f}, "
+        "{{\"model\": \"{}\", \"config\": \"{}\", \"threads\": {}, \"phase\": \"{}\", \"steps\": {}, \"step_ms_mean\": "
+        "{:.2f}, "
         "\"step_ms_min\": {:.2f}, \"ratio_to_plain\": {:.3f}{}, \"machine\": \"{}\"}}\n",
         model, description, threads, p.name, steps, p.mean_s * 1e3, p.min_s * 1e3, p.mean_s / plain, p.extra,
         bench::machine_line());

@@ -4,9 +4,9 @@
 // ratio (see docs/benchmarks.md).
 //
 //   ./build/bench/bench_train --model grokking --threads 2
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "bench/workloads.hpp"
@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "untimed steps first");
   app.add_option("--p", grok.p, "grokking: modulus");
   app.add_option("--n-train", grok.n_train, "grokking: training pairs (the full batch)");
-  app.add_option("--width", cnn.width, "cnn: width w of the paper's ResNet-9 (64 = the paper's; examples/cifar2/model.hpp)");
+  app.add_option("--width", cnn.width,
+                 "cnn: width w of the paper's ResNet-9 (64 = the paper's; examples/cifar2/model.hpp)");
   app.add_option("--batch", cnn.batch, "cnn: batch size");
   app.add_option("--data", cnn.data_dir, "cnn: CIFAR-10 binary directory (cats and dogs are used)");
   CLI11_PARSE(app, argc, argv);
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<bench::Workload> w = model == "grokking" ? bench::grokking_workload(grok) : bench::cnn_workload(cnn);
   const double s = bench::best_seconds_per_call([&] { w->step(); }, warmup, steps, reps);
   const std::string config = model == "grokking" ? fmt::format("p={}, batch {}", grok.p, grok.n_train)
-                                                  : fmt::format("width {}, batch {}", cnn.width, cnn.batch);
+                                                 : fmt::format("width {}, batch {}", cnn.width, cnn.batch);
   std::cout << fmt::format(
       "{{\"impl\": \"pathgrad\", \"model\": \"{}\", \"config\": \"{}\", \"threads\": {}, \"parameters\": {}, "
       "\"step_ms\": {:.3f}, \"steps_per_s\": {:.4f}, \"machine\": \"{}\"}}\n",

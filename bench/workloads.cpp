@@ -69,22 +69,23 @@ explaind::ProbeSet image_probes(const char* name, const nn::data::ImageSet& set,
 }  // namespace
 
 std::unique_ptr<Workload> cnn_workload(const CnnSpec& spec) {
-  const nn::data::ImageSplits cifar = nn::data::load_cifar10(spec.data_dir, nn::data::ImageOptions().classes({3, 5}).normalize(true));
+  const nn::data::ImageSplits cifar =
+      nn::data::load_cifar10(spec.data_dir, nn::data::ImageOptions().classes({3, 5}).normalize(true));
   const int64_t n = spec.n_train > 0 ? std::min(spec.n_train, cifar.train.size()) : cifar.train.size();
   auto w = std::make_unique<Workload>();
   w->name = "cnn";
-  w->description = fmt::format("the paper's ResNet-9 (no batch norm, no bias), width {}, batch {}, {} training images, SGD + momentum",
-                               spec.width, spec.batch, n);
+  w->description = fmt::format(
+      "the paper's ResNet-9 (no batch norm, no bias), width {}, batch {}, {} training images, SGD + momentum",
+      spec.width, spec.batch, n);
   w->make_model = [width = spec.width] { return std::make_shared<cifar2::ResNet9>(width); };
   nn::manual_seed(0);
   w->model = w->make_model();
   w->optimizer = std::make_unique<optim::SGD>(
-      w->model->named_parameters(),
-      optim::SGDOptions(spec.lr).momentum(spec.momentum).weight_decay(spec.weight_decay));
+      w->model->named_parameters(), optim::SGDOptions(spec.lr).momentum(spec.momentum).weight_decay(spec.weight_decay));
   w->train_set = std::make_unique<nn::data::TensorDataset>(kernel::narrow(cifar.train.images, 0, 0, n).contiguous(),
-                                                       kernel::narrow(cifar.train.labels, 0, 0, n).contiguous());
-  w->loader = std::make_unique<nn::data::DataLoader>(*w->train_set,
-                                                 nn::data::DataLoaderOptions(spec.batch).shuffle(spec.shuffle).seed(1));
+                                                           kernel::narrow(cifar.train.labels, 0, 0, n).contiguous());
+  w->loader = std::make_unique<nn::data::DataLoader>(
+      *w->train_set, nn::data::DataLoaderOptions(spec.batch).shuffle(spec.shuffle).seed(1));
   if (spec.epochs > 0) w->optimizer->set_schedule(optim::triangle_lr(w->loader->batches_per_epoch(), spec.epochs));
   const int64_t probes = std::min(spec.probes, cifar.test.size());
   const int64_t sample = std::min(spec.sample_probes, probes);

@@ -20,21 +20,21 @@ namespace pathgrad::bench {
 
 struct GrokkingSpec {
   int64_t p = 113;
-  int64_t n_train = 4000;       // full batch
+  int64_t n_train = 4000;  // full batch
   int64_t n_val = 2000;
-  int64_t val_probes = 512;     // probes on the label's log-probability ...
-  int64_t sample_probes = 32;   // ... of which the first are sample-level
+  int64_t val_probes = 512;              // probes on the label's log-probability ...
+  int64_t sample_probes = 32;            // ... of which the first are sample-level
   double lr = 1e-3, weight_decay = 4.0;  // the example's AdamW (betas 0.9, 0.98)
 };
 
 struct CnnSpec {
-  int64_t width = 16;           // the paper's ResNet-9 at width w (the paper: 64)
+  int64_t width = 16;  // the paper's ResNet-9 at width w (the paper: 64)
   int64_t batch = 128;
-  int64_t n_train = 0;          // 0: all 10,000 training images
-  int64_t probes = 512;         // test images probed on the label's log-probability ...
-  int64_t sample_probes = 32;   // ... of which the first are sample-level
+  int64_t n_train = 0;         // 0: all 10,000 training images
+  int64_t probes = 512;        // test images probed on the label's log-probability ...
+  int64_t sample_probes = 32;  // ... of which the first are sample-level
   double lr = 0.01, momentum = 0.9, weight_decay = 5e-4;
-  int64_t epochs = 0;           // > 0: the CIFAR triangle lr schedule over that many epochs (peak at 5)
+  int64_t epochs = 0;  // > 0: the CIFAR triangle lr schedule over that many epochs (peak at 5)
   bool shuffle = true;
   std::string data_dir = "../shared/data/cifar10-catdog-bin";
 };

@@ -75,8 +75,10 @@ ResolvedComponent resolve(const Component& c, const ParamLayout& layout) {
   // Merge adjacent ranges (fewer, larger products later).
   std::vector<std::pair<int64_t, int64_t>> merged;
   for (const auto& rg : r.ranges) {
-    if (!merged.empty() && merged.back().second == rg.first) merged.back().second = rg.second;
-    else merged.push_back(rg);
+    if (!merged.empty() && merged.back().second == rg.first)
+      merged.back().second = rg.second;
+    else
+      merged.push_back(rg);
   }
   r.ranges = std::move(merged);
   return r;

@@ -34,9 +34,9 @@ std::vector<Component> default_components(const ParamLayout& layout);
 struct ResolvedComponent {
   std::string name;
   std::vector<std::pair<int64_t, int64_t>> ranges;  // flat, sorted, disjoint
-  std::vector<int64_t> whole_params;                 // parameter indices used entirely
-  std::vector<std::pair<int64_t, Tensor>> slices;    // (parameter index, float64 mask of its shape)
-  int64_t size() const;                              // number of parameters covered
+  std::vector<int64_t> whole_params;                // parameter indices used entirely
+  std::vector<std::pair<int64_t, Tensor>> slices;   // (parameter index, float64 mask of its shape)
+  int64_t size() const;                             // number of parameters covered
 };
 
 // Validates (names exist, dims/ranges in bounds, no part listed twice) and resolves.

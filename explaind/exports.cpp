@@ -4,9 +4,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <stdexcept>
-
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "tensor/atomic_file.hpp"
 #include "tensor/json_file.hpp"
@@ -41,16 +40,16 @@ Summary summarize(const PathKernel& k) {
   // Marginals: per-tensor components (+ residual) and samples (+ decay + residual) must both
   // add up to the total change of every probe scalar.
   const int64_t n = k.layout().count();
-  const Tensor per_tensor = K::add(K::sum(K::narrow(k.component_data(), 1, 0, n), {1}),
-                                   K::sum(K::narrow(k.component_decay(), 1, 0, n), {1}));
+  const Tensor per_tensor =
+      K::add(K::sum(K::narrow(k.component_data(), 1, 0, n), {1}), K::sum(K::narrow(k.component_decay(), 1, 0, n), {1}));
   s.marginal_mismatch = max_abs(K::sub(K::add(per_tensor, k.residual_sum()), total)) / scale;
   if (k.sample_data().defined()) {
     std::vector<int64_t> rows;
     for (int64_t m = 0; m < k.probes().size(); ++m)
       if (k.probes().labels()[m].sample_level) rows.push_back(m);
     const Tensor idx = Tensor::from_vector(rows, {static_cast<int64_t>(rows.size())});
-    const Tensor samples = K::add(K::add(K::sum(k.sample_data(), {1}), k.sample_level_decay()),
-                                  K::index_select(k.residual_sum(), 0, idx));
+    const Tensor samples =
+        K::add(K::add(K::sum(k.sample_data(), {1}), k.sample_level_decay()), K::index_select(k.residual_sum(), 0, idx));
     s.marginal_mismatch =
         std::max(s.marginal_mismatch, max_abs(K::sub(samples, K::index_select(total, 0, idx))) / scale);
   }
@@ -133,40 +132,46 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
     params.push_back({{"name", k.layout().name(p)}, {"shape", k.layout().shape(p)}, {"offset", k.layout().offset(p)}});
   json windows = json::array();
   for (const auto& [b, e] : k.windows()) windows.push_back({b, e});
-  const json manifest = {
-      {"format", "pathgrad-explaind/1"},
-      {"steps", k.steps()},
-      {"quadrature", k.config().options.rule().name},
-      {"adaptive", k.config().options.adaptive()},
-      {"tolerance", k.config().options.tolerance()},
-      {"axes",
-       {{"probe_scalar", probes},
-        {"sample_level_probe", sample_rows},
-        {"component", comps},
-        {"parameter", params},
-        {"window", windows},
-        {"training_sample", {{"count", k.config().options.per_sample() ? k.config().num_samples : 0},
+  const json manifest = {{"format", "pathgrad-explaind/1"},
+                         {"steps", k.steps()},
+                         {"quadrature", k.config().options.rule().name},
+                         {"adaptive", k.config().options.adaptive()},
+                         {"tolerance", k.config().options.tolerance()},
+                         {"axes",
+                          {{"probe_scalar", probes},
+                           {"sample_level_probe", sample_rows},
+                           {"component", comps},
+                           {"parameter", params},
+                           {"window", windows},
+                           {"training_sample",
+                            {{"count", k.config().options.per_sample() ? k.config().num_samples : 0},
                              {"ids", "training-set indices 0..count-1 (the data loader's batch.ids)"}}},
-        {"step", {{"count", k.steps()}}}}},
-      {"arrays", arrays}};
+                           {"step", {{"count", k.steps()}}}}},
+                         {"arrays", arrays}};
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
 
-  const json summary = {
-      {"steps", s.steps},
-      {"replica", {{"max_abs_error", s.replica_max_abs_error}, {"mean_abs_error", s.replica_mean_abs_error},
-                   {"output_scale", s.output_scale}, {"change_scale", s.change_scale},
-                   {"argmax_agreement", s.argmax_agreement},
-                   {"mean_kl", s.mean_kl}}},
-      {"residual", {{"max_per_step", s.residual_max}, {"max_abs_sum", s.residual_abs_sum_max}}},
-      {"marginal_mismatch", s.marginal_mismatch},
-      {"linear_form_mismatch", s.linear_form_mismatch},
-      {"cost_spent", {{"gradient_evaluations", s.gradient_evaluations}, {"deepest_refinement", s.deepest_refinement},
-                      {"tracking_seconds", s.tracking_seconds}}},
-      {"cost_estimate", {{"memory_bytes", cost.memory_bytes}, {"buffer_bytes", cost.buffer_bytes},
-                         {"nodes_per_step", cost.nodes_per_step},
-                         {"probe_gradients_per_step", cost.probe_gradients_per_step},
-                         {"sample_gradients_per_step", cost.sample_gradients_per_step},
-                         {"kernel_flops_per_step", cost.kernel_flops_per_step}}}};
+  const json summary = {{"steps", s.steps},
+                        {"replica",
+                         {{"max_abs_error", s.replica_max_abs_error},
+                          {"mean_abs_error", s.replica_mean_abs_error},
+                          {"output_scale", s.output_scale},
+                          {"change_scale", s.change_scale},
+                          {"argmax_agreement", s.argmax_agreement},
+                          {"mean_kl", s.mean_kl}}},
+                        {"residual", {{"max_per_step", s.residual_max}, {"max_abs_sum", s.residual_abs_sum_max}}},
+                        {"marginal_mismatch", s.marginal_mismatch},
+                        {"linear_form_mismatch", s.linear_form_mismatch},
+                        {"cost_spent",
+                         {{"gradient_evaluations", s.gradient_evaluations},
+                          {"deepest_refinement", s.deepest_refinement},
+                          {"tracking_seconds", s.tracking_seconds}}},
+                        {"cost_estimate",
+                         {{"memory_bytes", cost.memory_bytes},
+                          {"buffer_bytes", cost.buffer_bytes},
+                          {"nodes_per_step", cost.nodes_per_step},
+                          {"probe_gradients_per_step", cost.probe_gradients_per_step},
+                          {"sample_gradients_per_step", cost.sample_gradients_per_step},
+                          {"kernel_flops_per_step", cost.kernel_flops_per_step}}}};
   write_file_atomically(dir + "/summary.json", summary.dump(1));
 }
 
@@ -179,7 +184,8 @@ Summary read_summary(const std::string& dir) {
       if (!v.is_number()) throw std::runtime_error("not a number");
       return v.get<double>();
     } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("{}: field '{}{}{}': {}", path, section, section[0] ? "." : "", field, e.what()));
+      throw std::runtime_error(
+          fmt::format("{}: field '{}{}{}': {}", path, section, section[0] ? "." : "", field, e.what()));
     }
   };
   Summary s;

@@ -22,7 +22,8 @@ ParamLayout::ParamLayout(const NamedTensors& params) {
 int64_t ParamLayout::index(const std::string& name) const {
   for (size_t i = 0; i < names_.size(); ++i)
     if (names_[i] == name) return static_cast<int64_t>(i);
-  throw std::invalid_argument(fmt::format("no parameter named '{}'; the parameters are: {}", name, fmt::join(names_, ", ")));
+  throw std::invalid_argument(
+      fmt::format("no parameter named '{}'; the parameters are: {}", name, fmt::join(names_, ", ")));
 }
 
 Tensor ParamLayout::flatten(const NamedTensors& params) const {

@@ -14,7 +14,7 @@ class ParamLayout {
   ParamLayout() = default;
   explicit ParamLayout(const NamedTensors& params);
 
-  int64_t size() const { return total_; }                 // P
+  int64_t size() const { return total_; }  // P
   int64_t count() const { return static_cast<int64_t>(names_.size()); }
   const std::string& name(int64_t i) const { return names_[i]; }
   const Shape& shape(int64_t i) const { return shapes_[i]; }

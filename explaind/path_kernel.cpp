@@ -4,13 +4,12 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 
@@ -18,8 +17,8 @@
 #include "autograd/path_point.hpp"
 #include "explaind/sample_exchange.hpp"
 #include "tensor/json_file.hpp"
-#include "tensor/safetensors.hpp"
 #include "tensor/kernels.hpp"
+#include "tensor/safetensors.hpp"
 
 namespace pathgrad::explaind {
 namespace K = kernel;
@@ -64,15 +63,18 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
       layout_(eval_params_),
       config_(std::move(config)) {
   if (config_.options.output_dir().empty()) throw std::invalid_argument("PathKernel: an output directory is required");
-  if (config_.options.window() < 1) throw std::invalid_argument(fmt::format("PathKernel: window of {} steps", config_.options.window()));
+  if (config_.options.window() < 1)
+    throw std::invalid_argument(fmt::format("PathKernel: window of {} steps", config_.options.window()));
   for (size_t i = 0; i < config_.options.window_edges().size(); ++i)
     if (config_.options.window_edges()[i] <= (i ? config_.options.window_edges()[i - 1] : 0))
       throw std::invalid_argument("PathKernel: window edges must be positive and increasing");
   if (!(config_.options.tolerance() > 0)) throw std::invalid_argument("PathKernel: the tolerance must be positive");
   if (config_.options.pieces() < 1 || config_.options.pieces() > 4096)
-    throw std::invalid_argument(fmt::format("PathKernel: {} initial pieces per step, outside [1, 4096]", config_.options.pieces()));
+    throw std::invalid_argument(
+        fmt::format("PathKernel: {} initial pieces per step, outside [1, 4096]", config_.options.pieces()));
   if (config_.options.max_depth() < 0 || config_.options.max_depth() > 30)
-    throw std::invalid_argument(fmt::format("PathKernel: refinement depth {} outside [0, 30]", config_.options.max_depth()));
+    throw std::invalid_argument(
+        fmt::format("PathKernel: refinement depth {} outside [0, 30]", config_.options.max_depth()));
   for (const Component& c : components) components_.push_back(resolve(c, layout_));
   for (size_t c = 0; c < components_.size(); ++c)
     for (size_t j = 0; j < components_[c].slices.size(); ++j)
@@ -93,7 +95,8 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
   const int64_t C = static_cast<int64_t>(components_.size());
   for (Tensor* t : {&data_total_, &decay_total_, &residual_sum_, &residual_abs_, &residual_max_})
     *t = Tensor::zeros({M}, DType::Float64);
-  for (Tensor* t : {&unit_data_, &unit_decay_, &window_data_, &window_decay_}) *t = Tensor::zeros({M, U}, DType::Float64);
+  for (Tensor* t : {&unit_data_, &unit_decay_, &window_data_, &window_decay_})
+    *t = Tensor::zeros({M, U}, DType::Float64);
   const std::string dir = config_.options.output_dir() + "/";
   step_stream_ = RowStream(dir + "step_influence.npy", {M}, config_.resume());
   residual_stream_ = RowStream(dir + "residuals.npy", {M}, config_.resume());
@@ -103,7 +106,8 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
   const bool detailed = config_.options.per_sample() || config_.parameter_wise;
   const int64_t Ms = probes_.sample_level_size();
   if (detailed && Ms == 0)
-    throw std::invalid_argument("PathKernel: the sample level and the parameter-wise influence need a probe set marked sample_level");
+    throw std::invalid_argument(
+        "PathKernel: the sample level and the parameter-wise influence need a probe set marked sample_level");
   if (detailed)
     for (int64_t m = 0; m < M; ++m)
       if (probes_.labels()[m].sample_level) sample_rows_.push_back(m);
@@ -346,7 +350,8 @@ PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& delt
   KinkRecorder recorded;
   const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(end_input, {E}));  // [E, K]
   Ends out{K::index_select(values, 0, Tensor::from_vector(piece_a, {n})).contiguous(),
-           K::index_select(values, 0, Tensor::from_vector(piece_b, {n})).contiguous(), {}};
+           K::index_select(values, 0, Tensor::from_vector(piece_b, {n})).contiguous(),
+           {}};
   if (!config_.options.active_fractions()) return out;
   std::vector<int64_t> row_a, row_b;
   for (int64_t p : row_piece) {
@@ -393,7 +398,8 @@ NodeRows node_rows(const QuadratureRule& rule, const std::vector<PathKernel::Pie
 }  // namespace
 
 int64_t PathKernel::pieces_per_chunk() const {
-  return std::max<int64_t>(1, config_.options.probe_chunk_size() / static_cast<int64_t>(config_.options.rule().nodes.size()));
+  return std::max<int64_t>(
+      1, config_.options.probe_chunk_size() / static_cast<int64_t>(config_.options.rule().nodes.size()));
 }
 
 PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<Piece>& pieces,
@@ -412,7 +418,9 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
     const NodeRows rows = node_rows(config_.options.rule(), chunk, dtype);
     const int64_t c = static_cast<int64_t>(rows.input.size()), np = static_cast<int64_t>(chunk.size());
     evaluations_ += c;
-    const Ends ends = config_.options.adaptive() || config_.options.active_fractions() ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
+    const Ends ends = config_.options.adaptive() || config_.options.active_fractions()
+                          ? ends_of(set, deltas, chunk, rows.piece)
+                          : Ends{};
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
     ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
     const std::vector<Tensor> dots =
@@ -476,7 +484,8 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
   const int64_t nodes = static_cast<int64_t>(config_.options.rule().nodes.size());
   // The result [inputs, K, P] of a chunk stays near 64 MB.
   const int64_t max_inputs = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, slots * layout_.size()));
-  for (const std::vector<int64_t>& chunk_inputs : input_chunks(of_input, nodes, max_inputs, config_.options.probe_chunk_size())) {
+  for (const std::vector<int64_t>& chunk_inputs :
+       input_chunks(of_input, nodes, max_inputs, config_.options.probe_chunk_size())) {
     const int64_t per_input = nodes * static_cast<int64_t>(of_input[chunk_inputs.back()].size());
     std::vector<Piece> chunk;
     NodeRows rows;
@@ -496,9 +505,9 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
     const Ends ends = config_.options.active_fractions() ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
     ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
-    const Tensor g = probes_.row_gradients(set, forward_, loss_, eval_params_, layout_,
-                                           Tensor::from_vector(rows.input, {c}),
-                                           Tensor::from_vector(rows.w, {c}, dtype), per_input);  // [inputs, K, P]
+    const Tensor g =
+        probes_.row_gradients(set, forward_, loss_, eval_params_, layout_, Tensor::from_vector(rows.input, {c}),
+                              Tensor::from_vector(rows.w, {c}, dtype), per_input);  // [inputs, K, P]
     for (size_t i = 0; i < chunk_inputs.size(); ++i)
       K::add_(K::narrow(phi, 0, sample_first + chunk_inputs[i] * slots, slots),
               K::squeeze(K::narrow(g, 0, static_cast<int64_t>(i), 1), 0));
@@ -525,7 +534,8 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
   const Edges edges = kink_edges(set, deltas);
   std::vector<Piece> pieces;
   for (size_t j = 0; j < edges.size(); ++j)
-    for (size_t e = 0; e + 1 < edges[j].size(); ++e) pieces.push_back({static_cast<int64_t>(j), edges[j][e], edges[j][e + 1]});
+    for (size_t e = 0; e + 1 < edges[j].size(); ++e)
+      pieces.push_back({static_cast<int64_t>(j), edges[j][e], edges[j][e + 1]});
   const bool full_gradients = out.phi.defined() && probes_.first_sample_row(set) >= 0;
   if (full_gradients && !config_.options.adaptive()) {
     add_full_gradients(set, pieces, deltas, out.phi);
@@ -567,7 +577,8 @@ std::vector<bool> PathKernel::to_refine(size_t set, const Tensor& f_change, cons
     const Piece& pc = active.pieces[p];
     bool above = false, local_above = false;
     for (int64_t k = 0; k < slots; ++k) {
-      above |= !(std::abs(f_change.at({first + pc.input * slots + k}) + residual[pc.input * slots + k]) <= config_.options.tolerance());
+      above |= !(std::abs(f_change.at({first + pc.input * slots + k}) + residual[pc.input * slots + k]) <=
+                 config_.options.tolerance());
       local_above |= !(std::abs(active.dots.local.at({p, k})) <= config_.options.tolerance() * (pc.b - pc.a));
     }
     refine.push_back(above && local_above);
@@ -600,7 +611,8 @@ PathKernel::Pieces PathKernel::refined(size_t set, const std::vector<Tensor>& de
     bool ok = config_.options.extrapolate() && halves_of[i].size() == 2;
     for (int64_t k = 0; ok && k < slots; ++k) {
       const double local = (4 * (more.local.at({halves_of[i][0], k}) + more.local.at({halves_of[i][1], k})) -
-                            active.dots.local.at({parents[i], k})) / 3;
+                            active.dots.local.at({parents[i], k})) /
+                           3;
       ok = std::abs(local) <= config_.options.tolerance() * (rejected[i].b - rejected[i].a);
     }
     if (ok) accepted.push_back(static_cast<int64_t>(i));
@@ -608,7 +620,8 @@ PathKernel::Pieces PathKernel::refined(size_t set, const std::vector<Tensor>& de
   }
   auto rows = [](const PieceDots& d, const std::vector<int64_t>& idx, double scale) {
     const Tensor i = index_tensor(idx);
-    return PieceDots{K::mul_scalar(K::index_select(d.data, 0, i), scale), K::mul_scalar(K::index_select(d.decay, 0, i), scale),
+    return PieceDots{K::mul_scalar(K::index_select(d.data, 0, i), scale),
+                     K::mul_scalar(K::index_select(d.decay, 0, i), scale),
                      K::mul_scalar(K::index_select(d.local, 0, i), scale)};
   };
   auto append = [](Pieces& to, std::vector<Piece> pieces, const PieceDots& d) {
@@ -629,10 +642,12 @@ PathKernel::Pieces PathKernel::refined(size_t set, const std::vector<Tensor>& de
       combination.push_back(halves[h]);
       combination.back().weight = 4.0 / 3;
     }
-    const PieceDots from_parents = rows(active.dots, accepted_parents, -1.0 / 3), from_halves = rows(more, accepted_halves, 4.0 / 3);
-    append(done, combination, PieceDots{K::cat({from_parents.data, from_halves.data}, 0),
-                                        K::cat({from_parents.decay, from_halves.decay}, 0),
-                                        K::cat({from_parents.local, from_halves.local}, 0)});
+    const PieceDots from_parents = rows(active.dots, accepted_parents, -1.0 / 3),
+                    from_halves = rows(more, accepted_halves, 4.0 / 3);
+    append(
+        done, combination,
+        PieceDots{K::cat({from_parents.data, from_halves.data}, 0), K::cat({from_parents.decay, from_halves.decay}, 0),
+                  K::cat({from_parents.local, from_halves.local}, 0)});
   }
   Pieces next{{}, rows(active.dots, keep, 1.0)};
   for (int64_t p : keep) next.pieces.push_back(active.pieces[p]);
@@ -724,8 +739,10 @@ Tensor PathKernel::accumulate(const StepDots& dots, const Tensor& f_change, cons
   K::add_(residual_sum_, residual);
   K::add_(residual_abs_, K::abs(residual));
   residual_max_ = K::maximum(residual_max_, K::abs(residual));
-  for (auto [acc, part] : {std::pair{&unit_data_, &dots.data}, {&unit_decay_, &dots.decay},
-                           {&window_data_, &dots.data}, {&window_decay_, &dots.decay}})
+  for (auto [acc, part] : {std::pair{&unit_data_, &dots.data},
+                           {&unit_decay_, &dots.decay},
+                           {&window_data_, &dots.data},
+                           {&window_decay_, &dots.decay}})
     K::add_(*acc, *part);
   step_stream_.append(total);
   residual_stream_.append(residual);
@@ -759,8 +776,9 @@ void PathKernel::account_samples(const StepRecord& r, const Tensor& phi, const T
 }
 
 Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
-  const SampleShares shares =
-      config_.options.communicator() ? sharded_sample_step(*config_.options.communicator(), *shard_, r, phi, phi.size(0)) : shard_->step(r, phi);
+  const SampleShares shares = config_.options.communicator()
+                                  ? sharded_sample_step(*config_.options.communicator(), *shard_, r, phi, phi.size(0))
+                                  : shard_->step(r, phi);
   K::add_(sample_total_, shares.total);
   K::add_(sample_window_, shares.total);
   if (shares.components.defined()) K::add_(sample_comp_, shares.components);
@@ -771,7 +789,8 @@ Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {
 
 bool PathKernel::window_ends_after(int64_t steps) const {
   if (config_.options.window_edges().empty()) return steps - window_begin_ == config_.options.window();
-  return std::find(config_.options.window_edges().begin(), config_.options.window_edges().end(), steps) != config_.options.window_edges().end();
+  return std::find(config_.options.window_edges().begin(), config_.options.window_edges().end(), steps) !=
+         config_.options.window_edges().end();
 }
 
 void PathKernel::close_window() {
@@ -803,12 +822,15 @@ void PathKernel::finish(const Tensor& theta_final) {
 
 std::vector<std::pair<std::string, Tensor*>> PathKernel::state_tensors() {
   std::vector<std::pair<std::string, Tensor*>> all = {
-      {"f_initial", &f_initial_},       {"f_current", &f_current_},         {"data_total", &data_total_},
-      {"decay_total", &decay_total_},   {"residual_sum", &residual_sum_},   {"residual_abs", &residual_abs_},
-      {"residual_max", &residual_max_}, {"unit_data", &unit_data_},         {"unit_decay", &unit_decay_},
-      {"window_data", &window_data_},   {"window_decay", &window_decay_},   {"sample_total", &sample_total_},
-      {"sample_window", &sample_window_}, {"sample_comp", &sample_comp_},   {"param_total", &param_total_},
-      {"param_decay_total", &param_decay_total_}, {"param_window", &param_window_}, {"sample_decay", &sample_decay_}};
+      {"f_initial", &f_initial_},         {"f_current", &f_current_},
+      {"data_total", &data_total_},       {"decay_total", &decay_total_},
+      {"residual_sum", &residual_sum_},   {"residual_abs", &residual_abs_},
+      {"residual_max", &residual_max_},   {"unit_data", &unit_data_},
+      {"unit_decay", &unit_decay_},       {"window_data", &window_data_},
+      {"window_decay", &window_decay_},   {"sample_total", &sample_total_},
+      {"sample_window", &sample_window_}, {"sample_comp", &sample_comp_},
+      {"param_total", &param_total_},     {"param_decay_total", &param_decay_total_},
+      {"param_window", &param_window_},   {"sample_decay", &sample_decay_}};
   std::vector<std::pair<std::string, Tensor*>> defined;
   for (auto& e : all)
     if (e.second->defined()) defined.push_back(e);
@@ -828,8 +850,12 @@ void PathKernel::save_state(const std::string& dir) {
   if (steps_ == 0) throw std::logic_error("PathKernel::save_state: no step has been accounted for yet");
   NamedTensors tensors;
   for (const auto& [name, t] : state_tensors()) tensors.emplace_back(name, *t);
-  nlohmann::json meta = {{"steps", steps_},       {"evaluations", evaluations_}, {"deepest", deepest_},
-                         {"worst_mismatch", worst_mismatch_}, {"window_begin", window_begin_}, {"windows", windows_}};
+  nlohmann::json meta = {{"steps", steps_},
+                         {"evaluations", evaluations_},
+                         {"deepest", deepest_},
+                         {"worst_mismatch", worst_mismatch_},
+                         {"window_begin", window_begin_},
+                         {"windows", windows_}};
   for (const auto& [name, s] : streams()) {
     s->flush();
     if (s->active()) meta["stream_rows"][name] = s->rows();
@@ -872,15 +898,17 @@ std::map<std::string, Tensor> PathKernel::expect_state_tensors(const NamedTensor
   for (const auto& [name, want] : expected) {
     auto f = found.find(name);
     if (f == found.end())
-      throw std::runtime_error(fmt::format("{}: missing '{}': the tracker's configuration differs from the saved one", path, name));
+      throw std::runtime_error(
+          fmt::format("{}: missing '{}': the tracker's configuration differs from the saved one", path, name));
     if (f->second.shape() != want.first || f->second.dtype() != want.second)
-      throw std::runtime_error(fmt::format("{}: '{}' is {} {} in the file, expected {} {}: the configuration differs", path,
-                                           name, dtype_name(f->second.dtype()), shape_str(f->second.shape()),
+      throw std::runtime_error(fmt::format("{}: '{}' is {} {} in the file, expected {} {}: the configuration differs",
+                                           path, name, dtype_name(f->second.dtype()), shape_str(f->second.shape()),
                                            dtype_name(want.second), shape_str(want.first)));
   }
   for (const auto& [name, t] : found)
     if (!expected.count(name))
-      throw std::runtime_error(fmt::format("{}: unexpected tensor '{}': the tracker's configuration differs from the saved one", path, name));
+      throw std::runtime_error(fmt::format(
+          "{}: unexpected tensor '{}': the tracker's configuration differs from the saved one", path, name));
   return found;
 }
 
@@ -896,12 +924,15 @@ PathKernel::SavedCounters PathKernel::read_counters(const nlohmann::json& meta, 
     const nlohmann::json& windows = meta.at("windows");
     if (!windows.is_array()) throw std::invalid_argument("field 'windows' must be an array of [begin, end] pairs");
     for (const nlohmann::json& w : windows) {
-      if (!w.is_array() || w.size() != 2) throw std::invalid_argument("field 'windows' must be an array of [begin, end] pairs");
-      const int64_t begin = json_int(w[0], "windows", 0, c.window_begin), end = json_int(w[1], "windows", begin + 1, c.window_begin);
+      if (!w.is_array() || w.size() != 2)
+        throw std::invalid_argument("field 'windows' must be an array of [begin, end] pairs");
+      const int64_t begin = json_int(w[0], "windows", 0, c.window_begin),
+                    end = json_int(w[1], "windows", begin + 1, c.window_begin);
       c.windows.emplace_back(begin, end);
     }
     for (const auto& [name, s] : streams())
-      if (s->active()) c.stream_rows[name] = json_int(meta.at("stream_rows").at(name), "stream_rows." + name, 0, c.steps);
+      if (s->active())
+        c.stream_rows[name] = json_int(meta.at("stream_rows").at(name), "stream_rows." + name, 0, c.steps);
     return c;
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(fmt::format("{}: metadata 'pathgrad.tracker': {}", path, e.what()));
@@ -912,9 +943,12 @@ PathKernel::SavedCounters PathKernel::read_counters(const nlohmann::json& meta, 
 
 Tensor PathKernel::replica() const { return K::add(f_initial_, K::add(data_total_, decay_total_)); }
 
-
-Tensor PathKernel::component_data() const { return units_to_components(unit_data_, components_, slices_, layout_.count()); }
-Tensor PathKernel::component_decay() const { return units_to_components(unit_decay_, components_, slices_, layout_.count()); }
+Tensor PathKernel::component_data() const {
+  return units_to_components(unit_data_, components_, slices_, layout_.count());
+}
+Tensor PathKernel::component_decay() const {
+  return units_to_components(unit_decay_, components_, slices_, layout_.count());
+}
 Tensor PathKernel::sample_level_decay() const { return sample_decay_; }
 
 }  // namespace pathgrad::explaind

@@ -25,10 +25,9 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "autograd/active_fractions.hpp"
 #include "explaind/components.hpp"
@@ -102,21 +101,21 @@ class PathKernel {
   void finish(const Tensor& theta_final);
 
   // ---- results (float64) ----
-  Tensor initial_values() const { return f_initial_; }   // [M] F(θ_0)
-  Tensor final_values() const { return f_final_; }       // [M] F(θ_S), evaluated by finish()
-  Tensor replica() const;                                // [M] F(θ_0) + Σ_s φ̂_s·Δθ_s
-  Tensor data_total() const { return data_total_; }      // [M] Σ_s φ̂_s·(Δθ_s − R_s)
-  Tensor decay_total() const { return decay_total_; }    // [M] Σ_s φ̂_s·R_s
-  Tensor residual_sum() const { return residual_sum_; }  // [M] Σ_s ρ_s
-  Tensor residual_abs_sum() const { return residual_abs_; }  // [M] Σ_s |ρ_s|
-  Tensor residual_max() const { return residual_max_; }  // [M] max_s |ρ_s|
-  Tensor component_data() const;   // [M, C]
-  Tensor component_decay() const;  // [M, C]
-  Tensor sample_data() const { return sample_total_; }            // [M_s, N]
-  Tensor sample_component_data() const { return sample_comp_; }   // [C, M_s, N]
-  Tensor parameter_data() const { return param_total_; }          // [M_s, P]
-  Tensor parameter_decay() const { return param_decay_total_; }   // [M_s, P]
-  Tensor sample_level_decay() const;                              // [M_s] φ̂·R summed
+  Tensor initial_values() const { return f_initial_; }           // [M] F(θ_0)
+  Tensor final_values() const { return f_final_; }               // [M] F(θ_S), evaluated by finish()
+  Tensor replica() const;                                        // [M] F(θ_0) + Σ_s φ̂_s·Δθ_s
+  Tensor data_total() const { return data_total_; }              // [M] Σ_s φ̂_s·(Δθ_s − R_s)
+  Tensor decay_total() const { return decay_total_; }            // [M] Σ_s φ̂_s·R_s
+  Tensor residual_sum() const { return residual_sum_; }          // [M] Σ_s ρ_s
+  Tensor residual_abs_sum() const { return residual_abs_; }      // [M] Σ_s |ρ_s|
+  Tensor residual_max() const { return residual_max_; }          // [M] max_s |ρ_s|
+  Tensor component_data() const;                                 // [M, C]
+  Tensor component_decay() const;                                // [M, C]
+  Tensor sample_data() const { return sample_total_; }           // [M_s, N]
+  Tensor sample_component_data() const { return sample_comp_; }  // [C, M_s, N]
+  Tensor parameter_data() const { return param_total_; }         // [M_s, P]
+  Tensor parameter_decay() const { return param_decay_total_; }  // [M_s, P]
+  Tensor sample_level_decay() const;                             // [M_s] φ̂·R summed
   // Window boundaries [begin, end) of the windowed exports, in steps.
   const std::vector<std::pair<int64_t, int64_t>>& windows() const { return windows_; }
   // Probe-input gradient evaluations spent (rows of batched evaluations) and the deepest
@@ -244,8 +243,8 @@ class PathKernel {
   Tensor sample_total_, sample_window_, sample_comp_, param_total_, param_decay_total_, param_window_, sample_decay_;
   std::vector<int64_t> sample_rows_;  // probe-scalar index of each sample-level row
 
-  RowStream step_stream_, residual_stream_, comp_window_data_stream_, comp_window_decay_stream_,
-      sample_window_stream_, param_window_stream_;
+  RowStream step_stream_, residual_stream_, comp_window_data_stream_, comp_window_decay_stream_, sample_window_stream_,
+      param_window_stream_;
 };
 
 }  // namespace pathgrad::explaind

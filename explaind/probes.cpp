@@ -18,11 +18,16 @@ OutputWeighting OutputWeighting::loss() { return {Kind::Loss, -1, {}}; }
 
 std::string OutputWeighting::describe(int64_t slot) const {
   switch (kind) {
-    case Kind::Label: return "label";
-    case Kind::AllOutputs: return fmt::format("output {}", slot);
-    case Kind::Class: return fmt::format("class {}", cls);
-    case Kind::Custom: return "custom";
-    case Kind::Loss: return "loss";
+    case Kind::Label:
+      return "label";
+    case Kind::AllOutputs:
+      return fmt::format("output {}", slot);
+    case Kind::Class:
+      return fmt::format("class {}", cls);
+    case Kind::Custom:
+      return "custom";
+    case Kind::Loss:
+      return "loss";
   }
   return "?";
 }
@@ -43,8 +48,8 @@ ProbeScalars::ProbeScalars(std::vector<ProbeSet> sets, int64_t num_classes, int6
     for (const OutputWeighting& w : s.weightings) {
       needs_labels = needs_labels || w.kind == OutputWeighting::Kind::Label || w.kind == OutputWeighting::Kind::Loss;
       if (w.kind == OutputWeighting::Kind::Class && (w.cls < 0 || w.cls >= num_classes))
-        throw std::invalid_argument(fmt::format("probe set '{}': class {} outside the model's {} outputs", s.name,
-                                                w.cls, num_classes));
+        throw std::invalid_argument(
+            fmt::format("probe set '{}': class {} outside the model's {} outputs", s.name, w.cls, num_classes));
       if (w.kind == OutputWeighting::Kind::Custom && static_cast<int64_t>(w.weights.size()) != num_classes)
         throw std::invalid_argument(fmt::format("probe set '{}': custom weighting has {} weights for {} outputs",
                                                 s.name, w.weights.size(), num_classes));
@@ -64,7 +69,8 @@ ProbeScalars::ProbeScalars(std::vector<ProbeSet> sets, int64_t num_classes, int6
     first_scalar_.push_back(total_);
     first_sample_row_.push_back(s.sample_level ? sample_level_size() : -1);
     for (int64_t j = 0; j < m; ++j)
-      for (const Slot& slot : sl) labels_.push_back({s.name, s.ids[j], slot.weighting->describe(slot.index), s.sample_level});
+      for (const Slot& slot : sl)
+        labels_.push_back({s.name, s.ids[j], slot.weighting->describe(slot.index), s.sample_level});
     total_ += m * static_cast<int64_t>(sl.size());
   }
 }
@@ -90,18 +96,21 @@ namespace {
 // F for one slot: [m] from outputs [m, C].
 Tensor slot_value(const OutputWeighting& w, int64_t index, const Tensor& out, const Tensor& y, const LossFn& loss) {
   switch (w.kind) {
-    case OutputWeighting::Kind::Label: return reshape(gather(out, 1, kernel::unsqueeze(y, 1)), {out.size(0)});
+    case OutputWeighting::Kind::Label:
+      return reshape(gather(out, 1, kernel::unsqueeze(y, 1)), {out.size(0)});
     case OutputWeighting::Kind::AllOutputs:
-    case OutputWeighting::Kind::Class: return select(out, 1, index);
+    case OutputWeighting::Kind::Class:
+      return select(out, 1, index);
     case OutputWeighting::Kind::Custom:
       return matmul(out, Tensor::from_vector(w.weights, {static_cast<int64_t>(w.weights.size())}, out.dtype()));
     case OutputWeighting::Kind::Loss: {
       if (!loss) throw std::invalid_argument("probes: the loss weighting needs the tracker's loss function");
       Tensor l = loss(out, y);
       if (l.shape() != Shape{out.size(0)})
-        throw std::invalid_argument(fmt::format("probes: the loss function returned {} for {} inputs; it must return "
-                                                "one loss per sample (no reduction)",
-                                                shape_str(l.shape()), out.size(0)));
+        throw std::invalid_argument(
+            fmt::format("probes: the loss function returned {} for {} inputs; it must return "
+                        "one loss per sample (no reduction)",
+                        shape_str(l.shape()), out.size(0)));
       return l;
     }
   }
@@ -147,7 +156,8 @@ Tensor ProbeScalars::values(const ForwardFn& forward, const LossFn& loss) const 
     for (int64_t j0 = 0; j0 < m; j0 += chunk_) {
       const int64_t n = std::min(chunk_, m - j0);
       const Tensor ids = kernel::narrow(Tensor::arange(m, DType::Int64), 0, j0, n);
-      kernel::narrow(result, 0, first_scalar_[set] + j0 * k, n * k).copy_(kernel::reshape(row_values(set, forward, loss, ids), {-1}));
+      kernel::narrow(result, 0, first_scalar_[set] + j0 * k, n * k)
+          .copy_(kernel::reshape(row_values(set, forward, loss, ids), {-1}));
     }
   }
   return result;
@@ -155,13 +165,15 @@ Tensor ProbeScalars::values(const ForwardFn& forward, const LossFn& loss) const 
 
 std::vector<Tensor> ProbeScalars::row_dots(size_t set, const ForwardFn& forward, const LossFn& loss,
                                            const NamedTensors& params,
-                                           const std::vector<std::vector<Tensor>>& directions, const Tensor& ids) const {
+                                           const std::vector<std::vector<Tensor>>& directions,
+                                           const Tensor& ids) const {
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : params) leaves.push_back(p);
   const int64_t R = ids.numel(), K = num_slots(set);
   const std::vector<Tensor> f = row_scalars(set, forward, loss, ids);
   std::vector<Tensor> out;
-  for (const auto& dirs : directions) out.push_back(Tensor::zeros({R, K, static_cast<int64_t>(dirs.size())}, DType::Float64));
+  for (const auto& dirs : directions)
+    out.push_back(Tensor::zeros({R, K, static_cast<int64_t>(dirs.size())}, DType::Float64));
   for (int64_t k = 0; k < K; ++k) {
     const std::vector<Tensor> r = per_sample_grad_dot(f[k], leaves, directions, Tensor(), k + 1 < K);
     for (size_t p = 0; p < leaves.size(); ++p) kernel::squeeze(kernel::narrow(out[p], 1, k, 1), 1).copy_(r[p]);

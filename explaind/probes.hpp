@@ -27,18 +27,18 @@ struct OutputWeighting {
   static OutputWeighting all_outputs();  // every output: C scalars per input
   static OutputWeighting of_class(int64_t c);
   static OutputWeighting custom(std::vector<double> w);
-  static OutputWeighting loss();         // the per-sample training loss at the label
+  static OutputWeighting loss();  // the per-sample training loss at the label
   // "label", "class 3", "output 3" (one of all_outputs), "custom", "loss"
   std::string describe(int64_t slot = 0) const;
 };
 
 struct ProbeSet {
-  std::string name;                          // "validation", "train", ...
-  Tensor x;                                  // [M_in, ...] model inputs
-  Tensor y;                                  // int64 [M_in] labels (for label and loss weightings)
-  std::vector<int64_t> ids;                  // identifiers in exports (default 0..M_in-1)
-  std::vector<OutputWeighting> weightings;   // default: {label()} when y is given
-  bool sample_level = false;                 // include in the sample-wise (data) influence
+  std::string name;                         // "validation", "train", ...
+  Tensor x;                                 // [M_in, ...] model inputs
+  Tensor y;                                 // int64 [M_in] labels (for label and loss weightings)
+  std::vector<int64_t> ids;                 // identifiers in exports (default 0..M_in-1)
+  std::vector<OutputWeighting> weightings;  // default: {label()} when y is given
+  bool sample_level = false;                // include in the sample-wise (data) influence
 };
 
 // The M probe scalars of a list of probe sets, in order: set by set, input by input, slot by
@@ -49,8 +49,8 @@ class ProbeScalars {
   // Validates every set (shapes, labels in range, weights' length) against `num_classes`.
   ProbeScalars(std::vector<ProbeSet> sets, int64_t num_classes, int64_t chunk_size = 512);
 
-  int64_t size() const { return total_; }           // M
-  int64_t sample_level_size() const;                // probe scalars of sample-level sets
+  int64_t size() const { return total_; }  // M
+  int64_t sample_level_size() const;       // probe scalars of sample-level sets
   int64_t num_classes() const { return num_classes_; }
   const std::vector<ProbeSet>& sets() const { return sets_; }
   struct Label {
@@ -68,8 +68,8 @@ class ProbeScalars {
   // at their own path points by holding a PathPointGuard (autograd/path_point.hpp) ----
   int64_t num_inputs(size_t set) const { return sets_[set].x.size(0); }
   int64_t num_slots(size_t set) const { return static_cast<int64_t>(slots(sets_[set]).size()); }
-  int64_t first_scalar(size_t set) const { return first_scalar_[set]; }            // row of input 0, slot 0 in [M]
-  int64_t first_sample_row(size_t set) const { return first_sample_row_[set]; }    // in [M_s], or -1
+  int64_t first_scalar(size_t set) const { return first_scalar_[set]; }          // row of input 0, slot 0 in [M]
+  int64_t first_sample_row(size_t set) const { return first_sample_row_[set]; }  // in [M_s], or -1
   // The model's outputs for inputs `ids` (int64 [R]) of a set: [R, C] (graph recorded).
   Tensor row_outputs(size_t set, const ForwardFn& forward, const Tensor& ids) const;
   // F of every slot: float64 [R, K]. No graph is recorded.
@@ -82,7 +82,8 @@ class ProbeScalars {
   // float64 [R / n, K, P] in `layout` (per_sample_grad, which sums a group's rows in its per-sample
   // rules: [R, K, P] is never formed). seeds: [R] in the parameters' dtype.
   Tensor row_gradients(size_t set, const ForwardFn& forward, const LossFn& loss, const NamedTensors& params,
-                       const ParamLayout& layout, const Tensor& ids, const Tensor& seeds, int64_t rows_per_sample) const;
+                       const ParamLayout& layout, const Tensor& ids, const Tensor& seeds,
+                       int64_t rows_per_sample) const;
 
  private:
   struct Slot {

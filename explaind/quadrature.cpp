@@ -34,9 +34,7 @@ QuadratureRule from_symmetric(std::string name, std::vector<double> x, std::vect
 
 }  // namespace
 
-bool QuadratureRule::has_endpoints() const {
-  return !nodes.empty() && nodes.front() == 0.0 && nodes.back() == 1.0;
-}
+bool QuadratureRule::has_endpoints() const { return !nodes.empty() && nodes.front() == 0.0 && nodes.back() == 1.0; }
 
 QuadratureRule QuadratureRule::on(double a, double b) const {
   QuadratureRule r = *this;

@@ -21,7 +21,7 @@ struct QuadratureRule {
   QuadratureRule on(double a, double b) const;
 };
 
-QuadratureRule midpoint(int n);        // n equal cells, one node at each cell's centre
+QuadratureRule midpoint(int n);  // n equal cells, one node at each cell's centre
 QuadratureRule trapezoid();
 QuadratureRule simpson();
 QuadratureRule gauss_legendre(int n);  // n >= 1

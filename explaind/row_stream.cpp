@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,8 +50,8 @@ RowStream::~RowStream() {
 void RowStream::append(const Tensor& row) {
   if (!file_) throw std::logic_error("RowStream: append after finish for " + path_);
   if (row.shape() != row_shape_)
-    throw std::invalid_argument(fmt::format("RowStream {}: row {} expected {}", path_, shape_str(row.shape()),
-                                            shape_str(row_shape_)));
+    throw std::invalid_argument(
+        fmt::format("RowStream {}: row {} expected {}", path_, shape_str(row.shape()), shape_str(row_shape_)));
   const Tensor r = row.to(DType::Float64).contiguous();
   const size_t n = static_cast<size_t>(r.numel());
   if (std::fwrite(r.data<double>(), sizeof(double), n, file_) != n)
@@ -72,8 +71,8 @@ std::string rows_of_finished(const std::string& path, const Shape& row_shape, in
   const Tensor t = load_npy(path);
   const Shape shape(t.shape().begin() + (t.dim() > 0 ? 1 : 0), t.shape().end());
   if (t.dtype() != DType::Float64 || t.dim() == 0 || shape != row_shape || t.shape()[0] < rows)
-    throw std::runtime_error(fmt::format("cannot resume {}: it is not float64 [>= {}, {}]", path, rows,
-                                         fmt::join(row_shape, ", ")));
+    throw std::runtime_error(
+        fmt::format("cannot resume {}: it is not float64 [>= {}, {}]", path, rows, fmt::join(row_shape, ", ")));
   const Tensor head = kernel::narrow(t, 0, 0, rows).contiguous();
   return std::string(static_cast<const char*>(head.raw_data()), static_cast<size_t>(head.numel()) * sizeof(double));
 }
@@ -88,7 +87,8 @@ void RowStream::resume(int64_t rows) {
   if (rows >= 0 && std::filesystem::file_size(part) < bytes && std::filesystem::exists(path_))
     write_file_atomically(part, rows_of_finished(path_, row_shape_, rows));  // finish() had begun
   if (rows < 0 || std::filesystem::file_size(part) < bytes)
-    throw std::runtime_error(fmt::format("cannot resume {}: it holds fewer than the {} rows of the checkpoint", part, rows));
+    throw std::runtime_error(
+        fmt::format("cannot resume {}: it holds fewer than the {} rows of the checkpoint", part, rows));
   std::filesystem::resize_file(part, bytes);
   file_ = std::fopen(part.c_str(), "ab");
   if (!file_) throw std::runtime_error("cannot reopen " + part);

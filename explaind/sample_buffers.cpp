@@ -13,11 +13,14 @@ namespace K = kernel;
 
 SampleBuffers::SampleBuffers(int64_t num_samples, const ParamLayout& layout, DType dtype)
     : n_(num_samples), layout_(layout), sigma_(static_cast<size_t>(layout.count()), 1.0) {
-  if (dtype != DType::Float32 && dtype != DType::Float64) throw_dtype_error("SampleBuffers", dtype, "float32 or float64");
+  if (dtype != DType::Float32 && dtype != DType::Float64)
+    throw_dtype_error("SampleBuffers", dtype, "float32 or float64");
   stored_ = Tensor::zeros({n_, layout.size()}, dtype);
 }
 
-std::size_t SampleBuffers::bytes() const { return static_cast<std::size_t>(stored_.numel()) * dtype_size(stored_.dtype()); }
+std::size_t SampleBuffers::bytes() const {
+  return static_cast<std::size_t>(stored_.numel()) * dtype_size(stored_.dtype());
+}
 
 void SampleBuffers::renormalize(int64_t p) {
   dispatch_float(stored_.dtype(), "SampleBuffers", [&](auto tag) {
@@ -35,7 +38,8 @@ void SampleBuffers::renormalize(int64_t p) {
 
 void SampleBuffers::decay(const std::vector<double>& factors) {
   if (static_cast<int64_t>(factors.size()) != layout_.count())
-    throw std::invalid_argument(fmt::format("SampleBuffers::decay: {} factors for {} tensors", factors.size(), layout_.count()));
+    throw std::invalid_argument(
+        fmt::format("SampleBuffers::decay: {} factors for {} tensors", factors.size(), layout_.count()));
   for (int64_t p = 0; p < layout_.count(); ++p) {
     if (factors[p] == 0.0) {  // the buffer restarts: clear it
       layout_.segment(stored_, p).fill_(0.0);
@@ -50,9 +54,9 @@ void SampleBuffers::decay(const std::vector<double>& factors) {
 void SampleBuffers::add(const Tensor& ids, const Tensor& grads, const std::vector<double>& scales) {
   const int64_t b = ids.numel(), P = layout_.size();
   if (ids.dtype() != DType::Int64 || grads.dtype() != DType::Float64 || grads.shape() != Shape{b, P})
-    throw std::invalid_argument(fmt::format("SampleBuffers::add: ids {} {} and gradients {} {} (expected int64 [b], float64 [b, {}])",
-                                            shape_str(ids.shape()), dtype_name(ids.dtype()), shape_str(grads.shape()),
-                                            dtype_name(grads.dtype()), P));
+    throw std::invalid_argument(fmt::format(
+        "SampleBuffers::add: ids {} {} and gradients {} {} (expected int64 [b], float64 [b, {}])",
+        shape_str(ids.shape()), dtype_name(ids.dtype()), shape_str(grads.shape()), dtype_name(grads.dtype()), P));
   Tensor idc = ids.contiguous(), g = grads.contiguous();
   const int64_t* id = idc.data<int64_t>();
   const double* gp = g.data<double>();
@@ -61,7 +65,8 @@ void SampleBuffers::add(const Tensor& ids, const Tensor& grads, const std::vecto
     T* base = stored_.data<T>();
     for (int64_t j = 0; j < b; ++j) {
       if (id[j] < 0 || id[j] >= n_)
-        throw std::out_of_range(fmt::format("SampleBuffers::add: sample id {} outside the training set of {}", id[j], n_));
+        throw std::out_of_range(
+            fmt::format("SampleBuffers::add: sample id {} outside the training set of {}", id[j], n_));
       for (int64_t p = 0; p < layout_.count(); ++p) {
         const double c = scales[p] / sigma_[p];
         if (c == 0.0) continue;
@@ -75,7 +80,8 @@ void SampleBuffers::add(const Tensor& ids, const Tensor& grads, const std::vecto
 
 Tensor SampleBuffers::products(const Tensor& phi, const std::vector<std::pair<int64_t, int64_t>>& ranges) const {
   if (phi.dim() != 2 || phi.size(1) != layout_.size() || phi.dtype() != DType::Float64)
-    throw std::invalid_argument(fmt::format("SampleBuffers::products: phi {} must be float64 [M, {}]", shape_str(phi.shape()), layout_.size()));
+    throw std::invalid_argument(
+        fmt::format("SampleBuffers::products: phi {} must be float64 [M, {}]", shape_str(phi.shape()), layout_.size()));
   // Fold σ into phi (per tensor), then one GEMM per contiguous range of θ.
   Tensor scaled = phi.clone();
   for (int64_t p = 0; p < layout_.count(); ++p) {
@@ -102,9 +108,11 @@ NamedTensors SampleBuffers::state() const {
 void SampleBuffers::check_state(const NamedTensors& state) const {
   const NamedTensors expected = this->state();
   const auto fail = [](const std::string& problem) {
-    throw std::invalid_argument("SampleBuffers::load_state: " + problem + ": the saved buffers do not match this tracker's configuration");
+    throw std::invalid_argument("SampleBuffers::load_state: " + problem +
+                                ": the saved buffers do not match this tracker's configuration");
   };
-  if (state.size() != expected.size()) fail(fmt::format("{} tensors given, expected {}", state.size(), expected.size()));
+  if (state.size() != expected.size())
+    fail(fmt::format("{} tensors given, expected {}", state.size(), expected.size()));
   for (size_t i = 0; i < state.size(); ++i) {
     const auto& [name, t] = state[i];
     const auto& [want_name, want] = expected[i];

@@ -10,7 +10,8 @@ namespace {
 
 // Rank 0's φ̂ on every rank.
 Tensor broadcast_phi(const optim::Communicator& comm, const Tensor& phi, int64_t Ms, int64_t P) {
-  std::vector<double> values = comm.is_root() ? phi.contiguous().to_vector() : std::vector<double>(static_cast<size_t>(Ms * P));
+  std::vector<double> values =
+      comm.is_root() ? phi.contiguous().to_vector() : std::vector<double>(static_cast<size_t>(Ms * P));
   comm.broadcast(values);
   return comm.is_root() ? phi : Tensor::from_vector(values, {Ms, P}, DType::Float64);
 }

@@ -4,10 +4,9 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "autograd/engine.hpp"
@@ -81,7 +80,7 @@ SampleShares SampleShard::step(const StepRecord& r, const Tensor& phi) {
     throw std::invalid_argument("SampleShard: the sample level needs the step's linear form and batch");
   for (SampleBuffers& buffers : buffers_) buffers.decay(r.buffer_decay);
   const Tensor phi_direct = max_abs(r.direct_coef) > 0 ? K::mul(phi, r.direct_coef) : Tensor();  // [M_s, P]
-  const Tensor phi_buffer = K::mul(phi, r.buffer_coef);                                           // [M_s, P]
+  const Tensor phi_buffer = K::mul(phi, r.buffer_coef);                                          // [M_s, P]
   layout_.assign(r.theta0, eval_params_);
   if (buffers_.size() == 1) return block_step(blocks_.first_shard(), r, phi_direct, phi_buffer);
   // Several blocks: their columns side by side.
@@ -97,7 +96,8 @@ SampleShares SampleShard::step(const StepRecord& r, const Tensor& phi) {
   return mine;
 }
 
-SampleShares SampleShard::block_step(int64_t k, const StepRecord& r, const Tensor& phi_direct, const Tensor& phi_buffer) {
+SampleShares SampleShard::block_step(int64_t k, const StepRecord& r, const Tensor& phi_direct,
+                                     const Tensor& phi_buffer) {
   SampleBuffers& buffers = buffers_[static_cast<size_t>(k - blocks_.first_shard())];
   const int64_t P = layout_.size(), n = layout_.count(), Ms = phi_buffer.size(0), C = num_components();
   SampleShares s{Tensor::zeros({Ms, buffers.num_samples()}, DType::Float64),
@@ -124,8 +124,9 @@ SampleShares SampleShard::block_step(int64_t k, const StepRecord& r, const Tenso
     scatter_columns(s.total, ids, K::matmul(phi_direct, K::transpose(grads, 0, 1)));
     for (int64_t c = 0; c < C; ++c)
       for (const auto& [lo, hi] : components_[c].ranges)
-        scatter_columns(K::squeeze(K::narrow(s.components, 0, c, 1), 0), ids,
-                        K::matmul(K::narrow(phi_direct, 1, lo, hi - lo), K::transpose(K::narrow(grads, 1, lo, hi - lo), 0, 1)));
+        scatter_columns(
+            K::squeeze(K::narrow(s.components, 0, c, 1), 0), ids,
+            K::matmul(K::narrow(phi_direct, 1, lo, hi - lo), K::transpose(K::narrow(grads, 1, lo, hi - lo), 0, 1)));
   }
   // The part carried by the buffers: every sample of the block seen so far.
   K::add_(s.total, buffers.products(phi_buffer));
@@ -154,18 +155,24 @@ void SampleShard::load(const std::string& dir, int64_t steps) {
   std::vector<NamedTensors> states;
   for (int64_t k = blocks_.first_shard(); k < blocks_.end_shard(); ++k) {
     const std::string path = file_of(dir, k);
-    const auto fail = [&](const std::string& problem) { throw std::runtime_error(fmt::format("{}: {}", path, problem)); };
+    const auto fail = [&](const std::string& problem) {
+      throw std::runtime_error(fmt::format("{}: {}", path, problem));
+    };
     if (!std::filesystem::exists(path))
-      fail(fmt::format("missing: this run keeps the sample buffers of {} training samples in {} blocks (the tracker's "
-                       "sample_shards, the examples' --shards); resume with the number the run was saved with",
-                       blocks_.batch(), blocks_.shards()));
+      fail(
+          fmt::format("missing: this run keeps the sample buffers of {} training samples in {} blocks (the tracker's "
+                      "sample_shards, the examples' --shards); resume with the number the run was saved with",
+                      blocks_.batch(), blocks_.shards()));
     SafetensorsContents c = load_safetensors(path);
     const auto it = c.metadata.find(kMetadataKey);
     if (it == c.metadata.end()) fail(fmt::format("not a sample-buffers file (no {} metadata)", kMetadataKey));
     const nlohmann::json meta = parse_json(it->second, path + ": metadata");
     try {
-      const nlohmann::json want = {{"block", k}, {"blocks", blocks_.shards()}, {"begin", blocks_.begin(k)},
-                                   {"end", blocks_.end(k)}, {"steps", steps}};
+      const nlohmann::json want = {{"block", k},
+                                   {"blocks", blocks_.shards()},
+                                   {"begin", blocks_.begin(k)},
+                                   {"end", blocks_.end(k)},
+                                   {"steps", steps}};
       for (const auto& [field, value] : want.items())
         if (json_int(meta.at(field), field) != value.get<int64_t>())
           fail(fmt::format("holds {} {} where this run expects {}", field, meta.at(field).dump(), value.dump()));

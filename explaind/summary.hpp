@@ -10,11 +10,11 @@ namespace pathgrad::explaind {
 // What a configuration will hold and spend, computed before training starts.
 struct Cost {
   int64_t probe_scalars = 0, sample_level_probes = 0, parameters = 0, components = 0, training_samples = 0;
-  int64_t nodes_per_step = 0;       // quadrature nodes (before refinement)
-  int ranks = 1;                    // the sample level over this many ranks (TrackerOptions::communicator)
-  int64_t samples_per_rank = 0;     // training samples of the rank with the most
-  double memory_bytes = 0;          // everything the tracker holds at once (per rank: rank 0's)
-  double buffer_bytes = 0;          // of which per-sample buffers (per rank: the largest)
+  int64_t nodes_per_step = 0;            // quadrature nodes (before refinement)
+  int ranks = 1;                         // the sample level over this many ranks (TrackerOptions::communicator)
+  int64_t samples_per_rank = 0;          // training samples of the rank with the most
+  double memory_bytes = 0;               // everything the tracker holds at once (per rank: rank 0's)
+  double buffer_bytes = 0;               // of which per-sample buffers (per rank: the largest)
   double probe_gradients_per_step = 0;   // contracted probe-scalar gradients
   double sample_gradients_per_step = 0;  // full gradients of sample-level probes + batch samples
   double kernel_flops_per_step = 0;      // the per-sample kernel GEMMs (per rank: the largest)

@@ -48,8 +48,8 @@ int64_t num_classes_of(nn::Module& model, const std::vector<ProbeSet>& probes) {
   EvalMode eval(model);
   const Tensor out = model.forward(as_model_input(K::narrow(probes[0].x, 0, 0, 1), floating_dtype_of(model)));
   if (out.dim() != 2 || out.size(0) != 1)
-    throw std::invalid_argument(fmt::format("Tracker: the model must map [M, ...] inputs to [M, C] outputs; it returned {}",
-                                            shape_str(out.shape())));
+    throw std::invalid_argument(fmt::format(
+        "Tracker: the model must map [M, ...] inputs to [M, C] outputs; it returned {}", shape_str(out.shape())));
   return out.size(1);
 }
 
@@ -63,12 +63,14 @@ std::string bytes_str(double b) {
 
 std::string Cost::report() const {
   std::string s = fmt::format(
-      "explaind tracker: {} probe scalars ({} in sample-level probe sets), {} parameters, {} components, {} training samples\n",
+      "explaind tracker: {} probe scalars ({} in sample-level probe sets), {} parameters, {} components, {} training "
+      "samples\n",
       probe_scalars, sample_level_probes, parameters, components, training_samples);
   if (ranks > 1)
-    s += fmt::format("  sample level over {} ranks, at most {} training samples each\n"
-                     "  memory held per rank: {} on rank 0 (per-sample buffers {} per rank)\n",
-                     ranks, samples_per_rank, bytes_str(memory_bytes), bytes_str(buffer_bytes));
+    s += fmt::format(
+        "  sample level over {} ranks, at most {} training samples each\n"
+        "  memory held per rank: {} on rank 0 (per-sample buffers {} per rank)\n",
+        ranks, samples_per_rank, bytes_str(memory_bytes), bytes_str(buffer_bytes));
   else
     s += fmt::format("  memory held: {} (per-sample buffers {})\n", bytes_str(memory_bytes), bytes_str(buffer_bytes));
   s += fmt::format("  per step: {} quadrature nodes x {} contracted probe gradients", nodes_per_step, probe_scalars);
@@ -112,7 +114,8 @@ Cost estimate_cost(const TrackerOptions& o, const PathKernelConfig& cfg, const P
   const double P = static_cast<double>(k.parameters), N = static_cast<double>(k.training_samples);
   k.ranks = cfg.options.per_sample() && o.communicator() ? o.communicator()->size() : 1;
   // Throws, naming sample_shards, unless the blocks fit the samples and ranks.
-  k.samples_per_rank = cfg.options.per_sample() ? most_samples_per_rank(cfg.num_samples, cfg.options.sample_shards(), k.ranks) : 0;
+  k.samples_per_rank =
+      cfg.options.per_sample() ? most_samples_per_rank(cfg.num_samples, cfg.options.sample_shards(), k.ranks) : 0;
   const double Nr = static_cast<double>(k.samples_per_rank);
   const double U = static_cast<double>(layout.count() + slices), C = static_cast<double>(k.components);
   k.memory_bytes = 8.0 * (6 * M + 8 * M * U + 2 * M * C + 8 * P + 2 * (P + static_cast<double>(slice_elements)));

@@ -37,9 +37,9 @@
 #include "explaind/components.hpp"
 #include "explaind/path_kernel.hpp"
 #include "explaind/probes.hpp"
-#include "explaind/tracker_options.hpp"
 #include "explaind/quadrature.hpp"
 #include "explaind/summary.hpp"
+#include "explaind/tracker_options.hpp"
 #include "nn/data/loader.hpp"
 #include "nn/loss.hpp"
 #include "nn/module.hpp"
@@ -113,7 +113,7 @@ class Tracker : public optim::StepObserver {
   ParamLayout layout_;                  // of the optimizer's parameters
   std::unique_ptr<PathKernel> kernel_;  // rank 0's (the process's without a communicator)
   std::unique_ptr<SampleShard> shard_;  // the other ranks' share of the sample level
-  Tensor theta_before_;  // float64 [P]: θ_s
+  Tensor theta_before_;                 // float64 [P]: θ_s
   bool attached_ = false;
   double seconds_ = 0;
 };

@@ -40,12 +40,12 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& options)
   check_positive("MultiHeadAttention", "d_model", options.d_model());
   check_positive("MultiHeadAttention", "num_heads", options.num_heads());
   if (options.d_head() < 0)
-    throw std::invalid_argument(fmt::format("MultiHeadAttention: d_head must be >= 0 (0: d_model / num_heads), got {}",
-                                            options.d_head()));
+    throw std::invalid_argument(
+        fmt::format("MultiHeadAttention: d_head must be >= 0 (0: d_model / num_heads), got {}", options.d_head()));
   if (options.d_head() == 0 && options.d_model() % options.num_heads() != 0)
-    throw std::invalid_argument(fmt::format(
-        "MultiHeadAttention: d_model {} is not divisible by num_heads {}; set d_head explicitly", options.d_model(),
-        options.num_heads()));
+    throw std::invalid_argument(
+        fmt::format("MultiHeadAttention: d_model {} is not divisible by num_heads {}; set d_head explicitly",
+                    options.d_model(), options.num_heads()));
   d_head_ = options.d_head() > 0 ? options.d_head() : options.d_model() / options.num_heads();
   const int64_t width = options.num_heads() * d_head_;
   auto projection = [&](int64_t in, int64_t out_features) {
@@ -83,8 +83,8 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask) {
     const Tensor h = split_heads(qkv->forward(x));
     a = scaled_dot_product_attention(h, h, h, keep);
   } else {
-    a = scaled_dot_product_attention(split_heads(q->forward(x)), split_heads(k->forward(x)),
-                                     split_heads(v->forward(x)), keep);
+    a = scaled_dot_product_attention(split_heads(q->forward(x)), split_heads(k->forward(x)), split_heads(v->forward(x)),
+                                     keep);
   }
   return out->forward(reshape(permute(a, {0, 2, 1, 3}), {B, T, H * d_head_}));  // [B, T, d_model]
 }

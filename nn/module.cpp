@@ -21,8 +21,8 @@ Tensor Module::forward(const Tensor&) {
 
 void Module::check_new_name(const std::string& name, const char* what) const {
   if (name.empty() || name.find('.') != std::string::npos)
-    throw std::invalid_argument(fmt::format("{}.{}: name '{}' must be non-empty and contain no '.'",
-                                            this->name(), what, name));
+    throw std::invalid_argument(
+        fmt::format("{}.{}: name '{}' must be non-empty and contain no '.'", this->name(), what, name));
   auto taken = [&](const auto& list) {
     for (const auto& entry : list)
       if (entry.first == name) return true;
@@ -57,7 +57,8 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> child) {
   check_new_name(name, "register_module");
   if (!child) throw std::invalid_argument(fmt::format("{}.register_module('{}'): null module", this->name(), name));
   if (child.get() == this)
-    throw std::invalid_argument(fmt::format("{}.register_module('{}'): a module cannot be its own child", this->name(), name));
+    throw std::invalid_argument(
+        fmt::format("{}.register_module('{}'): a module cannot be its own child", this->name(), name));
   children_.emplace_back(name, std::move(child));
 }
 
@@ -163,7 +164,7 @@ void Module::to(DType dtype) {
   for (const auto& entry : own) {
     TensorImpl& impl = entry.second.impl();
     if (!is_floating_point(impl.dtype) || impl.dtype == dtype) continue;  // also skips a shared one seen before
-    const Tensor converted = entry.second.to(dtype);  // fresh and contiguous
+    const Tensor converted = entry.second.to(dtype);                      // fresh and contiguous
     impl.storage = converted.storage();
     impl.offset = 0;
     impl.strides = converted.strides();

@@ -12,8 +12,7 @@
 namespace pathgrad::nn {
 // Throws std::invalid_argument "<layer>: <what> must be positive, got <value>" unless value > 0.
 inline void check_positive(const std::string& layer, const char* what, int64_t value) {
-  if (value <= 0)
-    throw std::invalid_argument(layer + ": " + what + " must be positive, got " + std::to_string(value));
+  if (value <= 0) throw std::invalid_argument(layer + ": " + what + " must be positive, got " + std::to_string(value));
 }
 }  // namespace pathgrad::nn
 

@@ -12,8 +12,8 @@ namespace pathgrad::nn {
 MaxPool2d::MaxPool2d(const MaxPool2dOptions& options) : options_(options) {
   check_positive("MaxPool2d", "kernel_size", options.kernel_size());
   if (options.stride() < 0)
-    throw std::invalid_argument(fmt::format("MaxPool2d: stride must be >= 0 (0: the kernel size), got {}",
-                                            options.stride()));
+    throw std::invalid_argument(
+        fmt::format("MaxPool2d: stride must be >= 0 (0: the kernel size), got {}", options.stride()));
 }
 
 Tensor MaxPool2d::forward(const Tensor& x) {

@@ -1,11 +1,11 @@
 // Adam and AdamW: PyTorch 1.13's update rule on raw pointers, its step description, its state dict.
 #include "optim/adam.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "optim/static_flags.hpp"
 
@@ -37,8 +37,7 @@ T* ptr(const Tensor& t) {
 // compiled per combination of flags: AMSGrad (v_max), Coupled (Adam with weight decay: m_wd),
 // InvDenom and NonData (what a description wants).
 template <bool Decoupled, class T, bool AMSGrad, bool Coupled, bool InvDenom, bool NonData>
-void adam_kernel(const BasicAdamOptions<Decoupled>& o, double lr, int64_t k, int64_t n,
-                 const AdamPointers<T>& q) {
+void adam_kernel(const BasicAdamOptions<Decoupled>& o, double lr, int64_t k, int64_t n, const AdamPointers<T>& q) {
   const double step_size = lr / (1.0 - std::pow(o.beta1(), static_cast<double>(k)));
   const T bc2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(o.beta2(), static_cast<double>(k))));
   const T b1 = static_cast<T>(o.beta1()), b2 = static_cast<T>(o.beta2());
@@ -83,8 +82,7 @@ void BasicAdamOptions<Decoupled>::validate() const {
   require(beta1_ >= 0 && beta1_ < 1, "beta1 must be in [0, 1)", beta1_);
   require(beta2_ >= 0 && beta2_ < 1, "beta2 must be in [0, 1)", beta2_);
   require(std::isfinite(eps_) && eps_ >= 0, "eps must be finite and >= 0", eps_);
-  require(std::isfinite(weight_decay_) && weight_decay_ >= 0, "weight_decay must be finite and >= 0",
-          weight_decay_);
+  require(std::isfinite(weight_decay_) && weight_decay_ >= 0, "weight_decay must be finite and >= 0", weight_decay_);
 }
 
 template <bool Decoupled>
@@ -93,8 +91,7 @@ BasicAdam<Decoupled>::BasicAdam(NamedTensors params, Options options)
 
 template <bool Decoupled>
 BasicAdam<Decoupled>::BasicAdam(std::vector<ParamGroup<Options>> groups)
-    : GroupedOptimizer<Options>(optimizer_name(Decoupled), std::move(groups)),
-      state_(this->num_parameters()) {}
+    : GroupedOptimizer<Options>(optimizer_name(Decoupled), std::move(groups)), state_(this->num_parameters()) {}
 
 template <bool Decoupled>
 void BasicAdam<Decoupled>::update(const ParamUpdate& p, ParamStep* description) {
@@ -123,13 +120,11 @@ void BasicAdam<Decoupled>::update(const ParamUpdate& p, ParamStep* description) 
 
   dispatch_float(dtype, "Adam::step", [&](auto tag) {
     using T = decltype(tag);
-    const AdamPointers<T> q{ptr<T>(p.param),      ptr<T>(p.grad),     ptr<T>(st.exp_avg),
-                            ptr<T>(st.exp_avg_sq), ptr<T>(st.max_exp_avg_sq), ptr<T>(st.exp_avg_wd),
-                            ptr<T>(inv_denom),     ptr<T>(non_data)};
+    const AdamPointers<T> q{ptr<T>(p.param),           ptr<T>(p.grad),        ptr<T>(st.exp_avg), ptr<T>(st.exp_avg_sq),
+                            ptr<T>(st.max_exp_avg_sq), ptr<T>(st.exp_avg_wd), ptr<T>(inv_denom),  ptr<T>(non_data)};
     with_static_flags(
         [&](auto amsgrad, auto coupled, auto inv_denom_on, auto non_data_on) {
-          adam_kernel<Decoupled, T, amsgrad, coupled, inv_denom_on, non_data_on>(o, p.lr, k,
-                                                                                   p.param.numel(), q);
+          adam_kernel<Decoupled, T, amsgrad, coupled, inv_denom_on, non_data_on>(o, p.lr, k, p.param.numel(), q);
         },
         o.amsgrad(), !Decoupled && decay, inv_denom.defined(), non_data.defined());
   });
@@ -167,8 +162,7 @@ std::function<void()> BasicAdam<Decoupled>::read_state(StateReader& in) {
     st.exp_avg = in.take("exp_avg." + name, p.shape(), p.dtype());
     st.exp_avg_sq = in.take("exp_avg_sq." + name, p.shape(), p.dtype());
     if (o.amsgrad()) st.max_exp_avg_sq = in.take("max_exp_avg_sq." + name, p.shape(), p.dtype());
-    if (!Decoupled && o.weight_decay() != 0.0)
-      st.exp_avg_wd = in.take("exp_avg_wd." + name, p.shape(), p.dtype());
+    if (!Decoupled && o.weight_decay() != 0.0) st.exp_avg_wd = in.take("exp_avg_wd." + name, p.shape(), p.dtype());
   }
   return [this, options = std::move(options), state = std::move(state)]() mutable {
     this->options_ = std::move(options);

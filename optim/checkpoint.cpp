@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <limits>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -82,8 +82,10 @@ Json rewrite(const Json& j, const Replace& replace) {
   if (!j.is_structured()) return j;
   Json out = j.is_array() ? Json::array() : Json::object();
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (j.is_array()) out.push_back(rewrite(*it, replace));
-    else out[it.key()] = rewrite(*it, replace);
+    if (j.is_array())
+      out.push_back(rewrite(*it, replace));
+    else
+      out[it.key()] = rewrite(*it, replace);
   }
   return out;
 }
@@ -119,7 +121,8 @@ void sync_directory(const fs::path& dir) {
 }
 
 [[noreturn]] void fail_rename(const fs::path& from, const fs::path& to, const std::string& reason) {
-  throw std::runtime_error(fmt::format("save_checkpoint: cannot rename {} to {}: {}", from.string(), to.string(), reason));
+  throw std::runtime_error(
+      fmt::format("save_checkpoint: cannot rename {} to {}: {}", from.string(), to.string(), reason));
 }
 
 void rename_or_fail(const fs::path& from, const fs::path& to) {
@@ -187,7 +190,8 @@ SavedState read_state_file(const std::string& file, const NamedGenerators& gener
   for (const char* field : {"format", "version", "step", "loader", "default_generator", "generators", "extra"})
     if (!j.contains(field)) fail(fmt::format("missing field '{}'", field));
   if (j["format"] != kFormat) fail(fmt::format("'format' is {}, expected \"{}\"", j["format"].dump(), kFormat));
-  if (j["version"] != kVersion) fail(fmt::format("unsupported 'version' {} (this build reads {})", j["version"].dump(), kVersion));
+  if (j["version"] != kVersion)
+    fail(fmt::format("unsupported 'version' {} (this build reads {})", j["version"].dump(), kVersion));
   if (!j["step"].is_number_integer() || j["step"].get<int64_t>() < 0)
     fail(fmt::format("'step' must be a non-negative integer, got {}", j["step"].dump()));
   if (!j["generators"].is_object()) fail(fmt::format("'generators' must be an object, got {}", j["generators"].dump()));
@@ -202,16 +206,18 @@ SavedState read_state_file(const std::string& file, const NamedGenerators& gener
     }
   };
   parse("loader", [&] { saved.loader = j["loader"].get<nn::data::DataLoaderState>(); });
-  parse("default_generator", [&] { saved.default_generator = nn::data::generator_state_from_json(j["default_generator"]); });
+  parse("default_generator",
+        [&] { saved.default_generator = nn::data::generator_state_from_json(j["default_generator"]); });
   for (const auto& [name, value] : j["generators"].items())
     parse("generators." + name, [&] { saved.generators[name] = nn::data::generator_state_from_json(value); });
-  if (j.contains("parts")) parse("parts", [&] {
-    if (!j["parts"].is_array()) throw std::invalid_argument("must be an array of names");
-    for (const Json& name : j["parts"]) {
-      if (!name.is_string()) throw std::invalid_argument(fmt::format("{} is not a name", name.dump()));
-      saved.parts.push_back(name.get<std::string>());
-    }
-  });
+  if (j.contains("parts"))
+    parse("parts", [&] {
+      if (!j["parts"].is_array()) throw std::invalid_argument("must be an array of names");
+      for (const Json& name : j["parts"]) {
+        if (!name.is_string()) throw std::invalid_argument(fmt::format("{} is not a name", name.dump()));
+        saved.parts.push_back(name.get<std::string>());
+      }
+    });
   saved.extra = decode_nonfinite(j["extra"]);
 
   std::vector<std::string> not_saved, not_passed;
@@ -223,18 +229,18 @@ SavedState read_state_file(const std::string& file, const NamedGenerators& gener
   for (const auto& entry : saved.generators)
     if (!passed.count(entry.first)) not_passed.push_back(entry.first);
   if (!not_saved.empty() || !not_passed.empty())
-    throw std::invalid_argument(fmt::format(
-        "load_checkpoint: {}: the generators passed differ from those saved: not in the checkpoint [{}], "
-        "in the checkpoint but not passed [{}]",
-        file, fmt::join(not_saved, ", "), fmt::join(not_passed, ", ")));
+    throw std::invalid_argument(
+        fmt::format("load_checkpoint: {}: the generators passed differ from those saved: not in the checkpoint [{}], "
+                    "in the checkpoint but not passed [{}]",
+                    file, fmt::join(not_saved, ", "), fmt::join(not_passed, ", ")));
   return saved;
 }
 
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const nn::Module& model, const Optimizer& optimizer,
-                     const nn::data::DataLoader& loader, const nlohmann::json& extra,
-                     const NamedGenerators& generators, const std::vector<CheckpointPart>& parts) {
+                     const nn::data::DataLoader& loader, const nlohmann::json& extra, const NamedGenerators& generators,
+                     const std::vector<CheckpointPart>& parts) {
   check_generators(generators, "save_checkpoint");
   check_parts(parts);
   const fs::path target = directory_path(dir, "save_checkpoint");
@@ -259,7 +265,8 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Opti
 
   const fs::path staging = checkpoint_staging_dir(dir);
   fs::remove_all(staging, ec);  // left by an interrupted save
-  if (ec) throw std::runtime_error(fmt::format("save_checkpoint: cannot remove {}: {}", staging.string(), ec.message()));
+  if (ec)
+    throw std::runtime_error(fmt::format("save_checkpoint: cannot remove {}: {}", staging.string(), ec.message()));
   try {
     nn::save_weights(model, (staging / kModelFile).string());
     save_safetensors((staging / kOptimizerFile).string(), optimizer.state_dict(),
@@ -273,8 +280,9 @@ void save_checkpoint(const std::string& dir, const nn::Module& model, const Opti
     try {
       text = state.dump(2) + "\n";
     } catch (const Json::exception& e) {
-      throw std::invalid_argument(fmt::format("save_checkpoint: {}: cannot write the state as JSON (is `extra` valid UTF-8?): {}",
-                                              (target / kStateFile).string(), e.what()));
+      throw std::invalid_argument(
+          fmt::format("save_checkpoint: {}: cannot write the state as JSON (is `extra` valid UTF-8?): {}",
+                      (target / kStateFile).string(), e.what()));
     }
     write_file_atomically((staging / kStateFile).string(), text);
     sync_directory(staging);
@@ -305,8 +313,8 @@ nlohmann::json load_checkpoint(const std::string& dir, nn::Module& model, Optimi
   const std::string model_file = (path / kModelFile).string();
   const std::string optimizer_file = (path / kOptimizerFile).string();
   if (!fs::is_regular_file(state_file))
-    throw std::runtime_error(fmt::format("load_checkpoint: {} is not a complete checkpoint: {} is missing",
-                                         path.string(), state_file));
+    throw std::runtime_error(
+        fmt::format("load_checkpoint: {} is not a complete checkpoint: {} is missing", path.string(), state_file));
 
   // Read and check every file before changing anything.
   const SavedState saved = read_state_file(state_file, generators);
@@ -317,9 +325,10 @@ nlohmann::json load_checkpoint(const std::string& dir, nn::Module& model, Optimi
   const NamedTensors optimizer_state = load_safetensors(optimizer_file).tensors;
   for (const auto& [name, t] : optimizer_state)
     if (name == "step" && t.dtype() == DType::Int64 && t.numel() == 1 && t.item() != static_cast<double>(saved.step))
-      throw std::runtime_error(fmt::format(
-          "load_checkpoint: {}: the optimizer is at step {} but {} says step {}: the files come from different checkpoints",
-          optimizer_file, static_cast<int64_t>(t.item()), state_file, saved.step));
+      throw std::runtime_error(
+          fmt::format("load_checkpoint: {}: the optimizer is at step {} but {} says step {}: the files come from "
+                      "different checkpoints",
+                      optimizer_file, static_cast<int64_t>(t.item()), state_file, saved.step));
 
   // Restore part by part; each part checks before it changes, and a rejection puts back the
   // parts already restored.

@@ -39,11 +39,10 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "nn/data/loader.hpp"
 #include "nn/module.hpp"

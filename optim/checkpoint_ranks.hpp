@@ -5,10 +5,9 @@
 // rank sees.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "optim/checkpoint.hpp"
 #include "optim/communicator.hpp"
@@ -23,8 +22,9 @@ namespace pathgrad::optim {
 // was: save_checkpoint's guarantee); an error of rank 0 before its parts (an I/O error writing
 // the model) leaves the other ranks waiting: end the run with Communicator::abort, as the
 // examples do.
-void save_checkpoint(const Communicator& comm, const std::string& dir, const nn::Module& model, const Optimizer& optimizer,
-                     const nn::data::DataLoader& loader, const nlohmann::json& extra = nullptr,
-                     const NamedGenerators& generators = {}, const std::vector<CheckpointPart>& parts = {});
+void save_checkpoint(const Communicator& comm, const std::string& dir, const nn::Module& model,
+                     const Optimizer& optimizer, const nn::data::DataLoader& loader,
+                     const nlohmann::json& extra = nullptr, const NamedGenerators& generators = {},
+                     const std::vector<CheckpointPart>& parts = {});
 
 }  // namespace pathgrad::optim

@@ -1,10 +1,10 @@
 // clip_grad_norm_: the total gradient norm and PyTorch's clipping factor.
 #include "optim/clip.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 namespace pathgrad::optim {
 
@@ -24,9 +24,9 @@ double clip_grad_norm_(Optimizer& optimizer, double max_norm) {
   }
   const double norm = std::sqrt(sum_sq);
   if (!std::isfinite(norm))
-    throw std::invalid_argument(fmt::format(
-        "clip_grad_norm_: the total gradient norm of {} is {}; cannot clip non-finite gradients",
-        optimizer.name(), norm));
+    throw std::invalid_argument(
+        fmt::format("clip_grad_norm_: the total gradient norm of {} is {}; cannot clip non-finite gradients",
+                    optimizer.name(), norm));
   const double factor = max_norm / (norm + 1e-6);
   if (factor < 1.0) optimizer.scale_grads(factor);
   return norm;

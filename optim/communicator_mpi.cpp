@@ -2,9 +2,8 @@
 // MPI's C interface only: without its deprecated C++ bindings (and their warnings).
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
-#include <mpi.h>
-
 #include <fmt/format.h>
+#include <mpi.h>
 
 #include <cstdlib>
 #include <limits>
@@ -22,7 +21,8 @@ bool started_by_mpi_launcher() {
 }
 
 void check(int status, const char* call) {
-  if (status != MPI_SUCCESS) throw std::runtime_error(fmt::format("Communicator: {} failed (MPI error {})", call, status));
+  if (status != MPI_SUCCESS)
+    throw std::runtime_error(fmt::format("Communicator: {} failed (MPI error {})", call, status));
 }
 
 // MPI from the first world() to the end of the program. Only the calling thread uses MPI;
@@ -65,7 +65,8 @@ struct GatherLayout {
 
 GatherLayout gather_layout(const char* call, const std::vector<double>& mine, const std::vector<int64_t>& counts,
                            int rank, int size) {
-  if (counts.size() != static_cast<size_t>(size) || counts[static_cast<size_t>(rank)] != static_cast<int64_t>(mine.size()))
+  if (counts.size() != static_cast<size_t>(size) ||
+      counts[static_cast<size_t>(rank)] != static_cast<int64_t>(mine.size()))
     throw std::invalid_argument(fmt::format("Communicator::{}: {} counts for {} ranks, rank {} passes {} values", call,
                                             counts.size(), size, rank, mine.size()));
   GatherLayout g;
@@ -82,7 +83,8 @@ GatherLayout gather_layout(const char* call, const std::vector<double>& mine, co
 
 }  // namespace
 
-std::vector<double> Communicator::all_gather(const std::vector<double>& mine, const std::vector<int64_t>& counts) const {
+std::vector<double> Communicator::all_gather(const std::vector<double>& mine,
+                                             const std::vector<int64_t>& counts) const {
   const GatherLayout g = gather_layout("all_gather", mine, counts, rank_, size_);
   if (size_ == 1) return mine;
   std::vector<double> all(static_cast<size_t>(g.total));

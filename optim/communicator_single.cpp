@@ -11,7 +11,8 @@ const Communicator& Communicator::world() {
   return single;
 }
 
-std::vector<double> Communicator::all_gather(const std::vector<double>& mine, const std::vector<int64_t>& counts) const {
+std::vector<double> Communicator::all_gather(const std::vector<double>& mine,
+                                             const std::vector<int64_t>& counts) const {
   if (counts.size() != 1 || counts[0] != static_cast<int64_t>(mine.size()))
     throw std::invalid_argument("Communicator::all_gather: counts must hold mine.size() for the one rank");
   return mine;

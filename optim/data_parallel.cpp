@@ -62,19 +62,21 @@ void install_sums(const NamedTensors& params, const Layout& l, const std::vector
 std::vector<double> backward_over_shards(const NamedTensors& params, const ShardPlan& plan, const Communicator& comm,
                                          int64_t values, const ShardBackward& shard_backward) {
   if (plan.ranks() != comm.size())
-    throw std::invalid_argument(fmt::format("backward_over_shards: a plan for {} ranks, run on {}", plan.ranks(), comm.size()));
+    throw std::invalid_argument(
+        fmt::format("backward_over_shards: a plan for {} ranks, run on {}", plan.ranks(), comm.size()));
   const Layout l = layout_of(params, values);
   std::vector<double> mine;
   for (int64_t k = plan.first_shard(); k < plan.end_shard(); ++k) {
     for (const auto& [name, p] : params) p.set_grad(Tensor());
     const std::vector<double> v = shard_backward(plan.begin(k), plan.end(k));
     if (static_cast<int64_t>(v.size()) != values)
-      throw std::invalid_argument(fmt::format("backward_over_shards: shard {} returned {} values, expected {}", k,
-                                              v.size(), values));
+      throw std::invalid_argument(
+          fmt::format("backward_over_shards: shard {} returned {} values, expected {}", k, v.size(), values));
     append_record(mine, params, v);
   }
   std::vector<int64_t> counts;
-  for (int r = 0; r < plan.ranks(); ++r) counts.push_back((plan.first_shard_of(r + 1) - plan.first_shard_of(r)) * l.size());
+  for (int r = 0; r < plan.ranks(); ++r)
+    counts.push_back((plan.first_shard_of(r + 1) - plan.first_shard_of(r)) * l.size());
   const std::vector<double> all = comm.all_gather(mine, counts);
   install_sums(params, l, all, plan.shards());
   std::vector<double> sums(static_cast<size_t>(values), 0.0);

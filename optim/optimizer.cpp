@@ -1,13 +1,13 @@
 // Optimizer: parameter checks, the step loop, schedules, gradient scaling, observers, state dicts.
 #include "optim/optimizer.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
 #include <stdexcept>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "optim/state_reader.hpp"
 #include "tensor/kernels.hpp"
@@ -20,19 +20,16 @@ Optimizer::Optimizer(std::string name, std::vector<NamedTensors> groups)
   std::set<std::string> names;
   std::set<const TensorImpl*> tensors;
   for (size_t g = 0; g < groups_.size(); ++g) {
-    if (groups_[g].empty())
-      throw std::invalid_argument(fmt::format("{}: parameter group {} is empty", name_, g));
+    if (groups_[g].empty()) throw std::invalid_argument(fmt::format("{}: parameter group {} is empty", name_, g));
     for (const auto& [name, p] : groups_[g]) {
       const std::string what = fmt::format("{}: parameter '{}'", name_, name);
       if (!p.defined()) throw std::invalid_argument(what + " is an undefined tensor");
       if (!p.requires_grad()) throw std::invalid_argument(what + " does not require grad");
       if (!p.is_leaf()) throw std::invalid_argument(what + " is not a leaf tensor");
       if (!p.is_floating_point())
-        throw std::invalid_argument(what + " has dtype " + dtype_name(p.dtype()) +
-                                    ", expected float32 or float64");
+        throw std::invalid_argument(what + " has dtype " + dtype_name(p.dtype()) + ", expected float32 or float64");
       if (!p.is_contiguous()) throw std::invalid_argument(what + " is not contiguous");
-      if (!names.insert(name).second)
-        throw std::invalid_argument(what + ": the name appears twice");
+      if (!names.insert(name).second) throw std::invalid_argument(what + ": the name appears twice");
       if (!tensors.insert(&p.impl()).second)
         throw std::invalid_argument(what + " is the same tensor as an earlier parameter");
       group_of_.push_back(g);
@@ -80,8 +77,8 @@ double Optimizer::schedule_factor(int64_t step) const {
   if (!schedule_) return 1.0;
   const double f = schedule_(step);
   if (!std::isfinite(f) || f < 0)
-    throw std::invalid_argument(fmt::format(
-        "{}: the schedule returned {} at step {}; a factor must be finite and >= 0", name(), f, step));
+    throw std::invalid_argument(
+        fmt::format("{}: the schedule returned {} at step {}; a factor must be finite and >= 0", name(), f, step));
   return f;
 }
 
@@ -92,14 +89,15 @@ double Optimizer::scheduled_lr(size_t group) const {
 
 void Optimizer::scale_grads(double factor) {
   if (!std::isfinite(factor) || factor < 0)
-    throw std::invalid_argument(
-        fmt::format("{}::scale_grads: factor must be finite and >= 0, got {}", name(), factor));
+    throw std::invalid_argument(fmt::format("{}::scale_grads: factor must be finite and >= 0, got {}", name(), factor));
   for (const auto& group : groups_)
     for (const auto& [pname, p] : group) {
       const Tensor g = p.grad();
       if (!g.defined()) continue;
-      if (g.is_contiguous()) kernel::mul_scalar_(g, factor);
-      else p.set_grad(kernel::mul_scalar(g, factor));
+      if (g.is_contiguous())
+        kernel::mul_scalar_(g, factor);
+      else
+        p.set_grad(kernel::mul_scalar(g, factor));
     }
   grad_factor_ *= factor;
 }
@@ -132,8 +130,8 @@ void Optimizer::step() {
       if (g.defined() && (g.shape() != p.shape() || g.dtype() != p.dtype()))
         throw std::invalid_argument(fmt::format(
             "{}::step: the gradient of '{}' has shape {} and dtype {}, but the parameter has shape {} "
-            "and dtype {}", name(), pname, shape_str(g.shape()), dtype_name(g.dtype()),
-            shape_str(p.shape()), dtype_name(p.dtype())));
+            "and dtype {}",
+            name(), pname, shape_str(g.shape()), dtype_name(g.dtype()), shape_str(p.shape()), dtype_name(p.dtype())));
       grads.push_back(g.defined() ? g.contiguous() : g);
     }
 
@@ -185,8 +183,8 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
     for (const auto& named : group) {
       const int64_t saved_group = in.take_int("param." + named.first);
       if (saved_group != static_cast<int64_t>(group_of_[index]))
-        in.fail(fmt::format("parameter '{}' is in group {} here but in group {} in the state dict",
-                            named.first, group_of_[index], saved_group));
+        in.fail(fmt::format("parameter '{}' is in group {} here but in group {} in the state dict", named.first,
+                            group_of_[index], saved_group));
       ++index;
     }
   const std::function<void()> install = read_state(in);

@@ -112,12 +112,12 @@ class Optimizer {
  protected:
   // One parameter's share of a step, as step() hands it to update().
   struct ParamUpdate {
-    size_t group;             // the parameter's group
-    size_t index;             // its position in named_parameters()
-    const Tensor& param;      // contiguous; updated in place
-    const Tensor& grad;       // contiguous, same shape and dtype as param; already scaled
-    double lr;                // the scheduled learning rate of this step
-    double grad_factor;       // the factor the gradient was scaled by (see scale_grads)
+    size_t group;         // the parameter's group
+    size_t index;         // its position in named_parameters()
+    const Tensor& param;  // contiguous; updated in place
+    const Tensor& grad;   // contiguous, same shape and dtype as param; already scaled
+    double lr;            // the scheduled learning rate of this step
+    double grad_factor;   // the factor the gradient was scaled by (see scale_grads)
   };
 
   // Checks and takes the parameters, one NamedTensors per group.

@@ -71,9 +71,7 @@ class GroupedOptimizer : public Optimizer {
     for (const auto& group : groups) params.push_back(group.params);
     return params;
   }
-  static std::string key(size_t group, const char* field) {
-    return "group." + std::to_string(group) + "." + field;
-  }
+  static std::string key(size_t group, const char* field) { return "group." + std::to_string(group) + "." + field; }
 };
 
 }  // namespace pathgrad::optim

@@ -1,12 +1,12 @@
 // The learning-rate schedules of schedule.hpp.
 #include "optim/schedule.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace pathgrad::optim {
 
@@ -68,8 +68,7 @@ Optimizer::Schedule warmup_cosine_decay_lr(int64_t warmup, int64_t total, double
 
 Optimizer::Schedule piecewise_linear_lr(std::vector<double> steps, std::vector<double> factors) {
   const char* name = "piecewise_linear_lr";
-  require(steps.size() == factors.size(), name,
-          fmt::format("{} steps but {} factors", steps.size(), factors.size()));
+  require(steps.size() == factors.size(), name, fmt::format("{} steps but {} factors", steps.size(), factors.size()));
   require(steps.size() >= 2, name, fmt::format("needs at least 2 points, got {}", steps.size()));
   for (size_t i = 0; i < steps.size(); ++i) {
     require(std::isfinite(steps[i]) && (i == 0 || steps[i] > steps[i - 1]), name,
@@ -91,8 +90,7 @@ Optimizer::Schedule piecewise_linear_lr(std::vector<double> steps, std::vector<d
 }
 
 Optimizer::Schedule triangle_lr(int64_t iters_per_epoch, int64_t epochs, int64_t peak_epoch) {
-  require(iters_per_epoch > 0, "triangle_lr",
-          fmt::format("iters_per_epoch must be > 0, got {}", iters_per_epoch));
+  require(iters_per_epoch > 0, "triangle_lr", fmt::format("iters_per_epoch must be > 0, got {}", iters_per_epoch));
   require(peak_epoch > 0 && peak_epoch < epochs, "triangle_lr",
           fmt::format("need 0 < peak_epoch < epochs, got peak_epoch {} and epochs {}", peak_epoch, epochs));
   const double ipe = static_cast<double>(iters_per_epoch);

@@ -1,11 +1,11 @@
 // SGD: PyTorch 1.13's update rule on raw pointers, its step description, its state dict.
 #include "optim/sgd.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <stdexcept>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "optim/static_flags.hpp"
 
@@ -22,8 +22,7 @@ void require(bool ok, const char* what, double value) {
 // First (the parameter's first step: the buffers start at d, undampened), NonData (a description
 // wants the weight-decay part of the change in non_data).
 template <class T, bool Momentum, bool Decay, bool Nesterov, bool First, bool NonData>
-void sgd_kernel(const SGDOptions& o, double lr, int64_t n, T* theta, const T* grad, T* buf, T* buf_wd,
-                T* non_data) {
+void sgd_kernel(const SGDOptions& o, double lr, int64_t n, T* theta, const T* grad, T* buf, T* buf_wd, T* non_data) {
   const T wd = static_cast<T>(o.weight_decay()), mu = static_cast<T>(o.momentum());
   const T keep = static_cast<T>(1.0 - o.dampening()), step = static_cast<T>(-lr);
   for (int64_t i = 0; i < n; ++i) {
@@ -66,12 +65,11 @@ void SGDOptions::validate() const {
   require(std::isfinite(lr_) && lr_ >= 0, "lr must be finite and >= 0", lr_);
   require(std::isfinite(momentum_) && momentum_ >= 0, "momentum must be finite and >= 0", momentum_);
   require(dampening_ >= 0 && dampening_ <= 1, "dampening must be in [0, 1]", dampening_);
-  require(std::isfinite(weight_decay_) && weight_decay_ >= 0, "weight_decay must be finite and >= 0",
-          weight_decay_);
+  require(std::isfinite(weight_decay_) && weight_decay_ >= 0, "weight_decay must be finite and >= 0", weight_decay_);
   if (nesterov_ && (momentum_ <= 0 || dampening_ != 0))
-    throw std::invalid_argument(fmt::format(
-        "SGDOptions: nesterov requires momentum > 0 and dampening 0, got momentum {} and dampening {}",
-        momentum_, dampening_));
+    throw std::invalid_argument(
+        fmt::format("SGDOptions: nesterov requires momentum > 0 and dampening 0, got momentum {} and dampening {}",
+                    momentum_, dampening_));
 }
 
 SGD::SGD(NamedTensors params, SGDOptions options)
@@ -111,8 +109,7 @@ void SGD::update(const ParamUpdate& p, ParamStep* description) {
     with_static_flags(
         [&](auto momentum_on, auto decay_on, auto nesterov, auto first_step, auto describe_decay) {
           sgd_kernel<T, momentum_on, decay_on, nesterov, first_step, describe_decay>(
-              o, p.lr, p.param.numel(), ptr<T>(p.param), ptr<T>(p.grad), ptr<T>(buf), ptr<T>(buf_wd),
-              ptr<T>(non_data));
+              o, p.lr, p.param.numel(), ptr<T>(p.param), ptr<T>(p.grad), ptr<T>(buf), ptr<T>(buf_wd), ptr<T>(non_data));
         },
         momentum, decay, momentum && o.nesterov(), first, non_data.defined());
   });
@@ -124,8 +121,7 @@ void SGD::write_state(NamedTensors& out) const {
   for (size_t k = 0; k < params.size(); ++k) {
     const std::string& name = params[k].first;
     if (state_[k].momentum.defined()) out.emplace_back("momentum_buffer." + name, state_[k].momentum.clone());
-    if (state_[k].momentum_wd.defined())
-      out.emplace_back("momentum_buffer_wd." + name, state_[k].momentum_wd.clone());
+    if (state_[k].momentum_wd.defined()) out.emplace_back("momentum_buffer_wd." + name, state_[k].momentum_wd.clone());
   }
 }
 
@@ -139,8 +135,7 @@ std::function<void()> SGD::read_state(StateReader& in) {
     // Without momentum there is no buffer; one found anyway is reported as unexpected.
     if (o.momentum() == 0.0 || !in.has("momentum_buffer." + name)) continue;
     state[k].momentum = in.take("momentum_buffer." + name, p.shape(), p.dtype());
-    if (o.weight_decay() != 0.0)
-      state[k].momentum_wd = in.take("momentum_buffer_wd." + name, p.shape(), p.dtype());
+    if (o.weight_decay() != 0.0) state[k].momentum_wd = in.take("momentum_buffer_wd." + name, p.shape(), p.dtype());
   }
   return [this, options = std::move(options), state = std::move(state)]() mutable {
     options_ = std::move(options);

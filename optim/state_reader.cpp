@@ -1,10 +1,10 @@
 // StateReader: checked reading of an optimizer's state dict, and the scalar entries it reads.
 #include "optim/state_reader.hpp"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace pathgrad::optim {
 
@@ -16,9 +16,7 @@ StateReader::StateReader(const NamedTensors& state, std::string who) : who_(std:
   }
 }
 
-void StateReader::fail(const std::string& message) const {
-  throw std::invalid_argument(who_ + ": " + message);
-}
+void StateReader::fail(const std::string& message) const { throw std::invalid_argument(who_ + ": " + message); }
 
 const Tensor& StateReader::find(const std::string& key) const {
   auto it = entries_.find(key);
@@ -29,8 +27,8 @@ const Tensor& StateReader::find(const std::string& key) const {
 Tensor StateReader::take(const std::string& key, const Shape& shape, DType dtype) {
   const Tensor& t = find(key);
   if (t.shape() != shape || t.dtype() != dtype)
-    fail(fmt::format("entry '{}' has shape {} and dtype {}, expected shape {} and dtype {}", key,
-                     shape_str(t.shape()), dtype_name(t.dtype()), shape_str(shape), dtype_name(dtype)));
+    fail(fmt::format("entry '{}' has shape {} and dtype {}, expected shape {} and dtype {}", key, shape_str(t.shape()),
+                     dtype_name(t.dtype()), shape_str(shape), dtype_name(dtype)));
   taken_[key] = true;
   return t.clone();
 }
@@ -38,8 +36,8 @@ Tensor StateReader::take(const std::string& key, const Shape& shape, DType dtype
 double StateReader::take_double(const std::string& key) {
   const Tensor& t = find(key);
   if (t.numel() != 1 || t.dtype() != DType::Float64)
-    fail(fmt::format("entry '{}' must be one float64 value, got shape {} and dtype {}", key,
-                     shape_str(t.shape()), dtype_name(t.dtype())));
+    fail(fmt::format("entry '{}' must be one float64 value, got shape {} and dtype {}", key, shape_str(t.shape()),
+                     dtype_name(t.dtype())));
   taken_[key] = true;
   return t.item();
 }
@@ -47,8 +45,8 @@ double StateReader::take_double(const std::string& key) {
 int64_t StateReader::take_int(const std::string& key) {
   const Tensor& t = find(key);
   if (t.numel() != 1 || t.dtype() != DType::Int64)
-    fail(fmt::format("entry '{}' must be one int64 value, got shape {} and dtype {}", key,
-                     shape_str(t.shape()), dtype_name(t.dtype())));
+    fail(fmt::format("entry '{}' must be one int64 value, got shape {} and dtype {}", key, shape_str(t.shape()),
+                     dtype_name(t.dtype())));
   taken_[key] = true;
   return *t.contiguous().data<int64_t>();
 }
@@ -69,8 +67,7 @@ void StateReader::check_all_taken() const {
   for (const auto& [key, taken] : taken_)
     if (!taken) unexpected += (unexpected.empty() ? "'" : ", '") + key + "'";
   if (!unexpected.empty())
-    fail("unexpected entries " + unexpected +
-         " (saved for other parameters, other groups or another optimizer?)");
+    fail("unexpected entries " + unexpected + " (saved for other parameters, other groups or another optimizer?)");
 }
 
 Tensor state_double(double value) { return Tensor::scalar(value, DType::Float64); }

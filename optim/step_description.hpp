@@ -44,17 +44,17 @@ struct Coefficient {
 };
 
 struct ParamStep {
-  std::string name;        // the parameter's dotted name
+  std::string name;  // the parameter's dotted name
   double buffer_decay = 0.0;
   double grad_scale = 0.0;
   Coefficient buffer_coef;
   Coefficient direct_coef;
-  Tensor non_data;         // Δθ's part that is not from data, or undefined (zero)
+  Tensor non_data;  // Δθ's part that is not from data, or undefined (zero)
 };
 
 struct StepDescription {
-  int64_t step = 0;                // s: the number of steps taken before this one
-  std::vector<ParamStep> params;   // in the optimizer's parameter order
+  int64_t step = 0;               // s: the number of steps taken before this one
+  std::vector<ParamStep> params;  // in the optimizer's parameter order
 };
 
 }  // namespace pathgrad::optim

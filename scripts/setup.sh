@@ -15,6 +15,7 @@ PACKAGES=(
   libcli11-dev                          # command-line flags of the examples
   libopenmpi-dev openmpi-bin            # data-parallel training over MPI ranks, and its tests (docs/scaling.md)
   gnuplot-nox                           # the plots of every run report
+  clang-format                          # the layout check of the test suite (.clang-format)
   dataset-fashion-mnist                 # real data for the training tests
 )
 

@@ -23,14 +23,14 @@ void check_conv_geometry(const char* op, const Shape& x_shape, const Conv2dGeome
   if (x_shape.size() != 4)
     throw std::invalid_argument(fmt::format("{}: expected input [N, C, H, W], got {}", op, shape_str(x_shape)));
   if (g.kh <= 0 || g.kw <= 0 || g.stride_h <= 0 || g.stride_w <= 0 || g.pad_h < 0 || g.pad_w < 0)
-    throw std::invalid_argument(fmt::format("{}: kernel {}x{}, stride {}x{}, padding {}x{}: kernel and stride must be "
-                                            "positive, padding non-negative",
-                                            op, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w));
+    throw std::invalid_argument(
+        fmt::format("{}: kernel {}x{}, stride {}x{}, padding {}x{}: kernel and stride must be "
+                    "positive, padding non-negative",
+                    op, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_h, g.pad_w));
   if (x_shape[2] + 2 * g.pad_h < g.kh || x_shape[3] + 2 * g.pad_w < g.kw)
-    throw std::invalid_argument(fmt::format("{}: kernel {}x{} does not fit input {} with padding {}x{}", op, g.kh,
-                                            g.kw, shape_str(x_shape), g.pad_h, g.pad_w));
+    throw std::invalid_argument(fmt::format("{}: kernel {}x{} does not fit input {} with padding {}x{}", op, g.kh, g.kw,
+                                            shape_str(x_shape), g.pad_h, g.pad_w));
 }
-
 
 // The output columns [ow_lo, ow_hi) whose input column ow*stride - pad + kj lies inside [0, W)
 // (likewise for rows).
@@ -91,9 +91,12 @@ void im2col_row(const T* plane, int64_t H, int64_t W, int64_t ki, int64_t kj, co
     T* __restrict d = dst + oh * OW;
     const T* __restrict src = plane + (oh * g.stride_h - g.pad_h + ki) * W;
     for (int64_t ow = 0; ow < t.lo; ++ow) d[ow] = T(0);
-    if (g.stride_w == 1) for (int64_t ow = t.lo; ow < t.hi; ++ow) d[ow] = src[ow + first];
-    else if (g.stride_w == 2) for (int64_t ow = t.lo; ow < t.hi; ++ow) d[ow] = src[2 * ow + first];
-    else for (int64_t ow = t.lo; ow < t.hi; ++ow) d[ow] = src[ow * g.stride_w + first];
+    if (g.stride_w == 1)
+      for (int64_t ow = t.lo; ow < t.hi; ++ow) d[ow] = src[ow + first];
+    else if (g.stride_w == 2)
+      for (int64_t ow = t.lo; ow < t.hi; ++ow) d[ow] = src[2 * ow + first];
+    else
+      for (int64_t ow = t.lo; ow < t.hi; ++ow) d[ow] = src[ow * g.stride_w + first];
     for (int64_t ow = t.hi; ow < OW; ++ow) d[ow] = T(0);
   }
 }
@@ -111,8 +114,10 @@ void col2im_plane(const T* rows, int64_t row_stride, T* plane, int64_t H, int64_
       for (int64_t oh = t.oh_lo; oh < t.oh_hi; ++oh) {
         T* __restrict dst = plane + (oh * g.stride_h - g.pad_h + ki) * W;
         const T* __restrict src = row + oh * t.OW;
-        if (g.stride_w == 1) for (int64_t ow = t.lo; ow < t.hi; ++ow) dst[ow + first] += src[ow];
-        else for (int64_t ow = t.lo; ow < t.hi; ++ow) dst[ow * g.stride_w + first] += src[ow];
+        if (g.stride_w == 1)
+          for (int64_t ow = t.lo; ow < t.hi; ++ow) dst[ow + first] += src[ow];
+        else
+          for (int64_t ow = t.lo; ow < t.hi; ++ow) dst[ow * g.stride_w + first] += src[ow];
       }
     }
 }
@@ -164,8 +169,8 @@ Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g)
   const int64_t N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3];
   const int64_t L = g.out_h(H) * g.out_w(W), KK = g.kh * g.kw;
   if (cols.shape() != Shape{N, C * KK, L})
-    throw std::invalid_argument(fmt::format("col2im: columns {} do not match input {}",
-                                            shape_str(cols.shape()), shape_str(x_shape)));
+    throw std::invalid_argument(
+        fmt::format("col2im: columns {} do not match input {}", shape_str(cols.shape()), shape_str(x_shape)));
   // Rows of L contiguous elements are read in place, whatever the strides between them.
   const Tensor c = cols.strides()[2] == 1 || L <= 1 ? cols : cols.contiguous();
   const int64_t sn = c.strides()[0], sr = c.strides()[1];
@@ -175,10 +180,11 @@ Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g)
     const T* in = c.template data<T>();
     T* out = x.template data<T>();
     // Planes are split over threads.
-    parallel_for(N * C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(KK * L, 1)), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p)
-        col2im_plane(in + (p / C) * sn + (p % C) * KK * sr, sr, out + p * H * W, H, W, g);
-    });
+    parallel_for(N * C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(KK * L, 1)),
+                 [&](int64_t p0, int64_t p1) {
+                   for (int64_t p = p0; p < p1; ++p)
+                     col2im_plane(in + (p / C) * sn + (p % C) * KK * sr, sr, out + p * H * W, H, W, g);
+                 });
   });
   return x;
 }
@@ -208,11 +214,17 @@ struct ConvSizes {
 // Checks x [N, C, H, W] against w [O, C*kh*kw] (contiguous, x's dtype) and returns the sizes.
 ConvSizes conv_sizes(const char* op, const Shape& x_shape, const Tensor& w, DType dtype, const Conv2dGeometry& g) {
   check_conv_geometry(op, x_shape, g);
-  const ConvSizes z{x_shape[0], x_shape[1], x_shape[2], x_shape[3], g.out_h(x_shape[2]) * g.out_w(x_shape[3]),
-                    x_shape[1] * g.kh * g.kw, w.dim() == 2 ? w.size(0) : 0};
+  const ConvSizes z{x_shape[0],
+                    x_shape[1],
+                    x_shape[2],
+                    x_shape[3],
+                    g.out_h(x_shape[2]) * g.out_w(x_shape[3]),
+                    x_shape[1] * g.kh * g.kw,
+                    w.dim() == 2 ? w.size(0) : 0};
   if (w.shape() != Shape{z.O, z.CKK} || !w.is_contiguous() || w.dtype() != dtype)
-    throw std::invalid_argument(fmt::format("{}: weights {} (contiguous, [O, C*kh*kw], one dtype) do not match input {}",
-                                            op, shape_str(w.shape()), shape_str(x_shape)));
+    throw std::invalid_argument(
+        fmt::format("{}: weights {} (contiguous, [O, C*kh*kw], one dtype) do not match input {}", op,
+                    shape_str(w.shape()), shape_str(x_shape)));
   return z;
 }
 
@@ -223,7 +235,8 @@ void im2col_block(const T* x, const ConvSizes& z, const Conv2dGeometry& g, int64
   const int64_t KK = g.kh * g.kw;
   for (int64_t r = 0; r < z.CKK; ++r)
     for (int64_t j = 0; j < n; ++j)
-      im2col_row(x + ((s0 + j) * z.C + r / KK) * z.H * z.W, z.H, z.W, (r % KK) / g.kw, r % g.kw, g, cols + (r * n + j) * z.L);
+      im2col_row(x + ((s0 + j) * z.C + r / KK) * z.H * z.W, z.H, z.W, (r % KK) / g.kw, r % g.kw, g,
+                 cols + (r * n + j) * z.L);
 }
 
 // [a, b, L] -> [b, a, L]: rows of L elements regrouped.
@@ -254,8 +267,10 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w, const Conv2dGeometry&
     // Blocks of samples are split over threads; a block's [O, n*L] is one GEMM, written in place
     // when the block is one sample.
     parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-      const auto cols = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(z.CKK * per_block * z.L));  // [CKK, n*L]
-      const auto rows = std::make_unique_for_overwrite<T[]>(per_block > 1 ? static_cast<size_t>(z.O * per_block * z.L) : 0);  // [O, n*L]
+      const auto cols =
+          std::make_unique_for_overwrite<T[]>(static_cast<size_t>(z.CKK * per_block * z.L));  // [CKK, n*L]
+      const auto rows = std::make_unique_for_overwrite<T[]>(per_block > 1 ? static_cast<size_t>(z.O * per_block * z.L)
+                                                                          : 0);  // [O, n*L]
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t s0 = b * per_block, n = std::min(per_block, z.N - s0);
         T* dst = y.data<T>() + s0 * z.O * z.L;
@@ -275,11 +290,12 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w, const Tensor& g
   const auto fits = [&](const Tensor& gr) {
     return gr.is_contiguous() && gr.shape() == Shape{z.N, z.O, z.L} && gr.dtype() == w.dtype();
   };
-  if (!fits(grad) || dw.defined() != grad_t.defined() || (dw.defined() && !(fits(grad_t) && dw.shape() == w.shape() &&
-                                                                            dw.is_contiguous() && dw.dtype() == w.dtype())))
-    throw std::invalid_argument(fmt::format("conv2d_backward: gradient {} (contiguous, one dtype) does not match "
-                                            "weights {} and input {}", shape_str(grad.shape()), shape_str(w.shape()),
-                                            shape_str(x_in.shape())));
+  if (!fits(grad) || dw.defined() != grad_t.defined() ||
+      (dw.defined() && !(fits(grad_t) && dw.shape() == w.shape() && dw.is_contiguous() && dw.dtype() == w.dtype())))
+    throw std::invalid_argument(
+        fmt::format("conv2d_backward: gradient {} (contiguous, one dtype) does not match "
+                    "weights {} and input {}",
+                    shape_str(grad.shape()), shape_str(w.shape()), shape_str(x_in.shape())));
   const Tensor x = weight ? x_in.contiguous() : x_in;
   Conv2dGrads out{input ? Tensor::empty(x.shape(), x.dtype()) : Tensor(),
                   weight ? Tensor::zeros({z.O, z.CKK}, x.dtype()) : Tensor()};
@@ -293,9 +309,9 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w, const Tensor& g
     parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
       const size_t block_cols = static_cast<size_t>(z.CKK * per_block * z.L);
       const size_t block_rows = per_block > 1 ? static_cast<size_t>(z.O * per_block * z.L) : 0;
-      const auto cols = std::make_unique_for_overwrite<T[]>(block_cols);                                 // [CKK, n*L]
+      const auto cols = std::make_unique_for_overwrite<T[]>(block_cols);  // [CKK, n*L]
       const auto extra = std::make_unique_for_overwrite<T[]>(dw.defined() ? block_cols : 0);
-      const auto rows = std::make_unique_for_overwrite<T[]>(block_rows);                                 // [O, n*L]
+      const auto rows = std::make_unique_for_overwrite<T[]>(block_rows);  // [O, n*L]
       const auto rows_t = std::make_unique_for_overwrite<T[]>(dw.defined() ? block_rows : 0);
       for (int64_t p = p0; p < p1; ++p) {
         T* dw_sum = weight ? (p == 0 ? out.weight.data<T>() : partials.data() + (p - 1) * z.O * z.CKK) : nullptr;
@@ -312,7 +328,8 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w, const Tensor& g
             T* planes = out.input.data<T>() + s0 * z.C * plane;
             std::memset(planes, 0, static_cast<size_t>(n * z.C * plane) * sizeof(T));
             for (int64_t q = 0; q < n * z.C; ++q)
-              col2im_plane_scratch(cols.get() + (q % z.C) * g.kh * g.kw * ld + (q / z.C) * z.L, ld, planes + q * plane, z.H, z.W, g);
+              col2im_plane_scratch(cols.get() + (q % z.C) * g.kh * g.kw * ld + (q / z.C) * z.L, ld, planes + q * plane,
+                                   z.H, z.W, g);
           }
           if (weight) {  // dw_sum += g_rows [O, n*L] @ colsᵀ [n*L, CKK]
             im2col_block(x.data<T>(), z, g, s0, n, cols.get());

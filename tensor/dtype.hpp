@@ -17,10 +17,22 @@ inline bool is_floating_point(DType d) { return d == DType::Float32 || d == DTyp
 // The C++ type of each dtype, for templates.
 template <class T>
 constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::Float32; }
-template <> constexpr DType dtype_of<double>() { return DType::Float64; }
-template <> constexpr DType dtype_of<int64_t>() { return DType::Int64; }
-template <> constexpr DType dtype_of<uint8_t>() { return DType::UInt8; }
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::Float32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::Float64;
+}
+template <>
+constexpr DType dtype_of<int64_t>() {
+  return DType::Int64;
+}
+template <>
+constexpr DType dtype_of<uint8_t>() {
+  return DType::UInt8;
+}
 
 // Throws std::invalid_argument "<op>: got dtype <d>, expected <expected>".
 [[noreturn]] void throw_dtype_error(const std::string& op, DType got, const std::string& expected);

@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <stdexcept>
-
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 #include <xtensor/xvectorize.hpp>
@@ -22,9 +21,8 @@ namespace {
 
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype())
-    throw std::invalid_argument(fmt::format("{}: dtypes {} and {} differ (shapes {} and {})", op,
-                                            dtype_name(a.dtype()), dtype_name(b.dtype()),
-                                            shape_str(a.shape()), shape_str(b.shape())));
+    throw std::invalid_argument(fmt::format("{}: dtypes {} and {} differ (shapes {} and {})", op, dtype_name(a.dtype()),
+                                            dtype_name(b.dtype()), shape_str(a.shape()), shape_str(b.shape())));
 }
 
 // out = f(a, b) with broadcasting; T ranges over float, double and int64_t. The walk is row by
@@ -48,26 +46,30 @@ Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f, bool allow_
                              {out.strides(), broadcast_strides(a.shape(), a.strides(), out_shape),
                               broadcast_strides(b.shape(), b.strides(), out_shape)},
                              [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& step) {
-                      T* y = o + off[0];  // out is contiguous: step[0] == 1
-                      const T* x1 = pa + off[1];
-                      const T* x2 = pb + off[2];
-                      if (step[1] == 1 && step[2] == 1) {
-                        for (int64_t i = 0; i < n; ++i) y[i] = f(x1[i], x2[i]);
-                      } else if (step[1] == 1 && step[2] == 0) {
-                        const T v = *x2;
-                        for (int64_t i = 0; i < n; ++i) y[i] = f(x1[i], v);
-                      } else if (step[1] == 0 && step[2] == 1) {
-                        const T v = *x1;
-                        for (int64_t i = 0; i < n; ++i) y[i] = f(v, x2[i]);
-                      } else {
-                        for (int64_t i = 0; i < n; ++i) y[i] = f(x1[i * step[1]], x2[i * step[2]]);
-                      }
-                    });
+                               T* y = o + off[0];  // out is contiguous: step[0] == 1
+                               const T* x1 = pa + off[1];
+                               const T* x2 = pb + off[2];
+                               if (step[1] == 1 && step[2] == 1) {
+                                 for (int64_t i = 0; i < n; ++i) y[i] = f(x1[i], x2[i]);
+                               } else if (step[1] == 1 && step[2] == 0) {
+                                 const T v = *x2;
+                                 for (int64_t i = 0; i < n; ++i) y[i] = f(x1[i], v);
+                               } else if (step[1] == 0 && step[2] == 1) {
+                                 const T v = *x1;
+                                 for (int64_t i = 0; i < n; ++i) y[i] = f(v, x2[i]);
+                               } else {
+                                 for (int64_t i = 0; i < n; ++i) y[i] = f(x1[i * step[1]], x2[i * step[2]]);
+                               }
+                             });
   };
-  if (a.dtype() == DType::Float32) run(float{});
-  else if (a.dtype() == DType::Float64) run(double{});
-  else if (a.dtype() == DType::Int64 && allow_int) run(int64_t{});
-  else throw_dtype_error(op, a.dtype(), allow_int ? "float32, float64 or int64" : "float32 or float64");
+  if (a.dtype() == DType::Float32)
+    run(float{});
+  else if (a.dtype() == DType::Float64)
+    run(double{});
+  else if (a.dtype() == DType::Int64 && allow_int)
+    run(int64_t{});
+  else
+    throw_dtype_error(op, a.dtype(), allow_int ? "float32, float64 or int64" : "float32 or float64");
   return out;
 }
 
@@ -99,20 +101,32 @@ T sigmoid_of(T x) {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary("add", a, b, [](auto x, auto y) { return x + y; }); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary("sub", a, b, [](auto x, auto y) { return x - y; }); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", a, b, [](auto x, auto y) { return x * y; }); }
+Tensor add(const Tensor& a, const Tensor& b) {
+  return binary("add", a, b, [](auto x, auto y) { return x + y; });
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return binary("sub", a, b, [](auto x, auto y) { return x - y; });
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary("mul", a, b, [](auto x, auto y) { return x * y; });
+}
 Tensor div(const Tensor& a, const Tensor& b) {
-  return binary("div", a, b, [](auto x, auto y) { return x / y; }, false);
+  return binary(
+      "div", a, b, [](auto x, auto y) { return x / y; }, false);
 }
 Tensor pow(const Tensor& a, const Tensor& b) {
-  return binary("pow", a, b, [](auto x, auto y) { return static_cast<decltype(x)>(std::pow(x, y)); }, false);
+  return binary(
+      "pow", a, b, [](auto x, auto y) { return static_cast<decltype(x)>(std::pow(x, y)); }, false);
 }
-Tensor maximum(const Tensor& a, const Tensor& b) { return binary("maximum", a, b, [](auto x, auto y) { return x > y ? x : y; }); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return binary("minimum", a, b, [](auto x, auto y) { return x < y ? x : y; }); }
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return binary("maximum", a, b, [](auto x, auto y) { return x > y ? x : y; });
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return binary("minimum", a, b, [](auto x, auto y) { return x < y ? x : y; });
+}
 
-#define PG_COMPARISON(NAME, OP)                                                             \
-  Tensor NAME(const Tensor& a, const Tensor& b) {                                           \
+#define PG_COMPARISON(NAME, OP)                                                                  \
+  Tensor NAME(const Tensor& a, const Tensor& b) {                                                \
     return binary(#NAME, a, b, [](auto x, auto y) { return static_cast<decltype(x)>(x OP y); }); \
   }
 PG_COMPARISON(eq, ==)
@@ -125,8 +139,7 @@ PG_COMPARISON(ge, >=)
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_same_dtype("where", a, b);
-  const Shape out_shape =
-      broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  const Shape out_shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor c = cond.to(a.dtype());
   Tensor out = Tensor::empty(out_shape, a.dtype());
   dispatch_all(a.dtype(), [&](auto tag) {
@@ -168,16 +181,26 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
   const Shape out_shape = broadcast_shapes(a.shape(), mask.shape(), "masked_fill");
   if (out_shape != a.shape())
-    throw std::invalid_argument(fmt::format("masked_fill: mask {} does not broadcast to {}",
-                                            shape_str(mask.shape()), shape_str(a.shape())));
+    throw std::invalid_argument(
+        fmt::format("masked_fill: mask {} does not broadcast to {}", shape_str(mask.shape()), shape_str(a.shape())));
   return where(mask, Tensor::full({}, value, a.dtype()), a);
 }
 
-Tensor neg(const Tensor& a) { return unary("neg", a, [](auto x) { return -x; }); }
-Tensor exp(const Tensor& a) { return unary("exp", a, [](auto x) { return xt::exp(x); }); }
-Tensor log(const Tensor& a) { return unary("log", a, [](auto x) { return xt::log(x); }); }
-Tensor sqrt(const Tensor& a) { return unary("sqrt", a, [](auto x) { return xt::sqrt(x); }); }
-Tensor abs(const Tensor& a) { return unary("abs", a, [](auto x) { return xt::abs(x); }); }
+Tensor neg(const Tensor& a) {
+  return unary("neg", a, [](auto x) { return -x; });
+}
+Tensor exp(const Tensor& a) {
+  return unary("exp", a, [](auto x) { return xt::exp(x); });
+}
+Tensor log(const Tensor& a) {
+  return unary("log", a, [](auto x) { return xt::log(x); });
+}
+Tensor sqrt(const Tensor& a) {
+  return unary("sqrt", a, [](auto x) { return xt::sqrt(x); });
+}
+Tensor abs(const Tensor& a) {
+  return unary("abs", a, [](auto x) { return xt::abs(x); });
+}
 Tensor sign(const Tensor& a) {
   // Not xt::sign, which keeps -0 and NaN: here both give +0.
   return unary("sign", a, [](auto x) {
@@ -185,7 +208,9 @@ Tensor sign(const Tensor& a) {
     return xt::where(x > T(0), T(1), xt::where(x < T(0), T(-1), T(0)));
   });
 }
-Tensor tanh(const Tensor& a) { return unary("tanh", a, [](auto x) { return xt::tanh(x); }); }
+Tensor tanh(const Tensor& a) {
+  return unary("tanh", a, [](auto x) { return xt::tanh(x); });
+}
 Tensor sigmoid(const Tensor& a) {
   // xt::vectorize: one exponential per element (xt::where would evaluate both branches).
   return unary("sigmoid", a, [](auto x) { return xt::vectorize(sigmoid_of<elem_t<decltype(x)>>)(x); });
@@ -203,15 +228,17 @@ namespace {
 // element through a zero stride then adds into it in order).
 template <size_t K, class Row>
 void update_rows(const Tensor& dst, const std::array<Shape, K>& strides, Row&& row) {
-  if (dst.is_contiguous()) parallel_for_each_row<K>(dst.shape(), strides, row);
-  else for_each_row<K>(dst.shape(), strides, row);
+  if (dst.is_contiguous())
+    parallel_for_each_row<K>(dst.shape(), strides, row);
+  else
+    for_each_row<K>(dst.shape(), strides, row);
 }
 }  // namespace
 
 void add_(const Tensor& dst, const Tensor& src, double alpha) {
   if (dst.shape() != src.shape())
-    throw std::invalid_argument(fmt::format("add_: shapes {} and {} differ", shape_str(dst.shape()),
-                                            shape_str(src.shape())));
+    throw std::invalid_argument(
+        fmt::format("add_: shapes {} and {} differ", shape_str(dst.shape()), shape_str(src.shape())));
   check_same_dtype("add_", dst, src);
   dispatch_float(dst.dtype(), "add_", [&](auto tag) {
     using T = decltype(tag);
@@ -221,8 +248,10 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
     update_rows<2>(dst, {dst.strides(), src.strides()},
                    [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& step) {
                      with_xrow(s + off[1], n, step[1], [&](auto x) {
-                       if (step[0] == 1) xt::noalias(xrow(d + off[0], n)) += al * x;
-                       else xt::noalias(xrow(d + off[0], n, step[0])) += al * x;
+                       if (step[0] == 1)
+                         xt::noalias(xrow(d + off[0], n)) += al * x;
+                       else
+                         xt::noalias(xrow(d + off[0], n, step[0])) += al * x;
                      });
                    });
   });
@@ -235,8 +264,10 @@ void mul_scalar_(const Tensor& dst, double s) {
     const T v = static_cast<T>(s);
     update_rows<1>(dst, {dst.strides()},
                    [&](const std::array<int64_t, 1>& off, int64_t n, const std::array<int64_t, 1>& step) {
-                     if (step[0] == 1) xt::noalias(xrow(d + off[0], n)) *= v;
-                     else xt::noalias(xrow(d + off[0], n, step[0])) *= v;
+                     if (step[0] == 1)
+                       xt::noalias(xrow(d + off[0], n)) *= v;
+                     else
+                       xt::noalias(xrow(d + off[0], n, step[0])) *= v;
                    });
   });
 }

@@ -70,7 +70,8 @@ int64_t json_int(const nlohmann::json& j, const std::string& field, int64_t lo, 
     v = j.get<int64_t>();
   }
   if (!integer || v < lo || v > hi)
-    throw std::invalid_argument(fmt::format("field '{}' must be an integer in [{}, {}], got {}", field, lo, hi, excerpt(j)));
+    throw std::invalid_argument(
+        fmt::format("field '{}' must be an integer in [{}, {}], got {}", field, lo, hi, excerpt(j)));
   return v;
 }
 

@@ -81,13 +81,13 @@ Tensor kl_div_log(const Tensor& log_p, const Tensor& log_q, int64_t dim);
 Tensor sum_to(const Tensor& grad, const Shape& shape);
 
 // ---- shapes and indexing ----
-Tensor reshape(const Tensor& a, const Shape& shape);  // one -1 allowed; a view when contiguous
-Tensor permute(const Tensor& a, const std::vector<int64_t>& order);  // view
-Tensor transpose(const Tensor& a, int64_t d0, int64_t d1);          // view
+Tensor reshape(const Tensor& a, const Shape& shape);                         // one -1 allowed; a view when contiguous
+Tensor permute(const Tensor& a, const std::vector<int64_t>& order);          // view
+Tensor transpose(const Tensor& a, int64_t d0, int64_t d1);                   // view
 Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length);  // view
-Tensor expand(const Tensor& a, const Shape& shape);  // view, broadcast rules, -1 keeps a size
-Tensor squeeze(const Tensor& a, int64_t dim);   // view; dim must have size 1
-Tensor unsqueeze(const Tensor& a, int64_t dim); // view
+Tensor expand(const Tensor& a, const Shape& shape);                          // view, broadcast rules, -1 keeps a size
+Tensor squeeze(const Tensor& a, int64_t dim);                                // view; dim must have size 1
+Tensor unsqueeze(const Tensor& a, int64_t dim);                              // view
 // out[..., j, ...] = a[..., index[j], ...] along `dim`; index is a 1-D int64 tensor.
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
 // out[i][j][k] = a[i][index[i][j][k]][k] (for dim 1); index has a's number of dims.
@@ -140,8 +140,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g)
 struct Conv2dGrads {
   Tensor input, weight;
 };
-Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
-                            bool input, bool weight, const Tensor& dw = Tensor(), const Tensor& grad_t = Tensor());
+Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g, bool input,
+                            bool weight, const Tensor& dw = Tensor(), const Tensor& grad_t = Tensor());
 
 // ---- pooling ----
 // Max pooling of x [N, C, H, W]. Window (i, j) of output covers rows [h0(i), h1(i)) and columns

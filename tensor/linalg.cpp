@@ -22,8 +22,14 @@ struct GemmOperand {
 
 bool blas_layout(const Shape& strides, int64_t rows, int64_t cols, GemmOperand& op) {
   const int64_t s0 = strides[strides.size() - 2], s1 = strides[strides.size() - 1];
-  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1)) { op = {false, s0}; return true; }
-  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1)) { op = {true, s1}; return true; }
+  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1)) {
+    op = {false, s0};
+    return true;
+  }
+  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1)) {
+    op = {true, s1};
+    return true;
+  }
   return false;
 }
 
@@ -36,8 +42,8 @@ constexpr int64_t kGemmPartMacs = int64_t{1} << 21;
 // but OpenBLAS picks its kernels by the block's size, so the last bits of C may depend on the
 // thread count (a given thread count is reproducible).
 template <class T>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T* c, int64_t ldc) {
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+          int64_t ldc) {
   const int64_t parts = std::min<int64_t>(num_threads(), m * n * k / kGemmPartMacs);
   if (parts <= 1) return blas_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
   if (n >= m) {
@@ -91,11 +97,16 @@ void small_product(int64_t m, int64_t n, int64_t k, const T* A, int64_t sa0, int
   for (int64_t p = 0; p < k; ++p)
     for (int64_t j = 0; j < n; ++j) b_packed[p * n + j] = B[p * sb0 + j * sb1];
   switch (n) {
-    case 2: return small_rows<T, 2>(m, n, k, a_packed, b_packed, C);
-    case 4: return small_rows<T, 4>(m, n, k, a_packed, b_packed, C);
-    case 8: return small_rows<T, 8>(m, n, k, a_packed, b_packed, C);
-    case 16: return small_rows<T, 16>(m, n, k, a_packed, b_packed, C);
-    default: return small_rows<T, 0>(m, n, k, a_packed, b_packed, C);
+    case 2:
+      return small_rows<T, 2>(m, n, k, a_packed, b_packed, C);
+    case 4:
+      return small_rows<T, 4>(m, n, k, a_packed, b_packed, C);
+    case 8:
+      return small_rows<T, 8>(m, n, k, a_packed, b_packed, C);
+    case 16:
+      return small_rows<T, 16>(m, n, k, a_packed, b_packed, C);
+    default:
+      return small_rows<T, 0>(m, n, k, a_packed, b_packed, C);
   }
 }
 
@@ -109,37 +120,37 @@ void small_products(const Shape& batch, int64_t m, int64_t n, int64_t k, const T
   const T* pa = a.template data<T>();
   const T* pb = b.template data<T>();
   T* o = out.template data<T>();
-  parallel_for(numel(batch), std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(m * n * k, 1)), [&](int64_t b0, int64_t b1) {
-    std::vector<T> packed(static_cast<size_t>(m * k + k * n));
-    for (int64_t bi = b0; bi < b1; ++bi) {
-      int64_t offa = 0, offb = 0;
-      for (int64_t d = nd - 1, rest = bi; d >= 0; --d) {
-        const int64_t i = rest % batch[d];
-        rest /= batch[d];
-        offa += i * sa[d];
-        offb += i * sb[d];
-      }
-      small_product<T>(m, n, k, pa + offa, sa[nd], sa[nd + 1], pb + offb, sb[nd], sb[nd + 1], o + bi * m * n,
-                       packed.data(), packed.data() + m * k);
-    }
-  });
+  parallel_for(numel(batch), std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(m * n * k, 1)),
+               [&](int64_t b0, int64_t b1) {
+                 std::vector<T> packed(static_cast<size_t>(m * k + k * n));
+                 for (int64_t bi = b0; bi < b1; ++bi) {
+                   int64_t offa = 0, offb = 0;
+                   for (int64_t d = nd - 1, rest = bi; d >= 0; --d) {
+                     const int64_t i = rest % batch[d];
+                     rest /= batch[d];
+                     offa += i * sa[d];
+                     offb += i * sb[d];
+                   }
+                   small_product<T>(m, n, k, pa + offa, sa[nd], sa[nd + 1], pb + offb, sb[nd], sb[nd + 1],
+                                    o + bi * m * n, packed.data(), packed.data() + m * k);
+                 }
+               });
 }
 
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (a_in.dtype() != b_in.dtype())
-    throw std::invalid_argument(fmt::format("matmul: dtypes {} and {} differ", dtype_name(a_in.dtype()),
-                                            dtype_name(b_in.dtype())));
-  if (a_in.dim() == 0 || b_in.dim() == 0)
-    throw std::invalid_argument("matmul: both operands need at least 1 dim");
+    throw std::invalid_argument(
+        fmt::format("matmul: dtypes {} and {} differ", dtype_name(a_in.dtype()), dtype_name(b_in.dtype())));
+  if (a_in.dim() == 0 || b_in.dim() == 0) throw std::invalid_argument("matmul: both operands need at least 1 dim");
   const bool a_vec = a_in.dim() == 1, b_vec = b_in.dim() == 1;
   Tensor a = a_vec ? unsqueeze(a_in, 0) : a_in;
   Tensor b = b_vec ? unsqueeze(b_in, 1) : b_in;
   const int64_t m = a.size(-2), k = a.size(-1), k2 = b.size(-2), n = b.size(-1);
   if (k != k2)
-    throw std::invalid_argument(fmt::format("matmul: shapes {} and {} do not align ({} != {})",
-                                            shape_str(a_in.shape()), shape_str(b_in.shape()), k, k2));
+    throw std::invalid_argument(fmt::format("matmul: shapes {} and {} do not align ({} != {})", shape_str(a_in.shape()),
+                                            shape_str(b_in.shape()), k, k2));
   const Shape a_batch(a.shape().begin(), a.shape().end() - 2);
   const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
   const Shape batch = broadcast_shapes(a_batch, b_batch, "matmul");
@@ -160,14 +171,30 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
       return;
     }
     // General path: one GEMM per broadcast batch entry on views of a and b.
-    Tensor ae = expand(a, [&] { Shape s = batch; s.push_back(m); s.push_back(k); return s; }());
-    Tensor be = expand(b, [&] { Shape s = batch; s.push_back(k); s.push_back(n); return s; }());
+    Tensor ae = expand(a, [&] {
+      Shape s = batch;
+      s.push_back(m);
+      s.push_back(k);
+      return s;
+    }());
+    Tensor be = expand(b, [&] {
+      Shape s = batch;
+      s.push_back(k);
+      s.push_back(n);
+      return s;
+    }());
     if (m * n * k <= kSmallProduct) {
       small_products<T>(batch, m, n, k, ae, be, out);
       return;
     }
-    if (!blas_layout(ae.strides(), m, k, oa)) { ae = ae.contiguous(); blas_layout(ae.strides(), m, k, oa); }
-    if (!blas_layout(be.strides(), k, n, ob)) { be = be.contiguous(); blas_layout(be.strides(), k, n, ob); }
+    if (!blas_layout(ae.strides(), m, k, oa)) {
+      ae = ae.contiguous();
+      blas_layout(ae.strides(), m, k, oa);
+    }
+    if (!blas_layout(be.strides(), k, n, ob)) {
+      be = be.contiguous();
+      blas_layout(be.strides(), k, n, ob);
+    }
     const int64_t nb = numel(batch), nd = static_cast<int64_t>(batch.size());
     std::vector<int64_t> idx(static_cast<size_t>(nd), 0);
     T* o = out.template data<T>();

@@ -27,10 +27,14 @@ constexpr std::size_t kMagicSize = 6;
 
 const char* descr_of(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return "<f4";
-    case DType::Float64: return "<f8";
-    case DType::Int64: return "<i8";
-    case DType::UInt8: return "|u1";
+    case DType::Float32:
+      return "<f4";
+    case DType::Float64:
+      return "<f8";
+    case DType::Int64:
+      return "<i8";
+    case DType::UInt8:
+      return "|u1";
   }
   return "?";
 }
@@ -67,7 +71,8 @@ class HeaderParser {
       expect(':');
       skip_space();
       if (key == "descr" && !descr) {
-        if (peek() != '\'' && peek() != '"') malformed("'descr' is not a plain dtype string (structured dtypes are not supported)");
+        if (peek() != '\'' && peek() != '"')
+          malformed("'descr' is not a plain dtype string (structured dtypes are not supported)");
         descr = parse_string();
       } else if (key == "fortran_order" && !fortran_order) {
         fortran_order = parse_bool();
@@ -119,23 +124,32 @@ class HeaderParser {
   }
   bool parse_bool() {
     skip_space();
-    if (s_.compare(pos_, 4, "True") == 0) { pos_ += 4; return true; }
-    if (s_.compare(pos_, 5, "False") == 0) { pos_ += 5; return false; }
+    if (s_.compare(pos_, 4, "True") == 0) {
+      pos_ += 4;
+      return true;
+    }
+    if (s_.compare(pos_, 5, "False") == 0) {
+      pos_ += 5;
+      return false;
+    }
     malformed("expected True or False");
   }
   Shape parse_shape() {
     Shape shape;
     expect('(');
     while (peek() != ')') {
-      if (!std::isdigit(static_cast<unsigned char>(s_[pos_]))) malformed("expected a non-negative integer in the shape");
+      if (!std::isdigit(static_cast<unsigned char>(s_[pos_])))
+        malformed("expected a non-negative integer in the shape");
       int64_t v = 0;
       while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
         if (v > (INT64_MAX - 9) / 10) malformed("shape entry too large");
         v = v * 10 + (s_[pos_++] - '0');
       }
       shape.push_back(v);
-      if (peek() == ',') ++pos_;
-      else if (peek() != ')') malformed("expected ',' or ')' in the shape");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != ')')
+        malformed("expected ',' or ')' in the shape");
     }
     ++pos_;  // ')'
     return shape;
@@ -156,8 +170,8 @@ std::string shape_tuple(const Shape& shape) {
 }  // namespace
 
 std::string npy_header(DType dtype, const Shape& shape) {
-  const std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
-                                       descr_of(dtype), shape_tuple(shape));
+  const std::string dict =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr_of(dtype), shape_tuple(shape));
   // Version 1.0 stores the header length in 2 bytes, 2.0 in 4; the data starts 64-aligned.
   auto padded = [&](std::size_t fixed) {
     return dict + std::string((64 - (fixed + dict.size() + 1) % 64) % 64, ' ') + "\n";

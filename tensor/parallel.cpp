@@ -143,8 +143,6 @@ void set_num_threads(int n) {
 
 int num_threads() { return pool().size(); }
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {
-  pool().run(n, grain, f);
-}
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) { pool().run(n, grain, f); }
 
 }  // namespace pathgrad

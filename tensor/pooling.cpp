@@ -28,21 +28,22 @@ PoolResult pool(const Tensor& x_in, const Windows& rows, const Windows& cols, co
     using T = decltype(tag);
     const T* in = x.data<T>();
     T* out = r.values.data<T>();
-    parallel_for(N * C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(H * W, 1)), [&](int64_t p0, int64_t p1) {
-      for (int64_t plane = p0; plane < p1; ++plane) {
-        const T* p = in + plane * H * W;
-        for (int64_t i = 0; i < OH; ++i)
-          for (int64_t j = 0; j < OW; ++j) {
-            int64_t best = rows.begin[i] * W + cols.begin[j];
-            for (int64_t h = rows.begin[i]; h < rows.end[i]; ++h)
-              for (int64_t w = cols.begin[j]; w < cols.end[j]; ++w)
-                if (p[h * W + w] > p[best]) best = h * W + w;
-            const int64_t o = (plane * OH + i) * OW + j;
-            out[o] = p[best];
-            idx[o] = best;
-          }
-      }
-    });
+    parallel_for(N * C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(H * W, 1)),
+                 [&](int64_t p0, int64_t p1) {
+                   for (int64_t plane = p0; plane < p1; ++plane) {
+                     const T* p = in + plane * H * W;
+                     for (int64_t i = 0; i < OH; ++i)
+                       for (int64_t j = 0; j < OW; ++j) {
+                         int64_t best = rows.begin[i] * W + cols.begin[j];
+                         for (int64_t h = rows.begin[i]; h < rows.end[i]; ++h)
+                           for (int64_t w = cols.begin[j]; w < cols.end[j]; ++w)
+                             if (p[h * W + w] > p[best]) best = h * W + w;
+                         const int64_t o = (plane * OH + i) * OW + j;
+                         out[o] = p[best];
+                         idx[o] = best;
+                       }
+                   }
+                 });
   });
   return r;
 }
@@ -69,11 +70,12 @@ Windows adaptive_windows(int64_t size, int64_t out) {
 
 PoolResult max_pool2d(const Tensor& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw) {
   if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0)
-    throw std::invalid_argument(fmt::format("max_pool2d: kernel {}x{} and stride {}x{} must be positive", kh, kw, sh, sw));
-  if (x.dim() != 4)
-    throw std::invalid_argument("max_pool2d: expected input [N, C, H, W], got " + shape_str(x.shape()));
+    throw std::invalid_argument(
+        fmt::format("max_pool2d: kernel {}x{} and stride {}x{} must be positive", kh, kw, sh, sw));
+  if (x.dim() != 4) throw std::invalid_argument("max_pool2d: expected input [N, C, H, W], got " + shape_str(x.shape()));
   if (x.size(2) < kh || x.size(3) < kw)
-    throw std::invalid_argument(fmt::format("max_pool2d: kernel {}x{} does not fit input {}", kh, kw, shape_str(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("max_pool2d: kernel {}x{} does not fit input {}", kh, kw, shape_str(x.shape())));
   return pool(x, fixed_windows(x.size(2), kh, sh), fixed_windows(x.size(3), kw, sw), "max_pool2d");
 }
 
@@ -81,17 +83,18 @@ PoolResult adaptive_max_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
   if (x.dim() != 4)
     throw std::invalid_argument("adaptive_max_pool2d: expected input [N, C, H, W], got " + shape_str(x.shape()));
   if (out_h <= 0 || out_w <= 0 || x.size(2) == 0 || x.size(3) == 0)
-    throw std::invalid_argument(fmt::format("adaptive_max_pool2d: output {}x{} impossible for input {}", out_h,
-                                            out_w, shape_str(x.shape())));
+    throw std::invalid_argument(
+        fmt::format("adaptive_max_pool2d: output {}x{} impossible for input {}", out_h, out_w, shape_str(x.shape())));
   return pool(x, adaptive_windows(x.size(2), out_h), adaptive_windows(x.size(3), out_w), "adaptive_max_pool2d");
 }
 
 Tensor max_pool2d_backward(const Tensor& grad_in, const Tensor& indices, const Shape& x_shape) {
   if (x_shape.size() != 4 || grad_in.dim() != 4 || grad_in.shape() != indices.shape() ||
       indices.dtype() != DType::Int64 || grad_in.size(0) != x_shape[0] || grad_in.size(1) != x_shape[1])
-    throw std::invalid_argument(fmt::format("max_pool2d_backward: gradient {} and int64 indices {} ({}) do not match "
-                                            "input {}", shape_str(grad_in.shape()), shape_str(indices.shape()),
-                                            dtype_name(indices.dtype()), shape_str(x_shape)));
+    throw std::invalid_argument(fmt::format(
+        "max_pool2d_backward: gradient {} and int64 indices {} ({}) do not match "
+        "input {}",
+        shape_str(grad_in.shape()), shape_str(indices.shape()), dtype_name(indices.dtype()), shape_str(x_shape)));
   Tensor grad = grad_in.contiguous();
   Tensor out = Tensor::zeros(x_shape, grad.dtype());
   const int64_t planes = x_shape[0] * x_shape[1], HW = x_shape[2] * x_shape[3];
@@ -101,8 +104,8 @@ Tensor max_pool2d_backward(const Tensor& grad_in, const Tensor& indices, const S
   const int64_t count = index.numel();  // hoisted: numel() is a product over the shape, not inlined
   for (int64_t k = 0; k < count; ++k)
     if (idx[k] < 0 || idx[k] >= HW)
-      throw std::out_of_range(fmt::format("max_pool2d_backward: index {} out of range for input {}", idx[k],
-                                          shape_str(x_shape)));
+      throw std::out_of_range(
+          fmt::format("max_pool2d_backward: index {} out of range for input {}", idx[k], shape_str(x_shape)));
   dispatch_float(grad.dtype(), "max_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
     const T* g = grad.data<T>();

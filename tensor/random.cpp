@@ -57,7 +57,8 @@ int64_t Generator::randint(int64_t n) {
   const uint64_t un = static_cast<uint64_t>(n);
   const uint64_t limit = UINT64_MAX - UINT64_MAX % un;
   uint64_t x;
-  do x = next_u64(); while (x >= limit);
+  do x = next_u64();
+  while (x >= limit);
   return static_cast<int64_t>(x % un);
 }
 

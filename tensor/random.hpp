@@ -18,10 +18,10 @@ class Generator {
   explicit Generator(uint64_t seed = 0) { reseed(seed); }
   void reseed(uint64_t seed);
   uint64_t next_u64();
-  double uniform();                       // [0, 1)
-  double uniform(double lo, double hi);   // [lo, hi)
+  double uniform();                      // [0, 1)
+  double uniform(double lo, double hi);  // [lo, hi)
   double normal(double mean = 0.0, double stddev = 1.0);
-  int64_t randint(int64_t n);             // uniform in [0, n), unbiased (rejection sampling)
+  int64_t randint(int64_t n);  // uniform in [0, n), unbiased (rejection sampling)
 
   // The complete state, for checkpoints: restoring it continues the same stream.
   struct State {
@@ -30,7 +30,11 @@ class Generator {
     double spare;
   };
   State state() const { return {s_, has_spare_, spare_}; }
-  void set_state(const State& st) { s_ = st.s; has_spare_ = st.has_spare; spare_ = st.spare; }
+  void set_state(const State& st) {
+    s_ = st.s;
+    has_spare_ = st.has_spare;
+    spare_ = st.spare;
+  }
 
  private:
   std::array<uint64_t, 4> s_{};

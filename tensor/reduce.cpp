@@ -30,8 +30,7 @@ ReducePlan plan_reduce(const char* op, const Tensor& a, const std::vector<int64_
   p.reduced.assign(nd, dims.empty());
   for (int64_t d : dims) {
     const int64_t n = normalize_dim(d, nd, op);
-    if (p.reduced[n] && !dims.empty())
-      throw std::invalid_argument(fmt::format("{}: dim {} listed twice", op, d));
+    if (p.reduced[n] && !dims.empty()) throw std::invalid_argument(fmt::format("{}: dim {} listed twice", op, d));
     p.reduced[n] = true;
   }
   std::vector<int64_t> order;
@@ -46,8 +45,10 @@ ReducePlan plan_reduce(const char* op, const Tensor& a, const std::vector<int64_
       p.inner *= a.shape()[d];
     }
   for (int64_t d = 0; d < nd; ++d) {
-    if (!p.reduced[d]) p.out_shape.push_back(a.shape()[d]);
-    else if (keepdim) p.out_shape.push_back(1);
+    if (!p.reduced[d])
+      p.out_shape.push_back(a.shape()[d]);
+    else if (keepdim)
+      p.out_shape.push_back(1);
   }
   p.view = permute(a, order);
   return p;
@@ -114,11 +115,13 @@ Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
       };
       const int64_t per_output = std::max<int64_t>(R, 1);
       if (block->outer > 1)
-        parallel_for(block->outer, std::max<int64_t>(1, kParallelGrain / (per_output * I)), [&](int64_t q0, int64_t q1) {
-          for (int64_t q = q0; q < q1; ++q) rows(q, 0, I);
-        });
+        parallel_for(block->outer, std::max<int64_t>(1, kParallelGrain / (per_output * I)),
+                     [&](int64_t q0, int64_t q1) {
+                       for (int64_t q = q0; q < q1; ++q) rows(q, 0, I);
+                     });
       else
-        parallel_for(I, std::max<int64_t>(16, kParallelGrain / per_output), [&](int64_t j0, int64_t j1) { rows(0, j0, j1); });
+        parallel_for(I, std::max<int64_t>(16, kParallelGrain / per_output),
+                     [&](int64_t j0, int64_t j1) { rows(0, j0, j1); });
       return;
     }
     for_each_output<T>(p, [&](int64_t oi, const T* x) {
@@ -174,8 +177,12 @@ Tensor arg_extreme(const char* op, const Tensor& a, int64_t dim, bool keepdim) {
 }
 }  // namespace
 
-Tensor amax(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) { return extreme<true>("amax", a, dims, keepdim); }
-Tensor amin(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) { return extreme<false>("amin", a, dims, keepdim); }
+Tensor amax(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  return extreme<true>("amax", a, dims, keepdim);
+}
+Tensor amin(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  return extreme<false>("amin", a, dims, keepdim);
+}
 Tensor argmax(const Tensor& a, int64_t dim, bool keepdim) { return arg_extreme<true>("argmax", a, dim, keepdim); }
 Tensor argmin(const Tensor& a, int64_t dim, bool keepdim) { return arg_extreme<false>("argmin", a, dim, keepdim); }
 
@@ -189,7 +196,10 @@ Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim
     for_each_output<T>(p, [&](int64_t oi, const T* x) {
       T m = x[0];
       for (int64_t k = 1; k < p.inner; ++k) m = std::max(m, x[k]);
-      if (std::isinf(m)) { o[oi] = m; return; }
+      if (std::isinf(m)) {
+        o[oi] = m;
+        return;
+      }
       double s = 0;
       for (int64_t k = 0; k < p.inner; ++k) s += std::exp(static_cast<double>(x[k] - m));
       o[oi] = static_cast<T>(static_cast<double>(m) + std::log(s));
@@ -223,16 +233,17 @@ Tensor along_dim(const char* op, const Tensor& a, int64_t dim, F f) {
 }  // namespace
 
 Tensor softmax(const Tensor& a, int64_t dim) {
-  return along_dim("softmax", a, dim, [](const auto* x, auto* y, int64_t n, std::vector<double>& e) {  // e: exponentials
-    using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
-    T m = x[0];
-    for (int64_t k = 1; k < n; ++k) m = std::max(m, x[k]);
-    e.resize(static_cast<size_t>(n));
-    double s = 0;
-    for (int64_t k = 0; k < n; ++k) s += (e[k] = std::exp(static_cast<double>(x[k] - m)));
-    const double inv = 1.0 / s;
-    for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(e[k] * inv);
-  });
+  return along_dim("softmax", a, dim,
+                   [](const auto* x, auto* y, int64_t n, std::vector<double>& e) {  // e: exponentials
+                     using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
+                     T m = x[0];
+                     for (int64_t k = 1; k < n; ++k) m = std::max(m, x[k]);
+                     e.resize(static_cast<size_t>(n));
+                     double s = 0;
+                     for (int64_t k = 0; k < n; ++k) s += (e[k] = std::exp(static_cast<double>(x[k] - m)));
+                     const double inv = 1.0 / s;
+                     for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(e[k] * inv);
+                   });
 }
 
 Tensor log_softmax(const Tensor& a, int64_t dim) {
@@ -298,16 +309,17 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
   if (grad.shape() == shape) return grad;
   const int64_t lead = grad.dim() - static_cast<int64_t>(shape.size());
   if (lead < 0)
-    throw std::invalid_argument(fmt::format("sum_to: cannot reduce {} to {}", shape_str(grad.shape()),
-                                            shape_str(shape)));
+    throw std::invalid_argument(
+        fmt::format("sum_to: cannot reduce {} to {}", shape_str(grad.shape()), shape_str(shape)));
   std::vector<int64_t> dims;
   for (int64_t d = 0; d < lead; ++d) dims.push_back(d);
   for (size_t d = 0; d < shape.size(); ++d) {
     const int64_t gs = grad.shape()[lead + static_cast<int64_t>(d)];
-    if (shape[d] == 1 && gs != 1) dims.push_back(lead + static_cast<int64_t>(d));
+    if (shape[d] == 1 && gs != 1)
+      dims.push_back(lead + static_cast<int64_t>(d));
     else if (shape[d] != gs)
-      throw std::invalid_argument(fmt::format("sum_to: cannot reduce {} to {}",
-                                              shape_str(grad.shape()), shape_str(shape)));
+      throw std::invalid_argument(
+          fmt::format("sum_to: cannot reduce {} to {}", shape_str(grad.shape()), shape_str(shape)));
   }
   Tensor s = dims.empty() ? grad : sum(grad, dims, true);
   // Drop the leading dims that were summed with keepdim.

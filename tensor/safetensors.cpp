@@ -2,12 +2,12 @@
 #include "tensor/safetensors.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <bit>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 
@@ -26,10 +26,14 @@ constexpr uint64_t kMaxHeader = 100'000'000;
 
 const char* dtype_code(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::Int64: return "I64";
-    case DType::UInt8: return "U8";
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::Int64:
+      return "I64";
+    case DType::UInt8:
+      return "U8";
   }
   return "?";
 }
@@ -60,7 +64,8 @@ class Loader {
   }
 
   uint64_t non_negative_int(const Json& v, const std::string& name, const char* field) const {
-    if (!v.is_number_unsigned()) fail(name, fmt::format("'{}' must hold non-negative integers, got {}", field, v.dump()));
+    if (!v.is_number_unsigned())
+      fail(name, fmt::format("'{}' must hold non-negative integers, got {}", field, v.dump()));
     return v.get<uint64_t>();
   }
 
@@ -135,9 +140,11 @@ class Loader {
     uint64_t covered = 0;
     for (const Entry& e : entries) {
       if (e.end > data_size)
-        fail(e.name, fmt::format("data_offsets [{}, {}] go beyond the data buffer of {} bytes", e.begin, e.end, data_size));
+        fail(e.name,
+             fmt::format("data_offsets [{}, {}] go beyond the data buffer of {} bytes", e.begin, e.end, data_size));
       if (e.begin < covered)
-        fail(e.name, fmt::format("data_offsets [{}, {}] overlap the previous tensor, which ends at {}", e.begin, e.end, covered));
+        fail(e.name, fmt::format("data_offsets [{}, {}] overlap the previous tensor, which ends at {}", e.begin, e.end,
+                                 covered));
       if (e.begin > covered)
         fail(e.name, fmt::format("data_offsets [{}, {}] leave a gap after byte {}", e.begin, e.end, covered));
       covered = e.end;
@@ -173,8 +180,8 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     if (name.empty() || name == kMetadataKey || header.contains(name))
-      throw std::invalid_argument(fmt::format("save_safetensors: {}: tensor name '{}' is empty, reserved or repeated",
-                                              path, name));
+      throw std::invalid_argument(
+          fmt::format("save_safetensors: {}: tensor name '{}' is empty, reserved or repeated", path, name));
     if (!t.defined())
       throw std::invalid_argument(fmt::format("save_safetensors: {}: tensor '{}' is undefined", path, name));
     contiguous.push_back(t.contiguous());

@@ -46,8 +46,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& op) {
     const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1)
-      throw std::invalid_argument(fmt::format("{}: shapes {} and {} cannot be broadcast together",
-                                              op, shape_str(a), shape_str(b)));
+      throw std::invalid_argument(
+          fmt::format("{}: shapes {} and {} cannot be broadcast together", op, shape_str(a), shape_str(b)));
     out[i] = da == 1 ? db : da;
   }
   return out;
@@ -56,8 +56,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& op) {
 int64_t normalize_dim(int64_t dim, int64_t ndim, const std::string& op) {
   const int64_t d = dim < 0 ? dim + ndim : dim;
   if (d < 0 || d >= ndim)
-    throw std::out_of_range(
-        fmt::format("{}: dim {} is out of range for a tensor with {} dims", op, dim, ndim));
+    throw std::out_of_range(fmt::format("{}: dim {} is out of range for a tensor with {} dims", op, dim, ndim));
   return d;
 }
 

@@ -26,21 +26,21 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
   }
   if (infer >= 0) {
     if (known == 0 || a.numel() % known != 0)
-      throw std::invalid_argument(fmt::format("reshape: cannot reshape {} into {}", shape_str(a.shape()),
-                                              shape_str(shape)));
+      throw std::invalid_argument(
+          fmt::format("reshape: cannot reshape {} into {}", shape_str(a.shape()), shape_str(shape)));
     target[infer] = a.numel() / known;
   }
   if (numel(target) != a.numel())
-    throw std::invalid_argument(fmt::format("reshape: cannot reshape {} ({} elements) into {}",
-                                            shape_str(a.shape()), a.numel(), shape_str(shape)));
+    throw std::invalid_argument(fmt::format("reshape: cannot reshape {} ({} elements) into {}", shape_str(a.shape()),
+                                            a.numel(), shape_str(shape)));
   Tensor c = a.contiguous();
   return c.as_strided(target, contiguous_strides(target), c.offset());
 }
 
 Tensor permute(const Tensor& a, const std::vector<int64_t>& order) {
   if (static_cast<int64_t>(order.size()) != a.dim())
-    throw std::invalid_argument(fmt::format("permute: order [{}] for a tensor of shape {}",
-                                            fmt::join(order, ", "), shape_str(a.shape())));
+    throw std::invalid_argument(
+        fmt::format("permute: order [{}] for a tensor of shape {}", fmt::join(order, ", "), shape_str(a.shape())));
   Shape shape(order.size()), strides(order.size());
   std::vector<bool> used(order.size(), false);
   for (size_t i = 0; i < order.size(); ++i) {
@@ -63,8 +63,8 @@ Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) {
 Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length) {
   const int64_t d = normalize_dim(dim, a.dim(), "narrow");
   if (start < 0 || length < 0 || start + length > a.shape()[d])
-    throw std::out_of_range(fmt::format("narrow: [{}, {}) out of range for dim {} of shape {}", start,
-                                        start + length, d, shape_str(a.shape())));
+    throw std::out_of_range(fmt::format("narrow: [{}, {}) out of range for dim {} of shape {}", start, start + length,
+                                        d, shape_str(a.shape())));
   Shape shape = a.shape();
   shape[d] = length;
   return a.as_strided(shape, a.strides(), a.offset() + start * a.strides()[d]);
@@ -72,8 +72,7 @@ Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length) {
 
 Tensor expand(const Tensor& a, const Shape& shape) {
   if (shape.size() < static_cast<size_t>(a.dim()))
-    throw std::invalid_argument(fmt::format("expand: cannot expand {} to {}", shape_str(a.shape()),
-                                            shape_str(shape)));
+    throw std::invalid_argument(fmt::format("expand: cannot expand {} to {}", shape_str(a.shape()), shape_str(shape)));
   const size_t lead = shape.size() - static_cast<size_t>(a.dim());
   Shape out(shape.size()), strides(shape.size(), 0);
   for (size_t d = 0; d < shape.size(); ++d) {
@@ -85,8 +84,8 @@ Tensor expand(const Tensor& a, const Shape& shape) {
     const int64_t src = a.shape()[d - lead];
     const int64_t want = shape[d] == -1 ? src : shape[d];
     if (want < 0 || (src != want && src != 1))
-      throw std::invalid_argument(fmt::format("expand: cannot expand {} to {}", shape_str(a.shape()),
-                                              shape_str(shape)));
+      throw std::invalid_argument(
+          fmt::format("expand: cannot expand {} to {}", shape_str(a.shape()), shape_str(shape)));
     out[d] = want;
     strides[d] = src == want ? a.strides()[d - lead] : 0;
   }
@@ -131,8 +130,7 @@ Split3 split_at(const Shape& shape, int64_t d) {
 
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   check_index("index_select", index);
-  if (index.dim() != 1)
-    throw std::invalid_argument("index_select: index must be 1-D, got " + shape_str(index.shape()));
+  if (index.dim() != 1) throw std::invalid_argument("index_select: index must be 1-D, got " + shape_str(index.shape()));
   const int64_t d = normalize_dim(dim, a.dim(), "index_select");
   Tensor c = a.contiguous(), idx = index.contiguous();
   Shape out_shape = a.shape();
@@ -145,12 +143,12 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   char* dst = static_cast<char*>(out.raw_data());
   for (int64_t j = 0; j < idx.numel(); ++j)
     if (ip[j] < 0 || ip[j] >= s.mid)
-      throw std::out_of_range(fmt::format("index_select: index {} out of range for dim {} of size {}",
-                                          ip[j], d, s.mid));
+      throw std::out_of_range(
+          fmt::format("index_select: index {} out of range for dim {} of size {}", ip[j], d, s.mid));
   for (int64_t o = 0; o < s.outer; ++o)
     for (int64_t j = 0; j < idx.numel(); ++j)
-      std::memcpy(dst + ((o * idx.numel() + j) * s.inner) * es,
-                  src + ((o * s.mid + ip[j]) * s.inner) * es, static_cast<size_t>(s.inner) * es);
+      std::memcpy(dst + ((o * idx.numel() + j) * s.inner) * es, src + ((o * s.mid + ip[j]) * s.inner) * es,
+                  static_cast<size_t>(s.inner) * es);
   return out;
 }
 
@@ -179,8 +177,7 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
     for_each_strided(idx.shape(), Shape(walk), [&](int64_t base) {
       const int64_t j = ip[k];
       if (j < 0 || j >= a.shape()[d])
-        throw std::out_of_range(fmt::format("gather: index {} out of range for dim {} of size {}", j, d,
-                                            a.shape()[d]));
+        throw std::out_of_range(fmt::format("gather: index {} out of range for dim {} of size {}", j, d, a.shape()[d]));
       o[k++] = src[base + j * src_strides[d]];
     });
   });
@@ -191,8 +188,8 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
   check_index("scatter_add", index);
   const int64_t d = normalize_dim(dim, static_cast<int64_t>(shape.size()), "scatter_add");
   if (index.shape() != src.shape())
-    throw std::invalid_argument(fmt::format("scatter_add: index {} and src {} differ",
-                                            shape_str(index.shape()), shape_str(src.shape())));
+    throw std::invalid_argument(
+        fmt::format("scatter_add: index {} and src {} differ", shape_str(index.shape()), shape_str(src.shape())));
   if (index.shape().size() != shape.size())
     throw std::invalid_argument(fmt::format("scatter_add: index {} and output {} differ in number of dims",
                                             shape_str(index.shape()), shape_str(shape)));
@@ -213,8 +210,8 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
     for_each_strided(idx.shape(), walk, [&](int64_t base) {
       const int64_t j = ip[k];
       if (j < 0 || j >= shape[d])
-        throw std::out_of_range(fmt::format("scatter_add: index {} out of range for dim {} of size {}", j,
-                                            d, shape[d]));
+        throw std::out_of_range(
+            fmt::format("scatter_add: index {} out of range for dim {} of size {}", j, d, shape[d]));
       o[base + j * out.strides()[d]] += sp[k];
       ++k;
     });
@@ -266,8 +263,8 @@ Tensor cat(const std::vector<Tensor>& parts, int64_t dim) {
                                               dtype_name(first.dtype())));
     for (int64_t i = 0; i < first.dim(); ++i)
       if (i != d && p.shape()[i] != first.shape()[i])
-        throw std::invalid_argument(fmt::format("cat: shapes {} and {} differ outside dim {}",
-                                                shape_str(p.shape()), shape_str(first.shape()), d));
+        throw std::invalid_argument(fmt::format("cat: shapes {} and {} differ outside dim {}", shape_str(p.shape()),
+                                                shape_str(first.shape()), d));
     out_shape[d] += p.shape()[d];
   }
   Tensor out = Tensor::empty(out_shape, first.dtype());
@@ -286,8 +283,8 @@ Tensor stack(const std::vector<Tensor>& parts, int64_t dim) {
   const int64_t d = normalize_dim(dim, parts[0].dim() + 1, "stack");
   for (const Tensor& p : parts) {
     if (p.shape() != parts[0].shape())
-      throw std::invalid_argument(fmt::format("stack: shapes {} and {} differ", shape_str(p.shape()),
-                                              shape_str(parts[0].shape())));
+      throw std::invalid_argument(
+          fmt::format("stack: shapes {} and {} differ", shape_str(p.shape()), shape_str(parts[0].shape())));
     expanded.push_back(unsqueeze(p, d));
   }
   return cat(expanded, d);

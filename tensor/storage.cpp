@@ -1,5 +1,8 @@
 // Storage: aligned buffers (huge-page backed when large), and the bounded cache that recycles
 // large ones between allocations.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -9,9 +12,6 @@
 #include <mutex>
 #include <new>
 #include <unordered_map>
-
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "tensor/tensor.hpp"
 
@@ -113,7 +113,8 @@ Storage::~Storage() { cache().give(data_, capacity_); }
 std::size_t storage_cache_max_bytes() {
   static const std::size_t bound = [] {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    const std::size_t quarter = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4 : 0;
+    const std::size_t quarter =
+        pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4 : 0;
     return std::max(std::size_t{1} << 30, quarter);
   }();
   return bound;

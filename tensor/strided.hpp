@@ -26,8 +26,7 @@ void coalesce_dims(Shape& shape, std::array<Shape, K>& strides) {
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 1) continue;
     bool walkable = !merged.empty();
-    for (size_t k = 0; k < K && walkable; ++k)
-      walkable = merged_strides[k].back() == strides[k][d] * shape[d];
+    for (size_t k = 0; k < K && walkable; ++k) walkable = merged_strides[k].back() == strides[k][d] * shape[d];
     if (walkable) {
       merged.back() *= shape[d];
       for (size_t k = 0; k < K; ++k) merged_strides[k].back() = strides[k][d];
@@ -139,8 +138,7 @@ void for_each_strided3(const Shape& shape, const Shape& sa, const Shape& sb, con
 inline Shape broadcast_strides(const Shape& shape, const Shape& strides, const Shape& target) {
   Shape out(target.size(), 0);
   const size_t off = target.size() - shape.size();
-  for (size_t d = 0; d < shape.size(); ++d)
-    out[off + d] = shape[d] == 1 ? 0 : strides[d];
+  for (size_t d = 0; d < shape.size(); ++d) out[off + d] = shape[d] == 1 ? 0 : strides[d];
   return out;
 }
 

@@ -16,27 +16,34 @@ namespace pathgrad {
 // ---------------------------------------------------------------- dtype
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return 4;
-    case DType::Float64: return 8;
-    case DType::Int64: return 8;
-    case DType::UInt8: return 1;
+    case DType::Float32:
+      return 4;
+    case DType::Float64:
+      return 8;
+    case DType::Int64:
+      return 8;
+    case DType::UInt8:
+      return 1;
   }
   return 0;
 }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-    case DType::Int64: return "int64";
-    case DType::UInt8: return "uint8";
+    case DType::Float32:
+      return "float32";
+    case DType::Float64:
+      return "float64";
+    case DType::Int64:
+      return "int64";
+    case DType::UInt8:
+      return "uint8";
   }
   return "?";
 }
 
 void throw_dtype_error(const std::string& op, DType got, const std::string& expected) {
-  throw std::invalid_argument(
-      fmt::format("{}: got dtype {}, expected {}", op, dtype_name(got), expected));
+  throw std::invalid_argument(fmt::format("{}: got dtype {}, expected {}", op, dtype_name(got), expected));
 }
 
 // ---------------------------------------------------------------- creation
@@ -45,8 +52,8 @@ Tensor allocate(const Shape& shape, DType dtype, bool zero_fill) {
   for (int64_t s : shape)
     if (s < 0) throw std::invalid_argument("Tensor: negative size in shape " + shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(pathgrad::numel(shape)) * dtype_size(dtype),
-                                            zero_fill);
+  impl->storage =
+      std::make_shared<Storage>(static_cast<std::size_t>(pathgrad::numel(shape)) * dtype_size(dtype), zero_fill);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -85,8 +92,8 @@ Tensor Tensor::eye(int64_t n, DType dtype) {
 
 Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype) {
   if (static_cast<int64_t>(values.size()) != pathgrad::numel(shape))
-    throw std::invalid_argument(fmt::format("from_vector: {} values do not fill shape {}",
-                                            values.size(), shape_str(shape)));
+    throw std::invalid_argument(
+        fmt::format("from_vector: {} values do not fill shape {}", values.size(), shape_str(shape)));
   Tensor t = empty(shape, dtype);
   dispatch_all(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -98,15 +105,15 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
 
 Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape) {
   if (static_cast<int64_t>(values.size()) != pathgrad::numel(shape))
-    throw std::invalid_argument(fmt::format("from_vector: {} values do not fill shape {}",
-                                            values.size(), shape_str(shape)));
+    throw std::invalid_argument(
+        fmt::format("from_vector: {} values do not fill shape {}", values.size(), shape_str(shape)));
   return from_buffer(values.data(), shape, DType::Float32);
 }
 
 Tensor Tensor::from_vector(const std::vector<int64_t>& values, const Shape& shape) {
   if (static_cast<int64_t>(values.size()) != pathgrad::numel(shape))
-    throw std::invalid_argument(fmt::format("from_vector: {} values do not fill shape {}",
-                                            values.size(), shape_str(shape)));
+    throw std::invalid_argument(
+        fmt::format("from_vector: {} values do not fill shape {}", values.size(), shape_str(shape)));
   return from_buffer(values.data(), shape, DType::Int64);
 }
 
@@ -151,14 +158,14 @@ void* Tensor::raw_data() const {
 namespace {
 int64_t flat_offset(const Tensor& t, const std::vector<int64_t>& index) {
   if (static_cast<int64_t>(index.size()) != t.dim())
-    throw std::invalid_argument(fmt::format("at: index with {} entries for a tensor of shape {}",
-                                            index.size(), shape_str(t.shape())));
+    throw std::invalid_argument(
+        fmt::format("at: index with {} entries for a tensor of shape {}", index.size(), shape_str(t.shape())));
   int64_t off = 0;
   for (int64_t d = 0; d < t.dim(); ++d) {
     const int64_t i = index[d] < 0 ? index[d] + t.shape()[d] : index[d];
     if (i < 0 || i >= t.shape()[d])
-      throw std::out_of_range(fmt::format("at: index {} out of range for dim {} of shape {}",
-                                          index[d], d, shape_str(t.shape())));
+      throw std::out_of_range(
+          fmt::format("at: index {} out of range for dim {} of shape {}", index[d], d, shape_str(t.shape())));
     off += i * t.strides()[d];
   }
   return off;
@@ -173,9 +180,7 @@ double Tensor::at(const std::vector<int64_t>& index) const {
   });
 }
 
-double Tensor::at(std::initializer_list<int64_t> index) const {
-  return at(std::vector<int64_t>(index));
-}
+double Tensor::at(std::initializer_list<int64_t> index) const { return at(std::vector<int64_t>(index)); }
 
 void Tensor::set(const std::vector<int64_t>& index, double value) const {
   const int64_t off = flat_offset(*this, index);
@@ -188,8 +193,7 @@ void Tensor::set(const std::vector<int64_t>& index, double value) const {
 double Tensor::item() const {
   if (numel() != 1)
     throw std::invalid_argument(
-        fmt::format("item: tensor of shape {} has {} elements, expected 1", shape_str(shape()),
-                    numel()));
+        fmt::format("item: tensor of shape {} has {} elements, expected 1", shape_str(shape()), numel()));
   return contiguous().to_vector()[0];
 }
 
@@ -230,7 +234,8 @@ bool copy_transposed(D* out, const S* in, Shape shape, std::array<Shape, 2> stri
   if (nd < 2 || strides[1][nd - 1] == 1 || strides[1][nd - 2] != 1 || strides[0][nd - 1] != 1) return false;
   const int64_t P = shape[nd - 2], Q = shape[nd - 1], out_p = strides[0][nd - 2], in_q = strides[1][nd - 1];
   const Shape batch(shape.begin(), shape.end() - 2);
-  for_each_strided2(batch, Shape(strides[0].begin(), strides[0].end() - 2), Shape(strides[1].begin(), strides[1].end() - 2),
+  for_each_strided2(batch, Shape(strides[0].begin(), strides[0].end() - 2),
+                    Shape(strides[1].begin(), strides[1].end() - 2),
                     [&](int64_t o, int64_t i) { copy_tiles(out + o, in + i, P, Q, out_p, in_q); });
   return true;
 }
@@ -256,8 +261,8 @@ Tensor Tensor::to(DType target) const {
 
 void Tensor::copy_(const Tensor& src) const {
   if (src.shape() != shape())
-    throw std::invalid_argument(fmt::format("copy_: source shape {} differs from destination {}",
-                                            shape_str(src.shape()), shape_str(shape())));
+    throw std::invalid_argument(
+        fmt::format("copy_: source shape {} differs from destination {}", shape_str(src.shape()), shape_str(shape())));
   dispatch_all(dtype(), [&](auto dst_tag) {
     using D = decltype(dst_tag);
     dispatch_all(src.dtype(), [&](auto src_tag) {
@@ -273,7 +278,8 @@ void Tensor::copy_(const Tensor& src) const {
       if (copy_transposed(out, in, shape(), {strides(), src.strides()})) return;
       parallel_for_each_row<2>(shape(), {strides(), src.strides()},
                                [&](const std::array<int64_t, 2>& o, int64_t n, const std::array<int64_t, 2>& step) {
-                                 for (int64_t i = 0; i < n; ++i) out[o[0] + i * step[0]] = static_cast<D>(in[o[1] + i * step[1]]);
+                                 for (int64_t i = 0; i < n; ++i)
+                                   out[o[0] + i * step[0]] = static_cast<D>(in[o[1] + i * step[1]]);
                                });
     });
   });
@@ -320,22 +326,18 @@ Tensor Tensor::as_strided(const Shape& new_shape, const Shape& new_strides, int6
 
 // ---------------------------------------------------------------- autograd slots
 Tensor& Tensor::set_requires_grad(bool value) {
-  if (value && !is_floating_point())
-    throw_dtype_error("set_requires_grad", dtype(), "float32 or float64");
-  if (!is_leaf())
-    throw std::logic_error("set_requires_grad: only leaf tensors can be marked; use detach() first");
+  if (value && !is_floating_point()) throw_dtype_error("set_requires_grad", dtype(), "float32 or float64");
+  if (!is_leaf()) throw std::logic_error("set_requires_grad: only leaf tensors can be marked; use detach() first");
   impl().requires_grad = value;
   return *this;
 }
 
-Tensor Tensor::grad() const {
-  return impl().grad ? Tensor(impl().grad) : Tensor();
-}
+Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
 
 void Tensor::set_grad(const Tensor& g) const {
   if (g.defined() && g.shape() != shape())
-    throw std::invalid_argument(fmt::format("set_grad: gradient shape {} differs from tensor {}",
-                                            shape_str(g.shape()), shape_str(shape())));
+    throw std::invalid_argument(
+        fmt::format("set_grad: gradient shape {} differs from tensor {}", shape_str(g.shape()), shape_str(shape())));
   impl().grad = g.defined() ? g.impl_ptr() : nullptr;
 }
 

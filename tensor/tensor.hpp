@@ -96,8 +96,7 @@ class Tensor {
   // [n, n] identity
   static Tensor eye(int64_t n, DType dtype = DType::Float32);
   // Copies `values` (converted to `dtype`); throws if shape's numel differs from values.size().
-  static Tensor from_vector(const std::vector<double>& values, const Shape& shape,
-                            DType dtype = DType::Float32);
+  static Tensor from_vector(const std::vector<double>& values, const Shape& shape, DType dtype = DType::Float32);
   static Tensor from_vector(const std::vector<float>& values, const Shape& shape);
   static Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape);
   // Copies `numel(shape)` elements of type `dtype` from a raw buffer (which may be null when the
@@ -137,7 +136,7 @@ class Tensor {
   // ---- copies and conversions (no autograd: see autograd/ops.hpp for differentiable ones) ----
   // A contiguous tensor with the same values: *this when already contiguous, else a copy.
   Tensor contiguous() const;
-  Tensor clone() const;  // always a fresh contiguous copy
+  Tensor clone() const;          // always a fresh contiguous copy
   Tensor to(DType dtype) const;  // *this if the dtype already matches, else a converted copy
   // Copies `src` (same shape, any dtype, any strides) into this tensor's memory, in place.
   void copy_(const Tensor& src) const;
@@ -187,10 +186,14 @@ decltype(auto) dispatch_float(DType dtype, const char* op, F&& f) {
 template <class F>
 decltype(auto) dispatch_all(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    case DType::Int64: return f(int64_t{});
-    case DType::UInt8: break;
+    case DType::Float32:
+      return f(float{});
+    case DType::Float64:
+      return f(double{});
+    case DType::Int64:
+      return f(int64_t{});
+    case DType::UInt8:
+      break;
   }
   return f(uint8_t{});
 }

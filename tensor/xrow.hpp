@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
-
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xstrided_view.hpp>
@@ -31,8 +30,7 @@ auto xrow(T* p, int64_t n) {
 template <class T>
 auto xrow(T* p, int64_t n, int64_t step) {
   const auto reach = static_cast<std::size_t>(n == 0 ? 0 : (n - 1) * step + 1);
-  return xt::strided_view(xrow(p, static_cast<int64_t>(reach)),
-                          std::array<std::size_t, 1>{static_cast<std::size_t>(n)},
+  return xt::strided_view(xrow(p, static_cast<int64_t>(reach)), std::array<std::size_t, 1>{static_cast<std::size_t>(n)},
                           std::array<std::ptrdiff_t, 1>{static_cast<std::ptrdiff_t>(step)}, 0,
                           xt::layout_type::dynamic);
 }
@@ -41,8 +39,10 @@ auto xrow(T* p, int64_t n, int64_t step) {
 // one of the two above when step is 1 (xtensor then assigns it as a flat loop).
 template <class T, class G>
 void with_xrow(T* p, int64_t n, int64_t step, G&& g) {
-  if (step == 1) g(xrow(p, n));
-  else g(xrow(p, n, step));
+  if (step == 1)
+    g(xrow(p, n));
+  else
+    g(xrow(p, n, step));
 }
 
 // The element type of a row expression (without const): the type scalars are converted to.

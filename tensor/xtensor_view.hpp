@@ -22,7 +22,6 @@
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
-
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xstrided_view.hpp>
@@ -37,9 +36,12 @@ constexpr DType dtype_of() {
   using U = std::remove_const_t<T>;
   static_assert(std::is_same_v<U, float> || std::is_same_v<U, double> || std::is_same_v<U, int64_t>,
                 "pathgrad tensors hold float, double or int64_t elements");
-  if constexpr (std::is_same_v<U, float>) return DType::Float32;
-  else if constexpr (std::is_same_v<U, double>) return DType::Float64;
-  else return DType::Int64;
+  if constexpr (std::is_same_v<U, float>)
+    return DType::Float32;
+  else if constexpr (std::is_same_v<U, double>)
+    return DType::Float64;
+  else
+    return DType::Int64;
 }
 
 // Elements from the first to the last one the view reaches: 1 + Σ (n_d − 1)·stride_d.

@@ -87,7 +87,8 @@ TEST_CASE("one moving ReLU layer: the gradient at one node with active fractions
     Tensor w = K::add(w0, K::mul_scalar(delta, 0.5));
     w.set_requires_grad(true);
     {
-      ActiveFractions guard(fractions ? std::vector<Tensor>{K::reshape(relu_fractions(za, zb), {32, 1})} : std::vector<Tensor>{}, {});
+      ActiveFractions guard(
+          fractions ? std::vector<Tensor>{K::reshape(relu_fractions(za, zb), {32, 1})} : std::vector<Tensor>{}, {});
       matmul(v, relu(matmul(w, x))).backward();
     }
     return K::sum(K::mul(w.grad(), delta), {0, 1}).item();

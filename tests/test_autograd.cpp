@@ -27,7 +27,9 @@ Tensor param(const Shape& s, Generator& g, double lo = -1, double hi = 1) {
 // Values with |x| in [0.2, 1.2]: at least 0.2 away from the kinks at 0 of relu, abs, ...
 Tensor away_from_zero(const Shape& s, Generator& g) {
   Tensor u = rand_uniform(s, 0.2, 1.2, g, DType::Float64);
-  Tensor sign = K::sub(K::mul_scalar(K::gt(rand_uniform(s, 0, 1, g, DType::Float64), Tensor::scalar(0.5, DType::Float64)), 2), Tensor::scalar(1, DType::Float64));
+  Tensor sign =
+      K::sub(K::mul_scalar(K::gt(rand_uniform(s, 0, 1, g, DType::Float64), Tensor::scalar(0.5, DType::Float64)), 2),
+             Tensor::scalar(1, DType::Float64));
   return K::mul(u, sign).set_requires_grad();
 }
 
@@ -96,7 +98,10 @@ TEST_CASE("gradcheck: maximum, minimum, where, masked_fill") {
   check("minimum", [](auto& v) { return minimum(v[1], v[0]); }, {a, b});
   const Tensor cond = f64({1, 0, 1}, {3, 1});
   check("where", [&](auto& v) { return where(cond, v[0], v[1]); }, {a, b});
-  check("where bool-ish int cond", [&](auto& v) { return where(Tensor::from_vector(std::vector<int64_t>{0, 1, 1, 0}, {4}), v[1], v[0]); },
+  check("where bool-ish int cond",
+        [&](auto& v) {
+          return where(Tensor::from_vector(std::vector<int64_t>{0, 1, 1, 0}, {4}), v[1], v[0]);
+        },
         {a, b});
   const Tensor mask = f64({0, 1, 1, 0}, {4});
   check("masked_fill", [&](auto& v) { return masked_fill(v[0], mask, -3.0) * v[0]; }, {a});
@@ -139,7 +144,8 @@ TEST_CASE("gradcheck: shapes and indexing") {
   const Tensor idx = Tensor::from_vector(std::vector<int64_t>{3, 0, 3, 1, 3}, {5});
   check("index_select dim 1", [&](auto& v) { return index_select(v[0], 1, idx); }, {a});
   check("index_select dim 0", [&](auto& v) { return index_select(v[0], 0, idx); }, {r});
-  const Tensor gi = Tensor::from_vector(std::vector<int64_t>{0, 3, 3, 1, 2, 2, 0, 0, 1, 1, 3, 3, 2, 0, 1, 3, 1, 1}, {3, 3, 2});
+  const Tensor gi =
+      Tensor::from_vector(std::vector<int64_t>{0, 3, 3, 1, 2, 2, 0, 0, 1, 1, 3, 3, 2, 0, 1, 3, 1, 1}, {3, 3, 2});
   check("gather dim 1", [&](auto& v) { return gather(v[0], 1, gi); }, {a});
   const Tensor gi0 = Tensor::from_vector(std::vector<int64_t>{2, 2, 0, 1}, {1, 4, 1});
   check("gather dim 0", [&](auto& v) { return gather(v[0], 0, gi0); }, {a});
@@ -162,7 +168,8 @@ TEST_CASE("to_dtype: the gradient converts back, integers carry none") {
   CHECK(to_dtype(x, DType::Float64).same(x));
   CHECK_FALSE(to_dtype(x, DType::Int64).requires_grad());
   // A float64 round trip through float32 has the identity as gradient.
-  check("to_dtype round trip", [](auto& v) { return to_dtype(to_dtype(v[0], DType::Float32), DType::Float64) * 0.0 + v[0]; }, {x});
+  check("to_dtype round trip",
+        [](auto& v) { return to_dtype(to_dtype(v[0], DType::Float32), DType::Float64) * 0.0 + v[0]; }, {x});
 }
 
 TEST_CASE("gradcheck: matmul, 1-D operands and batch broadcasting") {
@@ -263,15 +270,17 @@ TEST_CASE("seeds: required for non-scalar outputs, shape-checked, never aliased 
   Tensor y = x * 3.0;
   CHECK_THROWS_WITH_AS(y.backward(Tensor(), true), doctest::Contains("output of shape [2] is not a single value"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(y.backward(f64({1}, {1}), true), doctest::Contains("seed [1] float64 does not match output [2] float64"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(y.backward(f64({1}, {1}), true),
+                       doctest::Contains("seed [1] float64 does not match output [2] float64"), std::invalid_argument);
   Tensor seed = f64({1, 10}, {2});
   Tensor z = x + 0.0;  // its backward hands the seed itself to x
   z.backward(seed);
   seed.set({0}, 100);
   CHECK(x.grad().to_vector() == std::vector<double>{1, 10});
-  CHECK_THROWS_WITH_AS(backward({Tensor::ones({1})}), doctest::Contains("output 0 does not require grad"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(backward({y}, {Tensor(), Tensor()}), doctest::Contains("2 seeds for 1 outputs"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(backward({Tensor::ones({1})}), doctest::Contains("output 0 does not require grad"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(backward({y}, {Tensor(), Tensor()}), doctest::Contains("2 seeds for 1 outputs"),
+                       std::invalid_argument);
 }
 
 TEST_CASE("functional grad: non-leaf inputs, allow_unused, no .grad touched") {
@@ -289,8 +298,8 @@ TEST_CASE("functional grad: non-leaf inputs, allow_unused, no .grad touched") {
   // allow_unused=false without retain_graph: every input is used, so this must not throw.
   const std::vector<Tensor> once = grad({z}, {x}, {}, false, false);
   CHECK(once[0].to_vector() == std::vector<double>{7, 13, 19});
-  CHECK_THROWS_WITH_AS(grad({sum(x)}, {Tensor::ones({2})}), doctest::Contains("grad: input 0 (shape [2]) does not require grad"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(grad({sum(x)}, {Tensor::ones({2})}),
+                       doctest::Contains("grad: input 0 (shape [2]) does not require grad"), std::invalid_argument);
   // Several outputs with seeds: d(2*sum(x) + x.x)/dx.
   const std::vector<Tensor> two = grad({sum(x), x * x}, {x}, {f64({2}, {}), f64({1, 1, 1}, {3})});
   CHECK(two[0].to_vector() == std::vector<double>{4, 6, 8});
@@ -321,7 +330,8 @@ TEST_CASE("NoGradGuard and detach stop recording") {
 
 TEST_CASE("requires_grad is refused for integer tensors and non-leaves") {
   Tensor i = Tensor::arange(3, DType::Int64);
-  CHECK_THROWS_WITH_AS(i.set_requires_grad(), doctest::Contains("set_requires_grad: got dtype int64, expected float32 or float64"),
+  CHECK_THROWS_WITH_AS(i.set_requires_grad(),
+                       doctest::Contains("set_requires_grad: got dtype int64, expected float32 or float64"),
                        std::invalid_argument);
   CHECK_FALSE(i.requires_grad());
   Tensor x = f64({1}, {1}).set_requires_grad();
@@ -403,7 +413,8 @@ void check_per_sample(const std::string& what, const std::function<Tensor(const 
     }
   }
   const int64_t half = B / 2;
-  const std::vector<Tensor> first = per_sample_grad(losses(rows(0, half)), params, K::narrow(seed, 0, 0, half).contiguous());
+  const std::vector<Tensor> first =
+      per_sample_grad(losses(rows(0, half)), params, K::narrow(seed, 0, 0, half).contiguous());
   const std::vector<Tensor> second =
       per_sample_grad(losses(rows(half, B - half)), params, K::narrow(seed, 0, half, B - half).contiguous());
   for (size_t p = 0; p < params.size(); ++p) CHECK(max_abs_diff(K::cat({first[p], second[p]}, 0), ps[p]) < 1e-12);
@@ -444,7 +455,8 @@ TEST_CASE("per-sample gradients of every per-sample rule match one backward per 
   check_per_sample("matmul 2-D", [&](auto& v) { return per_row(matmul(v[0], wm)); }, {x2}, {wm});
   check_per_sample("matmul 3-D", [&](auto& v) { return per_row(matmul(v[0], wm)); }, {x3}, {wm});
   check_per_sample("embedding", [&](auto& v) { return per_row(embedding(emb, v[0]) * 1.5); }, {idx}, {emb});
-  check_per_sample("conv2d stride 2 padding 1", [&](auto& v) { return per_row(conv2d(v[0], cw, cb, 2, 1)); }, {img}, {cw, cb});
+  check_per_sample("conv2d stride 2 padding 1", [&](auto& v) { return per_row(conv2d(v[0], cw, cb, 2, 1)); }, {img},
+                   {cw, cb});
   check_per_sample("add [D]", [&](auto& v) { return per_row(v[0] + pd); }, {x2}, {pd});
   check_per_sample("add [1, D]", [&](auto& v) { return per_row(add(v[0], p1d)); }, {x3}, {p1d});
   check_per_sample("mul [D]", [&](auto& v) { return per_row(v[0] * pd); }, {x3}, {pd});
@@ -468,8 +480,8 @@ TEST_CASE("per-sample gradients refuse what they cannot do") {
   Tensor losses = sum(matmul(x, transpose(w, 0, 1)), {1});  // transpose has no per-sample rule
   CHECK_THROWS_WITH_AS(per_sample_grad(losses, {w}), doctest::Contains("'transpose' uses a parameter of shape [3, 2]"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(per_sample_grad(sum(matmul(x, transpose(w, 0, 1))), {w}), doctest::Contains("losses must be [B], got []"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(per_sample_grad(sum(matmul(x, transpose(w, 0, 1))), {w}),
+                       doctest::Contains("losses must be [B], got []"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(per_sample_grad(losses, {w * 2.0}), doctest::Contains("every parameter must be a leaf"),
                        std::invalid_argument);
   // A parameter combined with a tensor whose dim 0 is not the batch: [2, 4] * q[4], summed to [4].
@@ -477,7 +489,8 @@ TEST_CASE("per-sample gradients refuse what they cannot do") {
   CHECK_THROWS_WITH_AS(per_sample_grad(sum(transpose(x, 0, 1) * q, {0}), {q}),
                        doctest::Contains("shape [2, 4] whose dim 0 is not the batch of 4 rows"), std::invalid_argument);
   for (int64_t n : {0, 3})
-    CHECK_THROWS_WITH_AS(per_sample_grad(losses, {w}, Tensor(), false, n),
-                         doctest::Contains(fmt::format("{} rows per sample do not divide the batch of 4 rows", n).c_str()),
-                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(
+        per_sample_grad(losses, {w}, Tensor(), false, n),
+        doctest::Contains(fmt::format("{} rows per sample do not divide the batch of 4 rows", n).c_str()),
+        std::invalid_argument);
 }

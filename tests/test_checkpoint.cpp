@@ -45,7 +45,8 @@ struct Mlp : nn::Module {
     fc1 = register_module("fc1", std::make_shared<nn::Linear>(8, hidden));
     drop1 = register_module("drop1", std::make_shared<nn::Dropout>(0.2));
     fc2 = register_module("fc2", std::make_shared<nn::Linear>(hidden, hidden));
-    drop2 = register_module("drop2", std::make_shared<nn::Dropout>(nn::DropoutOptions(0.3).generator(dropout_generator)));
+    drop2 =
+        register_module("drop2", std::make_shared<nn::Dropout>(nn::DropoutOptions(0.3).generator(dropout_generator)));
     fc3 = register_module("fc3", std::make_shared<nn::Linear>(hidden, 3));
   }
   Tensor forward(const Tensor& x) override {
@@ -74,8 +75,8 @@ struct Run {
                                                optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-3));
       optimizer->set_schedule(optim::step_decay_lr(6, 0.5));
     } else {
-      optimizer = std::make_unique<optim::AdamW>(model.named_parameters(),
-                                                 optim::AdamWOptions(1e-2).weight_decay(0.05));
+      optimizer =
+          std::make_unique<optim::AdamW>(model.named_parameters(), optim::AdamWOptions(1e-2).weight_decay(0.05));
       optimizer->set_schedule(optim::warmup_cosine_decay_lr(4, 30, 0.1));
     }
   }
@@ -277,17 +278,20 @@ TEST_CASE("load_checkpoint: errors name the file at fault, and a failed load cha
   const Everything before = capture(target);
 
   SUBCASE("files") {
-    check_throws_with<std::runtime_error>([&] { target.load(no_loader); }, {no_loader + "/state.json", "missing field 'loader'"});
+    check_throws_with<std::runtime_error>([&] { target.load(no_loader); },
+                                          {no_loader + "/state.json", "missing field 'loader'"});
     check_throws_with<std::runtime_error>([&] { target.load(bad_json); }, {bad_json + "/state.json", "invalid JSON"});
-    check_throws_with<std::runtime_error>([&] { target.load(mixed); },
-                                          {mixed + "/optimizer.safetensors", "step 5", "step 4", "different checkpoints"});
+    check_throws_with<std::runtime_error>(
+        [&] { target.load(mixed); }, {mixed + "/optimizer.safetensors", "step 5", "step 4", "different checkpoints"});
     check_throws_with<std::runtime_error>([&] { target.load(truncated); }, {truncated + "/model.safetensors"});
     check_unchanged(target, before);
   }
   SUBCASE("generator names") {
     Generator g;
     check_throws_with<std::invalid_argument>(
-        [&] { optim::load_checkpoint(ckpt, target.model, *target.optimizer, target.loader, {{"augment", &g}}); },
+        [&] {
+          optim::load_checkpoint(ckpt, target.model, *target.optimizer, target.loader, {{"augment", &g}});
+        },
         {ckpt + "/state.json", "not in the checkpoint [augment]", "not passed [dropout]"});
     check_unchanged(target, before);
   }
@@ -339,8 +343,9 @@ TEST_CASE("checkpoint parts are saved inside the checkpoint, listed in state.jso
 
   // A part that fails to save leaves the previous checkpoint as it was.
   const optim::CheckpointPart failing{"tracker", [](const std::string&) { throw std::runtime_error("disk full"); }};
-  CHECK_THROWS_WITH(optim::save_checkpoint(ckpt, run.model, *run.optimizer, run.loader, nullptr, run.generators(), {failing}),
-                    "disk full");
+  CHECK_THROWS_WITH(
+      optim::save_checkpoint(ckpt, run.model, *run.optimizer, run.loader, nullptr, run.generators(), {failing}),
+      "disk full");
   CHECK(read_file(ckpt + "/tracker/state.bin") == "step 2");
   CHECK_FALSE(fs::exists(ckpt + ".tmp"));
 
@@ -353,13 +358,13 @@ TEST_CASE("checkpoint parts are saved inside the checkpoint, listed in state.jso
   // Bad part names are rejected before anything is written.
   for (const std::string bad : {"", "a/b", "..", "state.json", "model.safetensors"}) {
     CAPTURE(bad);
-    CHECK_THROWS_AS(optim::save_checkpoint(dir.file("bad"), run.model, *run.optimizer, run.loader, nullptr, {},
-                                           {{bad, part.save}}),
-                    std::invalid_argument);
+    CHECK_THROWS_AS(
+        optim::save_checkpoint(dir.file("bad"), run.model, *run.optimizer, run.loader, nullptr, {}, {{bad, part.save}}),
+        std::invalid_argument);
   }
-  CHECK_THROWS_AS(optim::save_checkpoint(dir.file("bad"), run.model, *run.optimizer, run.loader, nullptr, {},
-                                         {part, part}),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(
+      optim::save_checkpoint(dir.file("bad"), run.model, *run.optimizer, run.loader, nullptr, {}, {part, part}),
+      std::invalid_argument);
   CHECK_FALSE(fs::exists(dir.file("bad")));
 }
 
@@ -379,7 +384,8 @@ TEST_CASE("non-finite numbers in a checkpoint's extra come back as they were") {
   CHECK(back["name"] == "nan");  // a string stays a string
 }
 
-TEST_CASE("load_checkpoint: a hostile state.json (deep nesting, inexact integers) is refused, naming the file and field") {
+TEST_CASE(
+    "load_checkpoint: a hostile state.json (deep nesting, inexact integers) is refused, naming the file and field") {
   const nn::data::TensorDataset dataset = synthetic_dataset();
   TempDir dir;
   const std::string ckpt = dir.file("ckpt");

@@ -12,9 +12,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "examples/cifar2/data.hpp"
 #include "examples/cifar2/importance_chunks.hpp"
@@ -39,7 +38,8 @@ namespace {
 std::string data_dir() {
   const char* root = std::getenv("PATHGRAD_DATA");
   const std::string dir = std::string(root ? root : "../shared/data") + "/cifar10-catdog-bin";
-  REQUIRE_MESSAGE(fs::is_directory(dir), "CIFAR-2 data not found at " << dir << " (set PATHGRAD_DATA; see ../shared/data/README.md)");
+  REQUIRE_MESSAGE(fs::is_directory(dir),
+                  "CIFAR-2 data not found at " << dir << " (set PATHGRAD_DATA; see ../shared/data/README.md)");
   return dir;
 }
 
@@ -82,16 +82,16 @@ TEST_CASE("a tiny tracked CIFAR-2 run writes consistent exports and a complete r
   CHECK(r.training.metrics.epoch.size() == 4);  // the initial model and after each epoch
 
   // The kernel machine: replica = F(θ_0) + Σ_s step influence, to float64 rounding.
-  const Tensor initial = array(c, "initial_outputs"), replica = array(c, "replica");      // [M]
-  const Tensor steps = array(c, "step_influence");                                         // [S, M]
-  CHECK(replica.shape() == Shape{12});                                                     // 6 images x 2 classes
+  const Tensor initial = array(c, "initial_outputs"), replica = array(c, "replica");  // [M]
+  const Tensor steps = array(c, "step_influence");                                    // [S, M]
+  CHECK(replica.shape() == Shape{12});                                                // 6 images x 2 classes
   CHECK(steps.shape() == Shape{12, 12});
-  const Tensor step_total = K::sum(steps, {0});                                            // [M]
+  const Tensor step_total = K::sum(steps, {0});  // [M]
   const double scale = max_abs(K::sub(replica, initial));
   CHECK(scale > 0);
   CHECK(max_abs(K::sub(replica, K::add(initial, step_total))) < 1e-12 * (1 + max_abs(initial)));
   // Per layer: the per-tensor components (data + weight decay) add up to the step-wise totals.
-  const Tensor comp = K::add(array(c, "component_data"), array(c, "component_decay"));   // [M, 9]
+  const Tensor comp = K::add(array(c, "component_data"), array(c, "component_decay"));  // [M, 9]
   CHECK(comp.shape() == Shape{12, 9});
   CHECK(max_abs(K::sub(K::sum(comp, {1}), step_total)) < 1e-12 * (1 + scale));
   // Per epoch: the windows add up to the whole run.
@@ -111,8 +111,8 @@ TEST_CASE("a tiny tracked CIFAR-2 run writes consistent exports and a complete r
   // accounted change, to float64 rounding.
   const Tensor per_param = K::add(K::sum(array(c, "parameter_data", "explaind_importance"), {1}),
                                   K::sum(array(c, "parameter_decay", "explaind_importance"), {1}));  // [40]
-  const Tensor accounted = K::add(array(c, "data_total", "explaind_importance"),
-                                  array(c, "decay_total", "explaind_importance"));
+  const Tensor accounted =
+      K::add(array(c, "data_total", "explaind_importance"), array(c, "decay_total", "explaind_importance"));
   CHECK(per_param.shape() == Shape{40});
   CHECK(max_abs(K::sub(per_param, accounted)) < 1e-12 * (1 + max_abs(accounted)));
   CHECK_FALSE(fs::exists(c.out + "/explaind_importance/parameter_window_data.npy"));
@@ -120,17 +120,19 @@ TEST_CASE("a tiny tracked CIFAR-2 run writes consistent exports and a complete r
   const std::string pruning = read_file(c.out + "/analyses/pruning.csv");
   CHECK(std::count(pruning.begin(), pruning.end(), '\n') == 1 + 8 * 15);
 
-  for (const char* f : {"config.json", "command.txt", "metrics.csv", "epochs.csv", "timings.json",
-                        "weights/step_000000.safetensors", "weights/step_000010.safetensors", "weights/final.safetensors",
-                        "analyses/components.csv", "analyses/per_step.csv", "analyses/replica.csv",
-                        "analyses/proponents.csv", "analyses/pruning.csv", "report.html", "report.md"})
+  for (const char* f :
+       {"config.json", "command.txt", "metrics.csv", "epochs.csv", "timings.json", "weights/step_000000.safetensors",
+        "weights/step_000010.safetensors", "weights/final.safetensors", "analyses/components.csv",
+        "analyses/per_step.csv", "analyses/replica.csv", "analyses/proponents.csv", "analyses/pruning.csv",
+        "report.html", "report.md"})
     CHECK_MESSAGE(fs::exists(c.out + "/" + f), f);
   const std::string md = read_file(c.out + "/report.md");
   for (const char* plot : {"loss", "accuracy", "lr", "replica_scatter", "replica_error", "step_influence",
                            "cumulative_influence", "layers_cumulative", "layers_per_epoch", "layers_balance",
                            "proponents_0", "proponents_1", "pruning_accuracy", "pruning_agreement", "pruning_kl"})
     CHECK_MESSAGE(md.find(std::string("plots/") + plot + ".png") != std::string::npos, plot);
-  CHECK(read_file(c.out + "/analyses/components.csv").find("\nres1.block2,res1.block2.conv.weight,") != std::string::npos);
+  CHECK(read_file(c.out + "/analyses/components.csv").find("\nres1.block2,res1.block2.conv.weight,") !=
+        std::string::npos);
   // training 3 + replica 2 or 3 (residuals when any) + step influence 2 + layers 3 + proponents 2
   // + pruning 3
   const int64_t figures = run_compare::check_report_figures(c.out);
@@ -227,7 +229,8 @@ TEST_CASE("pruning keeps exactly the top weights by score, never the final Linea
   CHECK(points[1].agreement < 1.0);
   CHECK(max_abs(K::sub(layout.flatten(model.named_parameters()), before)) == 0.0);  // restored bit for bit
   // The pruned model itself: the first `kept` weights and the head survive, nothing else.
-  layout.assign(K::mul(before, keep_mask(layout, prune_order(layout, scores[0].score), points[1].kept)), model.named_parameters());
+  layout.assign(K::mul(before, keep_mask(layout, prune_order(layout, scores[0].score), points[1].kept)),
+                model.named_parameters());
   const Tensor after = layout.flatten(model.named_parameters());
   const std::vector<double> w = after.to_vector(), w0 = before.to_vector();
   int64_t survivors = 0;
@@ -235,7 +238,8 @@ TEST_CASE("pruning keeps exactly the top weights by score, never the final Linea
   const int64_t head_offset = layout.offset(layout.index("head.weight"));
   CHECK(survivors <= points[1].kept + head);
   for (int64_t i = 0; i < points[1].kept; ++i) CHECK(w[static_cast<size_t>(i)] == w0[static_cast<size_t>(i)]);
-  for (int64_t i = head_offset; i < head_offset + head; ++i) CHECK(w[static_cast<size_t>(i)] == w0[static_cast<size_t>(i)]);
+  for (int64_t i = head_offset; i < head_offset + head; ++i)
+    CHECK(w[static_cast<size_t>(i)] == w0[static_cast<size_t>(i)]);
 }
 
 TEST_CASE("importance images in chunks: each rerun retraces the training, the EPK score is the one-pass score") {
@@ -286,8 +290,8 @@ TEST_CASE("a chunk's rerun that does not retrace the training stops the run, nam
   CHECK(run(c, "second").training.interrupted);  // the training pass ends; chunk 1's rerun pauses
   // Put the initial weights into the paused rerun's checkpoint: it continues from other weights
   // and cannot end where the training pass did.
-  fs::copy_file(c.out + "/weights/step_000000.safetensors", RunDir{c.out}.importance_checkpoint(1) + "/model.safetensors",
-                fs::copy_options::overwrite_existing);
+  fs::copy_file(c.out + "/weights/step_000000.safetensors",
+                RunDir{c.out}.importance_checkpoint(1) + "/model.safetensors", fs::copy_options::overwrite_existing);
   CHECK_THROWS_WITH_AS(run(c, "third"), doctest::Contains("weights/final.safetensors"), std::runtime_error);
 }
 

@@ -8,11 +8,10 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "examples/cifar2/model.hpp"
 #include "nn/init.hpp"
@@ -58,8 +57,8 @@ TEST_CASE("cifar2 ResNet9: log-probabilities of shape [N, 2] at any width") {
   // log-probabilities: each row's probabilities add up to 1 (float32 rounding of two terms)
   const Tensor total = kernel::sum(kernel::exp(out.to(DType::Float64)), {1});
   for (int64_t i = 0; i < 3; ++i) CHECK(total.at({i}) == doctest::Approx(1.0).epsilon(1e-6));
-  CHECK(cifar2::resnet9_forward_macs(64) == 1728 * 1024 + 204800 * 256 + 2 * 147456 * 256 + 294912 * 256 +
-                                                 589824 * 2 * 64 + 294912 * 36 + 256);
+  CHECK(cifar2::resnet9_forward_macs(64) ==
+        1728 * 1024 + 204800 * 256 + 2 * 147456 * 256 + 294912 * 256 + 589824 * 2 * 64 + 294912 * 36 + 256);
 }
 
 // ---------------------------------------------------------------- against PyTorch 1.13
@@ -107,8 +106,8 @@ Reference load_reference() {
 
 // The network at the fixture's width with its initial parameters, checking names and shapes.
 std::unique_ptr<cifar2::ResNet9> reference_net(const Reference& ref) {
-  auto net = std::make_unique<cifar2::ResNet9>(ref.config.at("width").get<int64_t>(),
-                                               ref.config.at("classes").get<int64_t>());
+  auto net =
+      std::make_unique<cifar2::ResNet9>(ref.config.at("width").get<int64_t>(), ref.config.at("classes").get<int64_t>());
   const NamedTensors params = net->named_parameters();
   const nlohmann::json& expected = ref.config.at("parameters");
   REQUIRE(params.size() == expected.size());

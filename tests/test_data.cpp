@@ -57,8 +57,8 @@ std::string cifar_catdog_dir() {
         "(meson test sets it to <repo>/../shared/data)");
   const std::string dir = (fs::path(root) / "cifar10-catdog-bin").string();
   if (!fs::is_directory(dir))
-    FAIL("the shared CIFAR-2 data is missing: " << dir << " does not exist (PATHGRAD_DATA="
-                                                << std::string(root) << ")");
+    FAIL("the shared CIFAR-2 data is missing: " << dir << " does not exist (PATHGRAD_DATA=" << std::string(root)
+                                                << ")");
   return dir;
 }
 
@@ -215,9 +215,15 @@ TEST_CASE("loader: a state read from JSON takes exact integers in range only, na
     const char* field;
     nlohmann::json value;
   };
-  const std::vector<Case> cases = {
-      {"epoch", 2.7}, {"epoch", 1e300}, {"epoch", -1}, {"epoch", "2"}, {"position", 1.0}, {"batch_size", 0},
-      {"dataset_size", 18446744073709551615ull}, {"seed", -3}, {"seed", 1.5}};
+  const std::vector<Case> cases = {{"epoch", 2.7},
+                                   {"epoch", 1e300},
+                                   {"epoch", -1},
+                                   {"epoch", "2"},
+                                   {"position", 1.0},
+                                   {"batch_size", 0},
+                                   {"dataset_size", 18446744073709551615ull},
+                                   {"seed", -3},
+                                   {"seed", 1.5}};
   for (const Case& c : cases) {
     nlohmann::json j = good;
     j[c.field] = c.value;
@@ -227,7 +233,8 @@ TEST_CASE("loader: a state read from JSON takes exact integers in range only, na
   }
   nlohmann::json j = good;
   j["epoch_generator"]["s"][2] = 3.5;
-  CHECK_THROWS_WITH_AS(j.get<DataLoaderState>(), doctest::Contains("field 's[2]' must be an integer"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(j.get<DataLoaderState>(), doctest::Contains("field 's[2]' must be an integer"),
+                       std::invalid_argument);
   CHECK(good.get<DataLoaderState>().seed == 11);
 }
 
@@ -251,8 +258,7 @@ TEST_CASE("loader: full batch without shuffling is gathered once") {
 
 TEST_CASE("modular: the paper's split for p = 113") {
   CHECK_THROWS_AS(make_modular_data(ModularOptions().n_val(2000).n_train(4442)), std::invalid_argument);
-  CHECK(make_modular_data(ModularOptions().n_val(2000).n_train(4441)).train.size() ==
-        4441);  // 6,441 pairs in all
+  CHECK(make_modular_data(ModularOptions().n_val(2000).n_train(4441)).train.size() == 4441);  // 6,441 pairs in all
 
   const ModularData data = make_modular_data(ModularOptions().seed(5));
   REQUIRE(data.val.size() == 2000);
@@ -281,8 +287,7 @@ TEST_CASE("modular: the paper's split for p = 113") {
 
   CHECK(same_values(make_modular_data(ModularOptions().seed(5)).train.x, data.train.x));
   CHECK_FALSE(same_values(make_modular_data(ModularOptions().seed(6)).train.x, data.train.x));
-  const ModularData ordered =
-      make_modular_data(ModularOptions().ordered_pairs(true).n_val(0).n_train(113 * 113));
+  const ModularData ordered = make_modular_data(ModularOptions().ordered_pairs(true).n_val(0).n_train(113 * 113));
   CHECK(ordered.train.size() == 12769);
   CHECK(ordered.val.size() == 0);
   CHECK(data.train.dataset().size() == 4000);
@@ -306,8 +311,7 @@ TEST_CASE("modular: results of each operation") {
   const ModularData sub =
       make_modular_data(ModularOptions().op(ModularOp::Sub).p(7).ordered_pairs(true).n_val(9).n_train(40));
   for (int64_t i = 0; i < sub.train.size(); ++i)
-    CHECK((static_cast<int64_t>(sub.train.y.at({i})) + static_cast<int64_t>(sub.train.pairs.at({i, 1}))) %
-              7 ==
+    CHECK((static_cast<int64_t>(sub.train.y.at({i})) + static_cast<int64_t>(sub.train.pairs.at({i, 1}))) % 7 ==
           sub.train.pairs.at({i, 0}));
   CHECK_THROWS_AS(make_modular_data(ModularOptions().op(ModularOp::Div).p(114).n_val(10).n_train(10)),
                   std::invalid_argument);
@@ -317,8 +321,7 @@ TEST_CASE("modular: results of each operation") {
 
 TEST_CASE("modular: CSV round trip and a tampered file") {
   TempDir tmp;
-  const ModularData data =
-      make_modular_data(ModularOptions().op(ModularOp::Mul).seed(3).n_val(300).n_train(500));
+  const ModularData data = make_modular_data(ModularOptions().op(ModularOp::Mul).seed(3).n_val(300).n_train(500));
   data.save_csv(tmp / "pairs.csv");
   const std::string text = read_file(tmp / "pairs.csv");
   CHECK(text.rfind("split,index,a,b,result\ntrain,0,", 0) == 0);
@@ -387,8 +390,7 @@ TEST_CASE("CIFAR-2: per-channel normalisation with training-set statistics") {
     for (size_t r = 0; r < raw.size() / 3073; ++r, count += 1024)
       for (size_t c = 0; c < 3; ++c)
         for (size_t k = 0; k < 1024; ++k) {
-          const double v =
-              static_cast<float>(static_cast<uint8_t>(raw[r * 3073 + 1 + c * 1024 + k])) / 255.0f;
+          const double v = static_cast<float>(static_cast<uint8_t>(raw[r * 3073 + 1 + c * 1024 + k])) / 255.0f;
           sum[c] += v;
           sum_sq[c] += v * v;
         }
@@ -472,8 +474,7 @@ TEST_CASE("CIFAR-10 reader: clear errors for a missing directory, a truncated fi
   const std::string dir = cifar_catdog_dir();
   CHECK_THROWS_WITH_AS(
       read_cifar10_split("/nonexistent/cifar-10-batches-bin", CifarSplit::Train),
-      doctest::Contains(
-          "/nonexistent/cifar-10-batches-bin does not exist; CIFAR-10 binary batches were expected"),
+      doctest::Contains("/nonexistent/cifar-10-batches-bin does not exist; CIFAR-10 binary batches were expected"),
       std::runtime_error);
   TempDir tmp;
   CHECK_THROWS_WITH_AS(read_cifar10_split(tmp.path.string(), CifarSplit::Test),
@@ -487,16 +488,14 @@ TEST_CASE("CIFAR-10 reader: clear errors for a missing directory, a truncated fi
   fs::resize_file(tmp / "data_batch_3.bin", 2000 * 3073 - 1000);
   CHECK_THROWS_WITH_AS(
       read_cifar10_split(tmp.path.string(), CifarSplit::Train),
-      doctest::Contains(
-          "data_batch_3.bin has 6145000 bytes, expected a positive multiple of the record size 3073"),
+      doctest::Contains("data_batch_3.bin has 6145000 bytes, expected a positive multiple of the record size 3073"),
       std::runtime_error);
 
   std::string test_batch = read_file(dir + "/test_batch.bin");
   test_batch[5 * 3073] = 12;  // record 5 gets label 12
   write_bytes(tmp / "test_batch.bin", test_batch);
   CHECK_THROWS_WITH_AS(read_cifar10_file(tmp / "test_batch.bin"),
-                       doctest::Contains("label 12 at record 5, expected a class in [0, 10)"),
-                       std::runtime_error);
+                       doctest::Contains("label 12 at record 5, expected a class in [0, 10)"), std::runtime_error);
 }
 
 // ------------------------------------------------------------------------------ IDX / Fashion-MNIST
@@ -521,8 +520,7 @@ TEST_CASE("Fashion-MNIST from the Debian package: sizes, labels, class filter") 
 TEST_CASE("IDX: .gz and plain read identically; bad magic, truncation, count mismatch") {
   const std::string gz_images = std::string(kDebianFashionMnistDir) + "/t10k-images-idx3-ubyte.gz";
   const std::string gz_labels = std::string(kDebianFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz";
-  REQUIRE_MESSAGE(fs::exists(gz_images),
-                  "Fashion-MNIST is missing: install the Debian package dataset-fashion-mnist");
+  REQUIRE_MESSAGE(fs::exists(gz_images), "Fashion-MNIST is missing: install the Debian package dataset-fashion-mnist");
   TempDir tmp;
   const std::string images_bytes = gunzip(gz_images), labels_bytes = gunzip(gz_labels);
   write_bytes(tmp / "t10k-images-idx3-ubyte", images_bytes);
@@ -572,7 +570,8 @@ TEST_CASE("IDX: zero images give an empty tensor; dims that overflow next to a z
   const Tensor empty = read_idx_images(tmp / "empty");
   CHECK(empty.shape() == Shape{0, 28, 28});
   write_bytes(tmp / "zero-next-to-huge", idx_images_header(0, 0xffffffff, 0xffffffff));
-  CHECK_THROWS_WITH_AS(read_idx_images(tmp / "zero-next-to-huge"),
-                       doctest::Contains("zero-next-to-huge has dims [0, 4294967295, 4294967295], too large for a tensor"),
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      read_idx_images(tmp / "zero-next-to-huge"),
+      doctest::Contains("zero-next-to-huge has dims [0, 4294967295, 4294967295], too large for a tensor"),
+      std::runtime_error);
 }

@@ -50,7 +50,8 @@ struct Problem {
   // The gradients backward_over_shards leaves with `shards` shards, and the summed loss.
   std::pair<NamedTensors, double> sharded(int64_t shards) {
     const ShardPlan plan(x.size(0), shards, 0, 1, "--shards");
-    const std::vector<double> sums = backward_over_shards(params(), plan, Communicator::world(), 1,
+    const std::vector<double> sums = backward_over_shards(
+        params(), plan, Communicator::world(), 1,
         [&](int64_t begin, int64_t end) { return std::vector<double>{backward(begin, end).item()}; });
     return {grads(), sums[0]};
   }
@@ -87,9 +88,10 @@ TEST_CASE("a shard plan covers the batch once, in shard order, whatever the numb
 }
 
 TEST_CASE("a shard plan names the setting when the shards cannot be spread over the ranks") {
-  CHECK_THROWS_WITH_AS(ShardPlan(10, 1, 0, 2, "--shards"),
-                       doctest::Contains("--shards 1: a batch of 10 samples over 2 ranks needs between 2 and 10 shards"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      ShardPlan(10, 1, 0, 2, "--shards"),
+      doctest::Contains("--shards 1: a batch of 10 samples over 2 ranks needs between 2 and 10 shards"),
+      std::invalid_argument);
   CHECK_THROWS_WITH_AS(ShardPlan(10, 11, 0, 1, "--shards"), doctest::Contains("--shards 11"), std::invalid_argument);
   CHECK_THROWS_AS(ShardPlan(10, 2, 2, 2, "--shards"), std::invalid_argument);
 }
@@ -134,8 +136,7 @@ TEST_CASE("several shards give the plain gradient to the rounding of a reordered
     const NamedTensors grads = problem.sharded(shards).first;
     for (size_t j = 0; j < plain.size(); ++j) {
       const std::vector<double> a = grads[j].second.to_vector(), b = plain[j].second.to_vector();
-      for (size_t e = 0; e < a.size(); ++e)
-        CHECK(std::abs(a[e] - b[e]) <= 64 * std::ldexp(1.0, -53) * abs_terms[j][e]);
+      for (size_t e = 0; e < a.size(); ++e) CHECK(std::abs(a[e] - b[e]) <= 64 * std::ldexp(1.0, -53) * abs_terms[j][e]);
     }
   }
 }

@@ -11,9 +11,9 @@
 
 #include "autograd/ops.hpp"
 #include "explaind/tracker.hpp"
+#include "nn/conv.hpp"
 #include "nn/data/dataset.hpp"
 #include "nn/init.hpp"
-#include "nn/conv.hpp"
 #include "nn/linear.hpp"
 #include "nn/loss.hpp"
 #include "optim/adam.hpp"
@@ -44,8 +44,10 @@ TEST_CASE("quadrature rules integrate polynomials exactly up to their degree") {
       for (size_t i = 0; i < r.nodes.size(); ++i) q += r.weights[i] * std::pow(r.nodes[i], deg);
       const double exact = 1.0 / (deg + 1);
       INFO(r.name << " degree " << deg);
-      if (deg <= r.exact_degree) CHECK(std::abs(q - exact) < 1e-13);
-      else CHECK(std::abs(q - exact) > 1e-13);  // one degree more is not exact
+      if (deg <= r.exact_degree)
+        CHECK(std::abs(q - exact) < 1e-13);
+      else
+        CHECK(std::abs(q - exact) > 1e-13);  // one degree more is not exact
     }
   }
 }
@@ -170,8 +172,8 @@ std::vector<OptimizerCase> optimizer_cases() {
       {"sgd", [](const NamedTensors& p) { return std::make_unique<optim::SGD>(p, optim::SGDOptions(0.3)); }, false},
       {"sgd_momentum_nesterov_decay_schedule",
        [](const NamedTensors& p) {
-         auto o = std::make_unique<optim::SGD>(
-             p, optim::SGDOptions(0.2).momentum(0.9).nesterov(true).weight_decay(0.01));
+         auto o =
+             std::make_unique<optim::SGD>(p, optim::SGDOptions(0.2).momentum(0.9).nesterov(true).weight_decay(0.01));
          o->set_schedule(optim::warmup_cosine_decay_lr(2, 9));
          return o;
        },
@@ -216,8 +218,8 @@ TEST_CASE("the tracker's replica and marginals are exact in float64 for every op
   for (const OptimizerCase& c : optimizer_cases()) {
     INFO(c.name);
     const std::string dir = temp_dir(c.name);
-    RunResult tracked =
-        train(c.make, 9, true, dir, c.clip, ex::TrackerOptions().rule(ex::gauss_legendre(4)).tolerance(1e-13).window(4));
+    RunResult tracked = train(c.make, 9, true, dir, c.clip,
+                              ex::TrackerOptions().rule(ex::gauss_legendre(4)).tolerance(1e-13).window(4));
     const ex::Summary& s = tracked.summary;
     CHECK(s.steps == 9);
     CHECK(s.replica_max_abs_error < 1e-10);
@@ -256,7 +258,7 @@ TEST_CASE("the parameter-wise influence needs no sample level and adds up to the
                                   K::sum(load_npy(cheap + "/parameter_decay.npy"), {1}));  // [M_s]
   const Tensor change = K::sub(K::sub(load_npy(cheap + "/real_outputs.npy"), load_npy(cheap + "/initial_outputs.npy")),
                                load_npy(cheap + "/residual_sum.npy"));  // [M], sample-level rows first
-  REQUIRE(per_param.numel() == change.numel());  // every probe set of train() is sample-level
+  REQUIRE(per_param.numel() == change.numel());                         // every probe set of train() is sample-level
   const Tensor moved = K::sub(load_npy(cheap + "/real_outputs.npy"), load_npy(cheap + "/initial_outputs.npy"));
   CHECK(s.change_scale == doctest::Approx(K::mean(K::abs(moved)).item()).epsilon(1e-12));
   CHECK(s.change_scale > 0.01);
@@ -265,7 +267,8 @@ TEST_CASE("the parameter-wise influence needs no sample level and adds up to the
   const Tensor windows = K::sum(load_npy(cheap + "/parameter_window_data.npy"), {0});
   CHECK(K::amax(K::abs(K::sub(windows, load_npy(cheap + "/parameter_data.npy")))).item() < 1e-12);
   CHECK_THROWS_WITH_AS(build_tracker(ex::TrackerOptions().output_dir(temp_dir("param_none")).parameter_wise(true)),
-                       "Tracker: parameter_wise(true) needs a probe set with sample_level = true", std::invalid_argument);
+                       "Tracker: parameter_wise(true) needs a probe set with sample_level = true",
+                       std::invalid_argument);
 }
 
 TEST_CASE("the tracker refuses a reduction that is no training loss's (None)") {
@@ -290,10 +293,16 @@ TEST_CASE("without refinement, a sample-level set's dots come from its full grad
     probes.y = pb.probe_y;
     probes.weightings = {ex::OutputWeighting::all_outputs()};
     probes.sample_level = sample_level;
-    const ex::TrackerOptions options =
-        ex::TrackerOptions().output_dir(dir).rule(ex::gauss_legendre(2)).pieces(3).adaptive(false).kink_aware(false).window(4);
-    ex::Tracker tracker(*model, opt, loader, per_sample_nll, {probes},
-                        sample_level ? ex::TrackerOptions(options).parameter_wise(true).parameter_windows(false) : options);
+    const ex::TrackerOptions options = ex::TrackerOptions()
+                                           .output_dir(dir)
+                                           .rule(ex::gauss_legendre(2))
+                                           .pieces(3)
+                                           .adaptive(false)
+                                           .kink_aware(false)
+                                           .window(4);
+    ex::Tracker tracker(
+        *model, opt, loader, per_sample_nll, {probes},
+        sample_level ? ex::TrackerOptions(options).parameter_wise(true).parameter_windows(false) : options);
     for (int s = 0; s < 7; ++s) {
       const nn::data::Batch& b = loader.next();
       opt.zero_grad();
@@ -312,8 +321,8 @@ TEST_CASE("without refinement, a sample-level set's dots come from its full grad
     CHECK(K::amax(K::abs(K::sub(load_npy(cheap + "/" + name), load_npy(full + "/" + name)))).item() < 1e-12);
   }
   CHECK_FALSE(std::filesystem::exists(std::filesystem::path(full) / "parameter_window_data.npy"));
-  const Tensor per_param = K::add(K::sum(load_npy(full + "/parameter_data.npy"), {1}),
-                                  K::sum(load_npy(full + "/parameter_decay.npy"), {1}));
+  const Tensor per_param =
+      K::add(K::sum(load_npy(full + "/parameter_data.npy"), {1}), K::sum(load_npy(full + "/parameter_decay.npy"), {1}));
   const Tensor total = K::add(load_npy(full + "/data_total.npy"), load_npy(full + "/decay_total.npy"));
   CHECK(K::amax(K::abs(K::sub(per_param, total))).item() < 1e-12);
 }
@@ -333,8 +342,12 @@ TEST_CASE("a float32 model on float32 inputs is tracked through a float64 probe 
   probes.weightings = {ex::OutputWeighting::label(), ex::OutputWeighting::all_outputs()};
   probes.sample_level = true;
   ex::Tracker tracker(model, opt, loader, per_sample_nll, {probes},
-                      ex::TrackerOptions().output_dir(temp_dir("float32")).per_sample(true).probe_model(twin.get())
-                          .rule(ex::gauss_legendre(4)).tolerance(1e-13));
+                      ex::TrackerOptions()
+                          .output_dir(temp_dir("float32"))
+                          .per_sample(true)
+                          .probe_model(twin.get())
+                          .rule(ex::gauss_legendre(4))
+                          .tolerance(1e-13));
   for (int s = 0; s < 9; ++s) {
     const nn::data::Batch& b = loader.next();
     opt.zero_grad();
@@ -370,8 +383,9 @@ TEST_CASE("the sample level stops a run whose tracker loss is not the one traine
     probes.x = float32 ? pb.probe_x.to(DType::Float32) : pb.probe_x;
     probes.y = pb.probe_y;
     probes.sample_level = true;
-    ex::Tracker tracker(model, opt, loader, wrong_loss, {probes},
-                        ex::TrackerOptions().output_dir(temp_dir("wrong_loss")).per_sample(true).probe_model(twin.get()));
+    ex::Tracker tracker(
+        model, opt, loader, wrong_loss, {probes},
+        ex::TrackerOptions().output_dir(temp_dir("wrong_loss")).per_sample(true).probe_model(twin.get()));
     auto train_step = [&] {
       const nn::data::Batch& b = loader.next();
       opt.zero_grad();
@@ -399,8 +413,8 @@ TEST_CASE("kink-aware integration makes the replica of a ReLU model exact") {
   };
   const ex::Summary plain = run(false, false, false), exact = run(true, true, true);
   MESSAGE("ReLU MLP, Gauss-Legendre(2): replica error " << plain.replica_max_abs_error << " without kink splitting, "
-                                                       << exact.replica_max_abs_error << " with it");
-  CHECK(plain.replica_max_abs_error > 1e-6);  // the kinks matter in this problem ...
+                                                        << exact.replica_max_abs_error << " with it");
+  CHECK(plain.replica_max_abs_error > 1e-6);   // the kinks matter in this problem ...
   CHECK(exact.replica_max_abs_error < 1e-10);  // ... and splitting at them removes the error
   CHECK(exact.marginal_mismatch < 1e-10);
   CHECK(exact.linear_form_mismatch < 1e-9);
@@ -408,9 +422,9 @@ TEST_CASE("kink-aware integration makes the replica of a ReLU model exact") {
   // the located crossings, so they are exact on the pieces too.
   for (const ex::QuadratureRule& rule : {ex::simpson(), ex::gauss_lobatto(4)}) {
     INFO(rule.name);
-    const ex::Summary s = train(make, 8, true, temp_dir("relu_ends"), false,
-                                ex::TrackerOptions().rule(rule).tolerance(1e-12), true)
-                              .summary;
+    const ex::Summary s =
+        train(make, 8, true, temp_dir("relu_ends"), false, ex::TrackerOptions().rule(rule).tolerance(1e-12), true)
+            .summary;
     CHECK(s.replica_max_abs_error < 1e-10);
   }
 }
@@ -427,7 +441,7 @@ struct SmallCnn : nn::Module {
     fc = register_module("fc", std::make_shared<nn::Linear>(4, 3));
   }
   Tensor forward(const Tensor& x) override {
-    const Tensor h = max_pool2d(relu(conv1->forward(x)), 2);                // [N, 4, 4, 4]
+    const Tensor h = max_pool2d(relu(conv1->forward(x)), 2);              // [N, 4, 4, 4]
     const Tensor g = adaptive_max_pool2d(relu(conv2->forward(h)), 1, 1);  // [N, 4, 1, 1]
     return log_softmax(fc->forward(reshape(g, {g.size(0), 4})), 1);       // [N, 3]
   }
@@ -452,7 +466,9 @@ ex::Summary track_cnn(ex::TrackerOptions options, bool sample_level = false) {
   probes.weightings = {ex::OutputWeighting::all_outputs()};
   probes.sample_level = sample_level;
   ex::Tracker tracker(model, opt, loader, per_sample_nll, {probes},
-                      options.rule(ex::gauss_legendre(2)).kink_aware(false).per_sample(sample_level)
+                      options.rule(ex::gauss_legendre(2))
+                          .kink_aware(false)
+                          .per_sample(sample_level)
                           .output_dir(temp_dir("cnn_tracked")));
   for (int s = 0; s < 8; ++s) {
     const nn::data::Batch& b = loader.next();
@@ -477,9 +493,9 @@ TEST_CASE("active fractions make a CNN's switches a second-order error of the pi
   const double plain1 = cnn_residual(1, false), plain4 = cnn_residual(4, false);
   const double frac1 = cnn_residual(1, true), frac4 = cnn_residual(4, true);
   MESSAGE("small CNN, largest per-step residual: plain " << plain1 << " (1 piece), " << plain4 << " (4 pieces); "
-          << "active fractions " << frac1 << ", " << frac4);
-  CHECK(plain1 / plain4 < 8);    // first order: about 4 for 4× narrower pieces
-  CHECK(frac1 / frac4 > 8);      // second order: about 16
+                                                         << "active fractions " << frac1 << ", " << frac4);
+  CHECK(plain1 / plain4 < 8);  // first order: about 4 for 4× narrower pieces
+  CHECK(frac1 / frac4 > 8);    // second order: about 16
   CHECK(frac4 < plain4 / 10);
 }
 
@@ -493,8 +509,8 @@ TEST_CASE("Richardson extrapolation of halved CNN pieces meets the tolerance wit
   const ex::Summary plain = track_cnn(ex::TrackerOptions(options), true);
   const ex::Summary extrapolated = track_cnn(ex::TrackerOptions(options).extrapolate(true), true);
   MESSAGE("small CNN to 1e-6 per step: " << plain.gradient_evaluations << " evaluations, largest residual "
-          << plain.residual_max << "; extrapolated " << extrapolated.gradient_evaluations << ", "
-          << extrapolated.residual_max);
+                                         << plain.residual_max << "; extrapolated " << extrapolated.gradient_evaluations
+                                         << ", " << extrapolated.residual_max);
   for (const ex::Summary* s : {&plain, &extrapolated}) {
     CHECK(s->deepest_refinement < 10);
     CHECK(s->residual_max <= 1e-6);
@@ -511,7 +527,8 @@ TEST_CASE("brute force from the stored trajectory agrees with the online sample-
     return std::make_unique<optim::AdamW>(p, optim::AdamW::Options(lr).betas(b1, b2).eps(eps).weight_decay(wd));
   };
   const std::string dir = temp_dir("brute_force");
-  RunResult tracked = train(make, steps, true, dir, false, ex::TrackerOptions().rule(ex::gauss_legendre(4)).tolerance(1e-13));
+  RunResult tracked =
+      train(make, steps, true, dir, false, ex::TrackerOptions().rule(ex::gauss_legendre(4)).tolerance(1e-13));
   const Tensor online = load_npy(dir + "/sample_data.npy");  // [M_s, N]
   const Tensor online_decay = load_npy(dir + "/sample_decay.npy");
 
@@ -686,8 +703,8 @@ TEST_CASE("the sample level in blocks of samples gives one block's shares to flo
 namespace {
 
 // A tracker with the sample level and combinations on the Problem's probes, for `model`.
-std::unique_ptr<ex::Tracker> sample_level_tracker(nn::Module& model, optim::Optimizer& opt, nn::data::DataLoader& loader,
-                                                  const ex::TrackerOptions& options) {
+std::unique_ptr<ex::Tracker> sample_level_tracker(nn::Module& model, optim::Optimizer& opt,
+                                                  nn::data::DataLoader& loader, const ex::TrackerOptions& options) {
   Problem pb;
   ex::ProbeSet probes;
   probes.name = "probes";
@@ -769,28 +786,36 @@ TEST_CASE("a tracker state that does not fit the configuration is refused when t
     };
   };
   CHECK(resume_error("same", [](NamedTensors&, std::string&) {}) == "no error");
-  CHECK(resume_error("dtype", [&](NamedTensors& ts, std::string&) { tensor(ts, "data_total") = tensor(ts, "data_total").to(DType::Float32); })
-            .find("'data_total' is float32 [4] in the file, expected float64 [4]") != std::string::npos);
-  CHECK(buffers_error("buffers", [&](NamedTensors& ts, std::string&) { tensor(ts, "buffers.stored") = tensor(ts, "buffers.stored").to(DType::Float32); })
-            .find("'buffers.stored' is float32") != std::string::npos);
+  CHECK(resume_error("dtype", [&](NamedTensors& ts, std::string&) {
+          tensor(ts, "data_total") = tensor(ts, "data_total").to(DType::Float32);
+        }).find("'data_total' is float32 [4] in the file, expected float64 [4]") != std::string::npos);
+  CHECK(buffers_error("buffers", [&](NamedTensors& ts, std::string&) {
+          tensor(ts, "buffers.stored") = tensor(ts, "buffers.stored").to(DType::Float32);
+        }).find("'buffers.stored' is float32") != std::string::npos);
   CHECK(buffers_error("buffer_steps", [](NamedTensors&, std::string& text) {
           nlohmann::json m = nlohmann::json::parse(text);
           m["steps"] = 2;
           text = m.dump();
         }).find("holds steps 2 where this run expects 3") != std::string::npos);
   // Saved in one block of samples, resumed in two: the first block's file is missing.
-  CHECK(resume_error_in("tracker_state", "two_blocks", [](NamedTensors&, std::string&) {},
-                        ex::TrackerOptions().sample_shards(2), "sample_buffers_0_of_2")
-            .find("missing: this run keeps the sample buffers of 11 training samples in 2 blocks") != std::string::npos);
-  CHECK(resume_error("shape", [&](NamedTensors& ts, std::string&) { tensor(ts, "f_initial") = K::narrow(tensor(ts, "f_initial"), 0, 0, 0); })
-            .find("'f_initial' is float64 [0] in the file, expected float64 [4]") != std::string::npos);
-  CHECK(resume_error("extra", [&](NamedTensors& ts, std::string&) { ts.emplace_back("bogus", Tensor::zeros({1})); })
-            .find("unexpected tensor 'bogus'") != std::string::npos);
-  CHECK(buffers_error("sigma", [&](NamedTensors& ts, std::string&) { tensor(ts, "buffers.sigma").fill_(0.0); })
-            .find("'buffers.sigma' holds the scale 0") != std::string::npos);
+  CHECK(resume_error_in(
+            "tracker_state", "two_blocks", [](NamedTensors&, std::string&) {}, ex::TrackerOptions().sample_shards(2),
+            "sample_buffers_0_of_2")
+            .find("missing: this run keeps the sample buffers of 11 training samples in 2 blocks") !=
+        std::string::npos);
+  CHECK(resume_error("shape", [&](NamedTensors& ts, std::string&) {
+          tensor(ts, "f_initial") = K::narrow(tensor(ts, "f_initial"), 0, 0, 0);
+        }).find("'f_initial' is float64 [0] in the file, expected float64 [4]") != std::string::npos);
+  CHECK(resume_error("extra", [&](NamedTensors& ts, std::string&) {
+          ts.emplace_back("bogus", Tensor::zeros({1}));
+        }).find("unexpected tensor 'bogus'") != std::string::npos);
+  CHECK(buffers_error("sigma", [&](NamedTensors& ts, std::string&) {
+          tensor(ts, "buffers.sigma").fill_(0.0);
+        }).find("'buffers.sigma' holds the scale 0") != std::string::npos);
   CHECK(resume_error("steps", set_meta("steps", 2.5)).find("field 'steps' must be an integer") != std::string::npos);
   CHECK(resume_error("window", set_meta("window_begin", 4)).find("field 'window_begin' must be an integer in [0, 3]") !=
         std::string::npos);
-  CHECK(resume_error("deep", [](NamedTensors&, std::string& text) { text = std::string(100'000, '[') + std::string(100'000, ']'); })
-            .find("metadata 'pathgrad.tracker': JSON nested deeper than 64") != std::string::npos);
+  CHECK(resume_error("deep", [](NamedTensors&, std::string& text) {
+          text = std::string(100'000, '[') + std::string(100'000, ']');
+        }).find("metadata 'pathgrad.tracker': JSON nested deeper than 64") != std::string::npos);
 }

@@ -52,7 +52,8 @@ TEST_CASE("a tracked run killed at any fault point resumes to the uninterrupted 
   CHECK(points >= 30);  // every checkpoint, weight file and export: the sweep really covered the run
 }
 
-TEST_CASE("a tracked run whose disk fills up at any fault point stops with a message, and resumes once there is space") {
+TEST_CASE(
+    "a tracked run whose disk fills up at any fault point stops with a message, and resumes once there is space") {
   std::vector<std::string> args = kTinyRun;
   args.push_back("--no-report");
   const std::string& ref = sweep_reference();

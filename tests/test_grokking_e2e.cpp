@@ -4,11 +4,11 @@
 // for bit.
 #include <doctest/doctest.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <CLI/CLI.hpp>
-#include <algorithm>
 #include <string>
 
 #include "examples/grokking/run.hpp"
@@ -62,14 +62,15 @@ TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a
     CHECK(std::count(components.begin(), components.end(), name) == 1);
   CHECK(manifest["axes"]["window"].size() == 3);
   const Tensor window_params = load_npy(c.out + "/explaind/parameter_window_data.npy");
-  CHECK(window_params.shape() == Shape{3, 6, manifest["axes"]["parameter"].back()["offset"].get<int64_t>() +
-                                                  numel(manifest["axes"]["parameter"].back()["shape"].get<Shape>())});
+  CHECK(window_params.shape() == Shape{3, 6,
+                                       manifest["axes"]["parameter"].back()["offset"].get<int64_t>() +
+                                           numel(manifest["axes"]["parameter"].back()["shape"].get<Shape>())});
 
   // Run directory: split, weights, metrics, analyses, timings.
-  for (const char* f : {"config.json", "command.txt", "split.csv", "metrics.csv", "timings.json",
-                        "weights/step_000000.safetensors", "weights/step_000010.safetensors",
-                        "weights/final.safetensors", "analyses/components.csv", "analyses/heads.csv",
-                        "analyses/swap.csv", "analyses/per_step.csv", "report.html", "report.md"})
+  for (const char* f :
+       {"config.json", "command.txt", "split.csv", "metrics.csv", "timings.json", "weights/step_000000.safetensors",
+        "weights/step_000010.safetensors", "weights/final.safetensors", "analyses/components.csv", "analyses/heads.csv",
+        "analyses/swap.csv", "analyses/per_step.csv", "report.html", "report.md"})
     CHECK_MESSAGE(fs::exists(c.out + "/" + f), f);
   std::ifstream metrics(c.out + "/metrics.csv");
   int64_t lines = 0;
@@ -79,8 +80,9 @@ TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a
   // Every figure the report shows exists, and every kind of analysis is there.
   const std::string md = read_file(c.out + "/report.md");
   const int64_t figures = check_report_figures(c.out);
-  for (const char* plot : {"accuracy", "loss", "replica_scatter", "cumulative_influence", "components_layers", "balance_heads",
-                           "similarity_mlp_fc1_0_14", "data_influence_0_14", "swap_accuracy", "swap_kl"})
+  for (const char* plot :
+       {"accuracy", "loss", "replica_scatter", "cumulative_influence", "components_layers", "balance_heads",
+        "similarity_mlp_fc1_0_14", "data_influence_0_14", "swap_accuracy", "swap_kl"})
     CHECK_MESSAGE(md.find(std::string("plots/") + plot + ".png") != std::string::npos, plot);
   // training 2 + replica 5 + components 4 + similarity 6 x 4 + data influence 4 + swap 2
   CHECK(figures == 2 + 5 + 4 + 24 + 4 + 2);
@@ -114,8 +116,10 @@ TEST_CASE("a paused and resumed grokking run continues bit for bit, tracker incl
     check_same_weights(whole.out + "/weights/final.safetensors", part.out + "/weights/final.safetensors");
     CHECK(read_file(whole.out + "/metrics.csv") == read_file(part.out + "/metrics.csv"));
     if (track == TrackLevel::Full)
-      for (const char* a : {"replica", "sample_data", "parameter_window_data", "component_window_data", "step_influence"})
-        CHECK_MESSAGE(max_abs_diff_npy(whole.out + "/explaind/" + a + ".npy", part.out + "/explaind/" + a + ".npy") == 0.0, a);
+      for (const char* a :
+           {"replica", "sample_data", "parameter_window_data", "component_window_data", "step_influence"})
+        CHECK_MESSAGE(
+            max_abs_diff_npy(whole.out + "/explaind/" + a + ".npy", part.out + "/explaind/" + a + ".npy") == 0.0, a);
   }
 }
 
@@ -154,7 +158,6 @@ TEST_CASE("a run stopped before its first checkpoint: a fresh start says to --re
   c.resume = true;
   CHECK(run(c, "x").training.steps == 4);
 }
-
 
 TEST_CASE("numeric flags are read exactly or rejected naming the flag, never wrapped or saturated") {
   auto parse = [](std::vector<std::string> args) {

@@ -130,8 +130,7 @@ std::vector<Tensor> non_contiguous_tensors() {
 }
 
 bool has_numpy() {
-  return fs::exists("/usr/bin/python3") &&
-         std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
+  return fs::exists("/usr/bin/python3") && std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
 }
 
 int run_python(const TempDir& dir, const std::string& script, const std::string& args) {
@@ -194,7 +193,8 @@ TEST_CASE("npy file layout: version 1.0, 64-byte aligned data, numpy's header di
   save_npy(dir.file("b.npy"), Tensor::arange(3, DType::Int64));
   CHECK(read_file(dir.file("b.npy")).find("'shape': (3,)") != std::string::npos);
   save_npy(dir.file("c.npy"), Tensor::scalar(1, DType::UInt8));
-  CHECK(read_file(dir.file("c.npy")).find("{'descr': '|u1', 'fortran_order': False, 'shape': (), }") != std::string::npos);
+  CHECK(read_file(dir.file("c.npy")).find("{'descr': '|u1', 'fortran_order': False, 'shape': (), }") !=
+        std::string::npos);
 }
 
 TEST_CASE("npy switches to version 2.0 when the header does not fit 1.0") {
@@ -249,20 +249,29 @@ TEST_CASE("npy rejects malformed files, naming the file and the problem") {
       {"big_endian", npy_file("{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }", two), "big-endian"},
       {"fortran", npy_file("{'descr': '<f8', 'fortran_order': True, 'shape': (2,), }", two), "fortran_order"},
       {"missing_key", npy_file("{'descr': '<f8', 'shape': (2,), }", two), "missing key 'fortran_order'"},
-      {"extra_key", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x': 1}", two), "unexpected or repeated key 'x'"},
-      {"repeated_key", npy_file("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2,)}", two), "repeated key"},
+      {"extra_key", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x': 1}", two),
+       "unexpected or repeated key 'x'"},
+      {"repeated_key", npy_file("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2,)}", two),
+       "repeated key"},
       {"not_a_dict", npy_file("['<f8', False, (2,)]", two), "malformed header dict"},
-      {"unterminated", npy_file("{'descr': '<f8, 'fortran_order': False, 'shape': (2,)}", two), "malformed header dict"},
-      {"negative_shape", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (-2,)}", two), "malformed header dict"},
+      {"unterminated", npy_file("{'descr': '<f8, 'fortran_order': False, 'shape': (2,)}", two),
+       "malformed header dict"},
+      {"negative_shape", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (-2,)}", two),
+       "malformed header dict"},
       {"bad_bool", npy_file("{'descr': '<f8', 'fortran_order': 0, 'shape': (2,)}", two), "expected True or False"},
       {"structured", npy_file("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2,)}", two), "structured"},
-      {"trailing_text", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2,)} junk", two), "after the closing"},
+      {"trailing_text", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2,)} junk", two),
+       "after the closing"},
       {"shape_mismatch", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", two), "truncated data"},
-      {"huge_shape", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", two), "too large"},
+      {"huge_shape", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", two),
+       "too large"},
       // A zero dim does not make the others harmless: no tensor has strides 2^62 · 2^62.
-      {"zero_next_to_huge", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4611686018427387904), }", ""),
+      {"zero_next_to_huge",
+       npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4611686018427387904), }",
+                ""),
        "shape [0, 4611686018427387904, 4611686018427387904] of float64 is too large"},
-      {"zero_then_huge_bytes", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 2305843009213693952), }", ""), "too large"},
+      {"zero_then_huge_bytes",
+       npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 2305843009213693952), }", ""), "too large"},
   };
   for (const Case& c : cases) {
     const std::string p = dir.file(c.name + ".npy");
@@ -322,9 +331,11 @@ TEST_CASE("safetensors refuses names it cannot write") {
   const Tensor t = Tensor::ones({2});
   const std::string p = dir.file("x.safetensors");
   CHECK_THROWS_WITH_AS(save_safetensors(p, {{"w", t}, {"w", t}}), doctest::Contains("'w'"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(save_safetensors(p, {{"__metadata__", t}}), doctest::Contains("reserved"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(save_safetensors(p, {{"__metadata__", t}}), doctest::Contains("reserved"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(save_safetensors(p, {{"", t}}), doctest::Contains("empty"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(save_safetensors(p, {{"u", Tensor()}}), doctest::Contains("'u' is undefined"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(save_safetensors(p, {{"u", Tensor()}}), doctest::Contains("'u' is undefined"),
+                       std::invalid_argument);
   CHECK_FALSE(fs::exists(p));
 }
 
@@ -343,28 +354,41 @@ TEST_CASE("safetensors rejects malformed files, naming the file and the tensor")
       {"bad_json", st_file("{\"w\": {\"dtype\": \"F64\",", d16), "invalid JSON"},
       {"not_object", st_file("[1, 2]", d16), "not an object"},
       {"entry_not_object", st_file("{\"w\": 3}", d16), "tensor 'w': the header entry is not an object"},
-      {"no_dtype", st_file("{\"w\": {\"shape\": [2], \"data_offsets\": [0, 16]}}", d16), "tensor 'w': missing field 'dtype'"},
-      {"no_shape", st_file("{\"w\": {\"dtype\": \"F64\", \"data_offsets\": [0, 16]}}", d16), "tensor 'w': missing field 'shape'"},
-      {"no_offsets", st_file("{\"w\": {\"dtype\": \"F64\", \"shape\": [2]}}", d16), "tensor 'w': missing field 'data_offsets'"},
-      {"dtype", st_file("{\"w\": " + entry("BF16", "[8]", "[0, 16]") + "}", d16), "tensor 'w': unsupported dtype \"BF16\""},
-      {"dtype_type", st_file("{\"w\": {\"dtype\": 64, \"shape\": [2], \"data_offsets\": [0, 16]}}", d16), "'dtype' is not a string"},
+      {"no_dtype", st_file("{\"w\": {\"shape\": [2], \"data_offsets\": [0, 16]}}", d16),
+       "tensor 'w': missing field 'dtype'"},
+      {"no_shape", st_file("{\"w\": {\"dtype\": \"F64\", \"data_offsets\": [0, 16]}}", d16),
+       "tensor 'w': missing field 'shape'"},
+      {"no_offsets", st_file("{\"w\": {\"dtype\": \"F64\", \"shape\": [2]}}", d16),
+       "tensor 'w': missing field 'data_offsets'"},
+      {"dtype", st_file("{\"w\": " + entry("BF16", "[8]", "[0, 16]") + "}", d16),
+       "tensor 'w': unsupported dtype \"BF16\""},
+      {"dtype_type", st_file("{\"w\": {\"dtype\": 64, \"shape\": [2], \"data_offsets\": [0, 16]}}", d16),
+       "'dtype' is not a string"},
       {"shape_type", st_file("{\"w\": " + entry("F64", "[-2]", "[0, 16]") + "}", d16), "non-negative integers"},
       {"offsets_type", st_file("{\"w\": " + entry("F64", "[2]", "[0.0, 16]") + "}", d16), "non-negative integers"},
       {"offsets_len", st_file("{\"w\": " + entry("F64", "[2]", "[0, 8, 16]") + "}", d16), "[begin, end]"},
       {"reversed", st_file("{\"w\": " + entry("F64", "[0]", "[16, 0]") + "}", d16), "end before they begin"},
-      {"span", st_file("{\"w\": " + entry("F64", "[3]", "[0, 16]") + "}", d16), "tensor 'w': shape [3] of float64 needs 24 bytes"},
-      {"beyond", st_file("{\"w\": " + entry("F64", "[3]", "[0, 24]") + "}", d16), "tensor 'w': data_offsets [0, 24] go beyond"},
-      {"overlap", st_file("{\"a\": " + entry("F64", "[2]", "[0, 16]") + ", \"b\": " + entry("F64", "[1]", "[8, 16]") + "}", d16),
+      {"span", st_file("{\"w\": " + entry("F64", "[3]", "[0, 16]") + "}", d16),
+       "tensor 'w': shape [3] of float64 needs 24 bytes"},
+      {"beyond", st_file("{\"w\": " + entry("F64", "[3]", "[0, 24]") + "}", d16),
+       "tensor 'w': data_offsets [0, 24] go beyond"},
+      {"overlap",
+       st_file("{\"a\": " + entry("F64", "[2]", "[0, 16]") + ", \"b\": " + entry("F64", "[1]", "[8, 16]") + "}", d16),
        "tensor 'b': data_offsets [8, 16] overlap"},
-      {"gap", st_file("{\"a\": " + entry("F64", "[1]", "[8, 16]") + "}", d16), "tensor 'a': data_offsets [8, 16] leave a gap"},
+      {"gap", st_file("{\"a\": " + entry("F64", "[1]", "[8, 16]") + "}", d16),
+       "tensor 'a': data_offsets [8, 16] leave a gap"},
       {"uncovered", st_file("{\"a\": " + entry("F64", "[1]", "[0, 8]") + "}", d16), "8 bytes unaccounted"},
-      {"duplicate", st_file("{\"a\": " + entry("F64", "[1]", "[0, 8]") + ", \"a\": " + entry("F64", "[1]", "[8, 16]") + "}", d16),
+      {"duplicate",
+       st_file("{\"a\": " + entry("F64", "[1]", "[0, 8]") + ", \"a\": " + entry("F64", "[1]", "[8, 16]") + "}", d16),
        "the key \"a\" appears twice"},
       {"metadata", st_file("{\"__metadata__\": {\"k\": 1}}", ""), "metadata 'k' is not a string"},
       // A million nested arrays: dump() of them in an error message overflowed the stack.
-      {"nested_shape", st_file("{\"w\": " + entry("F64", nested(1'000'000), "[0, 16]") + "}", d16), "JSON nested deeper than 64"},
-      {"nested_metadata", st_file("{\"__metadata__\": {\"k\": " + nested(1'000'000) + "}}", ""), "JSON nested deeper than 64"},
-      {"zero_next_to_huge", st_file("{\"w\": " + entry("F64", "[0, 4611686018427387904, 4611686018427387904]", "[0, 0]") + "}", ""),
+      {"nested_shape", st_file("{\"w\": " + entry("F64", nested(1'000'000), "[0, 16]") + "}", d16),
+       "JSON nested deeper than 64"},
+      {"nested_metadata", st_file("{\"__metadata__\": {\"k\": " + nested(1'000'000) + "}}", ""),
+       "JSON nested deeper than 64"},
+      {"zero_next_to_huge",
+       st_file("{\"w\": " + entry("F64", "[0, 4611686018427387904, 4611686018427387904]", "[0, 0]") + "}", ""),
        "tensor 'w': shape [0, 4611686018427387904, 4611686018427387904] of float64 is too large"},
   };
   for (const Case& c : cases) {
@@ -383,10 +407,11 @@ TEST_CASE("writes are atomic: a failed write leaves the old file and no temporar
   save_npy(p, Tensor::ones({2}));
   save_npy(p, Tensor::zeros({3}));  // replaces
   CHECK(load_npy(p).to_vector() == std::vector<double>{0, 0, 0});
-  CHECK_THROWS_AS(write_file_atomically(p, [](std::ostream& out) {
-                    out << "partial";
-                    throw std::runtime_error("writer failed");
-                  }),
+  CHECK_THROWS_AS(write_file_atomically(p,
+                                        [](std::ostream& out) {
+                                          out << "partial";
+                                          throw std::runtime_error("writer failed");
+                                        }),
                   std::runtime_error);
   CHECK(load_npy(p).to_vector() == std::vector<double>{0, 0, 0});
   int files = 0;
@@ -451,7 +476,10 @@ TEST_CASE("numpy alone parses our safetensors files, and we read one it wrote") 
   }
   TempDir dir;
   const std::vector<Tensor> tensors = sample_tensors();
-  NamedTensors named{{"f32", tensors[0]}, {"f64", tensors[1]}, {"i64", tensors[2]}, {"u8", tensors[3]},
+  NamedTensors named{{"f32", tensors[0]},
+                     {"f64", tensors[1]},
+                     {"i64", tensors[2]},
+                     {"u8", tensors[3]},
                      {"view", non_contiguous_tensors()[0]}};
   save_safetensors(dir.file("ours.safetensors"), named, {{"epoch", "3"}});
   // A reader in a few lines of numpy: it re-saves every tensor as .npy and the metadata as JSON.

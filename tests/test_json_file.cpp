@@ -16,7 +16,9 @@ using nlohmann::json;
 namespace {
 
 // `depth` arrays nested in one another: "[[[...]]]".
-std::string nested(int64_t depth) { return std::string(static_cast<size_t>(depth), '[') + std::string(static_cast<size_t>(depth), ']'); }
+std::string nested(int64_t depth) {
+  return std::string(static_cast<size_t>(depth), '[') + std::string(static_cast<size_t>(depth), ']');
+}
 
 // The message of the std::runtime_error `f` throws (fails the check if it throws nothing).
 template <class F>
@@ -74,8 +76,8 @@ TEST_CASE("json_int takes exact integers in range only, naming the field") {
   CHECK(json_int(json::parse("3"), "epoch") == 3);
   CHECK(json_int(json::parse("-5"), "delta", -10, 10) == -5);
   CHECK(json_int(json::parse("9223372036854775807"), "big") == INT64_MAX);
-  for (const char* bad : {"2.7", "2.0", "1e300", "\"3\"", "null", "true", "[3]", "-1", "9223372036854775808",
-                          "18446744073709551615"}) {
+  for (const char* bad :
+       {"2.7", "2.0", "1e300", "\"3\"", "null", "true", "[3]", "-1", "9223372036854775808", "18446744073709551615"}) {
     INFO(bad);
     try {
       json_int(json::parse(bad), "epoch");

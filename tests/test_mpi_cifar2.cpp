@@ -50,15 +50,22 @@ int run(const std::string& command, const std::string& out) {
   return std::system((command + " > " + out + ".log 2>&1").c_str());
 }
 
-const std::vector<std::string> kPruningOutputs = {
-    "weights/final.safetensors", "weights/step_000010.safetensors", "metrics.csv", "epochs.csv", "explaind/replica.npy",
-    "explaind/step_influence.npy", "explaind/component_data.npy", "explaind_importance/parameter_data.npy",
-    "explaind_importance_1/parameter_data.npy"};
-const std::vector<std::string> kSampleLevelOutputs = {
-    "weights/final.safetensors", "metrics.csv", "explaind/replica.npy", "explaind/step_influence.npy",
-    "explaind/sample_data.npy", "explaind/sample_window_data.npy", "explaind/sample_decay.npy"};
+const std::vector<std::string> kPruningOutputs = {"weights/final.safetensors",
+                                                  "weights/step_000010.safetensors",
+                                                  "metrics.csv",
+                                                  "epochs.csv",
+                                                  "explaind/replica.npy",
+                                                  "explaind/step_influence.npy",
+                                                  "explaind/component_data.npy",
+                                                  "explaind_importance/parameter_data.npy",
+                                                  "explaind_importance_1/parameter_data.npy"};
+const std::vector<std::string> kSampleLevelOutputs = {"weights/final.safetensors", "metrics.csv",
+                                                      "explaind/replica.npy",      "explaind/step_influence.npy",
+                                                      "explaind/sample_data.npy",  "explaind/sample_window_data.npy",
+                                                      "explaind/sample_decay.npy"};
 
-void check_same_outputs(const std::string& ref, const std::string& out, const std::vector<std::string>& files = kPruningOutputs) {
+void check_same_outputs(const std::string& ref, const std::string& out,
+                        const std::vector<std::string>& files = kPruningOutputs) {
   for (const std::string& f : files) {
     INFO(f);
     REQUIRE(fs::exists(out + "/" + f));
@@ -88,7 +95,7 @@ TEST_CASE("the sample level sharded over two ranks, paused and resumed, equals o
   REQUIRE(run(tiny_run(ref, "--shards 2", kSampleLevel), ref) == 0);
   const std::string out = scratch("samples_two_ranks");
   CHECK(run(two_ranks(tiny_run(out, "--stop-after 7", kSampleLevel)), out) != 0);  // paused after step 7
-  for (const char* block : {"sample_buffers_0_of_2", "sample_buffers_1_of_2"})  // one file per rank's block
+  for (const char* block : {"sample_buffers_0_of_2", "sample_buffers_1_of_2"})     // one file per rank's block
     CHECK(fs::exists(out + "/checkpoint/tracker/" + block + ".safetensors"));
   const int status = run(two_ranks(tiny_run(out, "--resume", kSampleLevel)), out);
   INFO("the last log: " << pathgrad::read_file(out + ".log"));

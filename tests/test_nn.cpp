@@ -48,8 +48,8 @@ TEST_CASE("named_parameters: dotted names, own parameters first, registration or
   CHECK(names(net.named_parameters()) ==
         std::vector<std::string>{"scale", "layers.0.weight", "layers.0.bias", "layers.2.weight"});
   CHECK(names(net.named_buffers()) == std::vector<std::string>{"steps", "running"});
-  CHECK(names(net.state_dict()) == std::vector<std::string>{"scale", "steps", "running", "layers.0.weight",
-                                                            "layers.0.bias", "layers.2.weight"});
+  CHECK(names(net.state_dict()) ==
+        std::vector<std::string>{"scale", "steps", "running", "layers.0.weight", "layers.0.bias", "layers.2.weight"});
   CHECK(net.num_parameters() == 1 + 6 + 3 + 3);
   CHECK(net.parameters().size() == 4);
   CHECK(net.named_parameters()[1].second.same(std::static_pointer_cast<nn::Linear>((*net.layers)[0])->weight));
@@ -80,7 +80,8 @@ TEST_CASE("registration rejects bad names and tensors") {
   check_throws_with<std::invalid_argument>(
       [&] { lin.register_parameter("ids", Tensor::from_vector(std::vector<int64_t>{1}, {1})); }, {"int64"});
   Tensor leaf = Tensor::ones({2}).set_requires_grad();
-  check_throws_with<std::invalid_argument>([&] { lin.register_parameter("p", leaf * 2.0); }, {"result of an operation"});
+  check_throws_with<std::invalid_argument>([&] { lin.register_parameter("p", leaf * 2.0); },
+                                           {"result of an operation"});
   check_throws_with<std::invalid_argument>([&] { lin.register_module("m", std::shared_ptr<nn::ReLU>()); }, {"null"});
   CHECK(lin.named_parameters().size() == 2);
 }
@@ -194,8 +195,8 @@ TEST_CASE("Sequential chains and names its children; Residual adds its input") {
   CHECK_THROWS_AS(seq[3], std::out_of_range);
   CHECK(max_abs_diff(nn::Sequential().forward(x), x) == 0.0);
 
-  auto inner = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
-      std::make_shared<nn::Linear>(3, 3)});
+  auto inner = std::make_shared<nn::Sequential>(
+      std::initializer_list<std::shared_ptr<nn::Module>>{std::make_shared<nn::Linear>(3, 3)});
   nn::Residual res(inner);
   CHECK(names(res.named_parameters()) == std::vector<std::string>{"inner.0.weight", "inner.0.bias"});
   CHECK(max_abs_diff(res.forward(x), x + inner->forward(x)) == 0.0);
@@ -213,8 +214,10 @@ TEST_CASE("Dropout drops with probability p in training and is the identity in e
   Tensor y = net.forward(x);
   int64_t zeros = 0;
   for (double v : y.to_vector()) {
-    if (v == 0.0) ++zeros;
-    else CHECK(v == doctest::Approx(4.0));  // 3 / (1 - 0.25)
+    if (v == 0.0)
+      ++zeros;
+    else
+      CHECK(v == doctest::Approx(4.0));  // 3 / (1 - 0.25)
   }
   CHECK(std::abs(static_cast<double>(zeros) / n - 0.25) < 4 * std::sqrt(0.25 * 0.75 / n));
   // The mask is a constant of the graph: the gradient is the mask itself.
@@ -328,7 +331,8 @@ TEST_CASE("init functions, generators and seeds") {
 
 TEST_CASE("layer options are validated") {
   check_throws_with<std::invalid_argument>([] { nn::Linear(0, 3); }, {"Linear", "in_features", "0"});
-  check_throws_with<std::invalid_argument>([] { nn::Conv2d(nn::Conv2dOptions(1, 2, 3).stride(0)); }, {"Conv2d", "stride"});
+  check_throws_with<std::invalid_argument>([] { nn::Conv2d(nn::Conv2dOptions(1, 2, 3).stride(0)); },
+                                           {"Conv2d", "stride"});
   check_throws_with<std::invalid_argument>([] { nn::Embedding(5, -1); }, {"Embedding", "embedding_dim"});
   check_throws_with<std::invalid_argument>([] { nn::LayerNorm(nn::LayerNormOptions({})); }, {"LayerNorm"});
   check_throws_with<std::invalid_argument>([] { nn::MultiHeadAttention(10, 3); }, {"10", "3", "d_head"});
@@ -337,7 +341,8 @@ TEST_CASE("layer options are validated") {
 
 // ------------------------------------------------------------------ losses
 TEST_CASE("nll_loss and cross_entropy: hand-computed values for each reduction and weights") {
-  const Tensor lp = kernel::log(Tensor::from_vector(std::vector<double>{.2, .3, .5, .6, .3, .1}, {2, 3}, DType::Float64));
+  const Tensor lp =
+      kernel::log(Tensor::from_vector(std::vector<double>{.2, .3, .5, .6, .3, .1}, {2, 3}, DType::Float64));
   const Tensor target = Tensor::from_vector(std::vector<int64_t>{2, 0}, {2});
   const double l0 = -std::log(.5), l1 = -std::log(.6);
   CHECK(nn::nll_loss(lp, target).item() == doctest::Approx((l0 + l1) / 2).epsilon(1e-14));
@@ -363,7 +368,8 @@ TEST_CASE("nll_loss and cross_entropy: hand-computed values for each reduction a
   Tensor y = Tensor::from_vector(std::vector<int64_t>{3, 0, 1}, {3});
   Tensor w3 = Tensor::from_vector(std::vector<double>{0.5, 1.0, 2.0}, {3}, DType::Float64);
   check_grad([&](const std::vector<Tensor>& v) { return nn::cross_entropy(v[0], y, nn::Reduction::Mean, w3); }, {x});
-  check_grad([&](const std::vector<Tensor>& v) { return nn::nll_loss(log_softmax(v[0], 1), y, nn::Reduction::None); }, {x});
+  check_grad([&](const std::vector<Tensor>& v) { return nn::nll_loss(log_softmax(v[0], 1), y, nn::Reduction::None); },
+             {x});
 }
 
 TEST_CASE("mse_loss: hand-computed values for each reduction and weights") {
@@ -385,15 +391,22 @@ TEST_CASE("mse_loss: hand-computed values for each reduction and weights") {
 TEST_CASE("losses reject bad shapes, dtypes and targets") {
   const Tensor lp = Tensor::zeros({2, 3}, DType::Float64);
   check_throws_with<std::out_of_range>(
-      [&] { nn::nll_loss(lp, Tensor::from_vector(std::vector<int64_t>{0, 3}, {2})); },
+      [&] {
+        nn::nll_loss(lp, Tensor::from_vector(std::vector<int64_t>{0, 3}, {2}));
+      },
       {"nll_loss", "target[1] = 3", "[0, 3)"});
   check_throws_with<std::out_of_range>(
-      [&] { nn::cross_entropy(lp, Tensor::from_vector(std::vector<int64_t>{-1, 0}, {2})); },
+      [&] {
+        nn::cross_entropy(lp, Tensor::from_vector(std::vector<int64_t>{-1, 0}, {2}));
+      },
       {"cross_entropy", "target[0] = -1"});
+  check_throws_with<std::invalid_argument>([&] { nn::nll_loss(lp, Tensor::zeros({2}, DType::Float64)); },
+                                           {"nll_loss", "int64 [2]", "float64 [2]"});
   check_throws_with<std::invalid_argument>(
-      [&] { nn::nll_loss(lp, Tensor::zeros({2}, DType::Float64)); }, {"nll_loss", "int64 [2]", "float64 [2]"});
-  check_throws_with<std::invalid_argument>(
-      [&] { nn::nll_loss(lp, Tensor::from_vector(std::vector<int64_t>{0, 1, 2}, {3})); }, {"[3]"});
+      [&] {
+        nn::nll_loss(lp, Tensor::from_vector(std::vector<int64_t>{0, 1, 2}, {3}));
+      },
+      {"[3]"});
   check_throws_with<std::invalid_argument>([&] { nn::cross_entropy(Tensor::zeros({3}), Tensor()); },
                                            {"cross_entropy", "[B, C]", "[3]"});
   const Tensor target = Tensor::from_vector(std::vector<int64_t>{0, 1}, {2});
@@ -403,7 +416,13 @@ TEST_CASE("losses reject bad shapes, dtypes and targets") {
   check_throws_with<std::invalid_argument>(
       [&] { nn::nll_loss(lp, target, nn::Reduction::Mean, Tensor::ones({2}, DType::Float32)); }, {"float32"});
   check_throws_with<std::invalid_argument>(
-      [&] { nn::mse_loss(Tensor::zeros({2, 3}), Tensor::zeros({2, 1})); }, {"mse_loss", "[2, 3]", "[2, 1]"});
+      [&] {
+        nn::mse_loss(Tensor::zeros({2, 3}), Tensor::zeros({2, 1}));
+      },
+      {"mse_loss", "[2, 3]", "[2, 1]"});
   check_throws_with<std::invalid_argument>(
-      [&] { nn::nll_loss(Tensor::zeros({0, 3}), Tensor::zeros({0}, DType::Int64)); }, {"empty batch"});
+      [&] {
+        nn::nll_loss(Tensor::zeros({0, 3}), Tensor::zeros({0}, DType::Int64));
+      },
+      {"empty batch"});
 }

@@ -105,7 +105,12 @@ TEST_CASE("gradient checks: pooling, ReLU, Flatten, LogSoftmax, Dropout") {
   nn::Dropout drop(nn::DropoutOptions(0.5).generator(&masks));
   Tensor z = rand64({4, 5}, g).set_requires_grad();
   // The same mask on every evaluation of the check: reseed before each forward.
-  check_grad([&](const std::vector<Tensor>& v) { masks.reseed(4); return drop.forward(v[0]); }, {z});
+  check_grad(
+      [&](const std::vector<Tensor>& v) {
+        masks.reseed(4);
+        return drop.forward(v[0]);
+      },
+      {z});
 }
 
 TEST_CASE("gradient checks: LayerNorm over one and two dims, with and without affine") {
@@ -127,14 +132,18 @@ TEST_CASE("gradient checks: LayerNorm over one and two dims, with and without af
   const std::vector<double> out = plain.forward(x).to_vector();
   const double sd = std::sqrt(1.25 + 1e-5);
   for (int i = 0; i < 4; ++i) CHECK(out[i] == doctest::Approx((i + 1 - 2.5) / sd).epsilon(1e-14));
-  check_throws_with<std::invalid_argument>([&] { ln2.forward(rand64({2, 4, 3}, g)); },
-                                           {"LayerNorm", "[2, 4, 3]", "[3, 4]"});
+  check_throws_with<std::invalid_argument>(
+      [&] {
+        ln2.forward(rand64({2, 4, 3}, g));
+      },
+      {"LayerNorm", "[2, 4, 3]", "[3, 4]"});
 }
 
 TEST_CASE("gradient checks: Sequential, Residual, attention") {
   Generator g(4);
   nn::manual_seed(4);
-  nn::Sequential seq{std::make_shared<nn::Linear>(3, 5), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(5, 2)};
+  nn::Sequential seq{std::make_shared<nn::Linear>(3, 5), std::make_shared<nn::ReLU>(),
+                     std::make_shared<nn::Linear>(5, 2)};
   seq.to(DType::Float64);
   check_layer(seq, rand64({4, 3}, g).set_requires_grad());
   nn::Residual res(std::make_shared<nn::Linear>(3, 3));
@@ -212,10 +221,10 @@ struct TinyTransformer : nn::Module {
     norm = register_module("norm", std::make_shared<nn::LayerNorm>(d));
     unembed = register_module("unembed", std::make_shared<nn::Linear>(nn::LinearOptions(d, vocab).bias(false)));
   }
-  Tensor forward(const Tensor& ids) override {   // [B, T] -> [B, vocab]
-    Tensor h = embed->forward(ids) + pos;        // [B, T, d]
+  Tensor forward(const Tensor& ids) override {  // [B, T] -> [B, vocab]
+    Tensor h = embed->forward(ids) + pos;       // [B, T, d]
     h = norm->forward(mlp->forward(attn->forward(h)));
-    return unembed->forward(select(h, 1, -1));   // [B, d] -> [B, vocab]
+    return unembed->forward(select(h, 1, -1));  // [B, d] -> [B, vocab]
   }
 };
 
@@ -288,7 +297,8 @@ Tensor attention_loops(const Tensor& q, const Tensor& k, const Tensor& v, Keep k
           total += w[s];
         }
         for (int64_t s = 0; s < S; ++s)
-          for (int64_t d = 0; d < Dv; ++d) out.set({b, h, t, d}, out.at({b, h, t, d}) + w[s] / total * v.at({b, h, s, d}));
+          for (int64_t d = 0; d < Dv; ++d)
+            out.set({b, h, t, d}, out.at({b, h, t, d}) + w[s] / total * v.at({b, h, s, d}));
       }
   return out;
 }
@@ -334,8 +344,8 @@ Tensor mha_loops(const nn::MultiHeadAttention& m, const Tensor& x) {
 TEST_CASE("scaled_dot_product_attention matches loops, with and without a mask") {
   Generator g(8);
   Tensor q = rand64({2, 3, 4, 5}, g, -2, 2), k = rand64({2, 3, 6, 5}, g, -2, 2), v = rand64({2, 3, 6, 2}, g);
-  CHECK(max_abs_diff(nn::scaled_dot_product_attention(q, k, v), attention_loops(q, k, v, [](auto...) { return true; })) <
-        1e-13);
+  CHECK(max_abs_diff(nn::scaled_dot_product_attention(q, k, v),
+                     attention_loops(q, k, v, [](auto...) { return true; })) < 1e-13);
   // A [B, 1, T, S] keep mask of 0/1 floats, with key 0 always kept.
   Tensor mask = kernel::ge(rand64({2, 1, 4, 6}, g), Tensor::zeros({}, DType::Float64));
   for (int64_t b = 0; b < 2; ++b)
@@ -344,10 +354,16 @@ TEST_CASE("scaled_dot_product_attention matches loops, with and without a mask")
   CHECK(max_abs_diff(nn::scaled_dot_product_attention(q, k, v, mask), attention_loops(q, k, v, keep)) < 1e-13);
   CHECK(nn::causal_mask(3).to_vector() == std::vector<double>{1, 0, 0, 1, 1, 0, 1, 1, 1});
 
-  check_throws_with<std::invalid_argument>([&] { nn::scaled_dot_product_attention(q, rand64({2, 3, 6, 4}, g), v); },
-                                           {"scaled_dot_product_attention", "[2, 3, 6, 4]"});
-  check_throws_with<std::invalid_argument>([&] { nn::scaled_dot_product_attention(q, k, v, Tensor::ones({4, 5})); },
-                                           {"[4, 5]"});
+  check_throws_with<std::invalid_argument>(
+      [&] {
+        nn::scaled_dot_product_attention(q, rand64({2, 3, 6, 4}, g), v);
+      },
+      {"scaled_dot_product_attention", "[2, 3, 6, 4]"});
+  check_throws_with<std::invalid_argument>(
+      [&] {
+        nn::scaled_dot_product_attention(q, k, v, Tensor::ones({4, 5}));
+      },
+      {"[4, 5]"});
 }
 
 TEST_CASE("MultiHeadAttention matches loops over its documented per-head parameter ranges") {
@@ -372,11 +388,15 @@ TEST_CASE("MultiHeadAttention matches loops over its documented per-head paramet
   nn::MultiHeadAttention causal(nn::MultiHeadAttentionOptions(6, 2).causal(true));
   causal.to(DType::Float64);
   const Tensor heads = permute(reshape(causal.qkv->forward(x), {2, 4, 2, 3}), {0, 2, 1, 3});  // [B, H, T, Dh]
-  Tensor h = nn::scaled_dot_product_attention(heads, heads, heads, kernel::mul(pad, nn::causal_mask(4, DType::Float64)));
+  Tensor h =
+      nn::scaled_dot_product_attention(heads, heads, heads, kernel::mul(pad, nn::causal_mask(4, DType::Float64)));
   Tensor expected = causal.out->forward(reshape(permute(h, {0, 2, 1, 3}), {2, 4, 6}));
   CHECK(max_abs_diff(causal.forward(x, pad), expected) < 1e-14);
   CHECK(max_abs_diff(causal.forward(x, pad), causal.forward(x)) > 1e-3);  // the padding mattered
 
-  check_throws_with<std::invalid_argument>([&] { shared.forward(rand64({2, 4, 5}, g)); },
-                                           {"MultiHeadAttention", "d_model=6", "[2, 4, 5]"});
+  check_throws_with<std::invalid_argument>(
+      [&] {
+        shared.forward(rand64({2, 4, 5}, g));
+      },
+      {"MultiHeadAttention", "d_model=6", "[2, 4, 5]"});
 }

@@ -9,10 +9,9 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "autograd/ops.hpp"
 #include "optim/adam.hpp"
@@ -100,28 +99,21 @@ struct Config {
 };
 
 std::vector<Config> configs() {
-  auto sgd = [](SGDOptions o) {
-    return [o](const NamedTensors& p) { return std::make_unique<SGD>(p, o); };
-  };
-  auto adam = [](AdamOptions o) {
-    return [o](const NamedTensors& p) { return std::make_unique<Adam>(p, o); };
-  };
-  auto adamw = [](AdamWOptions o) {
-    return [o](const NamedTensors& p) { return std::make_unique<AdamW>(p, o); };
-  };
+  auto sgd = [](SGDOptions o) { return [o](const NamedTensors& p) { return std::make_unique<SGD>(p, o); }; };
+  auto adam = [](AdamOptions o) { return [o](const NamedTensors& p) { return std::make_unique<Adam>(p, o); }; };
+  auto adamw = [](AdamWOptions o) { return [o](const NamedTensors& p) { return std::make_unique<AdamW>(p, o); }; };
   return {
       {"SGD", sgd(SGDOptions(0.3))},
       {"SGD weight decay", sgd(SGDOptions(0.3).weight_decay(0.05))},
       {"SGD momentum", sgd(SGDOptions(0.1).momentum(0.9))},
       {"SGD momentum dampening", sgd(SGDOptions(0.1).momentum(0.9).dampening(0.3))},
-      {"SGD momentum dampening weight decay",
-       sgd(SGDOptions(0.1).momentum(0.8).dampening(0.2).weight_decay(0.05))},
+      {"SGD momentum dampening weight decay", sgd(SGDOptions(0.1).momentum(0.8).dampening(0.2).weight_decay(0.05))},
       {"SGD nesterov weight decay", sgd(SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(0.05))},
       {"SGD two groups",
        [](const NamedTensors& p) {
-         return std::make_unique<SGD>(std::vector<ParamGroup<SGDOptions>>{
-             {{p[0], p[1]}, SGDOptions(0.1).momentum(0.9).weight_decay(0.05)},
-             {{p[2], p[3]}, SGDOptions(0.2).momentum(0.5).nesterov(true)}});
+         return std::make_unique<SGD>(
+             std::vector<ParamGroup<SGDOptions>>{{{p[0], p[1]}, SGDOptions(0.1).momentum(0.9).weight_decay(0.05)},
+                                                 {{p[2], p[3]}, SGDOptions(0.2).momentum(0.5).nesterov(true)}});
        }},
       {"Adam", adam(AdamOptions(0.05))},
       {"Adam weight decay", adam(AdamOptions(0.05).betas(0.8, 0.95).weight_decay(0.05))},
@@ -283,8 +275,7 @@ TEST_CASE("step descriptions replay the trajectory, and observing changes nothin
         const auto& [name, p] = params[k];
         CHECK(ps.name == name);
         const Tensor& g = grads[s][k].second;
-        buffers[k] = kernel::add(kernel::mul_scalar(buffers[k], ps.buffer_decay),
-                                 kernel::mul_scalar(g, ps.grad_scale));
+        buffers[k] = kernel::add(kernel::mul_scalar(buffers[k], ps.buffer_decay), kernel::mul_scalar(g, ps.grad_scale));
         Tensor delta = kernel::add(kernel::mul(ps.buffer_coef.materialize(p.shape(), F64), buffers[k]),
                                    kernel::mul(ps.direct_coef.materialize(p.shape(), F64), g));
         if (ps.non_data.defined()) delta = kernel::add(delta, ps.non_data);
@@ -296,14 +287,14 @@ TEST_CASE("step descriptions replay the trajectory, and observing changes nothin
         } else {
           // θ_{s+1} − θ_s is itself only known to an ulp of θ: allow that on top of 1e-14.
           const double scale = kernel::amax(kernel::abs(actual)).item();
-          const double ulp = std::numeric_limits<double>::epsilon() *
-                             kernel::amax(kernel::abs(rec.after[s][k].second)).item();
+          const double ulp =
+              std::numeric_limits<double>::epsilon() * kernel::amax(kernel::abs(rec.after[s][k].second)).item();
           CHECK(rel_diff(delta, actual) * scale <= 1e-14 * scale + ulp);
         }
       }
     }
-    CHECK(skipped);  // step 5 skipped the last parameter
-    CHECK(std::count(rec.factors.begin(), rec.factors.end(), 1.0) > 0);  // steps left unclipped
+    CHECK(skipped);                                                           // step 5 skipped the last parameter
+    CHECK(std::count(rec.factors.begin(), rec.factors.end(), 1.0) > 0);       // steps left unclipped
     CHECK(std::count(rec.factors.begin(), rec.factors.end(), 1.0) < kSteps);  // and clipped ones
 
     // The same run without an observer follows the same trajectory, bit for bit.
@@ -396,37 +387,37 @@ TEST_CASE("load_state_dict reports mismatches and changes nothing") {
   CHECK_THROWS_WITH_AS(adam.load_state_dict(with([](NamedTensors& s) { s.erase(s.begin() + 1); })),
                        Contains("no entry 'step'"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(adam.load_state_dict(with([](NamedTensors& s) {
-                         for (auto& [k, t] : s)
-                           if (k == "exp_avg.fc1.bias") t = Tensor::zeros({5}, F64);
-                       })),
+    for (auto& [k, t] : s)
+      if (k == "exp_avg.fc1.bias") t = Tensor::zeros({5}, F64);
+  })),
                        Contains("'exp_avg.fc1.bias' has shape [5]"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(adam.load_state_dict(with([](NamedTensors& s) {
-                         for (auto it = s.begin(); it != s.end(); ++it)
-                           if (it->first == "max_exp_avg_sq.fc2.weight") { s.erase(it); break; }
-                       })),
+    for (auto it = s.begin(); it != s.end(); ++it)
+      if (it->first == "max_exp_avg_sq.fc2.weight") {
+        s.erase(it);
+        break;
+      }
+  })),
                        Contains("no entry 'max_exp_avg_sq.fc2.weight'"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(adam.load_state_dict(with([](NamedTensors& s) {
-                         s.emplace_back("exp_avg.fc3.weight", Tensor::zeros({1}, F64));
-                       })),
+  CHECK_THROWS_WITH_AS(adam.load_state_dict(with(
+                           [](NamedTensors& s) { s.emplace_back("exp_avg.fc3.weight", Tensor::zeros({1}, F64)); })),
                        Contains("unexpected entries 'exp_avg.fc3.weight'"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(adam.load_state_dict(with([](NamedTensors& s) {
-                         for (auto& [k, t] : s)
-                           if (k == "group.0.beta1") t = Tensor::scalar(1.5, F64);
-                       })),
+    for (auto& [k, t] : s)
+      if (k == "group.0.beta1") t = Tensor::scalar(1.5, F64);
+  })),
                        Contains("beta1 must be in [0, 1)"), std::invalid_argument);
   CHECK(bitwise_equal(adam.state_dict(), before));  // nothing changed by the failed loads
 
   AdamW adamw(make_mlp(5), AdamWOptions(0.01));
-  CHECK_THROWS_WITH_AS(adamw.load_state_dict(good), Contains("saved by Adam, not AdamW"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(adamw.load_state_dict(good), Contains("saved by Adam, not AdamW"), std::invalid_argument);
   NamedTensors renamed = make_mlp(5);
   renamed[0].first = "encoder.weight";
   Adam other(renamed, AdamOptions(0.01));
-  CHECK_THROWS_WITH_AS(other.load_state_dict(good), Contains("no entry 'param.encoder.weight'"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(other.load_state_dict(good), Contains("no entry 'param.encoder.weight'"), std::invalid_argument);
   NamedTensors mlp = make_mlp(5);
-  Adam regrouped(std::vector<ParamGroup<AdamOptions>>{{{mlp[0], mlp[1], mlp[2]}, AdamOptions()},
-                                                      {{mlp[3]}, AdamOptions()}});
+  Adam regrouped(
+      std::vector<ParamGroup<AdamOptions>>{{{mlp[0], mlp[1], mlp[2]}, AdamOptions()}, {{mlp[3]}, AdamOptions()}});
   CHECK_THROWS_WITH_AS(regrouped.load_state_dict(good), Contains("'fc2.bias' is in group 1 here but in group 0"),
                        std::invalid_argument);
 }
@@ -463,8 +454,10 @@ std::unique_ptr<Optimizer> optimizer_from_json(const nlohmann::json& run, const 
   if (kind == "SGD") {
     std::vector<ParamGroup<SGDOptions>> groups;
     for (const auto& g : run.at("groups"))
-      groups.push_back({pick(g), SGDOptions(g.at("lr").get<double>()).momentum(g.value("momentum", 0.0))
-                                     .dampening(g.value("dampening", 0.0)).nesterov(g.value("nesterov", false))
+      groups.push_back({pick(g), SGDOptions(g.at("lr").get<double>())
+                                     .momentum(g.value("momentum", 0.0))
+                                     .dampening(g.value("dampening", 0.0))
+                                     .nesterov(g.value("nesterov", false))
                                      .weight_decay(g.value("weight_decay", 0.0))});
     return std::make_unique<SGD>(groups);
   }
@@ -476,12 +469,14 @@ std::unique_ptr<Optimizer> optimizer_from_json(const nlohmann::json& run, const 
   };
   if (kind == "Adam") {
     std::vector<ParamGroup<AdamOptions>> groups;
-    for (const auto& g : run.at("groups")) groups.push_back({pick(g), adam_options(g, AdamOptions(g.at("lr").get<double>()))});
+    for (const auto& g : run.at("groups"))
+      groups.push_back({pick(g), adam_options(g, AdamOptions(g.at("lr").get<double>()))});
     return std::make_unique<Adam>(groups);
   }
   REQUIRE(kind == "AdamW");
   std::vector<ParamGroup<AdamWOptions>> groups;
-  for (const auto& g : run.at("groups")) groups.push_back({pick(g), adam_options(g, AdamWOptions(g.at("lr").get<double>()))});
+  for (const auto& g : run.at("groups"))
+    groups.push_back({pick(g), adam_options(g, AdamWOptions(g.at("lr").get<double>()))});
   return std::make_unique<AdamW>(groups);
 }
 
@@ -588,25 +583,23 @@ TEST_CASE("bad input throws, naming what is wrong") {
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(SGD(p(), SGDOptions(0.1).nesterov(true)), Contains("nesterov requires momentum > 0"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(SGD(p(), SGDOptions(0.1).momentum(0.9).dampening(0.1).nesterov(true)),
-                       Contains("dampening 0"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(SGD(p(), SGDOptions(0.1).momentum(0.9).dampening(0.1).nesterov(true)), Contains("dampening 0"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(SGD(p(), SGDOptions(0.1).momentum(-1)), Contains("momentum"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(Adam(p(), AdamOptions().betas(1.0, 0.999)), Contains("beta1 must be in [0, 1)"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(AdamW(p(), AdamWOptions().betas(0.9, -0.1)), Contains("AdamWOptions: beta2"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(Adam(p(), AdamOptions().eps(-1)), Contains("eps"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(AdamW(p(), AdamWOptions().weight_decay(-1)), Contains("weight_decay"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(AdamW(p(), AdamWOptions().weight_decay(-1)), Contains("weight_decay"), std::invalid_argument);
   CHECK(AdamWOptions().weight_decay() == 1e-2);
   CHECK(AdamOptions().weight_decay() == 0.0);
 
   Tensor frozen = Tensor::from_vector(std::vector<double>{1.0}, {1}, F64);
-  CHECK_THROWS_WITH_AS(SGD({{"frozen", frozen}}, SGDOptions(0.1)),
-                       Contains("parameter 'frozen' does not require grad"), std::invalid_argument);
-  Tensor w = param({1.0});
-  CHECK_THROWS_WITH_AS(SGD({{"a", w}, {"b", w}}, SGDOptions(0.1)), Contains("same tensor"),
+  CHECK_THROWS_WITH_AS(SGD({{"frozen", frozen}}, SGDOptions(0.1)), Contains("parameter 'frozen' does not require grad"),
                        std::invalid_argument);
+  Tensor w = param({1.0});
+  CHECK_THROWS_WITH_AS(SGD({{"a", w}, {"b", w}}, SGDOptions(0.1)), Contains("same tensor"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(SGD({{"a", w}, {"a", param({1.0})}}, SGDOptions(0.1)), Contains("name appears twice"),
                        std::invalid_argument);
   CHECK_THROWS_AS(SGD(NamedTensors{}, SGDOptions(0.1)), std::invalid_argument);

@@ -74,9 +74,10 @@ TEST_CASE("parallel_for covers its range once, rethrows, and runs nested loops i
     for (auto& h : hits) once += h.load() == 1;
     CHECK(once == n);
   }
-  CHECK_THROWS_WITH_AS(parallel_for(1000, 10, [](int64_t b, int64_t) {
-                         if (b > 0) throw std::runtime_error("chunk failed");
-                       }),
+  CHECK_THROWS_WITH_AS(parallel_for(1000, 10,
+                                    [](int64_t b, int64_t) {
+                                      if (b > 0) throw std::runtime_error("chunk failed");
+                                    }),
                        "chunk failed", std::runtime_error);
   std::atomic<int64_t> inner{0};
   parallel_for(4, 1, [&](int64_t b, int64_t e) {
@@ -88,11 +89,13 @@ TEST_CASE("parallel_for covers its range once, rethrows, and runs nested loops i
 
 TEST_CASE("kernels split over threads are bit-identical to one thread") {
   Generator gen(5);
-  const Tensor a = rand_normal({64, 33, 40}, 0, 1, gen);         // 84,480 elements
+  const Tensor a = rand_normal({64, 33, 40}, 0, 1, gen);  // 84,480 elements
   const Tensor b = rand_normal({33, 40}, 0, 1, gen);
   const Tensor a64 = rand_normal({300, 257}, 0, 1, gen, DType::Float64);
   check_thread_invariant("add, broadcast", [&] { return K::add(a, b); });
-  check_thread_invariant("mul, permuted operand", [&] { return K::mul(K::permute(a, {2, 0, 1}), K::permute(a, {2, 0, 1})); });
+  check_thread_invariant("mul, permuted operand", [&] {
+    return K::mul(K::permute(a, {2, 0, 1}), K::permute(a, {2, 0, 1}));
+  });
   check_thread_invariant("exp, contiguous", [&] { return K::exp(a64); });
   check_thread_invariant("tanh, transposed", [&] { return K::tanh(K::transpose(a64, 0, 1)); });
   check_thread_invariant("copy, permuted", [&] { return K::permute(a, {1, 0, 2}).contiguous(); });
@@ -109,9 +112,12 @@ TEST_CASE("kernels split over threads are bit-identical to one thread") {
     return d;
   });
   const Tensor wide = rand_normal({96, 200}, 0, 1, gen), tall = rand_normal({200, 900}, 0, 1, gen);
-  check_thread_invariant("matmul, split by columns", [&] { return K::matmul(wide, tall); }, 1e-6);
-  check_thread_invariant("matmul, split by rows", [&] { return K::matmul(K::transpose(tall, 0, 1), K::transpose(wide, 0, 1)); }, 1e-6);
-  check_thread_invariant("matmul, float64", [&] { return K::matmul(wide.to(DType::Float64), tall.to(DType::Float64)); }, 1e-14);
+  check_thread_invariant(
+      "matmul, split by columns", [&] { return K::matmul(wide, tall); }, 1e-6);
+  check_thread_invariant(
+      "matmul, split by rows", [&] { return K::matmul(K::transpose(tall, 0, 1), K::transpose(wide, 0, 1)); }, 1e-6);
+  check_thread_invariant(
+      "matmul, float64", [&] { return K::matmul(wide.to(DType::Float64), tall.to(DType::Float64)); }, 1e-14);
   check_thread_invariant("batched tiny products", [&] { return K::matmul(a, K::transpose(a, 1, 2)); });
   const Tensor x = rand_normal({16, 8, 20, 18}, 0, 1, gen);
   const K::Conv2dGeometry geo{3, 3, 1, 1, 1, 1}, strided{3, 2, 2, 1, 0, 1};

@@ -19,9 +19,9 @@ TEST_CASE("per_sample_grad_dot equals per_sample_grad contracted with the direct
   Tensor img = rand_uniform({B, 1, 5, 5}, -1, 1, g, DType::Float64);
   auto losses = [&] {
     Tensor h = relu(linear(embedding(emb, idx), w1, b1));  // [B, 2, 6]
-    Tensor o = matmul(h, w2) * ln;                        // [B, 2, 2]
-    Tensor c = conv2d(img, cw, cb, 2, 1);                 // [B, 2, 3, 3]
-    return sum(o, {1, 2}) + sum(tanh(c), {1, 2, 3});      // [B]
+    Tensor o = matmul(h, w2) * ln;                         // [B, 2, 2]
+    Tensor c = conv2d(img, cw, cb, 2, 1);                  // [B, 2, 3, 3]
+    return sum(o, {1, 2}) + sum(tanh(c), {1, 2, 3});       // [B]
   };
   std::vector<Tensor> params{w1, b1, emb, w2, ln, cw, cb};
   std::vector<std::vector<Tensor>> dirs;
@@ -78,7 +78,11 @@ TEST_CASE("a path point evaluates every row at its own point, forward and backwa
     ps = per_sample_grad(batched, params, Tensor(), true);
     gx = grad({batched}, {x}, {Tensor::ones({B}, DType::Float64)});
   }
-  const std::vector<Tensor> saved = [&] { std::vector<Tensor> v; for (auto& p : params) v.push_back(p.clone()); return v; }();
+  const std::vector<Tensor> saved = [&] {
+    std::vector<Tensor> v;
+    for (auto& p : params) v.push_back(p.clone());
+    return v;
+  }();
   for (int64_t r = 0; r < B; ++r) {
     for (size_t p = 0; p < params.size(); ++p) params[p].copy_(K::add(saved[p], K::mul_scalar(deltas[p], t.at({r}))));
     Tensor xr = K::narrow(x, 0, r, 1).contiguous().set_requires_grad();

@@ -39,7 +39,9 @@ class OutputDir {
   explicit OutputDir(const std::string& name) {
     const char* keep = std::getenv("PATHGRAD_TEST_OUTPUT");
     keep_ = keep != nullptr && *keep != '\0';
-    path_ = (keep_ ? fs::path(keep) : fs::temp_directory_path() / ("pathgrad-test-report-" + std::to_string(::getpid()))) / name;
+    path_ =
+        (keep_ ? fs::path(keep) : fs::temp_directory_path() / ("pathgrad-test-report-" + std::to_string(::getpid()))) /
+        name;
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -101,7 +103,8 @@ std::vector<unsigned char> unfilter_rows(const std::vector<unsigned char>& raw, 
       const int a = x >= bpp ? out[y * stride + x - bpp] : 0, b = y > 0 ? out[(y - 1) * stride + x] : 0;
       const int c = x >= bpp && y > 0 ? out[(y - 1) * stride + x - bpp] : 0, p = a + b - c;
       const int paeth = std::abs(p - a) <= std::abs(p - b) && std::abs(p - a) <= std::abs(p - c) ? a
-                        : std::abs(p - b) <= std::abs(p - c) ? b : c;
+                        : std::abs(p - b) <= std::abs(p - c)                                     ? b
+                                                                                                 : c;
       const int predictor = std::array<int, 5>{0, a, b, (a + b) / 2, paeth}.at(filter);
       out[y * stride + x] = static_cast<unsigned char>(raw[y * (stride + 1) + 1 + x] + predictor);
     }
@@ -213,7 +216,8 @@ std::vector<double> range(int n) {
 TEST_CASE("CSV: quoting and exact round trip of numbers") {
   const std::vector<double> values = {0.1, 1.0 / 3.0, -2.5e17, 5e-324, 1e300, 123456.789, -0.0};
   CsvTable table({"name", "value", "count"});
-  for (std::size_t i = 0; i < values.size(); ++i) table.add_row({std::string(1, static_cast<char>('a' + i)), values[i], int64_t(1) << 62});
+  for (std::size_t i = 0; i < values.size(); ++i)
+    table.add_row({std::string(1, static_cast<char>('a' + i)), values[i], int64_t(1) << 62});
   table.add_row({"with, comma", kNaN, 1});
   table.add_row({"say \"hi\"\nnext line", std::numeric_limits<double>::infinity(), -7});
   table.add_row({" padded ", -std::numeric_limits<double>::infinity(), 0});
@@ -296,37 +300,52 @@ TEST_CASE("heatmaps: signed, similarity with groups, sequential with labels, and
   Tensor signed_matrix = rand_normal({30, 50}, 0, 1, gen, DType::Float32);
   for (int64_t c = 0; c < 50; ++c) signed_matrix.set({3, c}, 4.0 + c * 0.1);
   signed_matrix.set({10, 10}, kNaN);
-  Heatmap(signed_matrix).title("Influence of train examples on test examples").xlabel("train example")
-      .ylabel("test example").colorbar_label("influence").render(dir / "signed.png");
+  Heatmap(signed_matrix)
+      .title("Influence of train examples on test examples")
+      .xlabel("train example")
+      .ylabel("test example")
+      .colorbar_label("influence")
+      .render(dir / "signed.png");
   CHECK(png_size(dir / "signed.png").width == 900);
 
   const int64_t n = 60;
   std::vector<double> sim(static_cast<std::size_t>(n * n));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j)
-      sim[static_cast<std::size_t>(i * n + j)] = i == j ? 1.0 : ((i < 40) == (j < 40) ? 0.6 : -0.3) + 0.05 * std::sin(i * j);
-  Heatmap(sim, n, n).similarity().title("Kernel similarity of test examples")
-      .row_groups({{"cat", 40}, {"dog", 20}}).col_groups({{"cat", 40}, {"dog", 20}})
-      .colorbar_label("cosine similarity").svg().render(dir / "similarity.png");
+      sim[static_cast<std::size_t>(i * n + j)] =
+          i == j ? 1.0 : ((i < 40) == (j < 40) ? 0.6 : -0.3) + 0.05 * std::sin(i * j);
+  Heatmap(sim, n, n)
+      .similarity()
+      .title("Kernel similarity of test examples")
+      .row_groups({{"cat", 40}, {"dog", 20}})
+      .col_groups({{"cat", 40}, {"dog", 20}})
+      .colorbar_label("cosine similarity")
+      .svg()
+      .render(dir / "similarity.png");
   CHECK(png_size(dir / "similarity.png").width == 800);
   CHECK(png_size(dir / "similarity.png").height == 700);
   CHECK(is_svg(dir / "similarity.svg"));
 
-  std::vector<std::string> components = {"embed.weight", "pos.weight", "attn.qkv.weight", "attn.out.weight",
-                                         "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "unembed.weight"};
+  std::vector<std::string> components = {"embed.weight",   "pos.weight",   "attn.qkv.weight", "attn.out.weight",
+                                         "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight",  "unembed.weight"};
   std::vector<double> magnitude;
   for (std::size_t c = 0; c < components.size(); ++c)
     for (int s = 0; s < 12; ++s) magnitude.push_back(std::exp(-0.3 * s) * (c + 1));
   std::vector<std::string> step_labels;
   for (int s = 0; s < 12; ++s) step_labels.push_back(std::to_string(s * 500));
-  Heatmap(magnitude, static_cast<int64_t>(components.size()), 12).title("Influence magnitude per component")
-      .xlabel("step").row_labels(components).col_labels(step_labels).render(dir / "sequential.png");
+  Heatmap(magnitude, static_cast<int64_t>(components.size()), 12)
+      .title("Influence magnitude per component")
+      .xlabel("step")
+      .row_labels(components)
+      .col_labels(step_labels)
+      .render(dir / "sequential.png");
   CHECK(png_size(dir / "sequential.png").height == 600);
 
   const int64_t big = 2000;
   std::vector<double> large(static_cast<std::size_t>(big * big));
   for (int64_t i = 0; i < big; ++i)
-    for (int64_t j = 0; j < big; ++j) large[static_cast<std::size_t>(i * big + j)] = std::sin(i * 0.01) * std::cos(j * 0.013);
+    for (int64_t j = 0; j < big; ++j)
+      large[static_cast<std::size_t>(i * big + j)] = std::sin(i * 0.01) * std::cos(j * 0.013);
   const auto start = std::chrono::steady_clock::now();
   Heatmap(std::move(large), big, big).similarity().title("2000 x 2000").render(dir / "large.png");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -353,7 +372,10 @@ TEST_CASE("bar chart and grid of line plots") {
   for (int c = 0; c < 5; ++c) {
     std::vector<double> curve;
     for (const double s : steps) curve.push_back(std::sin(s / (10.0 + 5 * c)) * (c + 1));
-    grid.add(LinePlot().title("layers." + std::to_string(c) + ".weight").add_series("", steps, curve).add_marker(120, "step 120"));
+    grid.add(LinePlot()
+                 .title("layers." + std::to_string(c) + ".weight")
+                 .add_series("", steps, curve)
+                 .add_marker(120, "step 120"));
   }
   grid.render(dir / "grid.png");
   CHECK(grid.num_panels() == 5);
@@ -367,7 +389,8 @@ TEST_CASE("figures reject bad input with a message naming it") {
   const std::vector<double> x = {1, 2, 3};
   CHECK_THROWS_WITH_AS(LinePlot().add_series("loss", x, {1, 2}), doctest::Contains("'loss' has 3 x values but 2 y"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(LinePlot().add_series("empty", {}, {}), doctest::Contains("'empty' is empty"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(LinePlot().add_series("empty", {}, {}), doctest::Contains("'empty' is empty"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(LinePlot().add_series("nan", x, {kNaN, kNaN, kNaN}), doctest::Contains("no point with finite"),
                        std::invalid_argument);
   CHECK_THROWS_AS(LinePlot().add_marker(kNaN, "x"), std::invalid_argument);
@@ -419,7 +442,10 @@ TEST_CASE("a missing or failing gnuplot is reported and leaves no partial image"
     const std::string saved = previous != nullptr ? previous : "";
     ::setenv("PATHGRAD_GNUPLOT", "/nonexistent/from-env", 1);
     CHECK_THROWS_WITH_AS(plot().render(dir / "a.png"), doctest::Contains("PATHGRAD_GNUPLOT"), std::runtime_error);
-    if (previous != nullptr) ::setenv("PATHGRAD_GNUPLOT", saved.c_str(), 1); else ::unsetenv("PATHGRAD_GNUPLOT");
+    if (previous != nullptr)
+      ::setenv("PATHGRAD_GNUPLOT", saved.c_str(), 1);
+    else
+      ::unsetenv("PATHGRAD_GNUPLOT");
   }
   CHECK(!fs::exists(dir / "a.png"));
 
@@ -445,7 +471,7 @@ TEST_CASE("heatmap colour range: diverging centred on 0, sequential over the dat
   const Canvas canvas{900, 600, 12};
   const std::string signed_commands = Heatmap({-1, 3, kNaN, 0}, 2, 2).commands(scratch, canvas);
   CHECK(signed_commands.find("set cbrange [-3:3]") != std::string::npos);
-  CHECK(signed_commands.find("0 '#f7f7f7'") != std::string::npos);         // white at 0
+  CHECK(signed_commands.find("0 '#f7f7f7'") != std::string::npos);              // white at 0
   CHECK(signed_commands.find("fillcolor rgb '#c8c8c8'") != std::string::npos);  // grey behind NaN
   const std::string positive = Heatmap({1, 3}, 1, 2).commands(scratch, canvas);
   CHECK(positive.find("set cbrange [1:3]") != std::string::npos);
@@ -465,7 +491,8 @@ TEST_CASE("image grid rejects bad images with a message naming the caption") {
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(ImageGrid().add(Tensor::ones({3, 0, 5}), "none"), doctest::Contains("'none' is empty"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(ImageGrid().columns(-1), doctest::Contains("columns must be >= 0, got -1"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ImageGrid().columns(-1), doctest::Contains("columns must be >= 0, got -1"),
+                       std::invalid_argument);
   ScratchDir scratch;
   CHECK_THROWS_WITH_AS(ImageGrid().title("empty").commands(scratch, {260, 150, 9}), doctest::Contains("no images"),
                        std::invalid_argument);
@@ -480,11 +507,16 @@ TEST_CASE("image grid data: bytes row by row from row 0, clamped, NaN mid grey")
   const std::vector<double> values = {1, 0, 0.5, -1, /**/ 0, 1, kNaN, 2, /**/ 0, 0, 1, 0.25};
   for (const DType dtype : {DType::Float32, DType::Float64}) {
     ScratchDir scratch;
-    const std::string commands = ImageGrid().columns(3).add(Tensor::from_vector(values, {3, 2, 2}, dtype), "2x2")
-                                     .add_blank("gap").add_blank().commands(scratch, {390, 150, 9});
+    const std::string commands = ImageGrid()
+                                     .columns(3)
+                                     .add(Tensor::from_vector(values, {3, 2, 2}, dtype), "2x2")
+                                     .add_blank("gap")
+                                     .add_blank()
+                                     .commands(scratch, {390, 150, 9});
     CHECK(commands.find("set multiplot layout 1,3\n") != std::string::npos);
     CHECK(commands.find("set yrange [1.5:-0.5]") != std::string::npos);  // row 0 at the top
-    CHECK(commands.find("binary array=(2,2) dx=1 dy=1 origin=(0,0) format='%uchar' with rgbimage") != std::string::npos);
+    CHECK(commands.find("binary array=(2,2) dx=1 dy=1 origin=(0,0) format='%uchar' with rgbimage") !=
+          std::string::npos);
     CHECK(commands.find("set xlabel \"gap\"\nplot [0:1] [0:1] NaN") != std::string::npos);
     const std::string data = first_image_data(commands);
     const std::string expected = {'\xff', '\x00', '\x00', /**/ '\x00', '\xff', '\x00',   // row 0: red, green
@@ -517,8 +549,11 @@ TEST_CASE("image grid: a 2x3 grid of synthetic images at 130x150 pixels per cell
   Tensor noisy = solid_image(24, 16, {2, kNaN, -1});  // clamped to red, NaN green: (255, 128, 0)
   ImageGrid grid;
   grid.title("Synthetic images").columns(3);
-  grid.add(solid_image(32, 32, {1, 0, 0}), "red").add(solid_image(32, 32, {0, 1, 0}), "green\n(second line)")
-      .add(solid_image(32, 32, {0, 0, 1}), "blue").add(gradient, "gradient").add(checkerboard, "checkerboard 8x8")
+  grid.add(solid_image(32, 32, {1, 0, 0}), "red")
+      .add(solid_image(32, 32, {0, 1, 0}), "green\n(second line)")
+      .add(solid_image(32, 32, {0, 0, 1}), "blue")
+      .add(gradient, "gradient")
+      .add(checkerboard, "checkerboard 8x8")
       .add(noisy, "clamped, 24x16");
   CHECK(grid.num_panels() == 6);
   grid.svg().render(dir / "grid.png");
@@ -534,8 +569,12 @@ TEST_CASE("image grid: a 2x3 grid of synthetic images at 130x150 pixels per cell
 TEST_CASE("image grid colours read back from the PNG: red, blue, and row 0 at the top") {
   if (!gnuplot_found()) return;
   OutputDir dir("image_colours");
-  ImageGrid().columns(3).add(solid_image(32, 32, {1, 0, 0}), "red").add(solid_image(32, 32, {0, 0, 1}), "blue")
-      .add(red_over_blue(), "red over blue").render(dir / "colours.png");
+  ImageGrid()
+      .columns(3)
+      .add(solid_image(32, 32, {1, 0, 0}), "red")
+      .add(solid_image(32, 32, {0, 0, 1}), "blue")
+      .add(red_over_blue(), "red over blue")
+      .render(dir / "colours.png");
   const PngPixels png = read_png(dir / "colours.png");
   REQUIRE(png.width == 3 * 130);
   const uint32_t centre_y = 67;  // the images span rows 8-127: half a line above, the caption below
@@ -563,8 +602,11 @@ TEST_CASE("gnuplot quoting keeps any title literal") {
   CHECK(gnuplot_quote("a \"b\" \\c\nd\te") == "\"a \\\"b\\\" \\\\c\\nd e\"");
   OutputDir dir("quoting");
   const std::vector<double> x = {0, 1};
-  LinePlot().title("w_q^2 @macro \"quoted\" \\back $x 'single' ~{brace}\nsecond line ünïcode")
-      .xlabel("x_1").add_series("a_b; plot sin(x)", x, x).render(dir / "q.png");
+  LinePlot()
+      .title("w_q^2 @macro \"quoted\" \\back $x 'single' ~{brace}\nsecond line ünïcode")
+      .xlabel("x_1")
+      .add_series("a_b; plot sin(x)", x, x)
+      .render(dir / "q.png");
   CHECK(png_size(dir / "q.png").width == 900);
 }
 

@@ -30,7 +30,8 @@ struct Mixed : nn::Module {
                                        std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(),
                                        std::make_shared<nn::Linear>(4, 2)}));
     scale = register_parameter("scale", rand_normal({2}, 0, 1, nn::default_generator(), DType::Float64));
-    counts = register_buffer("counts", Tensor::from_vector(std::vector<int64_t>{static_cast<int64_t>(seed), -5, 1LL << 40}, {3}));
+    counts = register_buffer("counts",
+                             Tensor::from_vector(std::vector<int64_t>{static_cast<int64_t>(seed), -5, 1LL << 40}, {3}));
     Tensor m = Tensor::zeros({2, 2}, DType::UInt8);
     m.set({1, 0}, static_cast<double>(seed % 256));
     mask = register_buffer("mask", m);
@@ -88,8 +89,9 @@ TEST_CASE("load_weights: errors name the file and every missing, unexpected and 
 
   const std::string misshaped = dir.file("misshaped.safetensors");
   save_safetensors(misshaped, edited(full, "body.0.weight", "body.0.weight", Tensor::zeros({4, 5})));
-  check_throws_with<std::invalid_argument>([&] { nn::load_weights(target, misshaped); },
-                                           {misshaped, "'body.0.weight' is float32 [4, 5], the module has float32 [4, 3]"});
+  check_throws_with<std::invalid_argument>(
+      [&] { nn::load_weights(target, misshaped); },
+      {misshaped, "'body.0.weight' is float32 [4, 5], the module has float32 [4, 3]"});
 
   const std::string mistyped = dir.file("mistyped.safetensors");
   save_safetensors(mistyped, edited(full, "scale", "scale", Tensor::zeros({2}, DType::Float32)));

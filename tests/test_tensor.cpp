@@ -66,8 +66,10 @@ void check_binary(const std::function<Tensor(const Tensor&, const Tensor&)>& ker
   for (const Index& i : all_indices(shape)) {
     const double want = f(a.at(broadcast_index(i, a.shape())), b.at(broadcast_index(i, b.shape())));
     INFO("at flat index of ", shape_str(i));
-    if (a.dtype() == DType::Float32) CHECK(out.at(i) == static_cast<double>(static_cast<float>(want)));
-    else CHECK(out.at(i) == want);
+    if (a.dtype() == DType::Float32)
+      CHECK(out.at(i) == static_cast<double>(static_cast<float>(want)));
+    else
+      CHECK(out.at(i) == want);
   }
 }
 
@@ -91,8 +93,10 @@ Tensor reduce_ref(const Tensor& a, const std::vector<int64_t>& dims, bool keepdi
   for (const Index& i : all_indices(a.shape())) {
     Index o;
     for (int64_t d = 0; d < a.dim(); ++d)
-      if (!reduced[d]) o.push_back(i[d]);
-      else if (keepdim) o.push_back(0);
+      if (!reduced[d])
+        o.push_back(i[d]);
+      else if (keepdim)
+        o.push_back(0);
     out.set(o, combine(out.at(o), a.at(i)));
   }
   return out;
@@ -120,21 +124,25 @@ TEST_CASE("creation and element access") {
   CHECK(Tensor::from_buffer(raw, {2}, DType::Float32).to_vector() == std::vector<double>{1.5, -2.5});
   CHECK(Tensor::from_vector(std::vector<float>{1, 2}, {2, 1}).dtype() == DType::Float32);
   CHECK_FALSE(Tensor().defined());
-  CHECK_THROWS_WITH_AS(Tensor::from_vector(std::vector<double>{1, 2}, {3}), doctest::Contains("2 values do not fill shape [3]"),
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(t.at({2, 0}), doctest::Contains("index 2 out of range for dim 0 of shape [2, 3]"), std::out_of_range);
+  CHECK_THROWS_WITH_AS(Tensor::from_vector(std::vector<double>{1, 2}, {3}),
+                       doctest::Contains("2 values do not fill shape [3]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(t.at({2, 0}), doctest::Contains("index 2 out of range for dim 0 of shape [2, 3]"),
+                       std::out_of_range);
   CHECK_THROWS_WITH_AS(t.at({0}), doctest::Contains("index with 1 entries"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(t.item(), doctest::Contains("shape [2, 3] has 6 elements"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(t.size(2), doctest::Contains("size: dim 2 is out of range"), std::out_of_range);
-  CHECK_THROWS_WITH_AS(Tensor::zeros({2, -1}), doctest::Contains("negative size in shape [2, -1]"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(t.data<float>(), doctest::Contains("got dtype float64, expected float32"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({2, -1}), doctest::Contains("negative size in shape [2, -1]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(t.data<float>(), doctest::Contains("got dtype float64, expected float32"),
+                       std::invalid_argument);
   CHECK_THROWS_AS(Tensor().shape(), std::logic_error);
 }
 
 TEST_CASE("shapes whose element count or strides overflow int64 are refused, even with a zero dim") {
   const int64_t big = int64_t{1} << 62;
   CHECK(numel({0, big, big}) == 0);
-  CHECK_THROWS_WITH_AS(numel({big, big, 0}), doctest::Contains("shape [4611686018427387904, 4611686018427387904, 0] is too large"),
+  CHECK_THROWS_WITH_AS(numel({big, big, 0}),
+                       doctest::Contains("shape [4611686018427387904, 4611686018427387904, 0] is too large"),
                        std::invalid_argument);
   CHECK_THROWS_AS(contiguous_strides({0, big, big}), std::invalid_argument);
   CHECK(contiguous_strides({0, big, 1}) == Shape{big, 1, 1});
@@ -202,7 +210,8 @@ TEST_CASE("views share storage; copies and conversions do not") {
 
   Tensor v = t.as_strided({2}, {4}, 0);  // the diagonal
   CHECK(v.to_vector() == std::vector<double>{1, 5});
-  CHECK_THROWS_WITH_AS(t.as_strided({3}, {4}, 0), doctest::Contains("exceeds storage of 6 elements"), std::out_of_range);
+  CHECK_THROWS_WITH_AS(t.as_strided({3}, {4}, 0), doctest::Contains("exceeds storage of 6 elements"),
+                       std::out_of_range);
 }
 
 TEST_CASE("contiguity of views") {
@@ -229,7 +238,7 @@ TEST_CASE("large storages are recycled, zero-filled on request, and the cache ca
   CHECK(again.raw_data() == first);  // the same buffer, handed back
   CHECK(storage_cache_bytes() == 0);
   CHECK(K::amax(K::abs(again)).item() == 0.0);  // and zero-filled although it held 7s
-  again = Tensor();  // back to the cache, with the temporary of abs() above
+  again = Tensor();                             // back to the cache, with the temporary of abs() above
   const std::size_t cached = storage_cache_bytes();
   CHECK(cached == (std::size_t{2} << 18));
   { Tensor small = Tensor::ones({16}); }  // small buffers go straight back to malloc
@@ -240,7 +249,8 @@ TEST_CASE("large storages are recycled, zero-filled on request, and the cache ca
 
 TEST_CASE("requires_grad only for floating-point leaves") {
   Tensor i = Tensor::arange(3, DType::Int64);
-  CHECK_THROWS_WITH_AS(i.set_requires_grad(), doctest::Contains("set_requires_grad: got dtype int64"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(i.set_requires_grad(), doctest::Contains("set_requires_grad: got dtype int64"),
+                       std::invalid_argument);
   CHECK_THROWS_AS(Tensor::zeros({2}, DType::UInt8).set_requires_grad(), std::invalid_argument);
   Tensor f = Tensor::zeros({2}, DType::Float64);
   f.set_requires_grad();
@@ -278,21 +288,32 @@ TEST_CASE("binary kernels broadcast like NumPy") {
   };
   for (const auto& [a, b] : pairs) {
     INFO(shape_str(a.shape()), " with ", shape_str(b.shape()));
-    check_binary(K::add, [](double x, double y) { return x + y; }, a, b);
-    check_binary(K::sub, [](double x, double y) { return x - y; }, a, b);
-    check_binary(K::mul, [](double x, double y) { return x * y; }, a, b);
-    check_binary(K::div, [](double x, double y) { return x / y; }, a, b);
-    check_binary(K::maximum, [](double x, double y) { return std::max(x, y); }, a, b);
-    check_binary(K::minimum, [](double x, double y) { return std::min(x, y); }, a, b);
-    check_binary(K::lt, [](double x, double y) { return double(x < y); }, a, b);
-    check_binary(K::gt, [](double x, double y) { return double(x > y); }, a, b);
+    check_binary(
+        K::add, [](double x, double y) { return x + y; }, a, b);
+    check_binary(
+        K::sub, [](double x, double y) { return x - y; }, a, b);
+    check_binary(
+        K::mul, [](double x, double y) { return x * y; }, a, b);
+    check_binary(
+        K::div, [](double x, double y) { return x / y; }, a, b);
+    check_binary(
+        K::maximum, [](double x, double y) { return std::max(x, y); }, a, b);
+    check_binary(
+        K::minimum, [](double x, double y) { return std::min(x, y); }, a, b);
+    check_binary(
+        K::lt, [](double x, double y) { return double(x < y); }, a, b);
+    check_binary(
+        K::gt, [](double x, double y) { return double(x > y); }, a, b);
     const Tensor pa = K::abs(a);
-    check_binary(K::pow, [](double x, double y) { return std::pow(x, y); }, pa, b);
+    check_binary(
+        K::pow, [](double x, double y) { return std::pow(x, y); }, pa, b);
   }
   // float32 rounds like float arithmetic.
   const Tensor a32 = randn({3, 4}, g, DType::Float32), b32 = randn({4}, g, DType::Float32);
-  check_binary(K::mul, [](double x, double y) { return double(float(x) * float(y)); }, a32, b32);
-  check_binary(K::add, [](double x, double y) { return double(float(x) + float(y)); }, a32, b32);
+  check_binary(
+      K::mul, [](double x, double y) { return double(float(x) * float(y)); }, a32, b32);
+  check_binary(
+      K::add, [](double x, double y) { return double(float(x) + float(y)); }, a32, b32);
 }
 
 TEST_CASE("comparisons return 0/1 in the operands' dtype; ties are handled exactly") {
@@ -320,11 +341,13 @@ TEST_CASE("integer arithmetic and dtype errors") {
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::pow(i, j), doctest::Contains("pow: got dtype int64"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::add(i, Tensor::ones({3}, DType::Float64)),
-                       doctest::Contains("add: dtypes int64 and float64 differ (shapes [3] and [3])"), std::invalid_argument);
+                       doctest::Contains("add: dtypes int64 and float64 differ (shapes [3] and [3])"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::add(Tensor::ones({2}, DType::UInt8), Tensor::ones({2}, DType::UInt8)),
                        doctest::Contains("add: got dtype uint8"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::mul(Tensor::ones({3, 2}), Tensor::ones({3})),
-                       doctest::Contains("mul: shapes [3, 2] and [3] cannot be broadcast together"), std::invalid_argument);
+                       doctest::Contains("mul: shapes [3, 2] and [3] cannot be broadcast together"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::exp(i), doctest::Contains("exp: got dtype int64"), std::invalid_argument);
 }
 
@@ -350,10 +373,11 @@ TEST_CASE("scalar kernels, clamp and masked_fill") {
   check_unary([](const Tensor& x) { return K::mul_scalar(x, -3.0); }, [](double x) { return x * -3.0; }, a);
   check_unary([](const Tensor& x) { return K::rsub_scalar(x, 2.0); }, [](double x) { return 2.0 - x; }, a);
   check_unary([](const Tensor& x) { return K::pow_scalar(x, 2.0); }, [](double x) { return x * x; }, a);
-  check_unary([](const Tensor& x) { return K::pow_scalar(K::abs(x), 0.5); }, [](double x) { return std::sqrt(std::abs(x)); },
-              a, 1e-15);
+  check_unary([](const Tensor& x) { return K::pow_scalar(K::abs(x), 0.5); },
+              [](double x) { return std::sqrt(std::abs(x)); }, a, 1e-15);
   check_unary([](const Tensor& x) { return K::pow_scalar(x, 3.0); }, [](double x) { return x * x * x; }, a, 1e-14);
-  check_unary([](const Tensor& x) { return K::clamp(x, -0.5, 0.25); }, [](double x) { return std::clamp(x, -0.5, 0.25); }, a);
+  check_unary([](const Tensor& x) { return K::clamp(x, -0.5, 0.25); },
+              [](double x) { return std::clamp(x, -0.5, 0.25); }, a);
   CHECK(K::clamp(f64({-1, 0.5, 2}, {3}), 0, 1).to_vector() == std::vector<double>{0, 0.5, 1});
   CHECK_THROWS_WITH_AS(K::clamp(a, 1, 0), doctest::Contains("clamp: min 1 exceeds max 0"), std::invalid_argument);
 
@@ -368,17 +392,27 @@ TEST_CASE("scalar kernels, clamp and masked_fill") {
 TEST_CASE("unary kernels") {
   Generator g(4);
   const Tensor a = K::narrow(randn({3, 5}, g), 1, 1, 3);  // non-contiguous
-  check_unary(K::neg, [](double x) { return -x; }, a);
-  check_unary(K::exp, [](double x) { return std::exp(x); }, a);
-  check_unary(K::abs, [](double x) { return std::abs(x); }, a);
-  check_unary(K::tanh, [](double x) { return std::tanh(x); }, a);
-  check_unary(K::relu, [](double x) { return x > 0 ? x : 0.0; }, a);
-  check_unary(K::step, [](double x) { return x > 0 ? 1.0 : 0.0; }, a);
-  check_unary(K::sign, [](double x) { return double((x > 0) - (x < 0)); }, a);
-  check_unary(K::sigmoid, [](double x) { return 1 / (1 + std::exp(-x)); }, a, 1e-15);
+  check_unary(
+      K::neg, [](double x) { return -x; }, a);
+  check_unary(
+      K::exp, [](double x) { return std::exp(x); }, a);
+  check_unary(
+      K::abs, [](double x) { return std::abs(x); }, a);
+  check_unary(
+      K::tanh, [](double x) { return std::tanh(x); }, a);
+  check_unary(
+      K::relu, [](double x) { return x > 0 ? x : 0.0; }, a);
+  check_unary(
+      K::step, [](double x) { return x > 0 ? 1.0 : 0.0; }, a);
+  check_unary(
+      K::sign, [](double x) { return double((x > 0) - (x < 0)); }, a);
+  check_unary(
+      K::sigmoid, [](double x) { return 1 / (1 + std::exp(-x)); }, a, 1e-15);
   const Tensor p = K::abs(a);
-  check_unary(K::log, [](double x) { return std::log(x); }, p);
-  check_unary(K::sqrt, [](double x) { return std::sqrt(x); }, p);
+  check_unary(
+      K::log, [](double x) { return std::log(x); }, p);
+  check_unary(
+      K::sqrt, [](double x) { return std::sqrt(x); }, p);
   CHECK(K::sign(f64({-2, 0, 3}, {3})).to_vector() == std::vector<double>{-1, 0, 1});
   CHECK(K::relu(f64({-2, 0, 3}, {3})).to_vector() == std::vector<double>{0, 0, 3});
   CHECK(K::step(f64({-2, 0, 3}, {3})).to_vector() == std::vector<double>{0, 0, 1});
@@ -388,7 +422,8 @@ TEST_CASE("unary kernels") {
   CHECK(s.at({1}) == 1.0);
   CHECK(K::sigmoid(f64({-40}, {1})).item() == doctest::Approx(std::exp(-40.0)).epsilon(1e-12));
   const Tensor a32 = randn({7}, g, DType::Float32);
-  check_unary(K::exp, [](double x) { return double(std::exp(float(x))); }, a32);
+  check_unary(
+      K::exp, [](double x) { return double(std::exp(float(x))); }, a32);
 }
 
 TEST_CASE("in-place updates") {
@@ -399,8 +434,8 @@ TEST_CASE("in-place updates") {
   CHECK(dst.to_vector() == std::vector<double>{9, 16, 29, 36});
   K::mul_scalar_(dst, 0.5);
   CHECK(dst.to_vector() == std::vector<double>{4.5, 8, 14.5, 18});
-  CHECK_THROWS_WITH_AS(K::add_(dst, Tensor::ones({4}, DType::Float64)), doctest::Contains("add_: shapes [2, 2] and [4] differ"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::add_(dst, Tensor::ones({4}, DType::Float64)),
+                       doctest::Contains("add_: shapes [2, 2] and [4] differ"), std::invalid_argument);
   Tensor other = f64({1, 2, 3, 4}, {2, 2});
   K::add_(K::transpose(other, 0, 1), dst);  // any strides on both sides
   CHECK(other.to_vector() == std::vector<double>{5.5, 16.5, 11, 22});
@@ -465,8 +500,10 @@ TEST_CASE("sum, mean, amax, amin over any dims") {
       for (bool keepdim : {false, true}) {
         INFO("dims ", shape_str(dims), " keepdim ", keepdim, " input ", shape_str(x.shape()));
         CHECK(max_abs_diff(K::sum(x, dims, keepdim), reduce_ref(x, dims, keepdim, 0, add)) < 1e-12);
-        const double count = dims.empty() ? 60.0 : double(x.numel()) / double(reduce_ref(x, dims, false, 0, add).numel());
-        CHECK(max_abs_diff(K::mean(x, dims, keepdim), K::mul_scalar(reduce_ref(x, dims, keepdim, 0, add), 1 / count)) < 1e-12);
+        const double count =
+            dims.empty() ? 60.0 : double(x.numel()) / double(reduce_ref(x, dims, false, 0, add).numel());
+        CHECK(max_abs_diff(K::mean(x, dims, keepdim), K::mul_scalar(reduce_ref(x, dims, keepdim, 0, add), 1 / count)) <
+              1e-12);
         CHECK(max_abs_diff(K::amax(x, dims, keepdim), reduce_ref(x, dims, keepdim, -INFINITY, mx)) == 0);
         CHECK(max_abs_diff(K::amin(x, dims, keepdim), reduce_ref(x, dims, keepdim, INFINITY, mn)) == 0);
       }
@@ -567,7 +604,8 @@ TEST_CASE("sum_to undoes broadcasting") {
   CHECK(max_abs_diff(K::sum_to(grad, {1, 1, 1}), K::reshape(K::sum(grad), {1, 1, 1})) < 1e-14);
   CHECK(max_abs_diff(K::sum_to(grad, {}), K::sum(grad)) < 1e-14);
   CHECK(K::sum_to(grad, {2, 3, 4}).same(grad));
-  CHECK_THROWS_WITH_AS(K::sum_to(grad, {5}), doctest::Contains("sum_to: cannot reduce [2, 3, 4] to [5]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::sum_to(grad, {5}), doctest::Contains("sum_to: cannot reduce [2, 3, 4] to [5]"),
+                       std::invalid_argument);
   CHECK_THROWS_AS(K::sum_to(grad, {1, 2, 3, 4}), std::invalid_argument);
 }
 
@@ -588,13 +626,14 @@ TEST_CASE("reshape, permute, transpose, narrow") {
   CHECK_THROWS_WITH_AS(K::reshape(t, {5, -1}), doctest::Contains("reshape: cannot reshape [24] into [5, -1]"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::reshape(t, {-1, -1}), doctest::Contains("only one dim may be -1"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(K::reshape(t, {5, 5}), doctest::Contains("[24] (24 elements) into [5, 5]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::reshape(t, {5, 5}), doctest::Contains("[24] (24 elements) into [5, 5]"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::permute(t, {0, 0}), doctest::Contains("permute: order [0, 0] for a tensor of shape [24]"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::permute(K::reshape(t, {4, 6}), {1, 1}), doctest::Contains("permute: dim 1 repeated"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(K::narrow(t, 0, 20, 5), doctest::Contains("narrow: [20, 25) out of range for dim 0 of shape [24]"),
-                       std::out_of_range);
+  CHECK_THROWS_WITH_AS(K::narrow(t, 0, 20, 5),
+                       doctest::Contains("narrow: [20, 25) out of range for dim 0 of shape [24]"), std::out_of_range);
 }
 
 TEST_CASE("expand, squeeze, unsqueeze") {
@@ -603,7 +642,8 @@ TEST_CASE("expand, squeeze, unsqueeze") {
   CHECK(e.shape() == Shape{2, 3, 4});
   for (const Index& i : all_indices(e.shape())) CHECK(e.at(i) == a.at({i[1], 0}));
   CHECK(K::expand(a, {-1, 2}).shape() == Shape{3, 2});
-  CHECK_THROWS_WITH_AS(K::expand(a, {2, 2}), doctest::Contains("expand: cannot expand [3, 1] to [2, 2]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::expand(a, {2, 2}), doctest::Contains("expand: cannot expand [3, 1] to [2, 2]"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::expand(a, {3, -2}), doctest::Contains("expand: cannot expand [3, 1] to [3, -2]"),
                        std::invalid_argument);
   CHECK_THROWS_AS(K::expand(a, {3}), std::invalid_argument);
@@ -611,7 +651,8 @@ TEST_CASE("expand, squeeze, unsqueeze") {
 
   CHECK(K::squeeze(a, 1).shape() == Shape{3});
   CHECK(K::squeeze(a, -1).to_vector() == std::vector<double>{1, 2, 3});
-  CHECK_THROWS_WITH_AS(K::squeeze(a, 0), doctest::Contains("squeeze: dim 0 of shape [3, 1] is not 1"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::squeeze(a, 0), doctest::Contains("squeeze: dim 0 of shape [3, 1] is not 1"),
+                       std::invalid_argument);
   CHECK(K::unsqueeze(a, 0).shape() == Shape{1, 3, 1});
   CHECK(K::unsqueeze(a, 2).shape() == Shape{3, 1, 1});
   CHECK(K::unsqueeze(a, -1).shape() == Shape{3, 1, 1});
@@ -631,23 +672,23 @@ TEST_CASE("index_select, gather and scatter_add") {
                        doctest::Contains("index_select: index 4 out of range for dim 1 of size 4"), std::out_of_range);
   CHECK_THROWS_WITH_AS(K::index_select(a, 1, Tensor::ones({1})), doctest::Contains("index_select: got dtype float32"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(K::index_select(a, 1, Tensor::zeros({1, 1}, DType::Int64)), doctest::Contains("index must be 1-D"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::index_select(a, 1, Tensor::zeros({1, 1}, DType::Int64)),
+                       doctest::Contains("index must be 1-D"), std::invalid_argument);
 
   // gather along dim 1 of [3, 4] with an index [3, 2]: out[i][j] = a[i][index[i][j]].
   const Tensor b = randn({3, 4}, g);
   const Tensor gi = Tensor::from_vector(std::vector<int64_t>{0, 3, 2, 2, 1, 0}, {3, 2});
   const Tensor ga = K::gather(b, 1, gi);
   REQUIRE(ga.shape() == Shape{3, 2});
-  for (const Index& i : all_indices(ga.shape()))
-    CHECK(ga.at(i) == b.at({i[0], static_cast<int64_t>(gi.at(i))}));
+  for (const Index& i : all_indices(ga.shape())) CHECK(ga.at(i) == b.at({i[0], static_cast<int64_t>(gi.at(i))}));
   const Tensor g0i = Tensor::from_vector(std::vector<int64_t>{2, 0, 1, 1}, {1, 4});
   const Tensor g0 = K::gather(K::transpose(K::transpose(b, 0, 1), 0, 1), 0, g0i);  // dim 0, strided input
   for (int64_t j = 0; j < 4; ++j) CHECK(g0.at({0, j}) == b.at({static_cast<int64_t>(g0i.at({0, j})), j}));
   CHECK_THROWS_WITH_AS(K::gather(b, 1, Tensor::from_vector(std::vector<int64_t>{4}, {1, 1})),
                        doctest::Contains("gather: index 4 out of range for dim 1 of size 4"), std::out_of_range);
   CHECK_THROWS_WITH_AS(K::gather(b, 1, Tensor::zeros({4, 1}, DType::Int64)),
-                       doctest::Contains("gather: index [4, 1] larger than input [3, 4] outside dim 1"), std::invalid_argument);
+                       doctest::Contains("gather: index [4, 1] larger than input [3, 4] outside dim 1"),
+                       std::invalid_argument);
   CHECK_THROWS_AS(K::gather(b, 1, Tensor::zeros({3}, DType::Int64)), std::invalid_argument);
 
   // scatter_add is gather's adjoint: <gather(b, idx), c> == <b, scatter_add(idx, c)>, duplicates add.
@@ -661,12 +702,12 @@ TEST_CASE("index_select, gather and scatter_add") {
   CHECK(max_abs_diff(sc, expect) < 1e-15);
   CHECK(sc.at({1, 2}) == doctest::Approx(c.at({1, 0}) + c.at({1, 1})));
   CHECK(std::abs(K::sum(K::mul(ga, c)).item() - K::sum(K::mul(b, sc)).item()) < 1e-14);
-  CHECK_THROWS_WITH_AS(K::scatter_add({3, 4}, 1, gi, randn({3, 3}, g)), doctest::Contains("scatter_add: index [3, 2] and src [3, 3] differ"),
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(K::scatter_add({2, 4}, 1, gi, c), doctest::Contains("scatter_add: index [3, 2] larger than output [2, 4]"),
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(K::scatter_add({3, 2}, 1, gi, c), doctest::Contains("scatter_add: index 3 out of range for dim 1 of size 2"),
-                       std::out_of_range);
+  CHECK_THROWS_WITH_AS(K::scatter_add({3, 4}, 1, gi, randn({3, 3}, g)),
+                       doctest::Contains("scatter_add: index [3, 2] and src [3, 3] differ"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::scatter_add({2, 4}, 1, gi, c),
+                       doctest::Contains("scatter_add: index [3, 2] larger than output [2, 4]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::scatter_add({3, 2}, 1, gi, c),
+                       doctest::Contains("scatter_add: index 3 out of range for dim 1 of size 2"), std::out_of_range);
   CHECK_THROWS_AS(K::scatter_add({3, 4, 1}, 1, gi, c), std::invalid_argument);
 }
 
@@ -676,7 +717,8 @@ TEST_CASE("embedding and its backward") {
   const Tensor idx = Tensor::from_vector(std::vector<int64_t>{4, 0, 4, 2, 1, 4}, {2, 3});
   const Tensor e = K::embedding(w, idx);
   REQUIRE(e.shape() == Shape{2, 3, 3});
-  for (const Index& i : all_indices(e.shape())) CHECK(e.at(i) == w.at({static_cast<int64_t>(idx.at({i[0], i[1]})), i[2]}));
+  for (const Index& i : all_indices(e.shape()))
+    CHECK(e.at(i) == w.at({static_cast<int64_t>(idx.at({i[0], i[1]})), i[2]}));
   const Tensor grad = randn({2, 3, 3}, g);
   const Tensor gw = K::embedding_backward(grad, idx, 5);
   REQUIRE(gw.shape() == Shape{5, 3});
@@ -687,8 +729,8 @@ TEST_CASE("embedding and its backward") {
   }
   CHECK_THROWS_WITH_AS(K::embedding(w, Tensor::from_vector(std::vector<int64_t>{5}, {1})),
                        doctest::Contains("index 5 out of range for dim 0 of size 5"), std::out_of_range);
-  CHECK_THROWS_WITH_AS(K::embedding_backward(grad, idx, 4), doctest::Contains("embedding: index 4 out of range for 4 rows"),
-                       std::out_of_range);
+  CHECK_THROWS_WITH_AS(K::embedding_backward(grad, idx, 4),
+                       doctest::Contains("embedding: index 4 out of range for 4 rows"), std::out_of_range);
 }
 
 TEST_CASE("cat and stack") {
@@ -700,7 +742,8 @@ TEST_CASE("cat and stack") {
   CHECK(K::cat({a, Tensor::zeros({0, 2}, DType::Float64)}, 0).shape() == Shape{2, 2});
   CHECK_THROWS_WITH_AS(K::cat({a, b}, 0), doctest::Contains("cat: shapes [2, 1] and [2, 2] differ outside dim 0"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(K::cat({a, Tensor::ones({2, 2})}, 0), doctest::Contains("cat: [2, 2] (float32) does not match [2, 2] (float64)"),
+  CHECK_THROWS_WITH_AS(K::cat({a, Tensor::ones({2, 2})}, 0),
+                       doctest::Contains("cat: [2, 2] (float32) does not match [2, 2] (float64)"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::cat({}, 0), doctest::Contains("cat: no tensors given"), std::invalid_argument);
   const Tensor s0 = K::stack({a, K::mul_scalar(a, 10)}, 0);
@@ -709,7 +752,8 @@ TEST_CASE("cat and stack") {
   const Tensor s2 = K::stack({a, K::mul_scalar(a, 10)}, -1);
   CHECK(s2.shape() == Shape{2, 2, 2});
   CHECK(s2.to_vector() == std::vector<double>{1, 10, 2, 20, 3, 30, 4, 40});
-  CHECK_THROWS_WITH_AS(K::stack({a, b}, 0), doctest::Contains("stack: shapes [2, 1] and [2, 2] differ"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::stack({a, b}, 0), doctest::Contains("stack: shapes [2, 1] and [2, 2] differ"),
+                       std::invalid_argument);
 }
 
 // ---------------------------------------------------------------- linear algebra
@@ -747,10 +791,12 @@ TEST_CASE("matmul agrees with a direct sum: batched, broadcast, transposed, 1-D"
   const Tensor v = randn({5}, gen), m = randn({5, 3}, gen), w = randn({4, 5}, gen);
   const Tensor vm = K::matmul(v, m);
   REQUIRE(vm.shape() == Shape{3});
-  for (int64_t j = 0; j < 3; ++j) CHECK(std::abs(vm.at({j}) - direct(K::unsqueeze(v, 0), m, {0, 0}, {0, j}, 5)) < 1e-12);
+  for (int64_t j = 0; j < 3; ++j)
+    CHECK(std::abs(vm.at({j}) - direct(K::unsqueeze(v, 0), m, {0, 0}, {0, j}, 5)) < 1e-12);
   const Tensor wv = K::matmul(w, v);
   REQUIRE(wv.shape() == Shape{4});
-  for (int64_t i = 0; i < 4; ++i) CHECK(std::abs(wv.at({i}) - direct(w, K::unsqueeze(v, 1), {i, 0}, {0, 0}, 5)) < 1e-12);
+  for (int64_t i = 0; i < 4; ++i)
+    CHECK(std::abs(wv.at({i}) - direct(w, K::unsqueeze(v, 1), {i, 0}, {0, 0}, 5)) < 1e-12);
   const Tensor vv = K::matmul(v, v);
   CHECK(vv.dim() == 0);
   CHECK(std::abs(vv.item() - K::sum(K::mul(v, v)).item()) < 1e-12);
@@ -764,9 +810,10 @@ TEST_CASE("matmul agrees with a direct sum: batched, broadcast, transposed, 1-D"
   CHECK(K::matmul(Tensor::zeros({2, 0}, DType::Float64), Tensor::zeros({0, 3}, DType::Float64)).to_vector() ==
         std::vector<double>(6, 0.0));
   CHECK_THROWS_WITH_AS(K::matmul(a, Tensor::ones({4, 2}, DType::Float64)),
-                       doctest::Contains("matmul: shapes [2, 3, 4, 5] and [4, 2] do not align (5 != 4)"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(K::matmul(a, Tensor::ones({5, 2})), doctest::Contains("matmul: dtypes float64 and float32 differ"),
+                       doctest::Contains("matmul: shapes [2, 3, 4, 5] and [4, 2] do not align (5 != 4)"),
                        std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::matmul(a, Tensor::ones({5, 2})),
+                       doctest::Contains("matmul: dtypes float64 and float32 differ"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::matmul(Tensor::scalar(1), Tensor::ones({2})), doctest::Contains("at least 1 dim"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::matmul(Tensor::ones({2, 2}, DType::Int64), Tensor::ones({2, 2}, DType::Int64)),
@@ -812,12 +859,14 @@ TEST_CASE("im2col against a direct convolution loop, with stride and padding") {
                        doctest::Contains("im2col: expected input [N, C, H, W], got [1, 4, 4]"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::im2col(x, K::Conv2dGeometry{2, 2, 0, 1}), doctest::Contains("im2col: kernel 2x2, stride 0x1"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(K::im2col(x, K::Conv2dGeometry{5, 2}), doctest::Contains("im2col: kernel 5x2 does not fit input [1, 1, 4, 4] with padding 0x0"),
+  CHECK_THROWS_WITH_AS(K::im2col(x, K::Conv2dGeometry{5, 2}),
+                       doctest::Contains("im2col: kernel 5x2 does not fit input [1, 1, 4, 4] with padding 0x0"),
                        std::invalid_argument);
   CHECK(K::im2col(x, K::Conv2dGeometry{5, 2, 1, 1, 1, 0}).shape() == Shape{1, 10, 2 * 3});
   CHECK(K::col2im(Tensor::ones({1, 4, 9}), {1, 1, 4, 4}, K::Conv2dGeometry{2, 2}).at({0, 0, 1, 1}) == 4);
   CHECK_THROWS_WITH_AS(K::col2im(Tensor::zeros({1, 4, 8}), {1, 1, 4, 4}, K::Conv2dGeometry{2, 2}),
-                       doctest::Contains("col2im: columns [1, 4, 8] do not match input [1, 1, 4, 4]"), std::invalid_argument);
+                       doctest::Contains("col2im: columns [1, 4, 8] do not match input [1, 1, 4, 4]"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::col2im(Tensor::zeros({1, 4, 9}), {1, 4, 4}, K::Conv2dGeometry{2, 2}),
                        doctest::Contains("col2im: expected input [N, C, H, W], got [1, 4, 4]"), std::invalid_argument);
 }
@@ -855,9 +904,11 @@ TEST_CASE("conv2d_forward and conv2d_backward equal the whole-batch lowering") {
     const Tensor dx_ref = K::col2im(K::add(K::matmul(wt, g), K::matmul(dwt, gt)), x.shape(), geo);
     const Tensor dw_ref = K::sum(K::matmul(g, K::transpose(cols, 1, 2)), {0});
     const Tensor y_bound = K::mul_scalar(K::matmul(K::abs(w), K::abs(cols)), 2.0 * CKK * u);
-    const Tensor dx_bound = K::mul_scalar(K::col2im(K::add(K::matmul(K::abs(wt), K::abs(g)), K::matmul(K::abs(dwt), K::abs(gt))),
-                                                    x.shape(), geo), 2.0 * (c.O + 1 + KK) * u);
-    const Tensor dw_bound = K::mul_scalar(K::sum(K::matmul(K::abs(g), K::transpose(K::abs(cols), 1, 2)), {0}), 2.0 * c.N * L * u);
+    const Tensor dx_bound = K::mul_scalar(
+        K::col2im(K::add(K::matmul(K::abs(wt), K::abs(g)), K::matmul(K::abs(dwt), K::abs(gt))), x.shape(), geo),
+        2.0 * (c.O + 1 + KK) * u);
+    const Tensor dw_bound =
+        K::mul_scalar(K::sum(K::matmul(K::abs(g), K::transpose(K::abs(cols), 1, 2)), {0}), 2.0 * c.N * L * u);
     for (int threads : {1, 2}) {
       CAPTURE(threads);
       const int before = num_threads();
@@ -875,13 +926,16 @@ TEST_CASE("conv2d_forward and conv2d_backward equal the whole-batch lowering") {
   }
   const K::Conv2dGeometry geo{3, 3, 1, 1, 1, 1};
   const Tensor x = Tensor::zeros({2, 3, 4, 4}), w = Tensor::zeros({5, 27});
-  CHECK_THROWS_WITH_AS(K::conv2d_forward(x, Tensor::zeros({5, 26}), geo),
-                       doctest::Contains("conv2d_forward: weights [5, 26] (contiguous, [O, C*kh*kw], one dtype) do not match input [2, 3, 4, 4]"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      K::conv2d_forward(x, Tensor::zeros({5, 26}), geo),
+      doctest::Contains(
+          "conv2d_forward: weights [5, 26] (contiguous, [O, C*kh*kw], one dtype) do not match input [2, 3, 4, 4]"),
+      std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::conv2d_forward(x, Tensor::zeros({5, 27}, DType::Float64), geo),
                        doctest::Contains("conv2d_forward: weights [5, 27]"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::conv2d_backward(x, w, Tensor::zeros({2, 5, 15}), geo, true, true),
-                       doctest::Contains("conv2d_backward: gradient [2, 5, 15] (contiguous, one dtype) does not match weights [5, 27] and input [2, 3, 4, 4]"),
+                       doctest::Contains("conv2d_backward: gradient [2, 5, 15] (contiguous, one dtype) does not match "
+                                         "weights [5, 27] and input [2, 3, 4, 4]"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::conv2d_backward(x, w, Tensor::zeros({2, 5, 16}), geo, true, true, w),
                        doctest::Contains("conv2d_backward: gradient [2, 5, 16]"), std::invalid_argument);
@@ -895,7 +949,8 @@ TEST_CASE("max pooling windows follow PyTorch's floor rule") {
     int64_t kh, kw, sh, sw, oh, ow;
   };
   // OH = floor((H - kh) / sh) + 1: a window that would run past the edge is dropped.
-  for (const Case& c : {Case{2, 2, 2, 2, 3, 3}, Case{3, 3, 2, 2, 3, 2}, Case{3, 2, 1, 2, 5, 3}, Case{7, 6, 1, 1, 1, 1}}) {
+  for (const Case& c :
+       {Case{2, 2, 2, 2, 3, 3}, Case{3, 3, 2, 2, 3, 2}, Case{3, 2, 1, 2, 5, 3}, Case{7, 6, 1, 1, 1, 1}}) {
     const K::PoolResult r = K::max_pool2d(x, c.kh, c.kw, c.sh, c.sw);
     REQUIRE(r.values.shape() == Shape{2, 3, c.oh, c.ow});
     CHECK(r.indices.dtype() == DType::Int64);
@@ -915,11 +970,12 @@ TEST_CASE("max pooling windows follow PyTorch's floor rule") {
   // Ties: the first maximum in row-major order of the window.
   const Tensor ties = Tensor::ones({1, 1, 2, 2}, DType::Float64);
   CHECK(K::max_pool2d(ties, 2, 2, 2, 2).indices.item() == 0);
-  CHECK_THROWS_WITH_AS(K::max_pool2d(x, 8, 2, 1, 1), doctest::Contains("max_pool2d: kernel 8x2 does not fit input [2, 3, 7, 6]"),
+  CHECK_THROWS_WITH_AS(K::max_pool2d(x, 8, 2, 1, 1),
+                       doctest::Contains("max_pool2d: kernel 8x2 does not fit input [2, 3, 7, 6]"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(K::max_pool2d(x, 2, 2, 0, 1), doctest::Contains("must be positive"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(K::max_pool2d(Tensor::zeros({3, 4, 4}), 2, 2, 2, 2), doctest::Contains("expected input [N, C, H, W]"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::max_pool2d(Tensor::zeros({3, 4, 4}), 2, 2, 2, 2),
+                       doctest::Contains("expected input [N, C, H, W]"), std::invalid_argument);
 }
 
 TEST_CASE("adaptive max pooling windows: start = floor(i*H/OH), end = ceil((i+1)*H/OH)") {
@@ -943,7 +999,8 @@ TEST_CASE("adaptive max pooling windows: start = floor(i*H/OH), end = ceil((i+1)
     CHECK(r.indices.at(i) == where);
   }
   // Output 1x1 is a global max; an output larger than the input repeats elements (as PyTorch).
-  CHECK(K::adaptive_max_pool2d(x, 1, 1).values.at({1, 1, 0, 0}) == K::amax(K::narrow(K::narrow(x, 0, 1, 1), 1, 1, 1)).item());
+  CHECK(K::adaptive_max_pool2d(x, 1, 1).values.at({1, 1, 0, 0}) ==
+        K::amax(K::narrow(K::narrow(x, 0, 1, 1), 1, 1, 1)).item());
   const Tensor small = f64({1, 2, 3, 4}, {1, 1, 2, 2});
   CHECK(K::adaptive_max_pool2d(small, 3, 2).values.to_vector() == std::vector<double>{1, 2, 3, 4, 3, 4});
   CHECK_THROWS_WITH_AS(K::adaptive_max_pool2d(x, 0, 2), doctest::Contains("adaptive_max_pool2d: output 0x2 impossible"),
@@ -963,7 +1020,8 @@ TEST_CASE("max pooling backward routes gradients to the maxima") {
   CHECK_THROWS_WITH_AS(K::max_pool2d_backward(g, r.indices, {1, 2, 3, 4}),
                        doctest::Contains("max_pool2d_backward: gradient [1, 1, 2, 2] and int64 indices [1, 1, 2, 2]"),
                        std::invalid_argument);
-  CHECK_THROWS_AS(K::max_pool2d_backward(g, Tensor::full({1, 1, 2, 2}, 12, DType::Int64), x.shape()), std::out_of_range);
+  CHECK_THROWS_AS(K::max_pool2d_backward(g, Tensor::full({1, 1, 2, 2}, 12, DType::Int64), x.shape()),
+                  std::out_of_range);
 }
 
 // ---------------------------------------------------------------- random numbers

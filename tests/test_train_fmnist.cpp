@@ -27,7 +27,7 @@ TEST_CASE("an MLP trained with AdamW separates Fashion-MNIST T-shirts from trous
   constexpr int64_t kTrain = 2000;
   REQUIRE(splits.train.size() >= kTrain);
   const nn::data::TensorDataset train(kernel::narrow(splits.train.images, 0, 0, kTrain),
-                                  kernel::narrow(splits.train.labels, 0, 0, kTrain));
+                                      kernel::narrow(splits.train.labels, 0, 0, kTrain));
   nn::data::DataLoader loader(train, nn::data::DataLoaderOptions(64).shuffle(true).seed(0));
 
   nn::manual_seed(0);
@@ -46,8 +46,8 @@ TEST_CASE("an MLP trained with AdamW separates Fashion-MNIST T-shirts from trous
   const Tensor predicted = kernel::argmax(model.forward(splits.test.images), 1);
   const Tensor correct = kernel::eq(predicted, splits.test.labels);
   const double accuracy = kernel::sum(correct.to(DType::Float64)).item() / static_cast<double>(splits.test.size());
-  MESSAGE("test accuracy " << accuracy << " on " << splits.test.size() << " images after "
-                           << optimizer.steps_taken() << " steps on " << kTrain << " training images");
+  MESSAGE("test accuracy " << accuracy << " on " << splits.test.size() << " images after " << optimizer.steps_taken()
+                           << " steps on " << kTrain << " training images");
   CHECK(splits.test.size() == 2000);
   CHECK(accuracy > 0.95);
 }

@@ -28,7 +28,7 @@ TEST_CASE("an xtensor view reads and writes the tensor's own memory") {
   CHECK(v.shape()[0] == 2);
   CHECK(v.shape()[1] == 3);
   CHECK(v(1, 2) == 5.0);
-  v(0, 1) = -7.0;  // through the view ...
+  v(0, 1) = -7.0;               // through the view ...
   CHECK(t.at({0, 1}) == -7.0);  // ... into the tensor
   v *= 2.0;
   CHECK(t.at({1, 2}) == 10.0);
@@ -36,8 +36,8 @@ TEST_CASE("an xtensor view reads and writes the tensor's own memory") {
 
 TEST_CASE("strided tensors are viewed as they are: transposed and narrowed, without a copy") {
   const Tensor t = iota({3, 4}, DType::Float32);
-  const Tensor tt = K::transpose(t, 0, 1);            // [4, 3], strides {1, 4}
-  const Tensor cols = K::narrow(t, 1, 1, 2);          // [3, 2], offset 1
+  const Tensor tt = K::transpose(t, 0, 1);    // [4, 3], strides {1, 4}
+  const Tensor cols = K::narrow(t, 1, 1, 2);  // [3, 2], offset 1
   auto vt = as_xtensor<const float>(tt);
   auto vc = as_xtensor<const float>(cols);
   for (int64_t i = 0; i < 4; ++i)

@@ -45,7 +45,8 @@ void Config::validate() const {
   require_flag(lr > 0, "lr", fmt::format("must be positive, got {}", lr));
   require_flag(momentum >= 0 && momentum < 1, "momentum", fmt::format("must be in [0, 1), got {}", momentum));
   require_flag(weight_decay >= 0, "weight-decay", fmt::format("must be >= 0, got {}", weight_decay));
-  require_flag(epochs >= 2, "epochs", fmt::format("must be at least 2 (the triangle rises, then falls), got {}", epochs));
+  require_flag(epochs >= 2, "epochs",
+               fmt::format("must be at least 2 (the triangle rises, then falls), got {}", epochs));
   require_flag(peak_epoch >= 1 && peak_epoch < epochs, "peak-epoch",
                fmt::format("must be in [1, epochs - 1 = {}], got {}", epochs - 1, peak_epoch));
   require_flag(batch_size >= 1, "batch", positive(batch_size));
@@ -64,7 +65,8 @@ void Config::validate() const {
                fmt::format("must be float64 or float32, got '{}'", buffers));
   require_rule(rule, "rule");
   require_rule(importance_rule, "importance-rule");
-  require_flag(importance_images >= 0, "importance-images", fmt::format("must be >= 0 (0: no pruning), got {}", importance_images));
+  require_flag(importance_images >= 0, "importance-images",
+               fmt::format("must be >= 0 (0: no pruning), got {}", importance_images));
   require_flag(importance_chunk >= 0, "importance-chunk",
                fmt::format("must be >= 0 (0: as many as fit --memory-budget), got {}", importance_chunk));
   require_flag(memory_budget_gb > 0, "memory-budget", fmt::format("must be positive (GB), got {}", memory_budget_gb));
@@ -77,20 +79,26 @@ void Config::validate() const {
 
 void add_flags(CLI::App& app, Config& c) {
   app.option_defaults()->always_capture_default();
-  app.add_option("--data", c.data_dir, "Directory of the CIFAR-2 binary batches (cat 3 -> 0, dog 5 -> 1)")->group("Data");
+  app.add_option("--data", c.data_dir, "Directory of the CIFAR-2 binary batches (cat 3 -> 0, dog 5 -> 1)")
+      ->group("Data");
   number_option(app, "--train-images", c.train_images, "Use the first N training images (0: all)")->group("Data");
 
-  number_option(app, "--width", c.width, "Channels of ResNet-9's first convolution (64: the paper's network)")->group("Model");
-  number_option(app, "--seed", c.seed, "Seed of the initial weights, the loader's shuffle (seed) and the flips (seed + 1)")
+  number_option(app, "--width", c.width, "Channels of ResNet-9's first convolution (64: the paper's network)")
+      ->group("Model");
+  number_option(app, "--seed", c.seed,
+                "Seed of the initial weights, the loader's shuffle (seed) and the flips (seed + 1)")
       ->group("Model");
 
   number_option(app, "--lr", c.lr, "Peak learning rate of the triangle schedule")->group("Optimizer");
   number_option(app, "--momentum", c.momentum, "SGD momentum")->group("Optimizer");
-  number_option(app, "--weight-decay", c.weight_decay, "SGD weight decay (coupled: added to the gradient)")->group("Optimizer");
-  number_option(app, "--epochs", c.epochs, "Epochs; the lr falls linearly to 0 at the end of the last")->group("Optimizer");
+  number_option(app, "--weight-decay", c.weight_decay, "SGD weight decay (coupled: added to the gradient)")
+      ->group("Optimizer");
+  number_option(app, "--epochs", c.epochs, "Epochs; the lr falls linearly to 0 at the end of the last")
+      ->group("Optimizer");
   number_option(app, "--peak-epoch", c.peak_epoch, "Epoch at whose start the lr peaks (rising linearly from 0)")
       ->group("Optimizer");
-  number_option(app, "--batch", c.batch_size, "Batch size (the last incomplete batch of an epoch is dropped)")->group("Optimizer");
+  number_option(app, "--batch", c.batch_size, "Batch size (the last incomplete batch of an epoch is dropped)")
+      ->group("Optimizer");
 
   number_option(app, "--checkpoint-every", c.checkpoint_every, "Steps between interval weights and resume checkpoints")
       ->group("Training");
@@ -141,7 +149,8 @@ void add_flags(CLI::App& app, Config& c) {
       ->group("Tracking");
   number_option(app, "--tolerance", c.tolerance, "Per-step residual the adaptive refinement aims for (absolute)")
       ->group("Tracking");
-  number_option(app, "--max-depth", c.max_depth, "Halvings of a probe's pieces at most per step (adaptive)")->group("Tracking");
+  number_option(app, "--max-depth", c.max_depth, "Halvings of a probe's pieces at most per step (adaptive)")
+      ->group("Tracking");
 
   number_option(app, "--importance-images", c.importance_images,
                 "Pruning: parameter-wise influence of the first N test images scores the weights (0: no pruning "
@@ -163,24 +172,46 @@ void add_flags(CLI::App& app, Config& c) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->group("Output");
   app.add_flag("--resume", c.resume, "Continue the run in --out from its last checkpoint")->group("Output");
-  app.add_flag("--report,!--no-report", c.report, "Write the analyses, plots and report after training")->group("Output");
+  app.add_flag("--report,!--no-report", c.report, "Write the analyses, plots and report after training")
+      ->group("Output");
   number_option(app, "--threads", c.threads, "Threads (OpenBLAS and pathgrad's own loops)")->group("Output");
 }
 
 nlohmann::json to_json(const Config& c) {
   return {{"data", {{"data_dir", c.data_dir}, {"train_images", c.train_images}}},
           {"model", {{"width", c.width}, {"seed", c.seed}}},
-          {"optimizer", {{"name", "SGD"}, {"lr", c.lr}, {"momentum", c.momentum}, {"weight_decay", c.weight_decay},
-                         {"epochs", c.epochs}, {"peak_epoch", c.peak_epoch}, {"batch", c.batch_size}}},
-          {"training", {{"checkpoint_every", c.checkpoint_every}, {"progress_every", c.progress_every},
-                        {"stop_after", c.stop_after}, {"shards", c.shards}}},
-          {"tracking", {{"track", track_level_name(c.track)}, {"probes", c.probes}, {"sample_probes", c.sample_probes},
-                        {"sample_chunk", c.sample_chunk}, {"buffers", c.buffers}, {"rule", c.rule}, {"pieces", c.pieces}, {"fractions", c.fractions},
-                        {"kinks", c.kinks}, {"adaptive", c.adaptive}, {"extrapolate", c.extrapolate},
-                        {"tolerance", c.tolerance},
-                        {"max_depth", c.max_depth}}},
-          {"pruning", {{"importance_images", c.importance_images}, {"importance_rule", c.importance_rule},
-                       {"importance_chunk", c.importance_chunk}, {"memory_budget_gb", c.memory_budget_gb}}},
+          {"optimizer",
+           {{"name", "SGD"},
+            {"lr", c.lr},
+            {"momentum", c.momentum},
+            {"weight_decay", c.weight_decay},
+            {"epochs", c.epochs},
+            {"peak_epoch", c.peak_epoch},
+            {"batch", c.batch_size}}},
+          {"training",
+           {{"checkpoint_every", c.checkpoint_every},
+            {"progress_every", c.progress_every},
+            {"stop_after", c.stop_after},
+            {"shards", c.shards}}},
+          {"tracking",
+           {{"track", track_level_name(c.track)},
+            {"probes", c.probes},
+            {"sample_probes", c.sample_probes},
+            {"sample_chunk", c.sample_chunk},
+            {"buffers", c.buffers},
+            {"rule", c.rule},
+            {"pieces", c.pieces},
+            {"fractions", c.fractions},
+            {"kinks", c.kinks},
+            {"adaptive", c.adaptive},
+            {"extrapolate", c.extrapolate},
+            {"tolerance", c.tolerance},
+            {"max_depth", c.max_depth}}},
+          {"pruning",
+           {{"importance_images", c.importance_images},
+            {"importance_rule", c.importance_rule},
+            {"importance_chunk", c.importance_chunk},
+            {"memory_budget_gb", c.memory_budget_gb}}},
           {"output", {{"out", c.out}, {"report", c.report}, {"threads", c.threads}}}};
 }
 

@@ -2,11 +2,10 @@
 // output, their command-line flags (CLI11) and their JSON form (config.json).
 #pragma once
 
-#include <cstdint>
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "explaind/tracker.hpp"
 
@@ -23,8 +22,8 @@ struct Config {
   std::string data_dir = "../shared/data/cifar10-catdog-bin";
   int64_t train_images = 0;  // the first N training images; 0: all 10,000
   // model (examples/cifar2/model.hpp)
-  int64_t width = 8;         // 64 = the paper's ResNet-9
-  uint64_t seed = 0;         // initial weights; also the loader's shuffle (seed) and the flips (seed + 1)
+  int64_t width = 8;  // 64 = the paper's ResNet-9
+  uint64_t seed = 0;  // initial weights; also the loader's shuffle (seed) and the flips (seed + 1)
   // SGD with PyTorch's coupled weight decay, lr a triangle per iteration (optim/schedule.hpp)
   double lr = 0.1, momentum = 0.9, weight_decay = 5e-3;
   int64_t epochs = 12, peak_epoch = 5;
@@ -32,7 +31,7 @@ struct Config {
   // training
   int64_t checkpoint_every = 50;  // steps between interval weights and resume checkpoints
   int64_t progress_every = 10;
-  int64_t stop_after = 0;         // pause (checkpoint and exit, resumable) after this step; 0: never
+  int64_t stop_after = 0;  // pause (checkpoint and exit, resumable) after this step; 0: never
   // Data-parallel training under mpirun (docs/scaling.md): every batch in `shards` fixed shards,
   // each rank computing its share; bit-identical for 1 to `shards` ranks. 0: one shard per rank.
   int64_t shards = 0;
@@ -40,7 +39,7 @@ struct Config {
   // log-probabilities of each
   TrackLevel track = TrackLevel::Cheap;
   int64_t probes = 4;
-  int64_t sample_probes = 2;  // samples level: the first N probe images (per-sample buffers: N_train × P)
+  int64_t sample_probes = 2;        // samples level: the first N probe images (per-sample buffers: N_train × P)
   std::string buffers = "float32";  // dtype of the per-sample buffers: float32 (~1e-7 relative) or float64
   // samples level: training samples per chunk of per-sample gradients ([chunk, P] float64 and its
   // intermediates: the largest memory beside the buffers; docs/scaling.md)
@@ -48,10 +47,10 @@ struct Config {
   // The integration of the path integral (explaind/tracker.hpp, TrackerOptions; docs/cifar2.md):
   // the residuals in the report say what it misses.
   std::string rule = "gauss_legendre:2";
-  int64_t pieces = 1;     // equal pieces each step starts from
-  bool fractions = true;  // active fractions of the ReLUs and max-pool windows switching in a piece
-  bool kinks = false;     // split each probe's segment at its ReLU crossings
-  bool adaptive = true;   // halve the pieces of probes whose |ρ_s| exceeds the tolerance
+  int64_t pieces = 1;       // equal pieces each step starts from
+  bool fractions = true;    // active fractions of the ReLUs and max-pool windows switching in a piece
+  bool kinks = false;       // split each probe's segment at its ReLU crossings
+  bool adaptive = true;     // halve the pieces of probes whose |ρ_s| exceeds the tolerance
   bool extrapolate = true;  // accept a halved piece's Richardson combination when within tolerance
   double tolerance = 2e-7;
   int max_depth = 8;

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
-
 #include <xtensor/xindex_view.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
@@ -23,7 +22,8 @@ namespace K = kernel;
 std::vector<Influencers> strongest_influencers(const examples::TrackerExports& exports,
                                                const explaind::ProbeSet& probes, const Tensor& train_labels,
                                                int64_t count) {
-  if (!exports.has("sample_data")) throw std::runtime_error("data influence: the tracker's exports hold no sample level");
+  if (!exports.has("sample_data"))
+    throw std::runtime_error("data influence: the tracker's exports hold no sample level");
   const Tensor influence = exports.load("sample_data");  // [M_s, N]: rows 2i + c of sample-level image i
   const int64_t N = train_labels.numel(), images = influence.size(0) / 2;
   if (influence.size(1) != N || images > probes.x.size(0))

@@ -24,12 +24,17 @@ std::vector<double> percent(std::vector<double> v) {
 
 std::vector<FigureRef> plot_training_curves(const RunDir& dir, const Metrics& m) {
   LinePlot loss;
-  loss.title("Loss (mean NLL)").xlabel("step").ylabel("loss")
+  loss.title("Loss (mean NLL)")
+      .xlabel("step")
+      .ylabel("loss")
       .add_series("training batch (augmented, before the step)", m.step, m.train_loss)
-      .add_series("test images (after each epoch)", m.epoch_step, m.test_loss, explaind::report::SeriesStyle::LinesPoints)
+      .add_series("test images (after each epoch)", m.epoch_step, m.test_loss,
+                  explaind::report::SeriesStyle::LinesPoints)
       .legend(explaind::report::LegendPosition::TopRight);
   LinePlot accuracy;
-  accuracy.title("Accuracy").xlabel("step").ylabel("accuracy (%)")
+  accuracy.title("Accuracy")
+      .xlabel("step")
+      .ylabel("accuracy (%)")
       .add_series("training batch", m.step, percent(m.train_acc))
       .add_series("test images", m.epoch_step, percent(m.test_acc), explaind::report::SeriesStyle::LinesPoints)
       .legend(explaind::report::LegendPosition::BottomRight);
@@ -38,8 +43,10 @@ std::vector<FigureRef> plot_training_curves(const RunDir& dir, const Metrics& m)
   return {render(dir, loss, "loss",
                  "Mean NLL loss of each step's training batch (random flips, measured before the step's update) and "
                  "of the test images after each epoch (step 0: the initial model)."),
-          render(dir, accuracy, "accuracy", "Accuracy of each step's training batch and of the test images after each epoch."),
-          render(dir, lr, "lr", "The learning rate of each step: 0 at step 0, the peak at the start of --peak-epoch, 0 at the end.")};
+          render(dir, accuracy, "accuracy",
+                 "Accuracy of each step's training batch and of the test images after each epoch."),
+          render(dir, lr, "lr",
+                 "The learning rate of each step: 0 at step 0, the peak at the start of --peak-epoch, 0 at the end.")};
 }
 
 namespace {
@@ -51,8 +58,10 @@ LinePlot cumulative_plot(const examples::ComponentInfluence& ci, const std::vect
   std::vector<double> x{0};
   for (const examples::StepRange& w : ci.windows) x.push_back(static_cast<double>(w.end));
   LinePlot plot;
-  plot.title("Cumulative influence of each layer on log p(own class)").xlabel("step (end of epoch)")
-      .ylabel("change of log p(own class), mean over probes").legend(explaind::report::LegendPosition::Outside);
+  plot.title("Cumulative influence of each layer on log p(own class)")
+      .xlabel("step (end of epoch)")
+      .ylabel("change of log p(own class), mean over probes")
+      .legend(explaind::report::LegendPosition::Outside);
   for (size_t c = 0; c < layers.size(); ++c) {
     std::vector<double> sum{0};
     for (size_t w = 0; w < ci.windows.size(); ++w) sum.push_back(sum.back() + net(ci, c, w));
@@ -63,7 +72,7 @@ LinePlot cumulative_plot(const examples::ComponentInfluence& ci, const std::vect
 
 // Layers (rows) x epochs (columns), symmetric colours up to the largest |cell|, returned in `range`.
 explaind::report::Heatmap epoch_heatmap(const examples::ComponentInfluence& ci, const std::vector<std::string>& layers,
-                              double& range) {
+                                        double& range) {
   std::vector<double> cells;  // [layer][window], row-major
   for (size_t c = 0; c < layers.size(); ++c)
     for (size_t w = 0; w < ci.windows.size(); ++w) cells.push_back(net(ci, c, w));
@@ -73,18 +82,27 @@ explaind::report::Heatmap epoch_heatmap(const examples::ComponentInfluence& ci, 
   for (size_t w = 0; w < ci.windows.size(); ++w) epochs.push_back(std::to_string(w + 1));
   const double span = range > 0 ? range : 1.0;
   explaind::report::Heatmap heat(cells, static_cast<int64_t>(layers.size()), static_cast<int64_t>(ci.windows.size()));
-  heat.palette(explaind::report::Palette::Diverging).color_range(-span, span)
-      .title("Influence per layer and epoch on log p(own class)").xlabel("epoch").ylabel("layer")
-      .colorbar_label("change of log p(own class)").row_labels(layers).col_labels(epochs);
+  heat.palette(explaind::report::Palette::Diverging)
+      .color_range(-span, span)
+      .title("Influence per layer and epoch on log p(own class)")
+      .xlabel("epoch")
+      .ylabel("layer")
+      .colorbar_label("change of log p(own class)")
+      .row_labels(layers)
+      .col_labels(epochs);
   return heat;
 }
 
-explaind::report::BarChart balance_chart(const examples::ComponentInfluence& ci, const std::vector<std::string>& layers) {
+explaind::report::BarChart balance_chart(const examples::ComponentInfluence& ci,
+                                         const std::vector<std::string>& layers) {
   std::vector<double> total;
   for (size_t c = 0; c < layers.size(); ++c) total.push_back(ci.data_total[c] + ci.decay_total[c]);
   explaind::report::BarChart balance(layers);
-  balance.title("Data and weight-decay parts per layer (whole run)").ylabel("change of log p(own class)")
-      .add_series("data", ci.data_total).add_series("weight decay", ci.decay_total).add_series("net", total)
+  balance.title("Data and weight-decay parts per layer (whole run)")
+      .ylabel("change of log p(own class)")
+      .add_series("data", ci.data_total)
+      .add_series("weight decay", ci.decay_total)
+      .add_series("net", total)
       .legend(explaind::report::LegendPosition::Outside);
   return balance;
 }
@@ -100,7 +118,8 @@ std::vector<FigureRef> plot_layer_influence(const RunDir& dir, const examples::C
                  "images, summed up to the end of each epoch (data and weight-decay parts together)."),
           render(dir, heat, "layers_per_epoch",
                  fmt::format("The same per epoch: red raised log p(own class), blue lowered it. Colours span "
-                             "+-{:.3g}.", range)),
+                             "+-{:.3g}.",
+                             range)),
           render(dir, balance_chart(ci, layers), "layers_balance",
                  "Whole run, per layer: the data part (the training batches' gradients carried by the momentum), "
                  "the weight-decay part, and their sum.")};

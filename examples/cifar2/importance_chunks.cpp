@@ -65,7 +65,8 @@ std::optional<explaind::Summary> rerun_chunk(const Config& config, const RunDir&
   fmt::print("importance chunk {} of {} (test images {} to {}): retracing the training{}\n", k + 1, chunks.count(),
              chunks.first(k), chunks.first(k) + chunks.length(k) - 1,
              done > 0 ? fmt::format(" from step {}", done) : std::string());
-  const TrainingOutcome t = train(setup.trainee, config, dir, TrainingFiles{checkpoint, false}, std::move(resumed), parts);
+  const TrainingOutcome t =
+      train(setup.trainee, config, dir, TrainingFiles{checkpoint, false}, std::move(resumed), parts);
   if (t.interrupted) return std::nullopt;
   check_same_trajectory(*setup.model, dir.final_weights(), k);
   if (!root) return explaind::Summary{};
@@ -90,27 +91,28 @@ ImportanceChunks plan_importance_chunks(const Config& config, TrainingSetup& set
   };
   const double budget = config.memory_budget_gb * 1e9;
   if (bytes(1) > budget)
-    throw std::invalid_argument(fmt::format(
-        "--memory-budget: {} GB does not hold the importance tracker of one image ({:.2f} GB)",
-        config.memory_budget_gb, bytes(1) / 1e9));
+    throw std::invalid_argument(
+        fmt::format("--memory-budget: {} GB does not hold the importance tracker of one image ({:.2f} GB)",
+                    config.memory_budget_gb, bytes(1) / 1e9));
   int64_t lo = 1, hi = chunks.images;  // bytes(lo) fits; the largest that fits is in [lo, hi]
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo + 1) / 2;
-    if (bytes(mid) <= budget) lo = mid;
-    else hi = mid - 1;
+    if (bytes(mid) <= budget)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   chunks.size = lo;
   return chunks;
 }
 
 std::unique_ptr<explaind::Tracker> make_importance_tracker(const Config& config, TrainingSetup& setup,
-                                                           const nn::data::ImageSet& test, const ImportanceChunks& chunks,
-                                                           int64_t k, const std::string& out, const std::string& resume_dir) {
-  return std::make_unique<explaind::Tracker>(
-      *setup.model, setup.optimizer, setup.loader,
-      examples::per_sample_nll(),
-      std::vector<explaind::ProbeSet>{chunk_probes(test, chunks, k)},
-      setup.tracker_options(importance_options(config), out, resume_dir));
+                                                           const nn::data::ImageSet& test,
+                                                           const ImportanceChunks& chunks, int64_t k,
+                                                           const std::string& out, const std::string& resume_dir) {
+  return std::make_unique<explaind::Tracker>(*setup.model, setup.optimizer, setup.loader, examples::per_sample_nll(),
+                                             std::vector<explaind::ProbeSet>{chunk_probes(test, chunks, k)},
+                                             setup.tracker_options(importance_options(config), out, resume_dir));
 }
 
 std::optional<std::vector<explaind::Summary>> track_remaining_chunks(const Config& config, const RunDir& dir,

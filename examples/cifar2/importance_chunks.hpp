@@ -42,8 +42,9 @@ ImportanceChunks plan_importance_chunks(const Config& config, TrainingSetup& set
 // The importance tracker of chunk k on `setup`, writing into dir.importance(k); resumed from the
 // checkpoint part `resume_dir` unless empty.
 std::unique_ptr<explaind::Tracker> make_importance_tracker(const Config& config, TrainingSetup& setup,
-                                                           const nn::data::ImageSet& test, const ImportanceChunks& chunks,
-                                                           int64_t k, const std::string& out, const std::string& resume_dir);
+                                                           const nn::data::ImageSet& test,
+                                                           const ImportanceChunks& chunks, int64_t k,
+                                                           const std::string& out, const std::string& resume_dir);
 
 // Tracks chunks 1 … count − 1 (chunk 0 is the training pass's), each in a rerun of the training
 // (progress lines as in training; a Ctrl-C or --stop-after pauses the rerun at a checkpoint in

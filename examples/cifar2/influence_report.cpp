@@ -58,7 +58,8 @@ examples::FigureRef plot_influencers(const RunDir& dir, const Influencers& inf, 
 }  // namespace
 
 void data_influence_section(explaind::report::Report& r, const RunDir& dir, const examples::TrackerExports& exports,
-                            const explaind::ProbeSet& probes, const nn::data::ImageSet& test, const nn::data::ImageSet& train) {
+                            const explaind::ProbeSet& probes, const nn::data::ImageSet& test,
+                            const nn::data::ImageSet& train) {
   const std::vector<Influencers> all = strongest_influencers(exports, probes, train.labels, kShown);
   write_csv(dir, all);
   r.section("Data influence");

@@ -12,6 +12,7 @@
 namespace pathgrad::cifar2 {
 
 void data_influence_section(explaind::report::Report& r, const RunDir& dir, const examples::TrackerExports& exports,
-                            const explaind::ProbeSet& probes, const nn::data::ImageSet& test, const nn::data::ImageSet& train);
+                            const explaind::ProbeSet& probes, const nn::data::ImageSet& test,
+                            const nn::data::ImageSet& train);
 
 }  // namespace pathgrad::cifar2

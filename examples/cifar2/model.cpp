@@ -8,8 +8,8 @@
 namespace pathgrad::cifar2 {
 
 ConvRelu::ConvRelu(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
-  conv = register_module(
-      "conv", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false)));
+  conv = register_module("conv", std::make_shared<nn::Conv2d>(
+                                     nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false)));
 }
 
 Tensor ConvRelu::forward(const Tensor& x) { return relu(conv->forward(x)); }
@@ -36,9 +36,9 @@ ResNet9::ResNet9(int64_t width, int64_t classes) : width_(width) {
 Tensor ResNet9::forward(const Tensor& images) {
   Tensor x = conv2->forward(conv1->forward(images));  // [N, 2w, 16, 16]
   x = res1->forward(x);
-  x = max_pool2d(conv3->forward(x), 2, 2);            // [N, 4w, 8, 8]
-  x = conv4->forward(res2->forward(x));               // [N, 2w, 6, 6]
-  x = adaptive_max_pool2d(x, 1, 1);                   // [N, 2w, 1, 1]
+  x = max_pool2d(conv3->forward(x), 2, 2);                                   // [N, 4w, 8, 8]
+  x = conv4->forward(res2->forward(x));                                      // [N, 2w, 6, 6]
+  x = adaptive_max_pool2d(x, 1, 1);                                          // [N, 2w, 1, 1]
   return log_softmax(head->forward(reshape(x, {x.size(0), x.size(1)})), 1);  // [N, classes]
 }
 

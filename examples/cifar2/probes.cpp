@@ -19,7 +19,8 @@ explaind::ProbeSet rows_of(const explaind::ProbeSet& set, int64_t begin, int64_t
 }
 }  // namespace
 
-explaind::ProbeSet test_probe_set(const nn::data::ImageSet& test, int64_t begin, int64_t count, const std::string& name) {
+explaind::ProbeSet test_probe_set(const nn::data::ImageSet& test, int64_t begin, int64_t count,
+                                  const std::string& name) {
   const int64_t end = std::min(begin + count, test.size());
   explaind::ProbeSet set;
   set.name = name;

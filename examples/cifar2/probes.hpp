@@ -17,7 +17,8 @@ inline constexpr const char* kImportanceSet = "importance";
 
 // Test images [begin, begin + count) (capped at the test set's size) as one probe set named
 // `name` on both class log-probabilities; ids are their test-set indices.
-explaind::ProbeSet test_probe_set(const nn::data::ImageSet& test, int64_t begin, int64_t count, const std::string& name);
+explaind::ProbeSet test_probe_set(const nn::data::ImageSet& test, int64_t begin, int64_t count,
+                                  const std::string& name);
 
 // The first `count` test images: the probes of the main tracker, as the report sees them.
 explaind::ProbeSet make_probe_set(const nn::data::ImageSet& test, int64_t count);

@@ -95,7 +95,7 @@ std::vector<PruningPoint> prune_and_evaluate(ResNet9& model, const std::vector<P
                                              const std::vector<double>& fractions, const nn::data::ImageSet& eval) {
   const NamedTensors params = model.named_parameters();
   const explaind::ParamLayout layout(params);
-  const Tensor theta = layout.flatten(params);                            // [P]
+  const Tensor theta = layout.flatten(params);                             // [P]
   const Tensor reference = examples::outputs(model, eval.images, kBatch);  // [E, C]
   std::vector<PruningPoint> points;
   for (const PruningScore& s : scores) {

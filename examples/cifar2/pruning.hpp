@@ -24,9 +24,9 @@
 namespace pathgrad::cifar2 {
 
 struct PruningScore {
-  std::string name;  // "epk", "magnitude", "grad_x_weight", "random"
-  int64_t seed = -1; // random scores only
-  Tensor score;      // float64 [P]
+  std::string name;   // "epk", "magnitude", "grad_x_weight", "random"
+  int64_t seed = -1;  // random scores only
+  Tensor score;       // float64 [P]
 };
 
 // The scores above. `epk` is the EPK score over the model's flat parameters (float64 [P]: see

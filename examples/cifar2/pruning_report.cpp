@@ -22,12 +22,14 @@ namespace {
 constexpr int kRandomSeeds = 5;
 
 nn::data::ImageSet rows(const nn::data::ImageSet& set, int64_t begin, int64_t count) {
-  return {kernel::narrow(set.images, 0, begin, count).contiguous(), kernel::narrow(set.labels, 0, begin, count).contiguous()};
+  return {kernel::narrow(set.images, 0, begin, count).contiguous(),
+          kernel::narrow(set.labels, 0, begin, count).contiguous()};
 }
 
 void write_csv(const RunDir& dir, const std::vector<PruningPoint>& points) {
   explaind::report::CsvTable t({"score", "seed", "kept_fraction", "kept_weights", "accuracy", "agreement", "kl"});
-  for (const PruningPoint& p : points) t.add_row({p.score, p.seed, p.kept_fraction, p.kept, p.accuracy, p.agreement, p.kl});
+  for (const PruningPoint& p : points)
+    t.add_row({p.score, p.seed, p.kept_fraction, p.kept, p.accuracy, p.agreement, p.kl});
   t.write(dir.analysis_csv("pruning"));
 }
 
@@ -58,8 +60,8 @@ std::string series_name(const std::string& score) {
   return score;
 }
 
-explaind::report::LinePlot curve_plot(const std::vector<PruningPoint>& points, double PruningPoint::*metric, double scale,
-                            const std::string& title, const std::string& ylabel) {
+explaind::report::LinePlot curve_plot(const std::vector<PruningPoint>& points, double PruningPoint::*metric,
+                                      double scale, const std::string& title, const std::string& ylabel) {
   explaind::report::LinePlot plot;
   plot.title(title).xlabel("weights kept (% of the prunable, log scale; pruned = 100 - kept)").ylabel(ylabel).log_x();
   for (auto& [score, c] : curves(points, metric)) {
@@ -74,23 +76,28 @@ std::vector<examples::FigureRef> plot_pruning(const RunDir& dir, const std::vect
   using examples::render;
   const std::string reference = fmt::format("the unpruned model: {:.1f} %", 100 * unpruned.accuracy);
   const std::vector<double> ends = {100 * kept_fractions().front(), 100 * kept_fractions().back()};
-  return {render(dir, curve_plot(points, &PruningPoint::accuracy, 100, "Accuracy of the pruned models", "accuracy (%)")
-                          .add_series("unpruned", ends, {100 * unpruned.accuracy, 100 * unpruned.accuracy})
-                          .legend(explaind::report::LegendPosition::BottomRight),
-                 "pruning_accuracy",
-                 fmt::format("Test accuracy on the evaluation images against the fraction of prunable weights kept, "
-                             "one line per score ({}; 50 % is chance).", reference)),
-          render(dir, curve_plot(points, &PruningPoint::agreement, 100, "Agreement with the unpruned model",
-                                 "same prediction as unpruned (%)")
-                          .legend(explaind::report::LegendPosition::BottomRight),
-                 "pruning_agreement",
-                 "How often the pruned model predicts the class the unpruned model predicts, on the evaluation images."),
-          render(dir, curve_plot(points, &PruningPoint::kl, 1, "KL(unpruned || pruned)", "mean KL (nats, log scale)")
-                          .y_scale(explaind::report::Scale::Log)
-                          .legend(explaind::report::LegendPosition::TopRight),
-                 "pruning_kl",
-                 "Mean KL divergence from the unpruned model's class distribution to the pruned model's (lower: "
-                 "closer to the unpruned model).")};
+  return {
+      render(dir,
+             curve_plot(points, &PruningPoint::accuracy, 100, "Accuracy of the pruned models", "accuracy (%)")
+                 .add_series("unpruned", ends, {100 * unpruned.accuracy, 100 * unpruned.accuracy})
+                 .legend(explaind::report::LegendPosition::BottomRight),
+             "pruning_accuracy",
+             fmt::format("Test accuracy on the evaluation images against the fraction of prunable weights kept, "
+                         "one line per score ({}; 50 % is chance).",
+                         reference)),
+      render(dir,
+             curve_plot(points, &PruningPoint::agreement, 100, "Agreement with the unpruned model",
+                        "same prediction as unpruned (%)")
+                 .legend(explaind::report::LegendPosition::BottomRight),
+             "pruning_agreement",
+             "How often the pruned model predicts the class the unpruned model predicts, on the evaluation images."),
+      render(dir,
+             curve_plot(points, &PruningPoint::kl, 1, "KL(unpruned || pruned)", "mean KL (nats, log scale)")
+                 .y_scale(explaind::report::Scale::Log)
+                 .legend(explaind::report::LegendPosition::TopRight),
+             "pruning_kl",
+             "Mean KL divergence from the unpruned model's class distribution to the pruned model's (lower: "
+             "closer to the unpruned model).")};
 }
 
 }  // namespace
@@ -101,8 +108,7 @@ void pruning_section(explaind::report::Report& r, const RunDir& dir, ResNet9& mo
   const nn::data::ImageSet scoring = rows(test, 0, importance_images);
   const nn::data::ImageSet eval = rows(test, test.size() - kPruningEvalImages, kPruningEvalImages);
   const std::vector<std::string> names = explaind::ParamLayout(model.named_parameters()).names();
-  const std::vector<PruningScore> scores =
-      pruning_scores(model, epk_score(dir, chunks, names), scoring, kRandomSeeds);
+  const std::vector<PruningScore> scores = pruning_scores(model, epk_score(dir, chunks, names), scoring, kRandomSeeds);
   const std::vector<PruningPoint> points = prune_and_evaluate(model, scores, kept_fractions(), eval);
   const Unpruned unpruned = unpruned_reference(model, eval);
   write_csv(dir, points);

@@ -5,8 +5,8 @@
 
 #include "examples/cifar2/figures.hpp"
 #include "examples/cifar2/influence_report.hpp"
-#include "examples/cifar2/pruning_report.hpp"
 #include "examples/cifar2/probes.hpp"
+#include "examples/cifar2/pruning_report.hpp"
 #include "examples/common/component_influence.hpp"
 #include "examples/common/replica_figures.hpp"
 #include "examples/common/replica_summary.hpp"
@@ -51,15 +51,16 @@ void replica_section(explaind::report::Report& r, const ReportInputs& in, const 
   const ClassRows rows = class_rows(in.probes);
   const std::vector<double> own = check.mean_influence(rows.true_class), other = check.mean_influence(rows.other_class);
   explaind::report::CsvTable::from_columns({{"step", check.steps},
-                                  {"residual_max", check.residual_max},
-                                  {"residual_mean", check.residual_mean},
-                                  {"influence_own_class", own},
-                                  {"influence_other_class", other}})
+                                            {"residual_max", check.residual_max},
+                                            {"residual_mean", check.residual_mean},
+                                            {"influence_own_class", own},
+                                            {"influence_other_class", other}})
       .write(in.dir.analysis_csv("per_step"));
   add_figures(r, examples::plot_replica_fit(in.dir, check, "model: log p(class | probe image)"));
   r.section("Step-wise influence");
-  r.paragraph("What each SGD step did to the probes' log-probabilities, mean over the probe images: of their own "
-              "class and of the other class. Numbers: analyses/per_step.csv.");
+  r.paragraph(
+      "What each SGD step did to the probes' log-probabilities, mean over the probe images: of their own "
+      "class and of the other class. Numbers: analyses/per_step.csv.");
   const double peak = static_cast<double>(in.config.peak_epoch * in.training.steps / in.config.epochs);
   add_figures(r, examples::plot_step_influence(
                      in.dir, check.steps, {{"own class", own}, {"other class", other}},
@@ -72,7 +73,8 @@ void replica_section(explaind::report::Report& r, const ReportInputs& in, const 
   r.subsection("Tracker cost").code(in.cost_report);
 }
 
-void write_component_csv(const RunDir& dir, const examples::ComponentInfluence& ci, const std::vector<std::string>& layers) {
+void write_component_csv(const RunDir& dir, const examples::ComponentInfluence& ci,
+                         const std::vector<std::string>& layers) {
   explaind::report::CsvTable t({"layer", "component", "window_begin", "window_end", "data", "weight_decay"});
   for (size_t c = 0; c < layers.size(); ++c) {
     for (size_t w = 0; w < ci.windows.size(); ++w)
@@ -85,9 +87,10 @@ void write_component_csv(const RunDir& dir, const examples::ComponentInfluence& 
 
 void layer_section(explaind::report::Report& r, const ReportInputs& in, const examples::TrackerExports& exports) {
   r.section("Layer influence");
-  r.paragraph("How much each layer's parameters moved the probes' log-probability of their own class, epoch by "
-              "epoch (one tracker window per epoch); the data part comes from the training batches' gradients, the "
-              "weight-decay part from SGD's coupled decay. Numbers: analyses/components.csv.");
+  r.paragraph(
+      "How much each layer's parameters moved the probes' log-probability of their own class, epoch by "
+      "epoch (one tracker window per epoch); the data part comes from the training batches' gradients, the "
+      "weight-decay part from SGD's coupled decay. Numbers: analyses/components.csv.");
   const std::vector<std::string> tensors = exports.parameter_names();
   std::vector<std::string> layers;
   for (const std::string& t : tensors) layers.push_back(layer_name(t));
@@ -100,8 +103,9 @@ void layer_section(explaind::report::Report& r, const ReportInputs& in, const ex
 void timing_section(explaind::report::Report& r, const ReportInputs& in, examples::RunTimes& times) {
   auto rows = examples::timing_rows(times);
   rows.push_back({"one training step, measured before training", fmt::format("{:.2f} s", in.timing.training)});
-  if (in.summary) rows.push_back({"per step, mean over the run", fmt::format("{:.2f} s", in.training.seconds /
-                                                                                          static_cast<double>(in.training.steps))});
+  if (in.summary)
+    rows.push_back({"per step, mean over the run",
+                    fmt::format("{:.2f} s", in.training.seconds / static_cast<double>(in.training.steps))});
   r.section("Timings").key_values(rows);
 }
 
@@ -126,9 +130,9 @@ void write_report(const ReportInputs& in) {
     layer_section(r, in, exports);
     if (exports.has("sample_data")) data_influence_section(r, in.dir, exports, in.probes, in.data.test, in.data.train);
   }
-  if (in.importance)
-    pruning_section(r, in.dir, in.model, in.data.test, in.chunks, *in.importance);
-  const double tracking = (in.summary ? in.summary->tracking_seconds : 0) + (in.importance ? in.importance->tracking_seconds : 0);
+  if (in.importance) pruning_section(r, in.dir, in.model, in.data.test, in.chunks, *in.importance);
+  const double tracking =
+      (in.summary ? in.summary->tracking_seconds : 0) + (in.importance ? in.importance->tracking_seconds : 0);
   examples::RunTimes times{in.training.seconds, in.summary || in.importance ? tracking : -1.0, seconds_since(start),
                            seconds_since(in.session_start)};
   r.section("Configuration").key_values_from_json(to_json(in.config));

@@ -7,12 +7,12 @@
 #include <string>
 
 #include "examples/cifar2/config.hpp"
+#include "examples/cifar2/importance_chunks.hpp"
 #include "examples/cifar2/model.hpp"
 #include "examples/cifar2/run_dir.hpp"
 #include "examples/cifar2/step_timing.hpp"
 #include "examples/cifar2/training.hpp"
 #include "explaind/probes.hpp"
-#include "examples/cifar2/importance_chunks.hpp"
 #include "explaind/summary.hpp"
 #include "nn/data/image_set.hpp"
 

@@ -46,8 +46,7 @@ Trackers make_trackers(const Config& config, const RunDir& dir, TrainingSetup& s
             .buffer_dtype(config.buffers == "float32" ? DType::Float32 : DType::Float64)
             .chunk_size(config.sample_chunk);
     k.main = std::make_unique<explaind::Tracker>(
-        *setup.model, setup.optimizer, setup.loader,
-        examples::per_sample_nll(),
+        *setup.model, setup.optimizer, setup.loader, examples::per_sample_nll(),
         tracker_probe_sets(probes, config.sample_level() ? config.sample_probes : 0),
         setup.tracker_options(main, dir.explaind(), resume_dir("tracker")));
     k.parts.push_back(k.main->checkpoint_part("tracker"));
@@ -68,16 +67,18 @@ RunResult paused(RunResult result, const std::string& where) {
 }
 
 void print_plan(const Config& config, const nn::data::ImageSplits& data, const Trainee& t, int64_t parameters) {
-  fmt::print("cifar2: ResNet-9 width {} ({} parameters), {} training images ({} steps per epoch x {} epochs, batch {}), "
-             "{} test images; SGD lr {} (triangle, peak at epoch {}), momentum {}, weight decay {}; tracker {}",
-             config.width, parameters, data.train.size(), t.loader.batches_per_epoch(), config.epochs, config.batch_size,
-             data.test.size(), config.lr, config.peak_epoch, config.momentum, config.weight_decay,
-             track_level_name(config.track));
+  fmt::print(
+      "cifar2: ResNet-9 width {} ({} parameters), {} training images ({} steps per epoch x {} epochs, batch {}), "
+      "{} test images; SGD lr {} (triangle, peak at epoch {}), momentum {}, weight decay {}; tracker {}",
+      config.width, parameters, data.train.size(), t.loader.batches_per_epoch(), config.epochs, config.batch_size,
+      data.test.size(), config.lr, config.peak_epoch, config.momentum, config.weight_decay,
+      track_level_name(config.track));
   if (config.tracking())
-    fmt::print(" ({} probe images; rule {} on {} piece(s), active fractions {}, kinks {}, adaptive {}, extrapolate {}, "
-               "tolerance {}, max depth {})",
-               config.probes, config.rule, config.pieces, config.fractions ? "on" : "off", config.kinks ? "on" : "off",
-               config.adaptive ? "on" : "off", config.extrapolate ? "on" : "off", config.tolerance, config.max_depth);
+    fmt::print(
+        " ({} probe images; rule {} on {} piece(s), active fractions {}, kinks {}, adaptive {}, extrapolate {}, "
+        "tolerance {}, max depth {})",
+        config.probes, config.rule, config.pieces, config.fractions ? "on" : "off", config.kinks ? "on" : "off",
+        config.adaptive ? "on" : "off", config.extrapolate ? "on" : "off", config.tolerance, config.max_depth);
   fmt::print("\n");
 }
 
@@ -103,7 +104,8 @@ RunResult run(const Config& flags, const std::string& command_line) {
   TrainingOutcome resumed;
   if (resuming) {
     resumed = examples::parse_checkpoint_extra(
-        dir.checkpoint(), optim::load_checkpoint(dir.checkpoint(), model, setup.optimizer, setup.loader), outcome_from_json);
+        dir.checkpoint(), optim::load_checkpoint(dir.checkpoint(), model, setup.optimizer, setup.loader),
+        outcome_from_json);
     fmt::print("resuming {} at step {}\n", config.out, setup.optimizer.steps_taken());
   }
   print_plan(config, data, setup.trainee, model.num_parameters());
@@ -115,8 +117,8 @@ RunResult run(const Config& flags, const std::string& command_line) {
       config.pruning() ? plan_importance_chunks(config, setup, data.test) : ImportanceChunks{};
   Trackers trackers;
   if (setup.probe_model)  // on every rank: rank 0 tracks, the others hold their share of the sample level
-    trackers = make_trackers(config, dir, setup, probes, data.test, chunks,
-                             resuming && setup.optimizer.steps_taken() > 0);
+    trackers =
+        make_trackers(config, dir, setup, probes, data.test, chunks, resuming && setup.optimizer.steps_taken() > 0);
   for (const auto* t : {trackers.main.get(), trackers.importance.get()})
     if (t) fmt::print("{}", t->cost_report());
   fmt::print("{}", describe(timing, trackers.main ? &trackers.main->cost() : nullptr,
@@ -131,7 +133,8 @@ RunResult run(const Config& flags, const std::string& command_line) {
   if (root) t.metrics.write_csv(dir.metrics_csv(), dir.epochs_csv());
   if (t.interrupted) return paused(result, fmt::format("after step {}", t.steps));
   if (root) nn::save_weights(model, dir.final_weights());
-  fmt::print("trained {} steps in {:.0f} s: test accuracy {:.1f} %\n", t.steps, t.seconds, 100 * t.metrics.test_acc.back());
+  fmt::print("trained {} steps in {:.0f} s: test accuracy {:.1f} %\n", t.steps, t.seconds,
+             100 * t.metrics.test_acc.back());
   if (trackers.main) {
     result.summary = trackers.main->finish();
     fmt::print("replica: max |error| {:.3g} (mean change {:.3g}), marginal mismatch {:.3g}\n",

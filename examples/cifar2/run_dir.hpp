@@ -2,10 +2,10 @@
 // examples' common layout (examples/common/run_dir.hpp) and the per-epoch test metrics.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "examples/common/run_dir.hpp"
 
@@ -19,7 +19,9 @@ struct RunDir : examples::RunDir {
     return chunk == 0 ? file("explaind_importance") : file(fmt::format("explaind_importance_{}", chunk));
   }
   // The resume checkpoint of chunk k's rerun while it runs.
-  std::string importance_checkpoint(int64_t chunk) const { return file(fmt::format("checkpoint_importance_{}", chunk)); }
+  std::string importance_checkpoint(int64_t chunk) const {
+    return file(fmt::format("checkpoint_importance_{}", chunk));
+  }
 };
 
 }  // namespace pathgrad::cifar2

@@ -56,20 +56,24 @@ std::string describe(const StepTiming& t, const explaind::Cost* main, const expl
     if (!cost) continue;
     const double seconds = tracker_seconds(*cost, t.probe_gradient);
     per_step += seconds;
-    s += fmt::format("{} (estimated from {:.3f} s per float64 probe-image gradient, before refinement): ~{:.1f} s per "
-                     "step\n",
-                     name, t.probe_gradient, seconds);
+    s += fmt::format(
+        "{} (estimated from {:.3f} s per float64 probe-image gradient, before refinement): ~{:.1f} s per "
+        "step\n",
+        name, t.probe_gradient, seconds);
   }
   double seconds = per_step * static_cast<double>(steps);
   if (importance && importance_chunks > 1) {
-    const double rerun = (t.training + tracker_seconds(*importance, t.probe_gradient)) * static_cast<double>(total_steps);
+    const double rerun =
+        (t.training + tracker_seconds(*importance, t.probe_gradient)) * static_cast<double>(total_steps);
     seconds += rerun * static_cast<double>(importance_chunks - 1);
-    s += fmt::format("importance images in {} chunks: each further chunk reruns the training with its tracker, ~{} "
-                     "each\n",
-                     importance_chunks, examples::format_duration(rerun));
+    s += fmt::format(
+        "importance images in {} chunks: each further chunk reruns the training with its tracker, ~{} "
+        "each\n",
+        importance_chunks, examples::format_duration(rerun));
   }
   if (main || importance)
-    s += fmt::format("whole run: ~{} (refinement adds to the main tracker's share)\n", examples::format_duration(seconds));
+    s += fmt::format("whole run: ~{} (refinement adds to the main tracker's share)\n",
+                     examples::format_duration(seconds));
   return s;
 }
 

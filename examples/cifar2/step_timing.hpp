@@ -17,9 +17,9 @@ struct StepTiming {
   double probe_gradient = 0;  // seconds per probe image: forward and backward in float64
 };
 
-// Measures both on the given inputs (the training step after one warm-up pass) (images [B, 3, 32, 32], labels [B]; probe images [K, ...]).
-// Nothing changes: every .grad is left undefined, the weights as they were. `probe_model` may be
-// null (untracked: probe_gradient stays 0).
+// Measures both on the given inputs (the training step after one warm-up pass) (images [B, 3, 32, 32], labels [B];
+// probe images [K, ...]). Nothing changes: every .grad is left undefined, the weights as they were. `probe_model` may
+// be null (untracked: probe_gradient stays 0).
 StepTiming measure_step_timing(ResNet9& model, optim::Optimizer& optimizer, const Tensor& images, const Tensor& labels,
                                ResNet9* probe_model, const Tensor& probe_images);
 

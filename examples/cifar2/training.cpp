@@ -8,9 +8,9 @@
 #include <stdexcept>
 
 #include "examples/common/duration.hpp"
-#include "examples/common/outcome_json.hpp"
 #include "examples/common/evaluation.hpp"
 #include "examples/common/nll_objective.hpp"
+#include "examples/common/outcome_json.hpp"
 #include "examples/common/stop_on_signal.hpp"
 #include "nn/loss.hpp"
 #include "nn/serialize.hpp"
@@ -49,11 +49,12 @@ void evaluate_epoch(Trainee& t, int64_t epoch, Metrics& m) {
 
 void print_progress(const Metrics& m, int64_t total, double elapsed, double per_step) {
   const int64_t s = static_cast<int64_t>(m.step.back());
-  fmt::print("step {:>4}/{}  lr {:.4f}  batch loss {:.4f} acc {:5.1f}%  test acc {:5.1f}% (epoch {})  {:.2f} s/step  "
-             "elapsed {}  left {}\n",
-             s + 1, total, m.lr.back(), m.train_loss.back(), 100 * m.train_acc.back(), 100 * m.test_acc.back(),
-             static_cast<int64_t>(m.epoch.back()), per_step, examples::format_duration(elapsed),
-             examples::format_duration(per_step * static_cast<double>(total - s - 1)));
+  fmt::print(
+      "step {:>4}/{}  lr {:.4f}  batch loss {:.4f} acc {:5.1f}%  test acc {:5.1f}% (epoch {})  {:.2f} s/step  "
+      "elapsed {}  left {}\n",
+      s + 1, total, m.lr.back(), m.train_loss.back(), 100 * m.train_acc.back(), 100 * m.test_acc.back(),
+      static_cast<int64_t>(m.epoch.back()), per_step, examples::format_duration(elapsed),
+      examples::format_duration(per_step * static_cast<double>(total - s - 1)));
   std::fflush(stdout);
 }
 
@@ -74,7 +75,8 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const
   auto checkpoint = [&] {
     outcome.seconds = earlier + session();
     // Written once, by rank 0; every rank adds its files of the parts (its per-sample buffers).
-    optim::save_checkpoint(t.comm, files.checkpoint, t.model, t.optimizer, t.loader, outcome_to_json(outcome), {}, parts);
+    optim::save_checkpoint(t.comm, files.checkpoint, t.model, t.optimizer, t.loader, outcome_to_json(outcome), {},
+                           parts);
   };
   if (outcome.metrics.epoch.empty()) evaluate_epoch(t, 0, outcome.metrics);  // the initial model
   const auto loop_start = Clock::now();  // the progress lines' seconds per step count from here
@@ -84,8 +86,9 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const
     const int64_t done = s + 1;
     if (done % per_epoch == 0) evaluate_epoch(t, done / per_epoch, outcome.metrics);
     if (done % config.progress_every == 0 || done == total || done == first + 1)
-      print_progress(outcome.metrics, total, earlier + session(),
-                     std::chrono::duration<double>(Clock::now() - loop_start).count() / static_cast<double>(done - first));
+      print_progress(
+          outcome.metrics, total, earlier + session(),
+          std::chrono::duration<double>(Clock::now() - loop_start).count() / static_cast<double>(done - first));
     if (done % config.checkpoint_every == 0) {
       if (files.interval_weights && t.comm.is_root()) nn::save_weights(t.model, dir.weights(done));
       checkpoint();

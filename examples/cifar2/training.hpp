@@ -4,9 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "examples/cifar2/config.hpp"
 #include "examples/cifar2/metrics.hpp"
@@ -22,9 +21,9 @@ namespace pathgrad::cifar2 {
 
 struct TrainingOutcome {
   Metrics metrics;
-  int64_t steps = 0;          // optimizer steps taken (the final model is θ_steps)
-  bool interrupted = false;   // paused by SIGINT/SIGTERM or --stop-after; a checkpoint was written
-  double seconds = 0;         // training time including tracking, over every session of the run
+  int64_t steps = 0;         // optimizer steps taken (the final model is θ_steps)
+  bool interrupted = false;  // paused by SIGINT/SIGTERM or --stop-after; a checkpoint was written
+  double seconds = 0;        // training time including tracking, over every session of the run
 };
 
 // What the loop trains: the model, its optimizer (with the triangle schedule set) and the loader

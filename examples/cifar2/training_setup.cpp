@@ -29,13 +29,17 @@ TrainingSetup::TrainingSetup(const Config& config, const nn::data::ImageSplits& 
       train_set(data.train.dataset()),
       flipped(train_set, config.seed + 1),
       loader(flipped, nn::data::DataLoaderOptions(config.batch_size).shuffle(true).seed(config.seed).drop_last(true)),
-      trainee{*model, optimizer, loader, data.test, optim::Communicator::world(),
+      trainee{*model,
+              optimizer,
+              loader,
+              data.test,
+              optim::Communicator::world(),
               config.shards_for(optim::Communicator::world().size())} {
   optimizer.set_schedule(optim::triangle_lr(loader.batches_per_epoch(), config.epochs, config.peak_epoch));
 }
 
 explaind::TrackerOptions TrainingSetup::tracker_options(explaind::TrackerOptions base, const std::string& out,
-                                                       const std::string& resume_dir) const {
+                                                        const std::string& resume_dir) const {
   return base.window(loader.batches_per_epoch())
       .probe_model(probe_model.get())
       .communicator(&trainee.comm)  // the sample level over the ranks, in the training's shards

@@ -7,9 +7,9 @@
 // one) or a finite floating-point number, else CLI11 reports the flag and the reason.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -27,7 +27,8 @@ std::string number_problem(const std::string& text) {
     T value{};
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec == std::errc::result_out_of_range)
-      return fmt::format("{} is out of range [{}, {}]", text, std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+      return fmt::format("{} is out of range [{}, {}]", text, std::numeric_limits<T>::min(),
+                         std::numeric_limits<T>::max());
     if (ec != std::errc() || end != text.data() + text.size())
       return fmt::format("{} is not a {}whole number", text, std::is_signed_v<T> ? "" : "non-negative ");
     return "";
@@ -42,9 +43,13 @@ std::string number_problem(const std::string& text) {
 }
 
 template <class T>
-struct element_type { using type = T; };
+struct element_type {
+  using type = T;
+};
 template <class T>
-struct element_type<std::vector<T>> { using type = T; };
+struct element_type<std::vector<T>> {
+  using type = T;
+};
 
 // app.add_option(name, value, help) for a numeric field (or a vector of them), every value
 // checked by number_problem.

@@ -2,11 +2,10 @@
 // forms a run keeps them: JSON inside a resume checkpoint, and a CSV file.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace pathgrad::examples {
 

@@ -33,8 +33,9 @@ ComponentInfluence component_influence(const TrackerExports& exports, const std:
   ComponentInfluence out;
   out.components = components;
   out.windows = window_ranges(exports);
-  const Tensor wdata = exports.load("component_window_data"), wdecay = exports.load("component_window_decay");  // [W, M, C]
-  const Tensor data = exports.load("component_data"), decay = exports.load("component_decay");                  // [M, C]
+  const Tensor wdata = exports.load("component_window_data"),
+               wdecay = exports.load("component_window_decay");                                 // [W, M, C]
+  const Tensor data = exports.load("component_data"), decay = exports.load("component_decay");  // [M, C]
   for (const std::string& name : components) {
     const int64_t c = exports.component_index(name);
     std::vector<double> d, r;

@@ -12,7 +12,7 @@
 namespace pathgrad::examples {
 
 struct FigureRef {
-  std::string path;     // relative to the run directory
+  std::string path;  // relative to the run directory
   std::string caption;
 };
 

@@ -13,7 +13,8 @@ using explaind::report::LinePlot;
 std::vector<FigureRef> plot_replica_fit(const RunDir& dir, const ReplicaCheck& c, const std::string& output_label) {
   const auto [lo, hi] = std::minmax_element(c.real.begin(), c.real.end());
   LinePlot scatter;
-  scatter.title("Kernel machine (replica) against the trained model").xlabel(output_label)
+  scatter.title("Kernel machine (replica) against the trained model")
+      .xlabel(output_label)
       .ylabel("replica: F(theta_0) + sum_s phi_s . delta_s")
       .add_series("probe scalars", c.real, c.replica, explaind::report::SeriesStyle::Points)
       .add_series("y = x", {*lo, *hi}, {*lo, *hi})
@@ -23,10 +24,15 @@ std::vector<FigureRef> plot_replica_fit(const RunDir& dir, const ReplicaCheck& c
   std::vector<double> index(error.size());
   for (size_t i = 0; i < index.size(); ++i) index[i] = static_cast<double>(i);
   LinePlot errors;
-  errors.title("Replica error per probe scalar").xlabel("probe scalar (manifest order)").ylabel("|replica - model|")
-      .y_scale(explaind::report::Scale::Log).add_series("", index, error, explaind::report::SeriesStyle::Points);
+  errors.title("Replica error per probe scalar")
+      .xlabel("probe scalar (manifest order)")
+      .ylabel("|replica - model|")
+      .y_scale(explaind::report::Scale::Log)
+      .add_series("", index, error, explaind::report::SeriesStyle::Points);
   LinePlot residual;
-  residual.title("Residual of the path integral per step").xlabel("step").ylabel("|rho_s|")
+  residual.title("Residual of the path integral per step")
+      .xlabel("step")
+      .ylabel("|rho_s|")
       .y_scale(explaind::report::Scale::Log)
       .add_series("max over probes", c.steps, c.residual_max)
       .add_series("mean over probes", c.steps, c.residual_mean)
@@ -44,13 +50,17 @@ std::vector<FigureRef> plot_replica_fit(const RunDir& dir, const ReplicaCheck& c
 }
 
 std::vector<FigureRef> plot_step_influence(const RunDir& dir, const std::vector<double>& steps,
-                                           const std::vector<StepSeries>& series, const std::vector<StepMarker>& markers,
-                                           const StepInfluenceText& text) {
+                                           const std::vector<StepSeries>& series,
+                                           const std::vector<StepMarker>& markers, const StepInfluenceText& text) {
   LinePlot influence;
-  influence.title("Step-wise influence phi_s . delta_s (mean over probes)").xlabel("step").ylabel(text.ylabel)
+  influence.title("Step-wise influence phi_s . delta_s (mean over probes)")
+      .xlabel("step")
+      .ylabel(text.ylabel)
       .y_scale(explaind::report::Scale::SymLog);
   LinePlot cumulative;
-  cumulative.title("Cumulative influence of the steps (mean over probes)").xlabel("step").ylabel(text.cumulative_ylabel);
+  cumulative.title("Cumulative influence of the steps (mean over probes)")
+      .xlabel("step")
+      .ylabel(text.cumulative_ylabel);
   for (const StepSeries& s : series) {
     influence.add_series(s.name, steps, s.values);
     cumulative.add_series(s.name, steps, running_sum(s.values));

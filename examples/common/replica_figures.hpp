@@ -32,7 +32,7 @@ struct StepInfluenceText {
 // The step-wise influence of each series (symmetric log scale) and its running sum, both with
 // the markers: plots/step_influence.png and plots/cumulative_influence.png.
 std::vector<FigureRef> plot_step_influence(const RunDir& dir, const std::vector<double>& steps,
-                                           const std::vector<StepSeries>& series, const std::vector<StepMarker>& markers,
-                                           const StepInfluenceText& text);
+                                           const std::vector<StepSeries>& series,
+                                           const std::vector<StepMarker>& markers, const StepInfluenceText& text);
 
 }  // namespace pathgrad::examples

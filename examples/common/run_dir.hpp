@@ -2,10 +2,10 @@
 // every example shares (an example adds its own files beside these).
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace pathgrad::examples {
 

@@ -17,8 +17,10 @@ namespace {
 nlohmann::json without(nlohmann::json j, const std::vector<std::string>& ignored) {
   for (const std::string& name : ignored) {
     const auto dot = name.find('.');
-    if (dot == std::string::npos) j.erase(name);
-    else if (j.contains(name.substr(0, dot))) j[name.substr(0, dot)].erase(name.substr(dot + 1));
+    if (dot == std::string::npos)
+      j.erase(name);
+    else if (j.contains(name.substr(0, dot)))
+      j[name.substr(0, dot)].erase(name.substr(dot + 1));
   }
   return j;
 }
@@ -30,17 +32,20 @@ void check_same_settings(const nlohmann::json& now_all, const nlohmann::json& sa
   std::string diffs;
   for (const auto& [section, fields] : now.items())
     for (const auto& [key, value] : fields.items()) {
-      const nlohmann::json was = before.contains(section) ? before[section].value(key, nlohmann::json()) : nlohmann::json();
+      const nlohmann::json was =
+          before.contains(section) ? before[section].value(key, nlohmann::json()) : nlohmann::json();
       if (was == value) continue;
       std::string flag = key;
       std::replace(flag.begin(), flag.end(), '_', '-');
       diffs += fmt::format("\n  --{}: {} in {}, {} now", flag, was.dump(), saved_path, value.dump());
     }
   if (!diffs.empty())
-    throw std::invalid_argument("--resume: these settings differ from the run being resumed (pass the same flags):" + diffs);
+    throw std::invalid_argument("--resume: these settings differ from the run being resumed (pass the same flags):" +
+                                diffs);
 }
 
-bool prepare_run_dir(const RunDir& dir, bool resume, const std::function<void(const nlohmann::json&)>& check_resumable) {
+bool prepare_run_dir(const RunDir& dir, bool resume,
+                     const std::function<void(const nlohmann::json&)>& check_resumable) {
   const bool has_checkpoint = optim::checkpoint_exists(dir.checkpoint());
   if (!resume) {
     if (has_checkpoint)
@@ -59,8 +64,9 @@ bool prepare_run_dir(const RunDir& dir, bool resume, const std::function<void(co
     throw std::invalid_argument(fmt::format("--resume: {} does not exist: --out names no run", dir.config()));
   check_resumable(read_json_file(dir.config()));
   if (!has_checkpoint)
-    fmt::print("--resume: {} holds no checkpoint yet (the run stopped before its first): starting it again from step 0\n",
-               dir.root);
+    fmt::print(
+        "--resume: {} holds no checkpoint yet (the run stopped before its first): starting it again from step 0\n",
+        dir.root);
   return has_checkpoint;
 }
 

@@ -6,11 +6,10 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "examples/common/run_dir.hpp"
 #include "optim/communicator.hpp"
@@ -47,8 +46,7 @@ bool open_run_dir(const Config& config, const RunDir& dir, const optim::Communic
   const bool resume = prepare_run_dir(
       dir, config.resume, [&](const nlohmann::json& saved) { check_resumable(config, saved, dir.config()); });
   optim::require_same_on_every_rank(comm, to_json(config).dump(), "their settings (flags)");
-  optim::require_same_on_every_rank(comm, resume ? "resume" : "start",
-                                    "whether --out holds a checkpoint");
+  optim::require_same_on_every_rank(comm, resume ? "resume" : "start", "whether --out holds a checkpoint");
   return resume;
 }
 

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "tensor/atomic_file.hpp"
@@ -23,7 +22,8 @@ void write_timings(const RunDir& dir, const RunTimes& t) {
                                                       {"tracking_seconds", std::max(t.tracking, 0.0)},
                                                       {"report_seconds", t.report},
                                                       {"session_seconds", t.session}}
-                                               .dump(2) + "\n");
+                                               .dump(2) +
+                                           "\n");
 }
 
 }  // namespace pathgrad::examples

@@ -24,8 +24,8 @@ bool TrackerExports::has(const std::string& array) const { return manifest_["arr
 
 Tensor TrackerExports::load(const std::string& array) const {
   if (!has(array))
-    throw std::runtime_error(fmt::format("{}/manifest.json lists no array '{}' (was the run tracked at this level?)",
-                                         dir_, array));
+    throw std::runtime_error(
+        fmt::format("{}/manifest.json lists no array '{}' (was the run tracked at this level?)", dir_, array));
   const std::string path = dir_ + "/" + manifest_["arrays"][array].at("file").get<std::string>();
   return load_npy(path).to(DType::Float64);
 }

@@ -2,12 +2,11 @@
 // tracking and output, their command-line flags (CLI11) and their JSON form (config.json).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "examples/grokking/model.hpp"
 
@@ -33,10 +32,10 @@ struct Config {
   // AdamW
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.98, eps = 1e-8, weight_decay = 4.0;
   // training
-  int64_t steps = 4000;             // at most; stops once train and validation accuracy are 100 %
-  int64_t checkpoint_every = 50;    // interval weights (swap experiment) and resume checkpoints
+  int64_t steps = 4000;           // at most; stops once train and validation accuracy are 100 %
+  int64_t checkpoint_every = 50;  // interval weights (swap experiment) and resume checkpoints
   int64_t progress_every = 50;
-  int64_t stop_after = 0;           // pause (checkpoint and exit, resumable) after this step; 0: never
+  int64_t stop_after = 0;  // pause (checkpoint and exit, resumable) after this step; 0: never
   // The batch's fixed partition for data-parallel training (optim/shard_plan.hpp, docs/scaling.md):
   // runs with the same shards are bit-identical for every number of ranks up to it; 0: one per rank.
   int64_t shards = 0;
@@ -46,19 +45,19 @@ struct Config {
   TrackLevel track = TrackLevel::Cheap;
   std::string rule = "gauss_legendre:2";
   double tolerance = 1e-8;
-  int max_depth = 6;                // halvings of a probe input's pieces at most, per step
-  int64_t val_probes = 192;         // validation pairs on the label's output (cheap level); capped at n_val
-  int64_t sample_probes = 64;       // of those, the first k are sample-level (similarity matrices, data influence)
-  int64_t train_probes = 32;        // training pairs on the label's output (cheap level)
-  int64_t output_probes = 0;        // of the validation probes, how many are also tracked on all p outputs
-  uint64_t probe_seed = 1;          // which validation / training pairs become probes
+  int max_depth = 6;           // halvings of a probe input's pieces at most, per step
+  int64_t val_probes = 192;    // validation pairs on the label's output (cheap level); capped at n_val
+  int64_t sample_probes = 64;  // of those, the first k are sample-level (similarity matrices, data influence)
+  int64_t train_probes = 32;   // training pairs on the label's output (cheap level)
+  int64_t output_probes = 0;   // of the validation probes, how many are also tracked on all p outputs
+  uint64_t probe_seed = 1;     // which validation / training pairs become probes
   std::vector<int64_t> window_edges = {200, 250, 500, 1100, 1900};
-  bool float32_buffers = false;     // per-sample buffers in float32 (half the memory)
+  bool float32_buffers = false;  // per-sample buffers in float32 (half the memory)
   // output
   std::string out = "runs/grokking";
   bool resume = false;
   bool report = true;
-  int threads = 2;                  // threads of OpenBLAS and of pathgrad's loops
+  int threads = 2;  // threads of OpenBLAS and of pathgrad's loops
 
   ModelShape model_shape() const { return {p + 2, d_model, heads, d_head, d_mlp}; }
   bool tracking() const { return track != TrackLevel::Off; }

@@ -13,8 +13,8 @@
 namespace pathgrad::grokking {
 
 namespace K = kernel;
-using examples::window_ranges;
 using examples::take_column_ranges;
+using examples::window_ranges;
 using examples::window_slice;
 
 std::vector<std::string> layer_components() {

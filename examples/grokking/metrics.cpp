@@ -8,8 +8,11 @@ namespace pathgrad::grokking {
 namespace {
 template <class Self>
 examples::ColumnsOf<Self> columns(Self& m) {
-  return {{"step", &m.step}, {"train_loss", &m.train_loss}, {"train_accuracy", &m.train_acc},
-          {"val_loss", &m.val_loss}, {"val_accuracy", &m.val_acc}};
+  return {{"step", &m.step},
+          {"train_loss", &m.train_loss},
+          {"train_accuracy", &m.train_acc},
+          {"val_loss", &m.val_loss},
+          {"val_accuracy", &m.val_acc}};
 }
 }  // namespace
 

@@ -17,11 +17,10 @@ Tensor Mlp::forward(const Tensor& x) { return fc2->forward(relu(fc1->forward(x))
 
 Transformer::Transformer(const ModelShape& shape) : shape_(shape) {
   embed = register_module("embed", std::make_shared<nn::Embedding>(shape.vocab, shape.d_model));
-  attn = register_module("attn", std::make_shared<nn::MultiHeadAttention>(
-                                     nn::MultiHeadAttentionOptions(shape.d_model, shape.heads)
-                                         .d_head(shape.d_head)
-                                         .shared_qkv(true)
-                                         .bias(false)));
+  attn = register_module(
+      "attn",
+      std::make_shared<nn::MultiHeadAttention>(
+          nn::MultiHeadAttentionOptions(shape.d_model, shape.heads).d_head(shape.d_head).shared_qkv(true).bias(false)));
   mlp = register_module("mlp", std::make_shared<Mlp>(shape.d_model, shape.d_mlp));
   decoder = register_module("decoder",
                             std::make_shared<nn::Linear>(nn::LinearOptions(shape.d_model, shape.vocab).bias(false)));

@@ -15,7 +15,7 @@
 namespace pathgrad::grokking {
 
 struct ModelShape {
-  int64_t vocab = 115;   // p + 2 tokens: the residues, '+', '='
+  int64_t vocab = 115;  // p + 2 tokens: the residues, '+', '='
   int64_t d_model = 64;
   int64_t heads = 4;
   int64_t d_head = 16;

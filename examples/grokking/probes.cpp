@@ -10,8 +10,12 @@
 namespace pathgrad::grokking {
 
 nn::data::ModularData make_data(const Config& c) {
-  return nn::data::make_modular_data(
-      nn::data::ModularOptions().p(c.p).n_train(c.n_train).n_val(c.n_val).seed(c.split_seed).op(nn::data::ModularOp::Add));
+  return nn::data::make_modular_data(nn::data::ModularOptions()
+                                         .p(c.p)
+                                         .n_train(c.n_train)
+                                         .n_val(c.n_val)
+                                         .seed(c.split_seed)
+                                         .op(nn::data::ModularOp::Add));
 }
 
 namespace {
@@ -44,7 +48,8 @@ ProbeChoice choose_probes(const nn::data::ModularData& data, const Config& c) {
   choice.sample_level.assign(val.begin(), split);
   choice.validation.assign(split, val.end());
   choice.train = draw(data.train.size(), c.train_probes, gen);
-  choice.outputs.assign(val.begin(), val.begin() + std::min<int64_t>(c.output_probes, static_cast<int64_t>(val.size())));
+  choice.outputs.assign(val.begin(),
+                        val.begin() + std::min<int64_t>(c.output_probes, static_cast<int64_t>(val.size())));
   return choice;
 }
 

@@ -17,9 +17,9 @@ nn::data::ModularData make_data(const Config& config);
 
 // Names of the probe sets, in the order of the tracker's probe scalars.
 inline constexpr const char* kSampleLevelSet = "val_sample_level";  // validation, sample-level
-inline constexpr const char* kValidationSet = "val";                 // the other validation probes
+inline constexpr const char* kValidationSet = "val";                // the other validation probes
 inline constexpr const char* kTrainSet = "train";
-inline constexpr const char* kOutputSet = "val_all_outputs";        // validation, every output
+inline constexpr const char* kOutputSet = "val_all_outputs";  // validation, every output
 
 // Which pairs are probed: split indices, drawn with config.probe_seed.
 struct ProbeChoice {

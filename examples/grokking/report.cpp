@@ -43,8 +43,8 @@ void write_component_csv(const RunDir& dir, const ComponentInfluence& ci, const 
   for (size_t c = 0; c < ci.components.size(); ++c) {
     for (size_t w = 0; w < ci.windows.size(); ++w)
       t.add_row({ci.components[c], ci.windows[w].begin, ci.windows[w].end, ci.data[c][w], ci.decay[c][w]});
-    t.add_row({ci.components[c], int64_t{0}, ci.windows.empty() ? int64_t{0} : ci.windows.back().end,
-               ci.data_total[c], ci.decay_total[c]});
+    t.add_row({ci.components[c], int64_t{0}, ci.windows.empty() ? int64_t{0} : ci.windows.back().end, ci.data_total[c],
+               ci.decay_total[c]});
   }
   t.write(dir.analysis_csv(name));
 }
@@ -59,9 +59,9 @@ void tracked_sections(explaind::report::Report& r, const ReportInputs& in, const
   examples::add_replica_summary(r, s, "mean |log p(label)|", "not tracked (--output-probes N)");
   const ReplicaCheck check = replica_check(exports, val_rows, train_rows);
   explaind::report::CsvTable::from_columns({{"step", check.steps},
-                                  {"residual_max", check.residual_max},
-                                  {"residual_mean", check.residual_mean},
-                                  {"val_influence", check.val_influence}})
+                                            {"residual_max", check.residual_max},
+                                            {"residual_mean", check.residual_mean},
+                                            {"val_influence", check.val_influence}})
       .write(in.dir.analysis_csv("per_step"));
   add_figures(r, plot_replica_check(in.dir, check, m));
   r.subsection("Tracker cost").code(in.cost_report);
@@ -134,16 +134,16 @@ void write_report(const ReportInputs& in) {
       "read. Numbers: analyses/swap.csv.");
   const SwapResult swap = swap_experiment(c, in.dir, in.data, in.training.steps);
   explaind::report::CsvTable::from_columns({{"step", swap.step},
-                                  {"swapped_accuracy", swap.accuracy},
-                                  {"own_accuracy", swap.own_accuracy},
-                                  {"kl_final_to_swapped", swap.kl}})
+                                            {"swapped_accuracy", swap.accuracy},
+                                            {"own_accuracy", swap.own_accuracy},
+                                            {"kl_final_to_swapped", swap.kl}})
       .write(in.dir.analysis_csv("swap"));
   add_figures(r, plot_swap(in.dir, swap, m));
 
   const double analysis_seconds = seconds_since(start);
   r.section("Configuration").key_values_from_json(to_json(c));
   examples::RunTimes times{in.training.seconds, in.summary ? in.summary->tracking_seconds : -1.0, analysis_seconds,
-                          seconds_since(in.session_start)};
+                           seconds_since(in.session_start)};
   r.section("Timings").key_values(examples::timing_rows(times));
   r.write(in.dir.root);
   times.report = seconds_since(start);

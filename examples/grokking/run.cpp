@@ -25,8 +25,8 @@ namespace {
 // The resumed checkpoint's training outcome (its `extra`), with errors naming the file.
 TrainingOutcome load_training_state(const RunDir& dir, Transformer& model, optim::AdamW& optimizer,
                                     nn::data::DataLoader& loader) {
-  return examples::parse_checkpoint_extra(dir.checkpoint(), optim::load_checkpoint(dir.checkpoint(), model, optimizer, loader),
-                                          outcome_from_json);
+  return examples::parse_checkpoint_extra(
+      dir.checkpoint(), optim::load_checkpoint(dir.checkpoint(), model, optimizer, loader), outcome_from_json);
 }
 
 explaind::TrackerOptions tracker_options(const Config& config, const RunDir& dir, nn::Module& probe_model,
@@ -93,8 +93,8 @@ RunResult run(const Config& flags, const std::string& command_line) {
   std::vector<optim::CheckpointPart> parts;
   if (config.tracking()) {  // on every rank: rank 0 tracks, the others hold their samples' share of the sample level
     tracker = std::make_unique<explaind::Tracker>(
-        model, optimizer, loader, examples::per_sample_nll(),
-        make_probe_sets(data, probes), tracker_options(config, dir, *probe_model, resuming && optimizer.steps_taken() > 0));
+        model, optimizer, loader, examples::per_sample_nll(), make_probe_sets(data, probes),
+        tracker_options(config, dir, *probe_model, resuming && optimizer.steps_taken() > 0));
     fmt::print("{}", tracker->cost_report());
     parts.push_back(tracker->checkpoint_part());
   }

@@ -19,9 +19,7 @@ std::vector<std::string> swapped_parameters() {
 
 namespace {
 // Mean over rows of KL(p || q) for log-probabilities [B, C].
-double mean_kl(const Tensor& log_p, const Tensor& log_q) {
-  return K::mean(K::kl_div_log(log_p, log_q, 1)).item();
-}
+double mean_kl(const Tensor& log_p, const Tensor& log_q) { return K::mean(K::kl_div_log(log_p, log_q, 1)).item(); }
 
 // Interval steps with a weight file, ascending, up to final_step.
 std::vector<int64_t> interval_steps(const RunDir& dir, const Config& config, int64_t final_step) {
@@ -32,7 +30,8 @@ std::vector<int64_t> interval_steps(const RunDir& dir, const Config& config, int
 }
 }  // namespace
 
-SwapResult swap_experiment(const Config& config, const RunDir& dir, const nn::data::ModularData& data, int64_t final_step) {
+SwapResult swap_experiment(const Config& config, const RunDir& dir, const nn::data::ModularData& data,
+                           int64_t final_step) {
   NoGradGuard no_grad;
   Transformer final_model(config.model_shape()), model(config.model_shape());
   nn::load_weights(final_model, dir.final_weights());

@@ -16,14 +16,15 @@ namespace pathgrad::grokking {
 std::vector<std::string> swapped_parameters();
 
 struct SwapResult {
-  std::vector<double> step;         // i: every interval weight file up to the final step
-  std::vector<double> own_accuracy; // validation accuracy of the model of step i itself
-  std::vector<double> accuracy;     // validation accuracy of the swapped model
-  std::vector<double> kl;           // mean KL(final || swapped) over the validation pairs
+  std::vector<double> step;          // i: every interval weight file up to the final step
+  std::vector<double> own_accuracy;  // validation accuracy of the model of step i itself
+  std::vector<double> accuracy;      // validation accuracy of the swapped model
+  std::vector<double> kl;            // mean KL(final || swapped) over the validation pairs
 };
 
 // Reads <run>/weights/step_*.safetensors (i <= final_step) and the final weights.
 // Throws std::runtime_error naming a file that cannot be read.
-SwapResult swap_experiment(const Config& config, const RunDir& dir, const nn::data::ModularData& data, int64_t final_step);
+SwapResult swap_experiment(const Config& config, const RunDir& dir, const nn::data::ModularData& data,
+                           int64_t final_step);
 
 }  // namespace pathgrad::grokking

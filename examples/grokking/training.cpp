@@ -18,13 +18,16 @@
 
 namespace pathgrad::grokking {
 TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::DataLoader& loader,
-                      const nn::data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome outcome,
-                      const std::vector<optim::CheckpointPart>& parts, const optim::Communicator& comm) {
+                      const nn::data::ModularData& data, const Config& config, const RunDir& dir,
+                      TrainingOutcome outcome, const std::vector<optim::CheckpointPart>& parts,
+                      const optim::Communicator& comm) {
   examples::StopOnSignal stop;
   const auto start = std::chrono::steady_clock::now();
   const double earlier = outcome.seconds;
   const int64_t first = optimizer.steps_taken();
-  auto elapsed = [&] { return earlier + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  auto elapsed = [&] {
+    return earlier + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   auto checkpoint = [&] {  // written once, by rank 0; every rank adds its files of the parts
     outcome.seconds = elapsed();
     optim::save_checkpoint(comm, dir.checkpoint(), model, optimizer, loader, outcome_to_json(outcome), {}, parts);
@@ -45,9 +48,10 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::Dat
       outcome.metrics.add(s, train_loss.loss, train_loss.accuracy, val.loss, val.accuracy);
     if (s % config.progress_every == 0 || s == config.steps) {
       const double t = elapsed(), per_step = s > first ? (t - earlier) / static_cast<double>(s - first) : 0.0;
-      fmt::print("step {:>5}/{}  train loss {:.4f} acc {:5.1f}%  val loss {:.4f} acc {:5.1f}%  elapsed {}  left <= {}\n",
-                 s, config.steps, train_loss.loss, 100 * train_loss.accuracy, val.loss, 100 * val.accuracy,
-                 examples::format_duration(t), examples::format_duration(per_step * static_cast<double>(config.steps - s)));
+      fmt::print(
+          "step {:>5}/{}  train loss {:.4f} acc {:5.1f}%  val loss {:.4f} acc {:5.1f}%  elapsed {}  left <= {}\n", s,
+          config.steps, train_loss.loss, 100 * train_loss.accuracy, val.loss, 100 * val.accuracy,
+          examples::format_duration(t), examples::format_duration(per_step * static_cast<double>(config.steps - s)));
       std::fflush(stdout);
     }
     if (train_loss.accuracy == 1.0 && val.accuracy == 1.0) {

@@ -21,10 +21,10 @@ namespace pathgrad::grokking {
 
 struct TrainingOutcome {
   Metrics metrics;
-  int64_t steps = 0;          // optimizer steps taken (the final model is θ_steps)
-  bool converged = false;     // stopped because train and validation accuracy are both 100 %
-  bool interrupted = false;   // paused by SIGINT/SIGTERM or --stop-after; a checkpoint was written
-  double seconds = 0;         // training time including tracking, over every session of the run
+  int64_t steps = 0;         // optimizer steps taken (the final model is θ_steps)
+  bool converged = false;    // stopped because train and validation accuracy are both 100 %
+  bool interrupted = false;  // paused by SIGINT/SIGTERM or --stop-after; a checkpoint was written
+  double seconds = 0;        // training time including tracking, over every session of the run
 };
 
 // Trains from the optimizer's current step (0, or the resumed one; `resumed` holds the metrics
@@ -37,8 +37,9 @@ struct TrainingOutcome {
 // this with the same arguments and take identical steps); only rank 0 writes files, and a pause
 // requested on any rank pauses every rank at the same step.
 TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::DataLoader& loader,
-                      const nn::data::ModularData& data, const Config& config, const RunDir& dir, TrainingOutcome resumed,
-                      const std::vector<optim::CheckpointPart>& parts, const optim::Communicator& comm);
+                      const nn::data::ModularData& data, const Config& config, const RunDir& dir,
+                      TrainingOutcome resumed, const std::vector<optim::CheckpointPart>& parts,
+                      const optim::Communicator& comm);
 
 // The JSON kept in the resume checkpoint (optim::save_checkpoint's extra) and back.
 nlohmann::json outcome_to_json(const TrainingOutcome& outcome);

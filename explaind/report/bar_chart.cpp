@@ -17,8 +17,8 @@ BarChart::BarChart(std::vector<std::string> categories) : categories_(std::move(
 
 BarChart& BarChart::add_series(std::string name, std::vector<double> values) {
   if (values.size() != categories_.size())
-    throw std::invalid_argument(fmt::format("BarChart: series '{}' has {} values for {} categories", name,
-                                            values.size(), categories_.size()));
+    throw std::invalid_argument(
+        fmt::format("BarChart: series '{}' has {} values for {} categories", name, values.size(), categories_.size()));
   if (std::none_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); }))
     throw std::invalid_argument(fmt::format("BarChart: series '{}' has no finite value (all NaN/inf)", name));
   series_.push_back({std::move(name), std::move(values)});
@@ -48,7 +48,8 @@ std::string BarChart::commands(ScratchDir& scratch, const Canvas& canvas) const 
   out += "unset grid\nset grid ytics back lt 1 lc rgb '#e4e4e4' lw 1\nset format y \"%g\"\n";
   out += "set style fill solid 0.9 noborder\nset xzeroaxis lt 1 lc rgb '#444444' lw 1\n";
   out += fmt::format("set xrange [-0.6:{}]\n", format_number(static_cast<double>(categories_.size()) - 0.4));
-  out += fmt::format("set yrange [{}:{}]\n", format_number(lo < 0 ? lo - pad : 0), format_number(hi > 0 ? hi + pad : 0));
+  out +=
+      fmt::format("set yrange [{}:{}]\n", format_number(lo < 0 ? lo - pad : 0), format_number(hi > 0 ? hi + pad : 0));
   out += fmt::format("set ytics {}\n", format_number(nice_tick_step(hi - lo, tick_budget(canvas).y)));
 
   std::vector<std::pair<std::string, double>> ticks;

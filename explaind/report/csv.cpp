@@ -43,9 +43,9 @@ CsvTable CsvTable::from_columns(const std::vector<std::pair<std::string, std::ve
   std::vector<std::string> header;
   for (const auto& [name, values] : columns) {
     if (values.size() != columns.front().second.size())
-      throw std::invalid_argument(fmt::format(
-          "CsvTable::from_columns: column '{}' has {} values but column '{}' has {}", name,
-          values.size(), columns.front().first, columns.front().second.size()));
+      throw std::invalid_argument(
+          fmt::format("CsvTable::from_columns: column '{}' has {} values but column '{}' has {}", name, values.size(),
+                      columns.front().first, columns.front().second.size()));
     header.push_back(name);
   }
   CsvTable table(std::move(header));

@@ -24,8 +24,8 @@ class CsvCell {
   CsvCell(std::string_view text) : text_(text) {}
   CsvCell(const char* text) : text_(text) {}
   template <class T>
-    requires std::is_arithmetic_v<T> && (!std::same_as<T, bool>) && (!std::same_as<T, char>)
-  CsvCell(T value) : text_(number_text(value)) {}
+  requires std::is_arithmetic_v<T> &&(!std::same_as<T, bool>)&&(!std::same_as<T, char>)CsvCell(T value)
+      : text_(number_text(value)) {}
 
   // The cell as it appears in the file (quoted and escaped when needed).
   std::string encoded() const;
@@ -33,9 +33,12 @@ class CsvCell {
  private:
   template <class T>
   static std::string number_text(T value) {
-    if constexpr (std::same_as<T, float>) return format_number(value);
-    else if constexpr (std::is_floating_point_v<T>) return format_number(static_cast<double>(value));
-    else return std::to_string(value);
+    if constexpr (std::same_as<T, float>)
+      return format_number(value);
+    else if constexpr (std::is_floating_point_v<T>)
+      return format_number(static_cast<double>(value));
+    else
+      return std::to_string(value);
   }
   std::string text_;
 };

@@ -2,13 +2,12 @@
 #include "explaind/report/figure.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
 #include <algorithm>
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -30,7 +29,8 @@ class PendingOutput {
  public:
   PendingOutput(fs::path target, std::string terminal) : target_(std::move(target)), terminal_(std::move(terminal)) {
     static std::atomic<unsigned long> counter{0};
-    temp_ = (target_.parent_path() / fmt::format(".{}.{}-{}.tmp", target_.filename().string(), ::getpid(), counter++)).string();
+    temp_ = (target_.parent_path() / fmt::format(".{}.{}-{}.tmp", target_.filename().string(), ::getpid(), counter++))
+                .string();
   }
   ~PendingOutput() {
     if (!temp_.empty()) std::remove(temp_.c_str());
@@ -81,13 +81,15 @@ void render_figure(const std::string& png_path, const FigureSettings& settings, 
   if (png.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(png.parent_path(), ec);
-    if (ec) throw std::runtime_error(fmt::format("cannot create directory {}: {}", png.parent_path().string(), ec.message()));
+    if (ec)
+      throw std::runtime_error(fmt::format("cannot create directory {}: {}", png.parent_path().string(), ec.message()));
   }
   const std::string terminal = fmt::format("noenhanced size {},{} font \"Sans,{}\" background rgb 'white'",
                                            canvas.width, canvas.height, canvas.font_size);
   std::vector<std::unique_ptr<PendingOutput>> outputs;
   outputs.push_back(std::make_unique<PendingOutput>(png, "pngcairo " + terminal));
-  if (settings.svg) outputs.push_back(std::make_unique<PendingOutput>(fs::path(png).replace_extension(".svg"), "svg " + terminal));
+  if (settings.svg)
+    outputs.push_back(std::make_unique<PendingOutput>(fs::path(png).replace_extension(".svg"), "svg " + terminal));
 
   std::string script;
   for (const auto& output : outputs)
@@ -99,7 +101,8 @@ void render_figure(const std::string& png_path, const FigureSettings& settings, 
 std::string title_and_label_commands(const FigureSettings& settings, int font_size) {
   std::string out;
   const auto set_or_unset = [&](const char* what, const std::string& text, const std::string& extra) {
-    out += text.empty() ? fmt::format("unset {}\n", what) : fmt::format("set {} {}{}\n", what, gnuplot_quote(text), extra);
+    out +=
+        text.empty() ? fmt::format("unset {}\n", what) : fmt::format("set {} {}{}\n", what, gnuplot_quote(text), extra);
   };
   set_or_unset("title", settings.title, fmt::format(" font \",{}\"", font_size + 2));
   set_or_unset("xlabel", settings.xlabel, "");
@@ -130,12 +133,22 @@ std::string axes_style_commands() {
 std::string legend_commands(LegendPosition position) {
   const char* where = "top right inside";
   switch (position) {
-    case LegendPosition::TopRight: break;
-    case LegendPosition::TopLeft: where = "top left inside"; break;
-    case LegendPosition::BottomRight: where = "bottom right inside"; break;
-    case LegendPosition::BottomLeft: where = "bottom left inside"; break;
-    case LegendPosition::Outside: where = "outside right top"; break;
-    case LegendPosition::Hidden: return "unset key\n";
+    case LegendPosition::TopRight:
+      break;
+    case LegendPosition::TopLeft:
+      where = "top left inside";
+      break;
+    case LegendPosition::BottomRight:
+      where = "bottom right inside";
+      break;
+    case LegendPosition::BottomLeft:
+      where = "bottom left inside";
+      break;
+    case LegendPosition::Outside:
+      where = "outside right top";
+      break;
+    case LegendPosition::Hidden:
+      return "unset key\n";
   }
   return fmt::format("set key {} opaque box lt 1 lc rgb '#bbbbbb' samplen 2 spacing 1.2 reverse Left\n", where);
 }

@@ -46,9 +46,18 @@ void render_figure(const std::string& png_path, const FigureSettings& settings, 
 template <class Derived>
 class Figure {
  public:
-  Derived& title(std::string text) { settings_.title = std::move(text); return self(); }
-  Derived& xlabel(std::string text) { settings_.xlabel = std::move(text); return self(); }
-  Derived& ylabel(std::string text) { settings_.ylabel = std::move(text); return self(); }
+  Derived& title(std::string text) {
+    settings_.title = std::move(text);
+    return self();
+  }
+  Derived& xlabel(std::string text) {
+    settings_.xlabel = std::move(text);
+    return self();
+  }
+  Derived& ylabel(std::string text) {
+    settings_.ylabel = std::move(text);
+    return self();
+  }
   // Output size in pixels (the SVG uses the same numbers). Throws unless both are positive.
   Derived& size(int width, int height) {
     if (width <= 0 || height <= 0)
@@ -64,9 +73,15 @@ class Figure {
     settings_.font_size = points;
     return self();
   }
-  Derived& svg(bool on = true) { settings_.svg = on; return self(); }
+  Derived& svg(bool on = true) {
+    settings_.svg = on;
+    return self();
+  }
   // The gnuplot executable (a path, or a name looked up on PATH); see find_gnuplot().
-  Derived& gnuplot(std::string executable) { settings_.gnuplot = std::move(executable); return self(); }
+  Derived& gnuplot(std::string executable) {
+    settings_.gnuplot = std::move(executable);
+    return self();
+  }
 
   const FigureSettings& settings() const { return settings_; }
 

@@ -2,11 +2,10 @@
 #include "explaind/report/gnuplot.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -66,10 +65,10 @@ std::string find_gnuplot(const std::string& requested) {
     if (colon == std::string_view::npos) break;
     dirs.remove_prefix(colon + 1);
   }
-  throw std::runtime_error(fmt::format(
-      "gnuplot not found: no executable '{}' (from {}) on PATH; install gnuplot (Debian: gnuplot-nox) "
-      "or set PATHGRAD_GNUPLOT to its path",
-      name, source));
+  throw std::runtime_error(
+      fmt::format("gnuplot not found: no executable '{}' (from {}) on PATH; install gnuplot (Debian: gnuplot-nox) "
+                  "or set PATHGRAD_GNUPLOT to its path",
+                  name, source));
 }
 
 std::string gnuplot_quote(std::string_view text) {
@@ -125,7 +124,8 @@ void run_gnuplot(const std::string& executable, const std::string& script_path, 
   const int spawn_error = ::posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawn_error != 0)
-    throw std::runtime_error(fmt::format("{}: cannot run gnuplot '{}': {}", what, executable, std::strerror(spawn_error)));
+    throw std::runtime_error(
+        fmt::format("{}: cannot run gnuplot '{}': {}", what, executable, std::strerror(spawn_error)));
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR)

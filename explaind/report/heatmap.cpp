@@ -25,8 +25,8 @@ constexpr std::size_t kMaxTickLabels = 40;
 
 // Tick labels, or labelled groups with boundary lines, along the x ('x', columns) or y ('y', rows)
 // axis of `length` cells; otherwise at most `max_ticks` numeric ticks at integer indices.
-std::string axis_commands(const std::vector<std::string>& labels, const std::vector<AxisGroup>& groups,
-                          int64_t length, char axis, int max_ticks) {
+std::string axis_commands(const std::vector<std::string>& labels, const std::vector<AxisGroup>& groups, int64_t length,
+                          char axis, int max_ticks) {
   std::string out;
   std::vector<std::pair<std::string, double>> ticks;
   if (!labels.empty()) {
@@ -39,8 +39,13 @@ std::string axis_commands(const std::vector<std::string>& labels, const std::vec
       begin += g.size;
       if (begin == length) break;
       const std::string at = format_number(static_cast<double>(begin) - 0.5);
-      out += axis == 'x' ? fmt::format("set arrow from first {0}, graph 0 to first {0}, graph 1 nohead front lc rgb '#000000' lw 1.2\n", at)
-                         : fmt::format("set arrow from graph 0, first {0} to graph 1, first {0} nohead front lc rgb '#000000' lw 1.2\n", at);
+      out += axis == 'x'
+                 ? fmt::format(
+                       "set arrow from first {0}, graph 0 to first {0}, graph 1 nohead front lc rgb '#000000' lw 1.2\n",
+                       at)
+                 : fmt::format(
+                       "set arrow from graph 0, first {0} to graph 1, first {0} nohead front lc rgb '#000000' lw 1.2\n",
+                       at);
     }
   } else {
     const double step = std::max(1.0, nice_tick_step(static_cast<double>(length), max_ticks));
@@ -58,18 +63,21 @@ void check_annotation(const char* what, std::size_t labels, std::size_t groups) 
 void check_groups(const char* what, const std::vector<AxisGroup>& groups, int64_t length) {
   int64_t total = 0;
   for (const auto& g : groups) {
-    if (g.size <= 0) throw std::invalid_argument(fmt::format("Heatmap: {} group '{}' has size {}", what, g.label, g.size));
+    if (g.size <= 0)
+      throw std::invalid_argument(fmt::format("Heatmap: {} group '{}' has size {}", what, g.label, g.size));
     total += g.size;
   }
   if (total != length)
-    throw std::invalid_argument(fmt::format("Heatmap: {} groups cover {} {}s, the matrix has {}", what, total, what, length));
+    throw std::invalid_argument(
+        fmt::format("Heatmap: {} groups cover {} {}s, the matrix has {}", what, total, what, length));
 }
 
 }  // namespace
 
 Heatmap::Heatmap(std::vector<double> values, int64_t rows, int64_t cols)
     : values_(std::move(values)), rows_(rows), cols_(cols) {
-  if (rows <= 0 || cols <= 0) throw std::invalid_argument(fmt::format("Heatmap: matrix shape {}x{} is empty", rows, cols));
+  if (rows <= 0 || cols <= 0)
+    throw std::invalid_argument(fmt::format("Heatmap: matrix shape {}x{} is empty", rows, cols));
   if (static_cast<int64_t>(values_.size()) != rows * cols)
     throw std::invalid_argument(fmt::format("Heatmap: {} values for a {}x{} matrix", values_.size(), rows, cols));
   if (std::none_of(values_.begin(), values_.end(), [](double v) { return std::isfinite(v); }))
@@ -79,7 +87,8 @@ Heatmap::Heatmap(std::vector<double> values, int64_t rows, int64_t cols)
 namespace {
 
 std::vector<double> matrix_values(const Tensor& matrix) {
-  if (matrix.dim() != 2) throw std::invalid_argument(fmt::format("Heatmap: expected a 2-d tensor, got {} dimensions", matrix.dim()));
+  if (matrix.dim() != 2)
+    throw std::invalid_argument(fmt::format("Heatmap: expected a 2-d tensor, got {} dimensions", matrix.dim()));
   const Tensor c = matrix.contiguous();
   return dispatch_float(c.dtype(), "Heatmap", [&](auto t) {
     using T = decltype(t);
@@ -156,8 +165,8 @@ std::string Heatmap::commands(ScratchDir& scratch, const Canvas& canvas) const {
     min = std::min(min, v);
     max = std::max(max, v);
   }
-  const bool diverging = palette_ == Palette::Diverging ||
-                         (palette_ == Palette::Auto && (range_ ? range_->first < 0 : min < 0));
+  const bool diverging =
+      palette_ == Palette::Diverging || (palette_ == Palette::Auto && (range_ ? range_->first < 0 : min < 0));
   double lo = 0, hi = 0;
   if (range_) {
     std::tie(lo, hi) = *range_;
@@ -188,17 +197,20 @@ std::string Heatmap::commands(ScratchDir& scratch, const Canvas& canvas) const {
 
   std::string out = title_and_label_commands(settings(), canvas.font_size);
   out += "set border 15 lc rgb '#444444'\nset tics out nomirror\nset format cb \"%g\"\n";
-  out += fmt::format("set xrange [-0.5:{}]\nset yrange [{}:-0.5]\n", format_number(cols_ - 0.5), format_number(rows_ - 0.5));
+  out += fmt::format("set xrange [-0.5:{}]\nset yrange [{}:-0.5]\n", format_number(cols_ - 0.5),
+                     format_number(rows_ - 0.5));
   if (rows_ == cols_) out += "set size square\n";
   out += diverging ? kDivergingPalette : kSequentialPalette;
   out += fmt::format("set cbrange [{}:{}]\n", format_number(lo), format_number(hi));
   if (!colorbar_label_.empty()) out += fmt::format("set cblabel {}\n", gnuplot_quote(colorbar_label_));
   if (any_nan)
-    out += "set object 1 rectangle from graph 0,0 to graph 1,1 behind fillcolor rgb '#c8c8c8' fillstyle solid noborder\n";
+    out +=
+        "set object 1 rectangle from graph 0,0 to graph 1,1 behind fillcolor rgb '#c8c8c8' fillstyle solid noborder\n";
   const TickBudget budget = tick_budget(canvas);
   out += axis_commands(col_axis_.labels, col_axis_.groups, cols_, 'x', budget.x);
   out += axis_commands(row_axis_.labels, row_axis_.groups, rows_, 'y', budget.y);
-  out += fmt::format("plot {} binary array=({},{}) format=\"%float32\" with image notitle\n", gnuplot_quote(data), cols_, rows_);
+  out += fmt::format("plot {} binary array=({},{}) format=\"%float32\" with image notitle\n", gnuplot_quote(data),
+                     cols_, rows_);
   return out;
 }
 

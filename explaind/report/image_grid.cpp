@@ -67,7 +67,8 @@ std::string image_commands(const std::vector<uint8_t>& rgb, int64_t height, int6
   const std::string data =
       scratch.write("image", std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   const double step = 1.0 / static_cast<double>(factor), origin = (step - 1) / 2;
-  return fmt::format("set xrange [-0.5:{}]\nset yrange [{}:-0.5]\n", format_number(width - 0.5), format_number(height - 0.5)) +
+  return fmt::format("set xrange [-0.5:{}]\nset yrange [{}:-0.5]\n", format_number(width - 0.5),
+                     format_number(height - 0.5)) +
          fmt::format("plot {} binary array=({},{}) dx={} dy={} origin=({},{}) format='%uchar' with rgbimage notitle\n",
                      gnuplot_quote(data), width * factor, height * factor, format_number(step), format_number(step),
                      format_number(origin), format_number(origin));
@@ -104,7 +105,8 @@ std::string ImageGrid::commands(ScratchDir& scratch, const Canvas& canvas) const
   out += fmt::format("set lmargin 0.5\nset rmargin 0.5\nset tmargin 0.5\nset bmargin {}\n", caption_lines + 0.5);
   for (const Cell& cell : cells_) {
     out += cell.caption.empty() ? "unset xlabel\n" : fmt::format("set xlabel {}\n", gnuplot_quote(cell.caption));
-    out += cell.rgb.empty() ? "plot [0:1] [0:1] NaN notitle\n" : image_commands(cell.rgb, cell.height, cell.width, scratch);
+    out += cell.rgb.empty() ? "plot [0:1] [0:1] NaN notitle\n"
+                            : image_commands(cell.rgb, cell.height, cell.width, scratch);
   }
   return out + "unset multiplot\n";
 }

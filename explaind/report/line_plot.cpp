@@ -48,9 +48,12 @@ std::string tick_step_commands(char axis, bool log, double lo, double hi, int ma
 
 const char* style_spec(SeriesStyle style) {
   switch (style) {
-    case SeriesStyle::Points: return "points pt 7 ps 0.6";
-    case SeriesStyle::LinesPoints: return "linespoints lw 2 pt 7 ps 0.6";
-    case SeriesStyle::Lines: break;
+    case SeriesStyle::Points:
+      return "points pt 7 ps 0.6";
+    case SeriesStyle::LinesPoints:
+      return "linespoints lw 2 pt 7 ps 0.6";
+    case SeriesStyle::Lines:
+      break;
   }
   return "lines lw 2";
 }
@@ -65,7 +68,8 @@ LinePlot& LinePlot::add_series(std::string name, std::vector<double> x, std::vec
   bool any_finite = false;
   for (std::size_t i = 0; i < x.size() && !any_finite; ++i) any_finite = std::isfinite(x[i]) && std::isfinite(y[i]);
   if (!any_finite)
-    throw std::invalid_argument(fmt::format("LinePlot: series '{}' has no point with finite x and y (all NaN/inf)", name));
+    throw std::invalid_argument(
+        fmt::format("LinePlot: series '{}' has no point with finite x and y (all NaN/inf)", name));
   series_.push_back({std::move(name), std::move(x), std::move(y), style});
   return *this;
 }
@@ -143,15 +147,17 @@ std::string LinePlot::commands(ScratchDir& scratch, const Canvas& canvas) const 
   if (!markers_.empty()) out += "set style textbox opaque fillcolor rgb 'white' noborder margins 2,1\n";
   for (const auto& m : markers_) {
     if (log_x_ && m.x <= 0)
-      throw std::invalid_argument(
-          fmt::format("LinePlot '{}': marker '{}' at x = {} cannot be shown on a log x axis", settings().title, m.label, m.x));
+      throw std::invalid_argument(fmt::format("LinePlot '{}': marker '{}' at x = {} cannot be shown on a log x axis",
+                                              settings().title, m.label, m.x));
     range_min = std::min(range_min, m.x);
     range_max = std::max(range_max, m.x);
-    out += fmt::format("set arrow from first {0}, graph 0 to first {0}, graph 1 nohead dt 2 lw 1.5 lc rgb '#555555' front\n",
-                       format_number(m.x));
-    out += fmt::format("set label {} at first {}, graph 0.98 rotate by 90 right offset character -1,0 "
-                       "boxed tc rgb '#333333' font \",{}\" front\n",
-                       gnuplot_quote(m.label), format_number(m.x), std::max(6, canvas.font_size - 1));
+    out += fmt::format(
+        "set arrow from first {0}, graph 0 to first {0}, graph 1 nohead dt 2 lw 1.5 lc rgb '#555555' front\n",
+        format_number(m.x));
+    out += fmt::format(
+        "set label {} at first {}, graph 0.98 rotate by 90 right offset character -1,0 "
+        "boxed tc rgb '#333333' font \",{}\" front\n",
+        gnuplot_quote(m.label), format_number(m.x), std::max(6, canvas.font_size - 1));
   }
   if (range_min < x_min || range_max > x_max)
     out += fmt::format("set xrange [{}:{}]\n", format_number(range_min), format_number(range_max));

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <charconv>
-#include <concepts>
 #include <cmath>
+#include <concepts>
 #include <string>
 
 namespace pathgrad::explaind::report {
@@ -13,8 +13,7 @@ namespace pathgrad::explaind::report {
 // non-finite values are "nan", "inf" and "-inf". The float overload is shortest for a float
 // (0.1f is "0.1", not "0.10000000149011612").
 template <class T>
-  requires std::same_as<T, double> || std::same_as<T, float>
-std::string format_number(T value) {
+requires std::same_as<T, double> || std::same_as<T, float> std::string format_number(T value) {
   if (std::isnan(value)) return "nan";
   char buf[32];
   const auto result = std::to_chars(buf, buf + sizeof buf, value);

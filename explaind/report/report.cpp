@@ -15,7 +15,8 @@ namespace pathgrad::explaind::report {
 
 namespace {
 
-constexpr const char* kStyle = R"(body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.5}
+constexpr const char* kStyle =
+    R"(body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.5}
 h1{border-bottom:2px solid #ddd;padding-bottom:.3em}
 h2{border-bottom:1px solid #eee;padding-bottom:.2em;margin-top:1.8em}
 table{border-collapse:collapse;margin:1em 0}
@@ -34,12 +35,23 @@ std::string html_escape(std::string_view text) {
   std::string out;
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -130,7 +142,8 @@ Report& Report::key_values(std::vector<std::pair<std::string, std::string>> rows
 
 Report& Report::key_values_from_json(const nlohmann::json& object) {
   if (!object.is_object())
-    throw std::invalid_argument(fmt::format("Report::key_values_from_json: expected a JSON object, got {}", object.type_name()));
+    throw std::invalid_argument(
+        fmt::format("Report::key_values_from_json: expected a JSON object, got {}", object.type_name()));
   std::vector<std::pair<std::string, std::string>> rows;
   flatten_json(object, "", rows);
   return key_values(std::move(rows));

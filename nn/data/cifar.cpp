@@ -31,10 +31,10 @@ int64_t count_records(const std::string& path) {
     throw std::runtime_error(fmt::format("CIFAR-10: file {} not found; {}", path, kExpected));
   const auto size = static_cast<int64_t>(std::filesystem::file_size(path));
   if (size == 0 || size % kCifarRecordBytes != 0)
-    throw std::runtime_error(fmt::format(
-        "CIFAR-10: {} has {} bytes, expected a positive multiple of the record size {} (1 label byte + "
-        "{} pixel bytes); the file is truncated or not a CIFAR-10 binary batch",
-        path, size, kCifarRecordBytes, kCifarImageBytes));
+    throw std::runtime_error(
+        fmt::format("CIFAR-10: {} has {} bytes, expected a positive multiple of the record size {} (1 label byte + "
+                    "{} pixel bytes); the file is truncated or not a CIFAR-10 binary batch",
+                    path, size, kCifarRecordBytes, kCifarImageBytes));
   return size / kCifarRecordBytes;
 }
 
@@ -70,15 +70,13 @@ ImageSet read_cifar10_split(const std::string& dir, CifarSplit split) {
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error(fmt::format("CIFAR-10: directory {} does not exist; {}", dir, kExpected));
   std::vector<std::string> paths;
-  for (const std::string& name : split_files(split))
-    paths.push_back((std::filesystem::path(dir) / name).string());
+  for (const std::string& name : split_files(split)) paths.push_back((std::filesystem::path(dir) / name).string());
   return read_cifar10_files(paths);
 }
 
 ImageSplits load_cifar10(const std::string& dir, const ImageOptions& options) {
-  return prepare_image_splits(read_cifar10_split(dir, CifarSplit::Train),
-                              read_cifar10_split(dir, CifarSplit::Test), options, kCifarClasses,
-                              "CIFAR-10 " + dir);
+  return prepare_image_splits(read_cifar10_split(dir, CifarSplit::Train), read_cifar10_split(dir, CifarSplit::Test),
+                              options, kCifarClasses, "CIFAR-10 " + dir);
 }
 
 }  // namespace pathgrad::nn::data

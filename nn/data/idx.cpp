@@ -25,8 +25,7 @@ class GzReader {
  public:
   explicit GzReader(const std::string& path) : path_(path), file_(nullptr, gzclose) {
     if (!std::filesystem::is_regular_file(path))
-      throw std::runtime_error(
-          fmt::format("IDX: file {} not found; expected an IDX file (plain or .gz)", path));
+      throw std::runtime_error(fmt::format("IDX: file {} not found; expected an IDX file (plain or .gz)", path));
     file_.reset(gzopen(path.c_str(), "rb"));
     if (!file_) throw std::runtime_error(fmt::format("IDX: cannot open {}", path));
     gzbuffer(file_.get(), 1 << 17);
@@ -42,8 +41,7 @@ class GzReader {
       if (got < 0 || (errnum != Z_OK && errnum != Z_BUF_ERROR))
         throw std::runtime_error(fmt::format("IDX: cannot decompress {}: {}", path_, message));
       if (got == 0 && errnum == Z_BUF_ERROR)
-        throw std::runtime_error(
-            fmt::format("IDX: {} ends in the middle of its gzip stream (truncated)", path_));
+        throw std::runtime_error(fmt::format("IDX: {} ends in the middle of its gzip stream (truncated)", path_));
       if (got == 0) break;
       done += static_cast<uint64_t>(got);
     }
@@ -70,12 +68,10 @@ Tensor read_idx(const std::string& path, uint32_t magic, const char* what) {
   std::vector<uint8_t> header(header_size);
   const uint64_t got = in.read(header.data(), header_size);
   if (got < header_size)
-    throw std::runtime_error(
-        fmt::format("IDX: {} has {} bytes, shorter than the {}-byte header of an IDX {} file", path, got,
-                    header_size, what));
+    throw std::runtime_error(fmt::format("IDX: {} has {} bytes, shorter than the {}-byte header of an IDX {} file",
+                                         path, got, header_size, what));
   const auto big_endian_u32 = [&](size_t at) {
-    return uint32_t{header[at]} << 24 | uint32_t{header[at + 1]} << 16 | uint32_t{header[at + 2]} << 8 |
-           header[at + 3];
+    return uint32_t{header[at]} << 24 | uint32_t{header[at + 1]} << 16 | uint32_t{header[at + 2]} << 8 | header[at + 3];
   };
   if (const uint32_t found = big_endian_u32(0); found != magic)
     throw std::runtime_error(
@@ -96,11 +92,9 @@ Tensor read_idx(const std::string& path, uint32_t magic, const char* what) {
     bytes.resize(old + got);
     if (got < want) break;
   }
-  if (const uint64_t extra = bytes.size() == expected ? in.skip_rest() : 0;
-      bytes.size() != expected || extra != 0)
-    throw std::runtime_error(
-        fmt::format("IDX: {} has dims {}, so expected {} bytes of {} after the header, found {}", path,
-                    shape_str(dims), expected, what, bytes.size() + extra));
+  if (const uint64_t extra = bytes.size() == expected ? in.skip_rest() : 0; bytes.size() != expected || extra != 0)
+    throw std::runtime_error(fmt::format("IDX: {} has dims {}, so expected {} bytes of {} after the header, found {}",
+                                         path, shape_str(dims), expected, what, bytes.size() + extra));
   return Tensor::from_buffer(bytes.data(), dims, DType::UInt8);
 }
 
@@ -110,26 +104,22 @@ std::string find_plain_or_gz(const std::string& dir, const std::string& name) {
                               plain = std::filesystem::path(dir) / name;
   if (std::filesystem::is_regular_file(gz)) return gz.string();
   if (std::filesystem::is_regular_file(plain)) return plain.string();
-  throw std::runtime_error(
-      fmt::format("Fashion-MNIST: neither {} nor {} exists; expected the IDX files of Fashion-MNIST",
-                  gz.string(), plain.string()));
+  throw std::runtime_error(fmt::format(
+      "Fashion-MNIST: neither {} nor {} exists; expected the IDX files of Fashion-MNIST", gz.string(), plain.string()));
 }
 
 }  // namespace
 
 Tensor read_idx_images(const std::string& path) { return read_idx(path, kImagesMagic, "images"); }
 
-Tensor read_idx_labels(const std::string& path) {
-  return read_idx(path, kLabelsMagic, "labels").to(DType::Int64);
-}
+Tensor read_idx_labels(const std::string& path) { return read_idx(path, kLabelsMagic, "labels").to(DType::Int64); }
 
 ImageSet read_idx_pair(const std::string& images_path, const std::string& labels_path) {
   const Tensor images = read_idx_images(images_path);
   const Tensor labels = read_idx_labels(labels_path);
   if (images.size(0) != labels.size(0))
-    throw std::runtime_error(
-        fmt::format("IDX: {} holds {} images but {} holds {} labels; expected equal counts", images_path,
-                    images.size(0), labels_path, labels.size(0)));
+    throw std::runtime_error(fmt::format("IDX: {} holds {} images but {} holds {} labels; expected equal counts",
+                                         images_path, images.size(0), labels_path, labels.size(0)));
   return {kernel::unsqueeze(images, 1), labels};
 }
 
@@ -142,8 +132,7 @@ ImageSplits load_fashion_mnist(const std::string& dir, const ImageOptions& optio
                     dir, kDebianFashionMnistDir));
   const auto read_split = [&](const char* prefix) {
     const std::string labels_path = find_plain_or_gz(dir, fmt::format("{}-labels-idx1-ubyte", prefix));
-    ImageSet set =
-        read_idx_pair(find_plain_or_gz(dir, fmt::format("{}-images-idx3-ubyte", prefix)), labels_path);
+    ImageSet set = read_idx_pair(find_plain_or_gz(dir, fmt::format("{}-images-idx3-ubyte", prefix)), labels_path);
     check_labels(set.labels, kFashionMnistClasses, "Fashion-MNIST: " + labels_path);
     return set;
   };

@@ -35,7 +35,6 @@ ImageSet read_idx_pair(const std::string& images_path, const std::string& labels
 // both exist) or plain; float32 [N, 1, 28, 28] pixels, filtered and normalised as `options` say.
 // Throws std::runtime_error naming the directory and both candidate names of a missing file, or
 // for a label outside 0..9.
-ImageSplits load_fashion_mnist(const std::string& dir = kDebianFashionMnistDir,
-                               const ImageOptions& options = {});
+ImageSplits load_fashion_mnist(const std::string& dir = kDebianFashionMnistDir, const ImageOptions& options = {});
 
 }  // namespace pathgrad::nn::data

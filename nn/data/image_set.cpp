@@ -30,8 +30,8 @@ void check_labels(const Tensor& labels, int64_t num_classes, const std::string& 
   const int64_t n = c.numel();
   for (int64_t i = 0; i < n; ++i)
     if (p[i] < 0 || p[i] >= num_classes)
-      throw std::runtime_error(fmt::format("{}: label {} at record {}, expected a class in [0, {})", source,
-                                           p[i], i, num_classes));
+      throw std::runtime_error(
+          fmt::format("{}: label {} at record {}, expected a class in [0, {})", source, p[i], i, num_classes));
 }
 
 ImageSet select_classes(const ImageSet& set, const std::vector<int64_t>& classes, int64_t num_classes,
@@ -56,19 +56,16 @@ ImageSet select_classes(const ImageSet& set, const std::vector<int64_t>& classes
       keep.push_back(i);
       relabelled.push_back(l);
     }
-  if (keep.empty())
-    throw std::runtime_error(fmt::format("{}: no example of the classes {}", source, classes));
+  if (keep.empty()) throw std::runtime_error(fmt::format("{}: no example of the classes {}", source, classes));
   const int64_t n = static_cast<int64_t>(keep.size());
-  const Tensor images =
-      n == total ? set.images : kernel::index_select(set.images, 0, Tensor::from_vector(keep, {n}));
+  const Tensor images = n == total ? set.images : kernel::index_select(set.images, 0, Tensor::from_vector(keep, {n}));
   return {images, Tensor::from_vector(relabelled, {n})};
 }
 
 ImageSplits prepare_image_splits(const ImageSet& train, const ImageSet& test, const ImageOptions& options,
                                  int64_t num_classes, const std::string& source) {
   const auto prepare = [&](const ImageSet& set) {
-    const ImageSet kept =
-        options.classes().empty() ? set : select_classes(set, options.classes(), num_classes, source);
+    const ImageSet kept = options.classes().empty() ? set : select_classes(set, options.classes(), num_classes, source);
     return ImageSet{to_unit_float(kept.images), kept.labels};
   };
   ImageSplits splits{prepare(train), prepare(test), {}};

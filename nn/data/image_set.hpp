@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "nn/data/dataset.hpp"
-#include "nn/options.hpp"
 #include "nn/data/normalize.hpp"
+#include "nn/options.hpp"
 
 namespace pathgrad::nn::data {
 

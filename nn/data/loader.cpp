@@ -15,8 +15,7 @@ namespace pathgrad::nn::data {
 
 DataLoaderOptions::DataLoaderOptions(int64_t batch_size) : batch_size_(batch_size) {
   if (batch_size < 1)
-    throw std::invalid_argument(
-        fmt::format("DataLoaderOptions: batch_size must be >= 1, got {}", batch_size));
+    throw std::invalid_argument(fmt::format("DataLoaderOptions: batch_size must be >= 1, got {}", batch_size));
 }
 
 void to_json(nlohmann::json& j, const DataLoaderState& state) {
@@ -54,9 +53,8 @@ DataLoader::DataLoader(const Dataset& dataset, DataLoaderOptions options)
   const int64_t n = dataset_.size(), b = options_.batch_size();
   batches_per_epoch_ = options_.drop_last() ? n / b : (n + b - 1) / b;
   if (batches_per_epoch_ == 0)
-    throw std::invalid_argument(
-        fmt::format("DataLoader: a dataset of {} examples gives no batch of size {}{}", n, b,
-                    options_.drop_last() ? " with drop_last" : ""));
+    throw std::invalid_argument(fmt::format("DataLoader: a dataset of {} examples gives no batch of size {}{}", n, b,
+                                            options_.drop_last() ? " with drop_last" : ""));
   reuse_full_batch_ = !options_.shuffle() && b >= n && !dataset_.is_random();
   order_ = Tensor::arange(n, DType::Int64);
   start_epoch();
@@ -91,39 +89,28 @@ const Batch& DataLoader::last_batch() const {
 }
 
 DataLoaderState DataLoader::state() const {
-  return {dataset_.size(),
-          options_.batch_size(),
-          options_.shuffle(),
-          options_.drop_last(),
-          options_.seed(),
-          epoch_,
-          position_,
-          epoch_generator_,
-          dataset_.random_state()};
+  return {dataset_.size(), options_.batch_size(), options_.shuffle(),     options_.drop_last(), options_.seed(), epoch_,
+          position_,       epoch_generator_,      dataset_.random_state()};
 }
 
 void DataLoader::set_state(const DataLoaderState& state) {
   const auto mismatch = [](const char* what, const auto& expected, const auto& found) {
-    return std::invalid_argument(fmt::format(
-        "DataLoader::set_state: the state is for {} {}, this loader has {}", what, found, expected));
+    return std::invalid_argument(
+        fmt::format("DataLoader::set_state: the state is for {} {}, this loader has {}", what, found, expected));
   };
-  if (state.dataset_size != dataset_.size())
-    throw mismatch("dataset size", dataset_.size(), state.dataset_size);
-  if (state.batch_size != options_.batch_size())
-    throw mismatch("batch_size", options_.batch_size(), state.batch_size);
+  if (state.dataset_size != dataset_.size()) throw mismatch("dataset size", dataset_.size(), state.dataset_size);
+  if (state.batch_size != options_.batch_size()) throw mismatch("batch_size", options_.batch_size(), state.batch_size);
   if (state.shuffle != options_.shuffle()) throw mismatch("shuffle", options_.shuffle(), state.shuffle);
-  if (state.drop_last != options_.drop_last())
-    throw mismatch("drop_last", options_.drop_last(), state.drop_last);
+  if (state.drop_last != options_.drop_last()) throw mismatch("drop_last", options_.drop_last(), state.drop_last);
   if (state.seed != options_.seed()) throw mismatch("seed", options_.seed(), state.seed);
   if (state.epoch < 0 || state.position < 0 || state.position > batches_per_epoch_)
-    throw std::invalid_argument(fmt::format(
-        "DataLoader::set_state: expected epoch >= 0 and position in [0, {}], found epoch {} position {}",
-        batches_per_epoch_, state.epoch, state.position));
-  if (state.dataset_random_state.is_null() == dataset_.is_random())
     throw std::invalid_argument(
-        fmt::format("DataLoader::set_state: the state is for a {} dataset, this one is {}",
-                    dataset_.is_random() ? "deterministic" : "random",
-                    dataset_.is_random() ? "random" : "deterministic"));
+        fmt::format("DataLoader::set_state: expected epoch >= 0 and position in [0, {}], found epoch {} position {}",
+                    batches_per_epoch_, state.epoch, state.position));
+  if (state.dataset_random_state.is_null() == dataset_.is_random())
+    throw std::invalid_argument(fmt::format("DataLoader::set_state: the state is for a {} dataset, this one is {}",
+                                            dataset_.is_random() ? "deterministic" : "random",
+                                            dataset_.is_random() ? "random" : "deterministic"));
   if (dataset_.is_random()) dataset_.set_random_state(state.dataset_random_state);
   epoch_ = state.epoch;
   position_ = state.position;

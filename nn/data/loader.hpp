@@ -28,7 +28,6 @@
 
 #include <cstdint>
 #include <iterator>
-
 #include <nlohmann/json.hpp>
 
 #include "nn/data/dataset.hpp"

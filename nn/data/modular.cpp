@@ -27,11 +27,10 @@ bool is_prime(int64_t p) {
 
 void check_modulus(int64_t p, ModularOp op) {
   if (p < 2 || p >= kMaxModulus)
-    throw std::invalid_argument(
-        fmt::format("modular arithmetic: expected a modulus p in [2, 2^31), got {}", p));
+    throw std::invalid_argument(fmt::format("modular arithmetic: expected a modulus p in [2, 2^31), got {}", p));
   if (op == ModularOp::Div && !is_prime(p))
-    throw std::invalid_argument(fmt::format(
-        "modular arithmetic: division needs a prime modulus (every b != 0 invertible), got p = {}", p));
+    throw std::invalid_argument(
+        fmt::format("modular arithmetic: division needs a prime modulus (every b != 0 invertible), got p = {}", p));
 }
 
 // b⁻¹ mod p by the extended Euclidean algorithm (p prime, 0 < b < p).
@@ -67,23 +66,30 @@ ModularSplit make_split(const std::vector<int64_t>& ab, int64_t p, ModularOp op)
 
 const char* modular_op_symbol(ModularOp op) {
   switch (op) {
-    case ModularOp::Add: return "+";
-    case ModularOp::Sub: return "-";
-    case ModularOp::Mul: return "*";
-    case ModularOp::Div: break;
+    case ModularOp::Add:
+      return "+";
+    case ModularOp::Sub:
+      return "-";
+    case ModularOp::Mul:
+      return "*";
+    case ModularOp::Div:
+      break;
   }
   return "/";
 }
 
 int64_t modular_result(int64_t a, int64_t b, int64_t p, ModularOp op) {
   switch (op) {
-    case ModularOp::Add: return (a + b) % p;
-    case ModularOp::Sub: return ((a - b) % p + p) % p;
-    case ModularOp::Mul: return (a * b) % p;
-    case ModularOp::Div: break;
+    case ModularOp::Add:
+      return (a + b) % p;
+    case ModularOp::Sub:
+      return ((a - b) % p + p) % p;
+    case ModularOp::Mul:
+      return (a * b) % p;
+    case ModularOp::Div:
+      break;
   }
-  if (b == 0)
-    throw std::invalid_argument(fmt::format("modular arithmetic: division of {} by 0 mod {}", a, p));
+  if (b == 0) throw std::invalid_argument(fmt::format("modular arithmetic: division of {} by 0 mod {}", a, p));
   return (a * modular_inverse(b, p)) % p;
 }
 
@@ -101,12 +107,11 @@ ModularData make_modular_data(const ModularOptions& options) {
   const int64_t m = static_cast<int64_t>(all.size() / 2);
   const int64_t n_val = options.n_val(), n_train = options.n_train();
   if (n_val < 0 || n_train < 1 || n_val > m || n_train > m - n_val)
-    throw std::invalid_argument(
-        fmt::format("modular arithmetic: expected n_val >= 0, n_train >= 1 and n_val + n_train <= {} ({} "
-                    "pairs for p = {}, op "
-                    "'{}'), found n_val = {}, n_train = {}",
-                    m, options.ordered_pairs() ? "ordered" : "unordered a >= b", p, modular_op_symbol(op),
-                    n_val, n_train));
+    throw std::invalid_argument(fmt::format(
+        "modular arithmetic: expected n_val >= 0, n_train >= 1 and n_val + n_train <= {} ({} "
+        "pairs for p = {}, op "
+        "'{}'), found n_val = {}, n_train = {}",
+        m, options.ordered_pairs() ? "ordered" : "unordered a >= b", p, modular_op_symbol(op), n_val, n_train));
   Generator gen(options.seed());
   const Tensor perm = randperm(m, gen);
   const int64_t* order = perm.data<int64_t>();
@@ -129,8 +134,7 @@ ModularData make_modular_data(const ModularOptions& options) {
 
 void ModularData::save_csv(const std::string& path) const {
   std::string text = "split,index,a,b,result\n";
-  for (const auto& [name, split] :
-       {std::pair<const char*, const ModularSplit*>{"train", &train}, {"val", &val}}) {
+  for (const auto& [name, split] : {std::pair<const char*, const ModularSplit*>{"train", &train}, {"val", &val}}) {
     const int64_t* ab = split->pairs.data<int64_t>();
     const int64_t* result = split->y.data<int64_t>();
     const int64_t n = split->size();
@@ -156,16 +160,14 @@ ModularData load_modular_csv(const std::string& path, int64_t p, ModularOp op) {
     return true;
   };
   const std::string header = "split,index,a,b,result";
-  if (!next_line() || line != header)
-    throw fail(fmt::format("expected the header \"{}\", found \"{}\"", header, line));
+  if (!next_line() || line != header) throw fail(fmt::format("expected the header \"{}\", found \"{}\"", header, line));
   std::vector<int64_t> train_ab, val_ab;
   while (next_line()) {
     if (line.empty()) continue;
     std::vector<std::string> fields;
     std::istringstream row(line);
     for (std::string f; std::getline(row, f, ',');) fields.push_back(f);
-    if (fields.size() != 5)
-      throw fail(fmt::format("expected 5 fields split,index,a,b,result, found \"{}\"", line));
+    if (fields.size() != 5) throw fail(fmt::format("expected 5 fields split,index,a,b,result, found \"{}\"", line));
     int64_t v[4];  // index, a, b, result
     for (int k = 0; k < 4; ++k) {
       const std::string& f = fields[static_cast<size_t>(k) + 1];
@@ -174,8 +176,7 @@ ModularData load_modular_csv(const std::string& path, int64_t p, ModularOp op) {
         throw fail(fmt::format("expected an integer in field {}, found \"{}\"", k + 2, f));
     }
     std::vector<int64_t>* ab = fields[0] == "train" ? &train_ab : fields[0] == "val" ? &val_ab : nullptr;
-    if (ab == nullptr)
-      throw fail(fmt::format("expected split \"train\" or \"val\", found \"{}\"", fields[0]));
+    if (ab == nullptr) throw fail(fmt::format("expected split \"train\" or \"val\", found \"{}\"", fields[0]));
     const int64_t expected_index = static_cast<int64_t>(ab->size() / 2);
     if (v[0] != expected_index)
       throw fail(fmt::format("expected index {} in split {}, found {}", expected_index, fields[0], v[0]));
@@ -184,8 +185,8 @@ ModularData load_modular_csv(const std::string& path, int64_t p, ModularOp op) {
     if (op == ModularOp::Div && v[2] == 0) throw fail("expected b != 0 for division, found b = 0");
     const int64_t expected = modular_result(v[1], v[2], p, op);
     if (v[3] != expected)
-      throw fail(fmt::format("expected result {} {} {} mod {} = {}, found {}", v[1], modular_op_symbol(op),
-                             v[2], p, expected, v[3]));
+      throw fail(fmt::format("expected result {} {} {} mod {} = {}, found {}", v[1], modular_op_symbol(op), v[2], p,
+                             expected, v[3]));
     ab->push_back(v[1]);
     ab->push_back(v[2]);
   }

@@ -27,8 +27,7 @@ ChannelStats channel_stats(const Tensor& x) {
   const ChannelLayout l = channel_layout(x, "channel_stats");
   if (x.numel() == 0) throw std::invalid_argument("channel_stats: empty tensor " + shape_str(x.shape()));
   const Tensor c = x.contiguous();
-  ChannelStats stats{std::vector<double>(static_cast<size_t>(l.c)),
-                     std::vector<double>(static_cast<size_t>(l.c))};
+  ChannelStats stats{std::vector<double>(static_cast<size_t>(l.c)), std::vector<double>(static_cast<size_t>(l.c))};
   dispatch_float(x.dtype(), "channel_stats", [&](auto tag) {
     using T = decltype(tag);
     const T* p = c.data<T>();
@@ -56,20 +55,17 @@ void normalize_channels_(const Tensor& x, const ChannelStats& stats) {
     throw std::invalid_argument("normalize_channels_: expected a contiguous tensor, got strides " +
                                 shape_str(x.strides()));
   if (static_cast<int64_t>(stats.mean.size()) != l.c || static_cast<int64_t>(stats.std.size()) != l.c)
-    throw std::invalid_argument(
-        fmt::format("normalize_channels_: expected {} means and stds for {}, found {} and {}", l.c,
-                    shape_str(x.shape()), stats.mean.size(), stats.std.size()));
+    throw std::invalid_argument(fmt::format("normalize_channels_: expected {} means and stds for {}, found {} and {}",
+                                            l.c, shape_str(x.shape()), stats.mean.size(), stats.std.size()));
   for (double s : stats.std)
     if (!(s > 0))
-      throw std::invalid_argument(
-          fmt::format("normalize_channels_: expected positive stds, found {}", stats.std));
+      throw std::invalid_argument(fmt::format("normalize_channels_: expected positive stds, found {}", stats.std));
   dispatch_float(x.dtype(), "normalize_channels_", [&](auto tag) {
     using T = decltype(tag);
     T* p = x.data<T>();
     for (int64_t i = 0; i < l.n; ++i)
       for (int64_t ch = 0; ch < l.c; ++ch) {
-        const double mean = stats.mean[static_cast<size_t>(ch)],
-                     inv_std = 1.0 / stats.std[static_cast<size_t>(ch)];
+        const double mean = stats.mean[static_cast<size_t>(ch)], inv_std = 1.0 / stats.std[static_cast<size_t>(ch)];
         T* row = p + (i * l.c + ch) * l.inner;
         for (int64_t k = 0; k < l.inner; ++k) row[k] = static_cast<T>((row[k] - mean) * inv_std);
       }

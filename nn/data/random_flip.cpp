@@ -42,9 +42,7 @@ Batch RandomHorizontalFlip::get(const Tensor& ids) const {
   return batch;
 }
 
-nlohmann::json RandomHorizontalFlip::random_state() const {
-  return generator_state_to_json(generator_.state());
-}
+nlohmann::json RandomHorizontalFlip::random_state() const { return generator_state_to_json(generator_.state()); }
 
 void RandomHorizontalFlip::set_random_state(const nlohmann::json& state) const {
   generator_.set_state(generator_state_from_json(state));

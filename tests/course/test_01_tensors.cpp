@@ -35,14 +35,14 @@ void check_offsets(const Tensor& t) {
 TEST_CASE("1.1 element_offset finds every element of a contiguous tensor and of its views") {
   const Tensor base = K::reshape(Tensor::arange(24, DType::Float64), {2, 3, 4});  // [2, 3, 4]
   check_offsets(base);
-  check_offsets(K::permute(base, {2, 0, 1}));                    // [4, 2, 3]
-  check_offsets(K::narrow(K::transpose(base, 0, 2), 1, 1, 2));   // [4, 2, 2], offset 4
+  check_offsets(K::permute(base, {2, 0, 1}));                     // [4, 2, 3]
+  check_offsets(K::narrow(K::transpose(base, 0, 2), 1, 1, 2));    // [4, 2, 2], offset 4
   check_offsets(K::expand(K::narrow(base, 0, 1, 1), {5, 3, 4}));  // stride 0 on dim 0
 }
 
 TEST_CASE("1.2 broadcast_shape agrees with the library's broadcast_shapes and rejects what it rejects") {
-  const std::vector<std::pair<Shape, Shape>> ok = {
-      {{3, 1}, {4}}, {{2, 1, 5}, {6, 1}}, {{}, {2, 3}}, {{1}, {7}}, {{5, 1, 1}, {1, 4, 1}}, {{0, 3}, {1, 3}}};
+  const std::vector<std::pair<Shape, Shape>> ok = {{{3, 1}, {4}}, {{2, 1, 5}, {6, 1}},    {{}, {2, 3}},
+                                                   {{1}, {7}},    {{5, 1, 1}, {1, 4, 1}}, {{0, 3}, {1, 3}}};
   for (const auto& [a, b] : ok) {
     CHECK(shape_str(course::broadcast_shape(a, b)) == shape_str(broadcast_shapes(a, b, "test")));
     CHECK(shape_str(course::broadcast_shape(b, a)) == shape_str(broadcast_shapes(b, a, "test")));

@@ -38,8 +38,8 @@ constexpr double kFdTol = 1e-8;
 
 TEST_CASE("docs/autograd.md's worked example is solutions.cpp's code, unchanged") {
   using doc_sync::between, doc_sync::source_file;
-  const std::string doc = between(source_file("docs/autograd.md"),
-                                  "<!-- examples/course/02_autodiff/solutions.cpp -->\n```cpp\n", "```\n");
+  const std::string doc =
+      between(source_file("docs/autograd.md"), "<!-- examples/course/02_autodiff/solutions.cpp -->\n```cpp\n", "```\n");
   const std::string code = between(source_file("examples/course/02_autodiff/solutions.cpp"),
                                    "// docs/autograd.md begin\n", "// docs/autograd.md end\n");
   CHECK(doc == code);
@@ -84,11 +84,11 @@ TEST_CASE("2.3 softplus: values, stability, gradient") {
 
   const Tensor extreme = Tensor::from_vector(std::vector<double>{-800, -40, 0, 40, 800}, {5}, DType::Float64);
   const std::vector<double> y = course::softplus(extreme).to_vector();
-  CHECK(y[0] == 0.0);                                                // e^-800 underflows to 0
+  CHECK(y[0] == 0.0);                                              // e^-800 underflows to 0
   CHECK(y[1] == doctest::Approx(std::exp(-40.0)).epsilon(1e-15));  // log(1 + e^-40) would be 0
   CHECK(y[2] == doctest::Approx(std::log(2.0)).epsilon(1e-15));
-  CHECK(y[3] == 40.0);                                               // 40 + 4e-18 rounds to 40
-  CHECK(y[4] == 800.0);                                              // no overflow
+  CHECK(y[3] == 40.0);   // 40 + 4e-18 rounds to 40
+  CHECK(y[4] == 800.0);  // no overflow
 
   const Tensor xg = rand_uniform({4, 6}, -4, 4, gen, DType::Float64).set_requires_grad();
   const GradcheckResult r = gradcheck([](const std::vector<Tensor>& in) { return course::softplus(in[0]); }, {xg});
@@ -110,8 +110,8 @@ TEST_CASE("2.4 feature_gain: forward, backward and gradcheck against the library
   CHECK(max_diff(course::feature_gain(x, gain), mul(x, gain)) == 0.0);
   CHECK(max_diff(ours[0], lib[0]) < 1e-15);
   CHECK(max_diff(ours[1], lib[1]) < 1e-14);
-  const GradcheckResult r = gradcheck(
-      [](const std::vector<Tensor>& in) { return course::feature_gain(in[0], in[1]); }, {x, gain});
+  const GradcheckResult r =
+      gradcheck([](const std::vector<Tensor>& in) { return course::feature_gain(in[0], in[1]); }, {x, gain});
   CHECK_MESSAGE(r.ok, r.message);
   CHECK_THROWS_AS(course::feature_gain(x, Tensor::ones({4}, DType::Float64)), std::invalid_argument);
 }

@@ -24,7 +24,9 @@ double max_abs(const Tensor& t) { return K::amax(K::abs(t)).item(); }
 // Keeps every step's description of the (only) parameter.
 struct Recorder : optim::StepObserver {
   std::vector<optim::ParamStep> steps;
-  void after_step(const optim::Optimizer&, const optim::StepDescription& d) override { steps.push_back(d.params.at(0)); }
+  void after_step(const optim::Optimizer&, const optim::StepDescription& d) override {
+    steps.push_back(d.params.at(0));
+  }
 };
 
 // Runs four optimizer steps on theta with random N(0, 1) gradients and checks, at each, that
@@ -35,7 +37,8 @@ struct Recorder : optim::StepObserver {
 // Sterbenz's lemma or is one more rounding of |Δθ|). The hand formulas and the linear form compute
 // u from the same terms in a different order: a few roundings of terms no larger than |θ| + |Δθ|.
 // 16 · 2⁻⁵³ · (max|θ| + max|Δθ|) covers both with room; a wrong rule misses by orders of magnitude.
-void check_steps(optim::Optimizer& opt, const Tensor& theta, const std::function<Tensor(const Tensor&, const Tensor&)>& hand) {
+void check_steps(optim::Optimizer& opt, const Tensor& theta,
+                 const std::function<Tensor(const Tensor&, const Tensor&)>& hand) {
   Recorder recorder;
   opt.add_observer(&recorder);
   Generator gen(9);
@@ -74,9 +77,8 @@ TEST_CASE("4.2 SGD with momentum and weight decay: hand step and description mat
   const Tensor theta = parameter(2);
   optim::SGD sgd({{"w", theta}}, optim::SGDOptions(0.1).momentum(0.9).weight_decay(0.05));
   course::MomentumState state;
-  check_steps(sgd, theta, [&](const Tensor& th, const Tensor& g) {
-    return course::momentum_delta(state, th, g, 0.1, 0.9, 0.05);
-  });
+  check_steps(sgd, theta,
+              [&](const Tensor& th, const Tensor& g) { return course::momentum_delta(state, th, g, 0.1, 0.9, 0.05); });
   CHECK(state.buffer.defined());
 }
 

@@ -48,7 +48,8 @@ TEST_CASE("exercise 3: leaving a sample out of one small step changes F by its k
   for (int64_t i = 0; i < 12; ++i) all[i] = i;
   for (int64_t j : {0, 5, 11}) {
     INFO("sample " << j);
-    const Tensor dl = view.gradient(nn::nll_loss(model->forward(K::narrow(data.x, 0, j, 1)), K::narrow(data.y, 0, j, 1)));
+    const Tensor dl =
+        view.gradient(nn::nll_loss(model->forward(K::narrow(data.x, 0, j, 1)), K::narrow(data.y, 0, j, 1)));
     const double kernel = -dot(dF, dl);  // the term per unit of η
     std::vector<int64_t> keep;
     for (int64_t i : all)

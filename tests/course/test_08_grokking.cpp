@@ -66,8 +66,8 @@ TEST_CASE("exercise 2: a component's windows equal analyses/components.csv and a
     INFO(component);
     const std::vector<WindowShare> w = component_windows(run + "/explaind", component);
     const auto& rows = csv.at(component);
-    REQUIRE(w.size() == 3);          // windows [0, 4), [4, 9), [9, 12)
-    REQUIRE(rows.size() == 3 + 1);   // ... and the whole run
+    REQUIRE(w.size() == 3);         // windows [0, 4), [4, 9), [9, 12)
+    REQUIRE(rows.size() == 3 + 1);  // ... and the whole run
     double data = 0, decay = 0;
     for (size_t k = 0; k < w.size(); ++k) {
       // The CSV holds shortest round-trip text: the same doubles, up to summation order.

@@ -1,5 +1,6 @@
 // libFuzzer target: read_cifar10_file on arbitrary bytes (record count, label range).
 #include "nn/data/cifar.hpp"
+
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,6 @@
 // libFuzzer target: load_npy on arbitrary bytes (magic, version, header dict, shape, data size).
 #include "tensor/npy.hpp"
+
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,6 @@
 // libFuzzer target: load_safetensors on arbitrary bytes (header length, JSON header, offsets, data).
 #include "tensor/safetensors.hpp"
+
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

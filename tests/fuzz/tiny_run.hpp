@@ -27,10 +27,13 @@ struct TinyRun {
   std::unique_ptr<optim::AdamW> optimizer;
   nn::data::DataLoader loader;
 
-  TinyRun() : x(inputs()), y(Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 1, 0, 2, 2, 1, 0, 0, 1}, {11})),
-              dataset(x, y), model(make_model()),
-              optimizer(std::make_unique<optim::AdamW>(model->named_parameters(), optim::AdamW::Options(0.05))),
-              loader(dataset, nn::data::DataLoaderOptions(4).shuffle(true).seed(3)) {}
+  TinyRun()
+      : x(inputs()),
+        y(Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 1, 0, 2, 2, 1, 0, 0, 1}, {11})),
+        dataset(x, y),
+        model(make_model()),
+        optimizer(std::make_unique<optim::AdamW>(model->named_parameters(), optim::AdamW::Options(0.05))),
+        loader(dataset, nn::data::DataLoaderOptions(4).shuffle(true).seed(3)) {}
 
   void train(int steps) {
     for (int s = 0; s < steps; ++s) {
@@ -58,7 +61,8 @@ inline Tensor per_sample_nll(const Tensor& out, const Tensor& y) { return nn::nl
 
 // A sample-level tracker (4 probes, combinations, windows of 2 steps) streaming into `out`,
 // resuming from `resume` unless it is empty.
-inline std::unique_ptr<explaind::Tracker> make_tracker(TinyRun& run, const std::string& out, const std::string& resume) {
+inline std::unique_ptr<explaind::Tracker> make_tracker(TinyRun& run, const std::string& out,
+                                                       const std::string& resume) {
   explaind::ProbeSet probes;
   probes.name = "probes";
   probes.x = kernel::narrow(run.x, 0, 0, 4);

@@ -21,9 +21,9 @@ int64_t element_offset(const Shape& strides, const std::vector<int64_t>& index);
 // Exercise 1.2 — NumPy broadcasting of two shapes.
 // Align the shapes at their last dims; missing leading dims count as 1. Each pair of sizes must be
 // equal or contain a 1; the result takes the size that is not 1. E.g. [3, 1] and [4] -> [3, 4];
-// [2, 1, 5] and [6, 1] -> [2, 6, 5]; [0, 3] and [1, 3] -> [0, 3] (an empty dim stays empty). Throw std::invalid_argument when two sizes differ and
-// neither is 1 ([3] and [4]).
-// Hint: walk both shapes from the back; the result has max(a.size(), b.size()) dims.
+// [2, 1, 5] and [6, 1] -> [2, 6, 5]; [0, 3] and [1, 3] -> [0, 3] (an empty dim stays empty). Throw
+// std::invalid_argument when two sizes differ and neither is 1 ([3] and [4]). Hint: walk both shapes from the back; the
+// result has max(a.size(), b.size()) dims.
 Shape broadcast_shape(const Shape& a, const Shape& b);
 
 // Exercise 1.3 — the matrix product as three loops.

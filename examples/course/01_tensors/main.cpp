@@ -37,7 +37,7 @@ Tensor show_views() {
   fmt::print("== 1. storage, shape, strides ==\n");
   const Tensor a = reshape(Tensor::arange(6, DType::Float64), {2, 3});  // [2, 3]
   const Tensor at = transpose(a, 0, 1);                                 // [3, 2], a view
-  const Tensor row1 = narrow(a, 0, 1, 1);                                // [1, 3], a view
+  const Tensor row1 = narrow(a, 0, 1, 1);                               // [1, 3], a view
   print_layout("a", a);
   print_layout("transpose(a)", at);
   print_layout("narrow(a,0,1,1)", row1);
@@ -56,13 +56,12 @@ Tensor show_broadcasting() {
   fmt::print("== 2. broadcasting ==\n");
   const Tensor n = Tensor::arange(12, DType::Float64) + 1.0;  // [12]: 1..12
   const Tensor col = reshape(n, {12, 1}), row = reshape(n, {1, 12});
-  const Tensor table = col * row;                                // [12, 12]
-  const Tensor expanded = expand(col, {12, 12});                 // the view broadcasting reads
+  const Tensor table = col * row;                 // [12, 12]
+  const Tensor expanded = expand(col, {12, 12});  // the view broadcasting reads
   fmt::print("[12, 1] * [1, 12] -> {}; broadcast_shape says {}\n", shape_str(table.shape()),
              shape_str(course::broadcast_shape(col.shape(), row.shape())));
   print_layout("expand(col)", expanded);
-  fmt::print("stride 0 along dim 1: every column reads the same 12 numbers; table[6][7] = {}\n\n",
-             table.at({6, 7}));
+  fmt::print("stride 0 along dim 1: every column reads the same 12 numbers; table[6][7] = {}\n\n", table.at({6, 7}));
   return table;
 }
 
@@ -110,10 +109,19 @@ Timing race_matmul() {
 void write_plots(const std::string& dir, const Tensor& table, const Timing& t) {
   std::vector<std::string> labels;
   for (int i = 1; i <= 12; ++i) labels.push_back(std::to_string(i));
-  explaind::report::Heatmap(table).title("[12, 1] * [1, 12]: the product table by broadcasting")
-      .row_labels(labels).col_labels(labels).colorbar_label("value").render(dir + "/broadcast.png");
-  explaind::report::LinePlot().title("n x n matrix product, float64").xlabel("n").ylabel("time (ms)")
-      .log_x().y_scale(explaind::report::Scale::Log).legend(explaind::report::LegendPosition::TopLeft)
+  explaind::report::Heatmap(table)
+      .title("[12, 1] * [1, 12]: the product table by broadcasting")
+      .row_labels(labels)
+      .col_labels(labels)
+      .colorbar_label("value")
+      .render(dir + "/broadcast.png");
+  explaind::report::LinePlot()
+      .title("n x n matrix product, float64")
+      .xlabel("n")
+      .ylabel("time (ms)")
+      .log_x()
+      .y_scale(explaind::report::Scale::Log)
+      .legend(explaind::report::LegendPosition::TopLeft)
       .add_series("three loops (exercise 1.3)", t.sizes, t.loop_ms, explaind::report::SeriesStyle::LinesPoints)
       .add_series("matmul (OpenBLAS dgemm)", t.sizes, t.blas_ms, explaind::report::SeriesStyle::LinesPoints)
       .render(dir + "/matmul_time.png");

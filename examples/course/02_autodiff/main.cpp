@@ -93,7 +93,8 @@ void check_new_ops() {
   const Tensor x = rand_uniform({4, 5}, -3, 3, gen, DType::Float64).set_requires_grad();
   const Tensor gain = rand_uniform({5}, 0.5, 2, gen, DType::Float64).set_requires_grad();
   const GradcheckResult sp = gradcheck([](const std::vector<Tensor>& in) { return course::softplus(in[0]); }, {x});
-  const GradcheckResult fg = gradcheck([](const std::vector<Tensor>& in) { return course::feature_gain(in[0], in[1]); }, {x, gain});
+  const GradcheckResult fg =
+      gradcheck([](const std::vector<Tensor>& in) { return course::feature_gain(in[0], in[1]); }, {x, gain});
   fmt::print("  softplus:     {} (max |analytic - numerical| {:.1e})\n", sp.ok ? "ok" : sp.message, sp.max_abs_error);
   fmt::print("  feature_gain: {} (max |analytic - numerical| {:.1e})\n\n", fg.ok ? "ok" : fg.message, fg.max_abs_error);
   require(sp.ok && fg.ok, "gradcheck failed");
@@ -111,8 +112,10 @@ void plot_softplus(const std::string& dir) {
   const Tensor x = Tensor::from_vector(xs, {241}, DType::Float64).set_requires_grad();
   const Tensor y = course::softplus(x);
   sum(y).backward();  // d(Σ softplus)/dx_i = softplus'(x_i)
-  explaind::report::LinePlot().title("softplus(x) = log(1 + e^x) and the gradient the engine computes")
-      .xlabel("x").legend(explaind::report::LegendPosition::TopLeft)
+  explaind::report::LinePlot()
+      .title("softplus(x) = log(1 + e^x) and the gradient the engine computes")
+      .xlabel("x")
+      .legend(explaind::report::LegendPosition::TopLeft)
       .add_series("softplus(x)", xs, y.to_vector())
       .add_series("relu(x)", xs, relu(x.detach()).to_vector())
       .add_series("d softplus/dx from backward() = sigmoid(x)", xs, x.grad().to_vector())
@@ -132,14 +135,19 @@ void plot_finite_differences(const std::string& dir) {
   std::vector<double> steps;
   for (int k = 2; k <= 26; ++k) steps.push_back(std::pow(10.0, -k / 2.0));
   const std::vector<double> e64 = fd_errors(steps, DType::Float64), e32 = fd_errors(steps, DType::Float32);
-  explaind::report::LinePlot().title("central differences of softplus at x = 0.5: error against the step")
-      .xlabel("step eps").ylabel("|numerical - exact|").log_x().y_scale(explaind::report::Scale::Log)
+  explaind::report::LinePlot()
+      .title("central differences of softplus at x = 0.5: error against the step")
+      .xlabel("step eps")
+      .ylabel("|numerical - exact|")
+      .log_x()
+      .y_scale(explaind::report::Scale::Log)
       .legend(explaind::report::LegendPosition::BottomRight)
       .add_series("float64", steps, e64, explaind::report::SeriesStyle::LinesPoints)
       .add_series("float32", steps, e32, explaind::report::SeriesStyle::LinesPoints)
       .add_marker(1e-6, "gradcheck's eps")
       .render(dir + "/finite_differences.png");
-  fmt::print("== 3. finite differences ==\n  error at eps = 1e-6: float64 {:.1e}, float32 {:.1e}\n\n", e64[10], e32[10]);
+  fmt::print("== 3. finite differences ==\n  error at eps = 1e-6: float64 {:.1e}, float32 {:.1e}\n\n", e64[10],
+             e32[10]);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ namespace pathgrad::course {
 NeuronGrads neuron_grads_by_hand(double x1, double x2, double w1, double w2, double b) {
   const double n = w1 * x1 + w2 * x2 + b;
   const double do_dn = 1.0 - std::tanh(n) * std::tanh(n);  // tanh' = 1 − tanh²
-  return {do_dn * x1, do_dn * x2, do_dn * 1.0};           // dn/dw1 = x1, dn/dw2 = x2, dn/db = 1
+  return {do_dn * x1, do_dn * x2, do_dn * 1.0};            // dn/dw1 = x1, dn/dw2 = x2, dn/db = 1
 }
 
 Value exp(const Value& a) {
@@ -44,9 +44,10 @@ Tensor softplus_values(const Tensor& x) {
 
 Tensor softplus(const Tensor& x) {
   // The closure keeps x's values (detached: no reference back into the graph) for the backward.
-  return record(softplus_values(x), "softplus", {x}, [x = x.detach()](const Node&, const Tensor& g, const BackwardContext&) {
-    return std::vector<Tensor>{kernel::mul(g, kernel::sigmoid(x))};  // d softplus / dx = sigmoid(x)
-  });
+  return record(softplus_values(x), "softplus", {x},
+                [x = x.detach()](const Node&, const Tensor& g, const BackwardContext&) {
+                  return std::vector<Tensor>{kernel::mul(g, kernel::sigmoid(x))};  // d softplus / dx = sigmoid(x)
+                });
 }
 
 namespace {
@@ -69,18 +70,18 @@ Tensor gain_grad(const Node& node, const Tensor& per_row, const BackwardContext&
 
 Tensor feature_gain(const Tensor& x, const Tensor& gain) {
   if (x.dim() != 2 || gain.shape() != Shape{x.size(1)})
-    throw std::invalid_argument("feature_gain: expected x [B, D] and gain [D], got " + shape_str(x.shape()) +
-                                " and " + shape_str(gain.shape()));
+    throw std::invalid_argument("feature_gain: expected x [B, D] and gain [D], got " + shape_str(x.shape()) + " and " +
+                                shape_str(gain.shape()));
   // gain itself, or under a path point each row's gain + t[r]·Δgain as [B, D].
   const Tensor gain_used = path_value(gain, x, "feature_gain");
-  return record(kernel::mul(x, gain_used), "feature_gain", {x, gain},
-                [x = x.detach(), gain_used = gain_used.detach()](const Node& node, const Tensor& g,
-                                                                 const BackwardContext& ctx) {
-                  std::vector<Tensor> grads(2);                                            // one per operand
-                  if (node.needs(0)) grads[0] = kernel::mul(g, gain_used);                 // [B, D]
-                  if (node.needs(1)) grads[1] = gain_grad(node, kernel::mul(g, x), ctx);  // see gain_grad
-                  return grads;
-                });
+  return record(
+      kernel::mul(x, gain_used), "feature_gain", {x, gain},
+      [x = x.detach(), gain_used = gain_used.detach()](const Node& node, const Tensor& g, const BackwardContext& ctx) {
+        std::vector<Tensor> grads(2);                                           // one per operand
+        if (node.needs(0)) grads[0] = kernel::mul(g, gain_used);                // [B, D]
+        if (node.needs(1)) grads[1] = gain_grad(node, kernel::mul(g, x), ctx);  // see gain_grad
+        return grads;
+      });
 }
 // docs/autograd.md end
 

@@ -54,7 +54,7 @@ struct Run {
 };
 
 struct Curves {
-  std::vector<double> step, train_loss;           // every step
+  std::vector<double> step, train_loss;  // every step
   std::vector<double> eval_step, test_loss, test_accuracy;
   std::vector<double> resumed_step, resumed_loss;  // the resumed run's steps
 };
@@ -91,12 +91,13 @@ void train_through(Run& run, const nn::data::ImageSet& test, const std::string& 
 }
 
 // A fresh run resumed from the checkpoint; fails unless its weights end bit for bit equal.
-void resume_and_compare(const nn::data::Dataset& train, const Run& reference, const std::string& checkpoint, Curves& c) {
+void resume_and_compare(const nn::data::Dataset& train, const Run& reference, const std::string& checkpoint,
+                        Curves& c) {
   Run resumed(train);  // new weights (same seed), fresh optimizer and loader
   optim::load_checkpoint(checkpoint, resumed.model, resumed.optimizer, resumed.loader);
   const int64_t from = resumed.optimizer.steps_taken();
-  append(course::train_steps(resumed.model, resumed.optimizer, resumed.loader, kSteps - from), from,
-         c.resumed_step, c.resumed_loss);
+  append(course::train_steps(resumed.model, resumed.optimizer, resumed.loader, kSteps - from), from, c.resumed_step,
+         c.resumed_loss);
   const NamedTensors a = reference.model.state_dict(), b = resumed.model.state_dict();
   int64_t differing = 0, total = 0;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -104,20 +105,28 @@ void resume_and_compare(const nn::data::Dataset& train, const Run& reference, co
     for (size_t j = 0; j < va.size(); ++j) differing += va[j] != vb[j];
     total += static_cast<int64_t>(va.size());
   }
-  fmt::print("\nresumed at step {} in a fresh model, optimizer and loader and trained to step {}:\n"
-             "  {} of {} weights differ from the uninterrupted run's\n", from, kSteps, differing, total);
+  fmt::print(
+      "\nresumed at step {} in a fresh model, optimizer and loader and trained to step {}:\n"
+      "  {} of {} weights differ from the uninterrupted run's\n",
+      from, kSteps, differing, total);
   if (differing != 0) throw std::runtime_error("the resumed run did not reproduce the uninterrupted one");
 }
 
 void plot(const std::string& dir, const Curves& c) {
   explaind::report::PlotGrid grid;
   grid.title("MLP on Fashion-MNIST (10 classes, 10,000 training images), AdamW").xlabel("step").columns(2);
-  grid.add(explaind::report::LinePlot().title("cross-entropy").ylabel("loss")
+  grid.add(explaind::report::LinePlot()
+               .title("cross-entropy")
+               .ylabel("loss")
                .add_series("training batch", c.step, c.train_loss)
-               .add_series("resumed from the checkpoint", c.resumed_step, c.resumed_loss, explaind::report::SeriesStyle::Points)
+               .add_series("resumed from the checkpoint", c.resumed_step, c.resumed_loss,
+                           explaind::report::SeriesStyle::Points)
                .add_series("test set", c.eval_step, c.test_loss, explaind::report::SeriesStyle::LinesPoints)
                .add_marker(static_cast<double>(kCheckpointAt), "checkpoint"));
-  grid.add(explaind::report::LinePlot().title("test accuracy").ylabel("fraction correct").legend(explaind::report::LegendPosition::BottomRight)
+  grid.add(explaind::report::LinePlot()
+               .title("test accuracy")
+               .ylabel("fraction correct")
+               .legend(explaind::report::LegendPosition::BottomRight)
                .add_series("test set", c.eval_step, c.test_accuracy, explaind::report::SeriesStyle::LinesPoints));
   grid.size(1100, 450).render(dir + "/training_curves.png");
 }

@@ -7,8 +7,8 @@
 namespace pathgrad::course {
 
 double accuracy(const Tensor& logits, const Tensor& labels) {
-  const Tensor predicted = kernel::argmax(logits, 1);       // int64 [B]
-  const Tensor correct = kernel::eq(predicted, labels);     // int64 [B] of 0/1
+  const Tensor predicted = kernel::argmax(logits, 1);    // int64 [B]
+  const Tensor correct = kernel::eq(predicted, labels);  // int64 [B] of 0/1
   return kernel::sum(correct).item() / static_cast<double>(labels.numel());
 }
 

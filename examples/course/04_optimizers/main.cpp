@@ -145,11 +145,16 @@ void plot(const std::string& dir, const std::vector<Result>& results) {
   std::vector<double> steps;
   for (int s = 1; s <= kSteps; ++s) steps.push_back(s);
   explaind::report::LinePlot loss;
-  loss.title("full-batch training loss, 2-16-3 MLP on three blobs (float64)").xlabel("step").ylabel("cross-entropy")
+  loss.title("full-batch training loss, 2-16-3 MLP on three blobs (float64)")
+      .xlabel("step")
+      .ylabel("cross-entropy")
       .y_scale(explaind::report::Scale::Log);
   explaind::report::LinePlot parts;
-  parts.title("size of each step: data part vs weight-decay part").xlabel("step").ylabel("||part of Δθ||")
-      .y_scale(explaind::report::Scale::Log).legend(explaind::report::LegendPosition::Outside);
+  parts.title("size of each step: data part vs weight-decay part")
+      .xlabel("step")
+      .ylabel("||part of Δθ||")
+      .y_scale(explaind::report::Scale::Log)
+      .legend(explaind::report::LegendPosition::Outside);
   for (const Result& r : results) {
     loss.add_series(r.name, steps, r.loss);
     parts.add_series(r.name + ": data", steps, r.check.data_norm);
@@ -169,12 +174,24 @@ int main(int argc, char** argv) {
     results[0].name = "SGD";
     results[1].name = "SGD + momentum";
     results[2].name = "AdamW";
-    train(data, [](const NamedTensors& p) {
-      return std::make_unique<optim::SGD>(p, optim::SGDOptions(0.1).weight_decay(1e-2)); }, results[0]);
-    train(data, [](const NamedTensors& p) {
-      return std::make_unique<optim::SGD>(p, optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-2)); }, results[1]);
-    train(data, [](const NamedTensors& p) {
-      return std::make_unique<optim::AdamW>(p, optim::AdamWOptions(1e-2).weight_decay(1e-1)); }, results[2]);
+    train(
+        data,
+        [](const NamedTensors& p) {
+          return std::make_unique<optim::SGD>(p, optim::SGDOptions(0.1).weight_decay(1e-2));
+        },
+        results[0]);
+    train(
+        data,
+        [](const NamedTensors& p) {
+          return std::make_unique<optim::SGD>(p, optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-2));
+        },
+        results[1]);
+    train(
+        data,
+        [](const NamedTensors& p) {
+          return std::make_unique<optim::AdamW>(p, optim::AdamWOptions(1e-2).weight_decay(1e-1));
+        },
+        results[2]);
     for (const Result& r : results) print_result(r);
     plot(dir, results);
     // Rebuilt in float64 from float64 steps: only a few roundings separate the two (the bound of

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "examples/course/05_path_kernel/exercises.hpp"
-#include "examples/course/common/require.hpp"
 #include "examples/course/common/flat_model.hpp"
+#include "examples/course/common/require.hpp"
 #include "explaind/report/plot.hpp"
 #include "explaind/tracker.hpp"
 #include "nn/data/dataset.hpp"
@@ -39,8 +39,8 @@ Tensor per_sample_nll(const Tensor& out, const Tensor& y) { return nn::nll_loss(
 
 // What training leaves behind for the rewrite: θ_0..θ_S and the ids of every step's batch.
 struct Trajectory {
-  std::vector<Tensor> theta;     // S + 1 vectors, float64 [P]
-  std::vector<Tensor> batch_ids; // S vectors, int64 [B]
+  std::vector<Tensor> theta;      // S + 1 vectors, float64 [P]
+  std::vector<Tensor> batch_ids;  // S vectors, int64 [B]
 };
 
 // Trains with plain SGD while the tracker accounts for every step; records the trajectory.
@@ -51,9 +51,9 @@ Trajectory train_tracked(const PlanePoints& train, const PlanePoints& probes, co
   optim::SGD opt(model->named_parameters(), optim::SGDOptions(kLr));
   // F = log p(label) of each probe input, with its per-sample terms (sample level).
   const ex::ProbeSet probe_set = label_probes("test", probes.x, probes.y, true);
-  ex::Tracker tracker(*model, opt, loader, per_sample_nll, {probe_set},
-                      ex::TrackerOptions().per_sample(true).rule(ex::gauss_legendre(4)).tolerance(1e-13)
-                          .output_dir(export_dir));
+  ex::Tracker tracker(
+      *model, opt, loader, per_sample_nll, {probe_set},
+      ex::TrackerOptions().per_sample(true).rule(ex::gauss_legendre(4)).tolerance(1e-13).output_dir(export_dir));
   const FlatView view(*model);
   Trajectory t{{view.theta()}, {}};
   for (int s = 0; s < kSteps; ++s) {
@@ -92,7 +92,8 @@ Tensor sample_gradients(TinyMlp& model, const FlatView& view, const PlanePoints&
   std::vector<Tensor> rows;
   for (int64_t j = 0; j < ids.numel(); ++j) {
     const int64_t i = static_cast<int64_t>(ids.at({j}));
-    rows.push_back(view.gradient(nn::nll_loss(model.forward(K::narrow(train.x, 0, i, 1)), K::narrow(train.y, 0, i, 1))));
+    rows.push_back(
+        view.gradient(nn::nll_loss(model.forward(K::narrow(train.x, 0, i, 1)), K::narrow(train.y, 0, i, 1))));
   }
   return K::stack(rows, 0);
 }
@@ -139,8 +140,8 @@ int main(int argc, char** argv) {
     auto scratch = make_tiny_mlp(2, 8, 3, Activation::Tanh, 0);
     const FlatView view(*scratch);
     const std::vector<ex::QuadratureRule> rules = {ex::midpoint(1), ex::gauss_legendre(2), ex::gauss_legendre(8)};
-    const Tensor tracker_replica = load_npy(out + "/explaind/replica.npy");        // [M]
-    const Tensor tracker_samples = load_npy(out + "/explaind/sample_data.npy");    // [M, N]
+    const Tensor tracker_replica = load_npy(out + "/explaind/replica.npy");      // [M]
+    const Tensor tracker_samples = load_npy(out + "/explaind/sample_data.npy");  // [M, N]
 
     explaind::report::LinePlot curves, errors;
     std::vector<double> worst_error(rules.size(), 0);
@@ -185,10 +186,16 @@ int main(int argc, char** argv) {
                worst_samples, worst_sum);
 
     curves.title("F = log p(label) over training: the model and its kernel machine (GL(8))")
-        .xlabel("step s").ylabel("F(θ_s)").legend(explaind::report::LegendPosition::Outside).size(1100, 600)
+        .xlabel("step s")
+        .ylabel("F(θ_s)")
+        .legend(explaind::report::LegendPosition::Outside)
+        .size(1100, 600)
         .render(out + "/f_over_steps.png");
-    errors.title("probe 0: |replica − model| after s steps, by quadrature rule").xlabel("step s")
-        .ylabel("|error|").y_scale(explaind::report::Scale::Log).render(out + "/replica_error.png");
+    errors.title("probe 0: |replica − model| after s steps, by quadrature rule")
+        .xlabel("step s")
+        .ylabel("|error|")
+        .y_scale(explaind::report::Scale::Log)
+        .render(out + "/replica_error.png");
     fmt::print("plots: {0}/f_over_steps.png, {0}/replica_error.png\n", out);
 
     // float64 rounding over 30 steps of P = 51 products stays far below these bounds.

@@ -1,6 +1,5 @@
 // Lesson 5, the path kernel: reference solutions of exercises.hpp.
 #include "examples/course/05_path_kernel/exercises.hpp"
-
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::course {
@@ -9,8 +8,8 @@ namespace K = pathgrad::kernel;
 
 Tensor path_integrated_gradient(const GradientAt& gradient, const Tensor& theta0, const Tensor& theta1,
                                 const explaind::QuadratureRule& rule) {
-  const Tensor delta = K::sub(theta1, theta0);                         // [P]
-  Tensor phi = Tensor::zeros({theta0.numel()}, DType::Float64);        // [P]
+  const Tensor delta = K::sub(theta1, theta0);                   // [P]
+  Tensor phi = Tensor::zeros({theta0.numel()}, DType::Float64);  // [P]
   for (size_t q = 0; q < rule.nodes.size(); ++q) {
     const Tensor point = K::add(theta0, K::mul_scalar(delta, rule.nodes[q]));  // θ0 + t_q Δθ
     K::add_(phi, gradient(point), rule.weights[q]);

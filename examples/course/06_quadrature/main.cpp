@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "examples/course/06_quadrature/exercises.hpp"
-#include "examples/course/common/require.hpp"
 #include "examples/course/common/flat_model.hpp"
+#include "examples/course/common/require.hpp"
 #include "explaind/report/plot.hpp"
 #include "explaind/tracker.hpp"
 #include "nn/data/dataset.hpp"
@@ -49,7 +49,8 @@ struct TrainResult {
 };
 
 // Trains kSteps SGD steps, with a tracker when `options` are given.
-TrainResult train(const PlanePoints& data, const PlanePoints& probes, const std::optional<ex::TrackerOptions>& options) {
+TrainResult train(const PlanePoints& data, const PlanePoints& probes,
+                  const std::optional<ex::TrackerOptions>& options) {
   auto model = fresh_model();
   nn::data::TensorDataset dataset(data.x, data.y);
   nn::data::DataLoader loader(dataset, nn::data::DataLoaderOptions(kBatch).shuffle(true).seed(0));
@@ -84,8 +85,8 @@ class Segment {
   // F_m(θ0 + tΔθ) for every probe: [M], graph recorded.
   Tensor values(double t) const {
     view_.load(K::add(theta0_, K::mul_scalar(delta_, t)));
-    const Tensor out = model_.forward(probes_.x);                               // [M, 3]
-    return reshape(gather(out, 1, K::unsqueeze(probes_.y, 1)), {-1});           // [M]
+    const Tensor out = model_.forward(probes_.x);                      // [M, 3]
+    return reshape(gather(out, 1, K::unsqueeze(probes_.y, 1)), {-1});  // [M]
   }
   // dF_m/dt = ∇F_m·Δθ at t: [M]. One backward pass contracts every probe's gradient with Δθ.
   Tensor derivative(double t) const {
@@ -99,9 +100,9 @@ class Segment {
   // The crossings of probe m's ReLU units along the segment (the first layer moves linearly).
   std::vector<double> crossings(int64_t m) const {
     NoGradGuard no_grad;
-    const Tensor x = K::narrow(probes_.x, 0, m, 1);                             // [1, 2]
+    const Tensor x = K::narrow(probes_.x, 0, m, 1);  // [1, 2]
     view_.load(theta0_);
-    const Tensor z0 = model_.preactivation(x).clone();                          // [1, hidden]
+    const Tensor z0 = model_.preactivation(x).clone();  // [1, hidden]
     view_.load(K::add(theta0_, delta_));
     return linear_crossings(z0, model_.preactivation(x));
   }
@@ -208,8 +209,9 @@ int main(int argc, char** argv) {
       segments.emplace_back(*scratch, view, probes, theta[s], theta[s + 1]);
       for (int64_t m = 0; m < kProbes; ++m) kinks += segments.back().crossings(m).size();
     }
-    fmt::print("ReLU MLP 2-{}-3, {} SGD steps (lr {}): {} ReLU crossings along the {} × {} (step, probe input) segments\n",
-               kHidden, kSteps, kLr, kinks, kSteps, kProbes);
+    fmt::print(
+        "ReLU MLP 2-{}-3, {} SGD steps (lr {}): {} ReLU crossings along the {} × {} (step, probe input) segments\n",
+        kHidden, kSteps, kLr, kinks, kSteps, kProbes);
 
     // 1. The residual audit (exercises 1–4).
     const std::vector<Curve> curves = residual_audit(segments);
@@ -221,8 +223,12 @@ int main(int argc, char** argv) {
       plot.add_series(c.name, c.evaluations, c.residuals, explaind::report::SeriesStyle::LinesPoints);
     }
     plot.title("Residual audit: mean |ρ_s| per probe input and step against its cost")
-        .xlabel("gradient evaluations per probe input and step").ylabel("mean |ρ_s|").log_x()
-        .y_scale(explaind::report::Scale::Log).legend(explaind::report::LegendPosition::Outside).size(1100, 600)
+        .xlabel("gradient evaluations per probe input and step")
+        .ylabel("mean |ρ_s|")
+        .log_x()
+        .y_scale(explaind::report::Scale::Log)
+        .legend(explaind::report::LegendPosition::Outside)
+        .size(1100, 600)
         .render(out + "/residual_vs_evaluations.png");
 
     // 2. The tracker's options on the same training.
@@ -261,8 +267,12 @@ int main(int argc, char** argv) {
       best = std::min(best, max_error);
     }
     per_step.title("The tracker's audit (residuals.npy): max over probes of |ρ_s|")
-        .xlabel("step s").ylabel("max_m |ρ_s|").y_scale(explaind::report::Scale::Log)
-        .legend(explaind::report::LegendPosition::Outside).size(1100, 600).render(out + "/tracker_residuals.png");
+        .xlabel("step s")
+        .ylabel("max_m |ρ_s|")
+        .y_scale(explaind::report::Scale::Log)
+        .legend(explaind::report::LegendPosition::Outside)
+        .size(1100, 600)
+        .render(out + "/tracker_residuals.png");
     fmt::print("plots: {0}/residual_vs_evaluations.png, {0}/tracker_residuals.png\n", out);
 
     require(kinks > 0, "the training crosses ReLU kinks");

@@ -1,10 +1,9 @@
 // Lesson 6, quadrature and kinks: reference solutions of exercises.hpp.
-#include "examples/course/06_quadrature/exercises.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
+#include "examples/course/06_quadrature/exercises.hpp"
 #include "tensor/kernels.hpp"
 
 namespace pathgrad::course {
@@ -18,8 +17,10 @@ Tensor integrate_pieces(const PathDerivative& g, const std::vector<double>& edge
     const explaind::QuadratureRule piece = rule.on(edges[k], edges[k + 1]);
     for (size_t q = 0; q < piece.nodes.size(); ++q) {
       const Tensor term = K::mul_scalar(g(piece.nodes[q]), piece.weights[q]);
-      if (total.defined()) K::add_(total, term);
-      else total = term;
+      if (total.defined())
+        K::add_(total, term);
+      else
+        total = term;
     }
   }
   return total;
@@ -42,8 +43,7 @@ std::vector<double> split_edges(const std::vector<double>& crossings, int subdiv
   std::vector<double> edges{0.0};
   for (size_t k = 0; k + 1 < coarse.size(); ++k)
     for (int j = 1; j <= subdivisions; ++j)
-      edges.push_back(j == subdivisions ? coarse[k + 1]
-                                        : coarse[k] + (coarse[k + 1] - coarse[k]) * j / subdivisions);
+      edges.push_back(j == subdivisions ? coarse[k + 1] : coarse[k] + (coarse[k + 1] - coarse[k]) * j / subdivisions);
   return edges;
 }
 

@@ -23,9 +23,9 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b);
 // A training run that can be repeated without a sample: a ReLU TinyMlp (examples/course/common/
 // flat_model.hpp, float64) trained with full-batch SGD on the summed loss Σ_{i kept} ℓ_i.
 struct FullBatchProblem {
-  Tensor x, y;                      // inputs [N, ...] float64, labels int64 [N]
+  Tensor x, y;  // inputs [N, ...] float64, labels int64 [N]
   int64_t in = 0, hidden = 0, classes = 0;
-  uint64_t seed = 0;                // make_tiny_mlp's seed: the same initial weights every time
+  uint64_t seed = 0;  // make_tiny_mlp's seed: the same initial weights every time
   double lr = 0;
   int steps = 0;
 };

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "examples/course/07_influence/exercises.hpp"
-#include "examples/course/common/require.hpp"
 #include "examples/course/common/flat_model.hpp"
+#include "examples/course/common/require.hpp"
 #include "explaind/report/plot.hpp"
 #include "explaind/tracker.hpp"
 #include "nn/data/idx.hpp"
@@ -33,7 +33,7 @@ namespace {
 
 constexpr int64_t kTrain = 200, kProbes = 8, kHidden = 16, kShown = 6, kCompared = 8;
 constexpr int kSteps = 40;
-constexpr double kLr = 0.05;  // per unit of the mean loss: the summed loss takes kLr / kTrain
+constexpr double kLr = 0.05;                        // per unit of the mean loss: the summed loss takes kLr / kTrain
 const std::vector<int> kHorizons = {1, 5, kSteps};  // leave-one-out is compared after these many steps
 const char* const kClassNames[] = {"T-shirt/top", "shirt"};  // Fashion-MNIST classes 0 and 6
 
@@ -47,7 +47,8 @@ Images load_images() {
   const nn::data::ImageSplits s =
       nn::data::load_fashion_mnist(nn::data::kDebianFashionMnistDir, nn::data::ImageOptions().classes({0, 6}));
   auto head = [](const nn::data::ImageSet& set, int64_t n) {
-    return nn::data::ImageSet{K::narrow(set.images, 0, 0, n).to(DType::Float64).clone(), K::narrow(set.labels, 0, 0, n).clone()};
+    return nn::data::ImageSet{K::narrow(set.images, 0, 0, n).to(DType::Float64).clone(),
+                              K::narrow(set.labels, 0, 0, n).clone()};
   };
   return {head(s.train, kTrain), head(s.test, kProbes)};
 }
@@ -114,7 +115,7 @@ void plot_layers(const std::string& dir, const nn::data::ImageSet& probes, const
 void plot_extremes(const nn::data::ImageSet& train, const nn::data::ImageSet& probes, const std::vector<int64_t>& up,
                    const std::vector<int64_t>& down, const std::string& png) {
   const int64_t side = 28, cols = kShown + 1;
-  std::vector<double> pixels(2 * side * cols * side, NAN);  // NaN: the empty cell under the probe
+  std::vector<double> pixels(2 * side * cols * side, NAN);       // NaN: the empty cell under the probe
   auto paste = [&](const Tensor& image, int64_t r, int64_t c) {  // image [1, 28, 28]
     const std::vector<double> v = image.contiguous().to_vector();
     for (int64_t y = 0; y < side; ++y)
@@ -128,10 +129,15 @@ void plot_extremes(const nn::data::ImageSet& train, const nn::data::ImageSet& pr
   std::vector<explaind::report::AxisGroup> columns{{"test 0", side}};
   for (int64_t k = 0; k < kShown; ++k) columns.push_back({fmt::format("#{}", k + 1), side});
   explaind::report::Heatmap(pixels, 2 * side, cols * side)
-      .palette(explaind::report::Palette::Sequential).color_range(0, 1).colorbar_label("pixel")
-      .row_groups({{"proponents", side}, {"opponents", side}}).col_groups(columns)
-      .title(fmt::format("test 0 ({}): the training images that raised / lowered log p(label) most", describe(probes, 0)))
-      .size(1000, 420).render(png);
+      .palette(explaind::report::Palette::Sequential)
+      .color_range(0, 1)
+      .colorbar_label("pixel")
+      .row_groups({{"proponents", side}, {"opponents", side}})
+      .col_groups(columns)
+      .title(
+          fmt::format("test 0 ({}): the training images that raised / lowered log p(label) most", describe(probes, 0)))
+      .size(1000, 420)
+      .render(png);
 }
 
 // The path-kernel influence of some samples on test image 0 against leave-one-out retraining.
@@ -172,7 +178,9 @@ Comparison compare_with_loo(const FullBatchProblem& problem, const nn::data::Ima
     c.same_sign += agree;
     c.extremes_same_sign += agree && k < 2 * kCompared;
   }
-  const auto head = [](const std::vector<double>& v) { return std::vector<double>(v.begin(), v.begin() + 2 * kCompared); };
+  const auto head = [](const std::vector<double>& v) {
+    return std::vector<double>(v.begin(), v.begin() + 2 * kCompared);
+  };
   c.rho = spearman(c.path, c.loo);
   c.rho_extremes = spearman(head(c.path), head(c.loo));
   return c;
@@ -181,8 +189,9 @@ Comparison compare_with_loo(const FullBatchProblem& problem, const nn::data::Ima
 void print_comparison(const Comparison& c, int steps) {
   fmt::print("\nafter {} step{}, leave-one-out on {} samples ({} retrainings):\n", steps, steps > 1 ? "s" : "",
              c.samples.size(), c.samples.size());
-  fmt::print("  Spearman(path-kernel influence, F(all) − F(all but j)): {:+.2f} over all, {:+.2f} over the {} extremes\n",
-             c.rho, c.rho_extremes, 2 * kCompared);
+  fmt::print(
+      "  Spearman(path-kernel influence, F(all) − F(all but j)): {:+.2f} over all, {:+.2f} over the {} extremes\n",
+      c.rho, c.rho_extremes, 2 * kCompared);
   fmt::print("  same sign: {} of {} (the extremes: {} of {})\n", c.same_sign, c.samples.size(), c.extremes_same_sign,
              2 * kCompared);
   fmt::print("  sample  path kernel  leave-one-out\n");
@@ -203,7 +212,8 @@ int main(int argc, char** argv) {
     // Which samples: row 0 of sample_data.npy [M, N] is test image 0's term of every training image.
     const std::vector<double> influence = row(load_npy(dir + "/sample_data.npy"), 0).contiguous().to_vector();
     const std::vector<int64_t> up = top_k(influence, kShown, true), down = top_k(influence, kShown, false);
-    fmt::print("\ntest image 0 is a {}; the training images that moved its log p(label) most:\n", describe(images.test, 0));
+    fmt::print("\ntest image 0 is a {}; the training images that moved its log p(label) most:\n",
+               describe(images.test, 0));
     for (int64_t k = 0; k < kShown; ++k)
       fmt::print("  raised: #{:<4} {:<12} {:+.4f}    lowered: #{:<4} {:<12} {:+.4f}\n", up[k],
                  describe(images.train, up[k]), influence[up[k]], down[k], describe(images.train, down[k]),
@@ -224,8 +234,9 @@ int main(int argc, char** argv) {
       const Comparison c = compare_with_loo(shorter, images.test, upto);
       print_comparison(c, steps);
       // One step: leave-one-out is the kernel machine's term up to O(η²) (exercise 3's test).
-      if (steps == 1) require(c.rho > 0.95 && c.same_sign == static_cast<int64_t>(c.samples.size()),
-                              "after one step, leave-one-out agrees with the path-kernel influence");
+      if (steps == 1)
+        require(c.rho > 0.95 && c.same_sign == static_cast<int64_t>(c.samples.size()),
+                "after one step, leave-one-out agrees with the path-kernel influence");
       double lim = 0;
       for (double v : c.loo) lim = std::max(lim, std::abs(v));
       grid.add(explaind::report::LinePlot()
@@ -234,10 +245,16 @@ int main(int argc, char** argv) {
                    .title(fmt::format("after {} step{}: Spearman {:+.2f}", steps, steps > 1 ? "s" : "", c.rho))
                    .legend(explaind::report::LegendPosition::Hidden));
     }
-    grid.columns(3).title("test 0: path-kernel influence I_j (x) against leave-one-out retraining (y)")
-        .xlabel("I_j").ylabel("F(all) − F(all but j)").size(1200, 420).render(out + "/influence_vs_loo.png");
-    fmt::print("plots in {}: influence_per_step.png, influence_per_layer.png, proponents_opponents.png, "
-               "influence_vs_loo.png\n", out);
+    grid.columns(3)
+        .title("test 0: path-kernel influence I_j (x) against leave-one-out retraining (y)")
+        .xlabel("I_j")
+        .ylabel("F(all) − F(all but j)")
+        .size(1200, 420)
+        .render(out + "/influence_vs_loo.png");
+    fmt::print(
+        "plots in {}: influence_per_step.png, influence_per_layer.png, proponents_opponents.png, "
+        "influence_vs_loo.png\n",
+        out);
   } catch (const std::exception& e) {
     fmt::print(stderr, "lesson_07_influence: {}\n", e.what());
     return 1;

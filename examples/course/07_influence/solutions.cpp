@@ -1,11 +1,10 @@
 // Lesson 7, influence: reference solutions of exercises.hpp.
-#include "examples/course/07_influence/exercises.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
 
+#include "examples/course/07_influence/exercises.hpp"
 #include "examples/course/common/flat_model.hpp"
 #include "nn/loss.hpp"
 #include "optim/sgd.hpp"

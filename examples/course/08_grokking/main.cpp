@@ -108,7 +108,10 @@ int main(int argc, char** argv) {
       chart.add_series(layer, net);
     }
     chart.title("Each layer's net change of mean validation log p(label), per window (data + weight decay)")
-        .xlabel("window (steps)").ylabel("influence").legend(explaind::report::LegendPosition::Outside).size(1100, 600)
+        .xlabel("window (steps)")
+        .ylabel("influence")
+        .legend(explaind::report::LegendPosition::Outside)
+        .size(1100, 600)
         .render(out + "/layer_windows.png");
     fmt::print("plot: {}/layer_windows.png (exercise 2); the report's own plots: {}/plots/*.png\n", out, out);
     fmt::print("\nThe real run (the paper's configuration, ~8 minutes on 2 cores): bash scripts/grokking.sh\n");

@@ -1,11 +1,10 @@
 // Lesson 8, grokking: reference solutions of exercises.hpp.
-#include "examples/course/08_grokking/exercises.hpp"
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
+#include "examples/course/08_grokking/exercises.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
 

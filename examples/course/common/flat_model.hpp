@@ -72,7 +72,7 @@ class FlatView {
   int64_t size() const { return layout_.size(); }
   const explaind::ParamLayout& layout() const { return layout_; }
   const NamedTensors& params() const { return params_; }
-  Tensor theta() const { return layout_.flatten(params_); }             // a copy, float64 [P]
+  Tensor theta() const { return layout_.flatten(params_); }                 // a copy, float64 [P]
   void load(const Tensor& theta) const { layout_.assign(theta, params_); }  // in place
   // ∇_θ of a one-element tensor computed from the model's parameters: float64 [P].
   Tensor gradient(const Tensor& scalar) const {
