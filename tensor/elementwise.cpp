@@ -148,6 +148,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     const T* pc = c.data<T>();
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
+    // A hand-written loop, measured faster than xtensor's: as xrow rows on parallel_for_each_row
+    // (`xt::where(xt::not_equal(c, 0), a, b)`) masked_fill [512, 4, 3, 3] by [3, 3] took 7.4-7.9x
+    // as long (rows of 9), where [128, 16, 32, 32] 0.98-1.02x; `bench_kernels 1 masked where`
+    // built both ways.
     int64_t k = 0;
     for_each_strided3(out_shape, broadcast_strides(c.shape(), c.strides(), out_shape),
                       broadcast_strides(a.shape(), a.strides(), out_shape),

@@ -149,6 +149,9 @@ Tensor extreme(const char* op, const Tensor& a, const std::vector<int64_t>& dims
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
+    // A hand-written loop, measured faster than xtensor's: per output an xt::reduce by std::max over
+    // an xrow took 1.02-1.23x as long on [512, 113] dim 1, 0.98-1.00x over all of [128, 16, 32, 32]
+    // (xt::amax is not a candidate: it lets NaN through); `bench_kernels 1 amax` built both ways.
     for_each_output<T>(p, [&](int64_t oi, const T* x) {
       T best = x[0];
       for (int64_t k = 1; k < p.inner; ++k) best = Max ? std::max(best, x[k]) : std::min(best, x[k]);
@@ -166,6 +169,8 @@ Tensor arg_extreme(const char* op, const Tensor& a, int64_t dim, bool keepdim) {
   int64_t* o = out.data<int64_t>();
   dispatch_all(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    // A hand-written loop, measured faster than xt::argmax (std::max_element) over an xrow per output:
+    // that took 1.10-1.12x as long on [512, 113] dim 1; `bench_kernels 1 argmax` built both ways.
     for_each_output<T>(p, [&](int64_t oi, const T* x) {
       int64_t best = 0;  // first occurrence wins, as in NumPy
       for (int64_t k = 1; k < p.inner; ++k)
@@ -193,6 +198,9 @@ Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim
   dispatch_float(a.dtype(), "logsumexp", [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
+    // Hand-written loops, measured faster than xtensor's: with the row's max and
+    // `xt::sum<double>(xt::exp(xt::cast<double>(row - m)))` over an xrow (same order of additions)
+    // [512, 113] dim 1 took 1.08-1.16x as long; `bench_kernels 1 logsumexp` built both ways.
     for_each_output<T>(p, [&](int64_t oi, const T* x) {
       T m = x[0];
       for (int64_t k = 1; k < p.inner; ++k) m = std::max(m, x[k]);
@@ -211,6 +219,10 @@ Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim
 namespace {
 // Applies a row function along `dim`: moves dim last, runs f(row_in, row_out, n), moves it back.
 // Rows are split over parallel_for's threads; f gets a scratch vector of its chunk.
+// softmax and log_softmax keep hand-written rows, measured faster than xtensor's: as xrow
+// expressions (max, exponentials, sum, scaling: the same order of additions) softmax [512, 4, 3, 3]
+// dim 3 took 3.4-3.6x as long (rows of 3; as one [rows, n] expression per chunk 1.6-1.7x),
+// log_softmax [512, 113] dim 1 1.12-1.20x; `bench_kernels 1 softmax log_softmax` built both ways.
 template <class F>
 Tensor along_dim(const char* op, const Tensor& a, int64_t dim, F f) {
   const int64_t d = normalize_dim(dim, a.dim(), op);

@@ -1,5 +1,6 @@
 // Shape and indexing kernels: views (reshape, permute, narrow, expand, squeeze, unsqueeze) and
-// copies (index_select, gather, scatter_add, embedding, cat, stack).
+// copies (index_select, gather, scatter_add, embedding, cat, stack). cat, stack and the reshape of a
+// non-contiguous tensor copy through Tensor::copy_ (tensor/tensor.cpp).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -145,6 +146,9 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
     if (ip[j] < 0 || ip[j] >= s.mid)
       throw std::out_of_range(
           fmt::format("index_select: index {} out of range for dim {} of size {}", ip[j], d, s.mid));
+  // memcpy per selected row, measured faster than an xrow assignment of the row: that took 1.08-1.19x
+  // as long for 128 rows of [2048, 3, 32, 32], 1.28-1.54x for embedding [113, 128] by [512, 3];
+  // `bench_kernels 1 index_select embedding` built both ways.
   for (int64_t o = 0; o < s.outer; ++o)
     for (int64_t j = 0; j < idx.numel(); ++j)
       std::memcpy(dst + ((o * idx.numel() + j) * s.inner) * es, src + ((o * s.mid + ip[j]) * s.inner) * es,
@@ -169,7 +173,10 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
     using T = decltype(tag);
     const T* src = a.data<T>();
     T* o = out.data<T>();
-    // Walk the index tensor; the source offset uses the index value along `dim`.
+    // Walk the index tensor; the source offset uses the index value along `dim`. A hand-written
+    // loop: each element has its own index, so there is no row for xtensor; the whole expression
+    // (xt::index_view of the (row, index) pairs) took 7.5-7.8x as long on [512, 113] by [512, 1],
+    // `bench_kernels 1 gather`.
     Shape src_strides = a.strides();
     Shape walk = src_strides;
     walk[d] = 0;

@@ -276,6 +276,10 @@ void Tensor::copy_(const Tensor& src) const {
       D* out = data<D>();
       const S* in = src.data<S>();
       if (copy_transposed(out, in, shape(), {strides(), src.strides()})) return;
+      // A hand-written row, measured faster than xtensor's: as `xt::noalias(xrow(out, n)) =
+      // xt::cast<D>(xrow(in, n))` a reshape of [512, 3, 4, 32] permuted took 1.45-1.99x as long, cat
+      // of 4 [512, 3, 32] on dim 2 1.49-2.06x (rows of 32); `bench_kernels 1 reshape cat stack` built
+      // both ways.
       parallel_for_each_row<2>(shape(), {strides(), src.strides()},
                                [&](const std::array<int64_t, 2>& o, int64_t n, const std::array<int64_t, 2>& step) {
                                  for (int64_t i = 0; i < n; ++i)
