@@ -103,7 +103,7 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
   comp_window_data_stream_ = RowStream(dir + "component_window_data.npy", {M, C}, config_.resume());
   comp_window_decay_stream_ = RowStream(dir + "component_window_decay.npy", {M, C}, config_.resume());
 
-  const bool detailed = config_.options.per_sample() || config_.parameter_wise;
+  const bool detailed = config_.options.per_sample() || config_.parameter_wise();
   const int64_t Ms = probes_.sample_level_size();
   if (detailed && Ms == 0)
     throw std::invalid_argument(
@@ -121,11 +121,11 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
     if (config_.options.combinations()) sample_comp_ = Tensor::zeros({C, Ms, N}, DType::Float64);
     sample_window_stream_ = RowStream(dir + "sample_window_data.npy", {Ms, N}, config_.resume());
   }
-  if (config_.parameter_wise) {
+  if (config_.parameter_wise()) {
     param_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
     param_decay_total_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
   }
-  if (config_.parameter_wise && config_.options.parameter_windows()) {
+  if (config_.parameter_wise() && config_.options.parameter_windows()) {
     param_window_ = Tensor::zeros({Ms, layout_.size()}, DType::Float64);
     param_window_stream_ = RowStream(dir + "parameter_window_data.npy", {Ms, layout_.size()}, config_.resume());
   }
@@ -721,7 +721,7 @@ PathKernel::StepDots PathKernel::integrate(const Tensor& theta0, const Tensor& d
   for (int64_t p = 0; p < n; ++p) deltas.push_back(as_param(delta, p));
   const int64_t M = probes_.size(), U = unit_data_.size(1);
   StepDots dots{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
-  if (config_.options.per_sample() || config_.parameter_wise)
+  if (config_.options.per_sample() || config_.parameter_wise())
     dots.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
   for (size_t set = 0; set < probes_.sets().size(); ++set) integrate_set(set, f_change, deltas, directions, dots);
   return dots;

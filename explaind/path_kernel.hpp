@@ -42,17 +42,16 @@
 
 namespace pathgrad::explaind {
 
-// The kernel's settings: the user's TrackerOptions as given (the only defaults there are) and what
-// the tracker derives from its plan.
+// The kernel's settings: the user's TrackerOptions as given (the only defaults there are), the
+// training-set size and what follows from them.
 struct PathKernelConfig {
   TrackerOptions options;
-  // Probe × parameter for the sample-level probes (any level): options.parameter_wise() or
-  // options.combinations().
-  bool parameter_wise = false;
   int64_t num_samples = 0;  // N, the training-set size (sample level)
   int64_t max_kinks = 64;   // crossings located per input and step; beyond, uniform pieces
   // Continue from the state in options.resume_from(): keep the streams' .part files for load_state().
   bool resume() const { return !options.resume_from().empty(); }
+  // Probe × parameter for the sample-level probes (any level): asked for, or part of combinations().
+  bool parameter_wise() const { return options.parameter_wise() || options.combinations(); }
 };
 
 // This rank's SampleShard of the sample level configured in `config` (every block in one process):

@@ -95,8 +95,8 @@ int64_t most_samples_per_rank(int64_t N, int64_t shards, int ranks) {
 
 // What the tracker will hold and spend per step (Cost), from its probe scalars, parameters and
 // components, before anything is allocated.
-Cost estimate_cost(const TrackerOptions& o, const PathKernelConfig& cfg, const ProbeScalars& scalars,
-                   const ParamLayout& layout, const std::vector<Component>& components, int64_t batch_size) {
+Cost estimate_cost(const PathKernelConfig& cfg, const ProbeScalars& scalars, const ParamLayout& layout,
+                   const std::vector<Component>& components, int64_t batch_size) {
   int64_t slice_elements = 0, slices = 0;
   for (const Component& c : components) {
     const ResolvedComponent r = resolve(c, layout);
@@ -105,14 +105,14 @@ Cost estimate_cost(const TrackerOptions& o, const PathKernelConfig& cfg, const P
   }
   Cost k;
   k.probe_scalars = scalars.size();
-  k.sample_level_probes = cfg.options.per_sample() || cfg.parameter_wise ? scalars.sample_level_size() : 0;
+  k.sample_level_probes = cfg.options.per_sample() || cfg.parameter_wise() ? scalars.sample_level_size() : 0;
   k.parameters = layout.size();
   k.components = static_cast<int64_t>(components.size());
   k.training_samples = cfg.num_samples;
   k.nodes_per_step = static_cast<int64_t>(cfg.options.rule().nodes.size());
   const double M = static_cast<double>(k.probe_scalars), Ms = static_cast<double>(k.sample_level_probes);
   const double P = static_cast<double>(k.parameters), N = static_cast<double>(k.training_samples);
-  k.ranks = cfg.options.per_sample() && o.communicator() ? o.communicator()->size() : 1;
+  k.ranks = cfg.options.per_sample() && cfg.options.communicator() ? cfg.options.communicator()->size() : 1;
   // Throws, naming sample_shards, unless the blocks fit the samples and ranks.
   k.samples_per_rank =
       cfg.options.per_sample() ? most_samples_per_rank(cfg.num_samples, cfg.options.sample_shards(), k.ranks) : 0;
@@ -127,12 +127,12 @@ Cost estimate_cost(const TrackerOptions& o, const PathKernelConfig& cfg, const P
       k.memory_bytes += 8.0 * (Ms * P + Ms * N * (1 + (cfg.options.combinations() ? C : 0)));
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms + static_cast<double>(batch_size);
     k.kernel_flops_per_step = 2.0 * Ms * Nr * P * (cfg.options.combinations() ? 2.0 : 1.0);
-  } else if (cfg.parameter_wise) {  // φ̂ of the sample-level probes only
+  } else if (cfg.parameter_wise()) {  // φ̂ of the sample-level probes only
     k.memory_bytes += 8.0 * 3 * Ms * P;
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms;
   }
-  if (cfg.parameter_wise)  // total, decay and (per window) window accumulators
-    k.memory_bytes += 8.0 * (o.parameter_windows() ? 3 : 2) * Ms * P;
+  if (cfg.parameter_wise())  // total, decay and (per window) window accumulators
+    k.memory_bytes += 8.0 * (cfg.options.parameter_windows() ? 3 : 2) * Ms * P;
   k.probe_gradients_per_step = static_cast<double>(k.nodes_per_step) * M;
   return k;
 }
@@ -160,13 +160,12 @@ Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer
   ProbeScalars scalars(std::move(probes), classes, options.probe_chunk_size());
   if (options.per_sample() && scalars.sample_level_size() == 0)
     throw std::invalid_argument("Tracker: per_sample(true) needs a probe set with sample_level = true");
-  const bool parameter_wise = options.parameter_wise() || options.combinations();
-  if (parameter_wise && scalars.sample_level_size() == 0)
+  PathKernelConfig cfg{options, loader.dataset().size()};
+  if (cfg.parameter_wise() && scalars.sample_level_size() == 0)
     throw std::invalid_argument("Tracker: parameter_wise(true) needs a probe set with sample_level = true");
   std::vector<Component> components = default_components(layout);
   components.insert(components.end(), options.components().begin(), options.components().end());
-  PathKernelConfig cfg{options, parameter_wise, loader.dataset().size()};
-  const Cost cost = estimate_cost(options, cfg, scalars, layout, components, loader.options().batch_size());
+  const Cost cost = estimate_cost(cfg, scalars, layout, components, loader.options().batch_size());
   return Plan{std::move(scalars), std::move(components), std::move(cfg), cost};
 }
 
