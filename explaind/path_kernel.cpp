@@ -164,12 +164,16 @@ PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& 
 namespace {
 // Regula falsi iterations at most per crossing.
 constexpr int kMaxRootIterations = 60;
-// A crossing is located once its bracket is at most this wide (in t).
+// A crossing is located once its bracket is at most this wide (in t): the piece edge put at the
+// bracket's middle is then within half of it of the kink.
 constexpr double kBracketWidth = 1e-13;
-// Each evaluation point is at least this far inside its bracket (Brent's minimal step): once the
-// secant has converged next to one end, the next point falls on the root's other side, and the
-// bracket closes to under kBracketWidth, instead of creeping at the secant's rate.
-constexpr double kMinStep = 0.4 * kBracketWidth;  // < kBracketWidth / 2: every open bracket holds such a point
+// The width when active fractions are on. A kink missed by ε ≤ 5e-10 then lies inside a piece
+// next to its end, where the unit's active fraction, from its pre-activations at the piece's ends,
+// takes the jump's share (about jump · ε) to first order; what is left is that share times the
+// fraction's own relative error, far below any tolerance the refinement is asked for, and a piece
+// where it is not is still caught by the piece's exact residual and halved. Measured on the first
+// 40 grokking steps: 6.27 → 5.30 forward rows per crossing, the replica error unchanged (1.13e-8).
+constexpr double kBracketWidthWithFractions = 1e-9;
 // Edges closer than this are one edge, and a crossing this close to an item's first or last edge
 // adds none.
 constexpr double kEdgeGap = 1e-12;
@@ -244,9 +248,13 @@ SignScan scan_signs(const UnitsAt& units_at, const std::vector<int64_t>& inputs,
 }
 
 // Step 2: regula falsi (Illinois) on every crossing's pre-activation, all crossings in batches of
-// `chunk` rows, until each bracket is kBracketWidth narrow (or kMaxRootIterations passed).
-void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, size_t chunk,
+// `chunk` rows, until each bracket is `width` narrow (or kMaxRootIterations passed).
+void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, size_t chunk, double width,
                 std::vector<Crossing>& crossings) {
+  // Each evaluation point is at least this far inside its bracket (Brent's minimal step): once the
+  // secant has converged next to one end, the next point falls on the root's other side, and the
+  // bracket closes to under `width`, instead of creeping at the secant's rate.
+  const double min_step = 0.4 * width;  // < width / 2: every open bracket holds such a point
   std::vector<size_t> active(crossings.size());
   for (size_t i = 0; i < active.size(); ++i) active[i] = i;
   for (int it = 0; it < kMaxRootIterations && !active.empty(); ++it) {
@@ -258,7 +266,7 @@ void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, siz
       for (size_t i = 0; i < c; ++i) {
         Crossing& x = crossings[active[a0 + i]];
         ids[i] = inputs[x.item];
-        t[i] = std::clamp((x.a * x.fb - x.b * x.fa) / (x.fb - x.fa), x.a + kMinStep, x.b - kMinStep);
+        t[i] = std::clamp((x.a * x.fb - x.b * x.fa) / (x.fb - x.fa), x.a + min_step, x.b - min_step);
       }
       const Tensor zt = units_at(ids, t);
       for (size_t i = 0; i < c; ++i) {
@@ -277,7 +285,7 @@ void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, siz
           if (x.side == 1) x.fa *= 0.5;
           x.side = 1;
         }
-        if (x.b - x.a > kBracketWidth) next.push_back(active[a0 + i]);
+        if (x.b - x.a > width) next.push_back(active[a0 + i]);
       }
     }
     active = std::move(next);
@@ -319,7 +327,8 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
   const size_t chunk = static_cast<size_t>(config_.options.probe_chunk_size());
   SignScan scan = scan_signs(units_at, inputs, edges, chunk, config_.max_kinks);
   if (!scan.has_units) return scan.too_many;
-  find_roots(units_at, inputs, chunk, scan.crossings);
+  find_roots(units_at, inputs, chunk, config_.options.active_fractions() ? kBracketWidthWithFractions : kBracketWidth,
+             scan.crossings);
   merge_crossings(scan.crossings, edges);
   return scan.too_many;
 }
