@@ -15,6 +15,7 @@
 
 #include "autograd/ops.hpp"
 #include "autograd/path_point.hpp"
+#include "explaind/end_table.hpp"
 #include "explaind/sample_exchange.hpp"
 #include "tensor/json_file.hpp"
 #include "tensor/kernels.hpp"
@@ -34,6 +35,10 @@ Tensor units_to_components(const Tensor& units, const std::vector<ResolvedCompon
   for (size_t j = 0; j < slices.size(); ++j) map.set({n + static_cast<int64_t>(j), slices[j].second}, 1.0);
   return K::matmul(units, map);
 }
+
+// The forward passes kept at the ends of a set's pieces within a step grow to at most this size
+// (the grokking example's: about 5 kB per end, a few thousand ends).
+constexpr size_t kEndTableBytes = size_t{256} << 20;
 }  // namespace
 
 // The contracted dots of one step: for every unit (a whole parameter tensor or a slice part of a
@@ -61,7 +66,8 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
       loss_(std::move(loss)),
       eval_params_(std::move(eval_params)),
       layout_(eval_params_),
-      config_(std::move(config)) {
+      config_(std::move(config)),
+      end_table_(config_.options.active_fractions(), kEndTableBytes) {
   if (config_.options.output_dir().empty()) throw std::invalid_argument("PathKernel: an output directory is required");
   if (config_.options.window() < 1)
     throw std::invalid_argument(fmt::format("PathKernel: window of {} steps", config_.options.window()));
@@ -179,17 +185,22 @@ constexpr double kBracketWidthWithFractions = 1e-9;
 constexpr double kEdgeGap = 1e-12;
 
 // A unit whose pre-activation changes sign inside a piece of item `item`: its bracket [a, b]
-// with values fa, fb (fa * fb < 0).
+// with values fa, fb (fa * fb < 0), and the end of it evaluated last (the piece edge it becomes).
 struct Crossing {
   size_t item;
   int64_t unit;
   double a, b, fa, fb;
   int side = 0;  // Illinois: which end was kept last time
+  double edge = 0.5 * (a + b);
 };
 
-// The pre-activations of probe inputs `ids` at points `t`: [rows, units], or undefined when the
-// model has no ReLU.
-using UnitsAt = std::function<Tensor(const std::vector<int64_t>& ids, const std::vector<double>& t)>;
+// Forward passes of probe inputs `ids` at points `t`: the pre-activations [rows, units]
+// (undefined when the model has no ReLU), and the same rows as piece ends for the EndTable.
+struct PointRows {
+  Tensor units;
+  EndRows ends;
+};
+using UnitsAt = std::function<PointRows(const std::vector<int64_t>& ids, const std::vector<double>& t)>;
 
 // The result of the sign scan: the bracketed crossings, and the items with more than max_kinks
 // of them (whose crossings are dropped).
@@ -199,10 +210,11 @@ struct SignScan {
   bool has_units = true;  // false: the model has no ReLU
 };
 
-// Step 1: evaluates every edge of every item (items in groups of about `chunk` rows) and brackets
-// the units whose sign differs at the two ends of a piece.
+// Step 1: evaluates every edge of every item (items in groups of about `chunk` rows), keeps them in
+// `ends` (edges are piece ends) and brackets the units whose sign differs at the two ends of a
+// piece.
 SignScan scan_signs(const UnitsAt& units_at, const std::vector<int64_t>& inputs,
-                    const std::vector<std::vector<double>>& edges, size_t chunk, int64_t max_kinks) {
+                    const std::vector<std::vector<double>>& edges, size_t chunk, int64_t max_kinks, EndTable& ends) {
   SignScan scan;
   for (size_t g0 = 0; g0 < inputs.size();) {
     size_t g1 = g0;
@@ -215,11 +227,13 @@ SignScan scan_signs(const UnitsAt& units_at, const std::vector<int64_t>& inputs,
       }
       ++g1;
     }
-    const Tensor z = units_at(ids, ts);  // [rows, units]
+    PointRows rows = units_at(ids, ts);
+    const Tensor& z = rows.units;  // [rows, units]
     if (!z.defined()) {
       scan.has_units = false;
       return scan;
     }
+    ends.add(ids, ts, std::move(rows.ends));
     const int64_t U = z.size(1);
     const double* zp = z.data<double>();
     int64_t row = 0;
@@ -248,9 +262,10 @@ SignScan scan_signs(const UnitsAt& units_at, const std::vector<int64_t>& inputs,
 }
 
 // Step 2: regula falsi (Illinois) on every crossing's pre-activation, all crossings in batches of
-// `chunk` rows, until each bracket is `width` narrow (or kMaxRootIterations passed).
+// `chunk` rows, until each bracket is `width` narrow (or kMaxRootIterations passed). The point a
+// bracket closes at becomes the crossing's edge and is kept in `ends`.
 void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, size_t chunk, double width,
-                std::vector<Crossing>& crossings) {
+                std::vector<Crossing>& crossings, EndTable& ends) {
   // Each evaluation point is at least this far inside its bracket (Brent's minimal step): once the
   // secant has converged next to one end, the next point falls on the root's other side, and the
   // bracket closes to under `width`, instead of creeping at the secant's rate.
@@ -268,10 +283,12 @@ void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, siz
         ids[i] = inputs[x.item];
         t[i] = std::clamp((x.a * x.fb - x.b * x.fa) / (x.fb - x.fa), x.a + min_step, x.b - min_step);
       }
-      const Tensor zt = units_at(ids, t);
+      PointRows rows = units_at(ids, t);
+      std::vector<int64_t> closed;  // rows at which a bracket closed
       for (size_t i = 0; i < c; ++i) {
         Crossing& x = crossings[active[a0 + i]];
-        const double f = zt.at({static_cast<int64_t>(i), x.unit});
+        const double f = rows.units.at({static_cast<int64_t>(i), x.unit});
+        x.edge = t[i];
         if (f == 0) {
           x.a = x.b = t[i];
         } else if ((f > 0) == (x.fa > 0)) {
@@ -285,20 +302,24 @@ void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, siz
           if (x.side == 1) x.fa *= 0.5;
           x.side = 1;
         }
-        if (x.b - x.a > width) next.push_back(active[a0 + i]);
+        if (x.b - x.a > width)
+          next.push_back(active[a0 + i]);
+        else
+          closed.push_back(static_cast<int64_t>(i));
       }
+      ends.add(ids, t, std::move(rows.ends), closed);
     }
     active = std::move(next);
   }
 }
 
-// Step 3: adds each crossing's midpoint to its item's edges, sorted, edges within kEdgeGap merged;
+// Step 3: adds each crossing's edge to its item's edges, sorted, edges within kEdgeGap merged;
 // each item's first and last edge stay exactly as they were.
 void merge_crossings(const std::vector<Crossing>& crossings, std::vector<std::vector<double>>& edges) {
   std::vector<std::pair<double, double>> span;  // each item's first and last edge
   for (const std::vector<double>& e : edges) span.emplace_back(e.front(), e.back());
   for (const Crossing& x : crossings) {
-    const double t = 0.5 * (x.a + x.b);
+    const double t = x.edge;
     if (t > span[x.item].first + kEdgeGap && t < span[x.item].second - kEdgeGap) edges[x.item].push_back(t);
   }
   for (size_t g = 0; g < edges.size(); ++g) {
@@ -321,14 +342,15 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
     const int64_t R = static_cast<int64_t>(ids.size());
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {R}, dtype));
     KinkRecorder rec;
-    probes_.row_outputs(set, forward_, Tensor::from_vector(ids, {R}));
-    return rec.empty() ? Tensor() : rec.units().to(DType::Float64);
+    const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(ids, {R}));  // [R, K]
+    return PointRows{rec.empty() ? Tensor() : rec.units().to(DType::Float64),
+                     EndRows{values, rec.preactivations(), rec.pools()}};
   };
   const size_t chunk = static_cast<size_t>(config_.options.probe_chunk_size());
-  SignScan scan = scan_signs(units_at, inputs, edges, chunk, config_.max_kinks);
+  SignScan scan = scan_signs(units_at, inputs, edges, chunk, config_.max_kinks, end_table_);
   if (!scan.has_units) return scan.too_many;
   find_roots(units_at, inputs, chunk, config_.options.active_fractions() ? kBracketWidthWithFractions : kBracketWidth,
-             scan.crossings);
+             scan.crossings, end_table_);
   merge_crossings(scan.crossings, edges);
   return scan.too_many;
 }
@@ -353,13 +375,21 @@ PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& delt
   }
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
-  const int64_t E = static_cast<int64_t>(end_t.size()), n = static_cast<int64_t>(pieces.size());
-  NoGradGuard no_grad;
-  PathPointGuard guard(leaves, deltas, Tensor::from_vector(end_t, {E}, leaves.front().dtype()));
-  KinkRecorder recorded;
-  const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(end_input, {E}));  // [E, K]
-  Ends out{K::index_select(values, 0, Tensor::from_vector(piece_a, {n})).contiguous(),
-           K::index_select(values, 0, Tensor::from_vector(piece_b, {n})).contiguous(),
+  const EndTable::Evaluate evaluate = [&](const std::vector<int64_t>& inputs, const std::vector<double>& t) {
+    const int64_t E = static_cast<int64_t>(t.size());
+    NoGradGuard no_grad;
+    PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {E}, leaves.front().dtype()));
+    KinkRecorder recorded;
+    const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(inputs, {E}));  // [E, K]
+    return EndRows{values, recorded.preactivations(), recorded.pools()};
+  };
+  std::vector<int64_t> row_of;
+  const EndRows ends = end_table_.rows(end_input, end_t, evaluate, row_of);
+  for (int64_t* p : {piece_a.data(), piece_b.data()})
+    for (size_t i = 0; i < pieces.size(); ++i) p[i] = row_of[p[i]];
+  const int64_t n = static_cast<int64_t>(pieces.size());
+  Ends out{K::index_select(ends.values, 0, Tensor::from_vector(piece_a, {n})).contiguous(),
+           K::index_select(ends.values, 0, Tensor::from_vector(piece_b, {n})).contiguous(),
            {}};
   if (!config_.options.active_fractions()) return out;
   std::vector<int64_t> row_a, row_b;
@@ -368,8 +398,8 @@ PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& delt
     row_b.push_back(piece_b[p]);
   }
   const int64_t R = static_cast<int64_t>(row_piece.size());
-  out.fractions = fractions_between(recorded.preactivations(), recorded.pools(), Tensor::from_vector(row_a, {R}),
-                                    Tensor::from_vector(row_b, {R}));
+  out.fractions =
+      fractions_between(ends.relu, ends.pools, Tensor::from_vector(row_a, {R}), Tensor::from_vector(row_b, {R}));
   return out;
 }
 
@@ -540,6 +570,7 @@ void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,
 void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
                                const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
   const int64_t slots = probes_.num_slots(set), first = probes_.first_scalar(set);
+  end_table_.clear();  // ends are kept within one set of one step
   const Edges edges = kink_edges(set, deltas);
   std::vector<Piece> pieces;
   for (size_t j = 0; j < edges.size(); ++j)

@@ -31,6 +31,7 @@
 
 #include "autograd/active_fractions.hpp"
 #include "explaind/components.hpp"
+#include "explaind/end_table.hpp"
 #include "explaind/param_layout.hpp"
 #include "explaind/probes.hpp"
 #include "explaind/quadrature.hpp"
@@ -227,6 +228,7 @@ class PathKernel {
   std::vector<std::pair<int64_t, int64_t>> slices_;  // (parameter, component) of every slice part
 
   std::vector<int64_t> unit_param_, unit_direction_;  // unit -> (parameter, index of its data direction)
+  EndTable end_table_;                                // the ends of the set being integrated, each evaluated once
   int64_t steps_ = 0;
   int64_t evaluations_ = 0;
   int deepest_ = 0;
