@@ -23,8 +23,19 @@ PathShift shift_to_path_point(Tensor& y, const char* op, const std::vector<Tenso
   }
   if (!any) return {};
   shift.t = path_t_for(y, op);  // [R, 1, ..., 1]
-  for (size_t p = 0; p < params.size(); ++p)
-    if (shift.moves(p)) y = K::add(y, K::mul(shift.t, along[p](shift.deltas[p])));
+  // y is the op's own fresh output: shifted in place, row r by t_r times the tangent, where the
+  // tangent has y's shape or one row's (else by broadcasting, into a new tensor).
+  y = y.contiguous();
+  const Tensor t = K::reshape(shift.t, {y.size(0)});
+  const Shape row(y.shape().begin() + 1, y.shape().end());
+  for (size_t p = 0; p < params.size(); ++p) {
+    if (!shift.moves(p)) continue;
+    const Tensor tangent = along[p](shift.deltas[p]);
+    if (tangent.shape() == y.shape() || tangent.shape() == row)
+      K::add_row_scaled_(y, t, tangent);
+    else
+      y = K::add(y, K::mul(shift.t, tangent));
+  }
   return shift;
 }
 

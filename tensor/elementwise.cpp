@@ -261,6 +261,27 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
   });
 }
 
+void add_row_scaled_(const Tensor& dst, const Tensor& t, const Tensor& src) {
+  const int64_t R = dst.dim() > 0 ? dst.size(0) : 0, n = R > 0 ? dst.numel() / R : 0;
+  const bool per_row = src.shape() == dst.shape();
+  if (dst.dim() < 1 || !dst.is_contiguous() || t.numel() != R ||
+      !(per_row || src.shape() == Shape(dst.shape().begin() + 1, dst.shape().end())))
+    throw std::invalid_argument(fmt::format("add_row_scaled_: dst {} (contiguous), t {} and src {} do not fit",
+                                            shape_str(dst.shape()), shape_str(t.shape()), shape_str(src.shape())));
+  check_same_dtype("add_row_scaled_", dst, src);
+  check_same_dtype("add_row_scaled_", dst, t);
+  const Tensor s_c = src.contiguous(), t_c = t.contiguous();
+  dispatch_float(dst.dtype(), "add_row_scaled_", [&](auto tag) {
+    using T = decltype(tag);
+    T* d = dst.data<T>();
+    const T* s = s_c.data<T>();
+    const T* tp = t_c.data<T>();
+    parallel_for(R, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) xt::noalias(xrow(d + r * n, n)) += tp[r] * xrow(s + (per_row ? r * n : 0), n);
+    });
+  });
+}
+
 void mul_scalar_(const Tensor& dst, double s) {
   dispatch_float(dst.dtype(), "mul_scalar_", [&](auto tag) {
     using T = decltype(tag);

@@ -58,6 +58,9 @@ Tensor step(const Tensor& a);  // 1 where a > 0 else 0 (ReLU's derivative)
 
 // ---- in place (any strides; for optimizers, gradient accumulation and accumulators) ----
 void add_(const Tensor& dst, const Tensor& src, double alpha = 1.0);  // dst += alpha*src (same shape)
+// dst[r, ...] += t[r] · src[r, ...]: dst contiguous [R, ...], t [R], src of dst's shape or of its
+// shape without dim 0 (the same for every row); rounded as add(dst, mul(t, src)) is.
+void add_row_scaled_(const Tensor& dst, const Tensor& t, const Tensor& src);
 void mul_scalar_(const Tensor& dst, double s);
 
 // ---- reductions ----

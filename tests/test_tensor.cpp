@@ -426,6 +426,26 @@ TEST_CASE("unary kernels") {
       K::exp, [](double x) { return double(std::exp(float(x))); }, a32);
 }
 
+TEST_CASE("add_row_scaled_ shifts each row by its own multiple, bit for bit as add(dst, mul(t, src))") {
+  Generator g(7);
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    const Tensor y = rand_normal({5, 3, 4}, 0.0, 1.0, g, dt), t = rand_normal({5}, 0.0, 1.0, g, dt);
+    const Tensor t_col = K::reshape(t, {5, 1, 1});
+    for (const Shape& src_shape : {Shape{5, 3, 4}, Shape{3, 4}}) {
+      const Tensor src = rand_normal(src_shape, 0.0, 1.0, g, dt);
+      const Tensor expected = K::add(y, K::mul(t_col, src));
+      const Tensor dst = y.clone();
+      K::add_row_scaled_(dst, t, src);
+      CHECK(dst.to_vector() == expected.to_vector());
+    }
+  }
+  const Tensor dst = Tensor::zeros({2, 3}, DType::Float64);
+  CHECK_THROWS_WITH_AS(K::add_row_scaled_(dst, Tensor::ones({2}, DType::Float64), Tensor::ones({2, 1}, DType::Float64)),
+                       doctest::Contains("add_row_scaled_: dst [2, 3]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(K::add_row_scaled_(dst, Tensor::ones({3}, DType::Float64), Tensor::ones({3}, DType::Float64)),
+                       doctest::Contains("do not fit"), std::invalid_argument);
+}
+
 TEST_CASE("in-place updates") {
   Tensor dst = f64({1, 2, 3, 4}, {2, 2});
   K::add_(dst, f64({10, 20, 30, 40}, {2, 2}));
