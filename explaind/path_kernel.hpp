@@ -139,9 +139,9 @@ class PathKernel {
   // the items with more than max_kinks bracketed crossings, left unchanged.
   std::vector<int64_t> add_kinks(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& inputs,
                                  Edges& edges);
-  // The probe values at the pieces' ends, [pieces, K] each, from one forward pass at the distinct
-  // ends; with active fractions also the fractions (autograd/active_fractions.hpp) of rows that
-  // belong to pieces row_piece[r].
+  // The probe values at the pieces' ends, [pieces, K] each — from end_table_, the ends not in it
+  // evaluated in one forward pass; with active fractions also the fractions
+  // (autograd/active_fractions.hpp) of rows that belong to pieces row_piece[r].
   struct Ends {
     Tensor fa, fb;
     PieceFractions fractions;
