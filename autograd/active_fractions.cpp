@@ -24,9 +24,7 @@ Tensor at_positions(const Tensor& x, const Tensor& positions) {
   const Tensor idx = K::reshape(positions.contiguous(), {positions.size(0), positions.size(1), -1});  // [R, C, OH·OW]
   return K::reshape(K::gather(plane, 2, idx), positions.shape());
 }
-}  // namespace
 
-namespace {
 // One unit's fraction (relu_fractions): its active share if its sign differs at the two ends, −1
 // otherwise. A switching unit has |za| + |zb| > 0; the floor only keeps the others finite.
 template <class T>
@@ -36,24 +34,25 @@ T fraction_of(T za, T zb) {
   return (std::max(za, T(0)) + std::max(zb, T(0))) / spread;
 }
 
-// out row r = fractions between rows ia[r] and ib[r] of z viewed as [rows, n] (contiguous).
-Tensor fractions_of_rows(const Tensor& z, const Tensor& ia, const Tensor& ib) {
-  const Tensor zc = z.contiguous();
-  const int64_t R = ia.numel(), n = z.numel() / std::max<int64_t>(z.size(0), 1);
-  Shape shape = z.shape();
+// Row r: the fractions between row ia[r] of za and row ib[r] of zb (same dtype, same row shape),
+// in one pass over the units: [R, ...za's row shape].
+Tensor fractions_of_rows(const Tensor& za, const Tensor& ia, const Tensor& zb, const Tensor& ib) {
+  const Tensor a_c = za.contiguous(), b_c = zb.contiguous(), ia_c = ia.contiguous(), ib_c = ib.contiguous();
+  const int64_t R = ia.numel(), n = za.numel() / std::max<int64_t>(za.size(0), 1);
+  Shape shape = za.shape();
   shape[0] = R;
-  Tensor out = Tensor::empty(shape, z.dtype());
-  const Tensor ia_c = ia.contiguous(), ib_c = ib.contiguous();
+  Tensor out = Tensor::empty(shape, za.dtype());
   const int64_t* pa = ia_c.data<int64_t>();
   const int64_t* pb = ib_c.data<int64_t>();
-  dispatch_float(z.dtype(), "relu_fractions", [&](auto tag) {
+  dispatch_float(za.dtype(), "relu_fractions", [&](auto tag) {
     using T = decltype(tag);
-    const T* zp = zc.data<T>();
+    const T* ap = a_c.data<T>();
+    const T* bp = b_c.data<T>();
     T* op = out.data<T>();
     parallel_for(R, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const T* a = zp + pa[r] * n;
-        const T* b = zp + pb[r] * n;
+        const T* a = ap + pa[r] * n;
+        const T* b = bp + pb[r] * n;
         T* o = op + r * n;
         for (int64_t u = 0; u < n; ++u) o[u] = fraction_of(a[u], b[u]);
       }
@@ -68,12 +67,9 @@ Tensor relu_fractions(const Tensor& za, const Tensor& zb) {
     throw std::invalid_argument(fmt::format("relu_fractions: pre-activations {} {} and {} {} differ",
                                             dtype_name(za.dtype()), shape_str(za.shape()), dtype_name(zb.dtype()),
                                             shape_str(zb.shape())));
-  // za's rows then zb's, and row r between rows r and R + r.
   const int64_t R = za.dim() > 0 ? za.size(0) : 1;
-  const Tensor both = K::cat({K::reshape(za, {R, -1}), K::reshape(zb, {R, -1})}, 0);
-  const Tensor ia = Tensor::arange(R, DType::Int64),
-               ib = K::add(ia, Tensor::full({}, static_cast<double>(R), DType::Int64));
-  return K::reshape(fractions_of_rows(both, ia, ib), za.shape());
+  const Tensor rows = Tensor::arange(R, DType::Int64);  // row r of za against row r of zb
+  return K::reshape(fractions_of_rows(K::reshape(za, {R, -1}), rows, K::reshape(zb, {R, -1}), rows), za.shape());
 }
 
 PoolRoute pool_route(const KinkRecorder::Pool& a, const KinkRecorder::Pool& b) {
@@ -91,7 +87,7 @@ PoolRoute pool_route(const KinkRecorder::Pool& a, const KinkRecorder::Pool& b) {
 PieceFractions fractions_between(const std::vector<Tensor>& relu, const std::vector<KinkRecorder::Pool>& pools,
                                  const Tensor& ia, const Tensor& ib) {
   PieceFractions out;
-  for (const Tensor& z : relu) out.relu.push_back(fractions_of_rows(z, ia, ib));
+  for (const Tensor& z : relu) out.relu.push_back(fractions_of_rows(z, ia, z, ib));
   for (const KinkRecorder::Pool& p : pools)
     out.pools.push_back(pool_route({K::index_select(p.input, 0, ia), K::index_select(p.indices, 0, ia)},
                                    {K::index_select(p.input, 0, ib), K::index_select(p.indices, 0, ib)}));

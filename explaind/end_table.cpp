@@ -85,15 +85,17 @@ EndRows EndTable::rows(const std::vector<int64_t>& inputs, const std::vector<dou
   return concat(parts);
 }
 
-void EndTable::add(const std::vector<int64_t>& inputs, const std::vector<double>& t, EndRows rows,
+void EndTable::add(const std::vector<int64_t>& inputs, const std::vector<double>& t, EndRows rows) {
+  std::vector<std::pair<int64_t, double>> ends;
+  for (size_t r = 0; r < inputs.size(); ++r) ends.emplace_back(inputs[r], t[r]);
+  if (!ends.empty()) keep(ends, std::move(rows));
+}
+
+void EndTable::add(const std::vector<int64_t>& inputs, const std::vector<double>& t, const EndRows& rows,
                    const std::vector<int64_t>& which) {
   std::vector<std::pair<int64_t, double>> ends;
-  for (size_t k = 0; k < (which.empty() ? inputs.size() : which.size()); ++k) {
-    const size_t r = which.empty() ? k : static_cast<size_t>(which[k]);
-    ends.emplace_back(inputs[r], t[r]);
-  }
-  if (ends.empty()) return;
-  keep(ends, which.empty() ? std::move(rows) : select_rows(rows, which));
+  for (int64_t r : which) ends.emplace_back(inputs[r], t[r]);
+  if (!ends.empty()) keep(ends, select_rows(rows, which));
 }
 
 void EndTable::keep(const std::vector<std::pair<int64_t, double>>& ends, EndRows rows) {

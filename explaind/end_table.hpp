@@ -37,10 +37,11 @@ class EndTable {
   // call of `evaluate` and kept. End e is row row_of[e] of the result.
   EndRows rows(const std::vector<int64_t>& inputs, const std::vector<double>& t, const Evaluate& evaluate,
                std::vector<int64_t>& row_of);
-  // Keeps rows `which` of `rows` (all of them when empty) as the ends (inputs[r], t[r]) — passes
-  // made elsewhere (the crossing search's) at points that become piece ends.
-  void add(const std::vector<int64_t>& inputs, const std::vector<double>& t, EndRows rows,
-           const std::vector<int64_t>& which = {});
+  // Keeps the rows of passes made elsewhere (the crossing search's) at points that become piece
+  // ends: every row r as the end (inputs[r], t[r]), or only rows `which` (none when it is empty).
+  void add(const std::vector<int64_t>& inputs, const std::vector<double>& t, EndRows rows);
+  void add(const std::vector<int64_t>& inputs, const std::vector<double>& t, const EndRows& rows,
+           const std::vector<int64_t>& which);
   // Forgets every end (a new set or step).
   void clear();
 

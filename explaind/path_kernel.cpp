@@ -317,7 +317,7 @@ void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, siz
         else
           closed.push_back(static_cast<int64_t>(i));
       }
-      ends.add(ids, t, std::move(rows.ends), closed);
+      ends.add(ids, t, rows.ends, closed);
     }
     active = std::move(next);
   }
@@ -344,17 +344,10 @@ void merge_crossings(const std::vector<Crossing>& crossings, std::vector<std::ve
 
 std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>& deltas,
                                            const std::vector<int64_t>& inputs, Edges& edges) {
-  std::vector<Tensor> leaves;
-  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
-  const DType dtype = leaves.front().dtype();
   const UnitsAt units_at = [&](const std::vector<int64_t>& ids, const std::vector<double>& t) {
-    NoGradGuard no_grad;
-    const int64_t R = static_cast<int64_t>(ids.size());
-    PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {R}, dtype));
-    KinkRecorder rec;
-    const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(ids, {R}));  // [R, K]
-    return PointRows{rec.empty() ? Tensor() : rec.units().to(DType::Float64),
-                     EndRows{values, rec.preactivations(), rec.pools()}};
+    PointRows rows;
+    rows.ends = passes_at(set, deltas, ids, t, &rows.units);
+    return rows;
   };
   const size_t chunk = static_cast<size_t>(config_.options.probe_chunk_size());
   SignScan scan = scan_signs(units_at, inputs, edges, chunk, config_.max_kinks, end_table_);
@@ -363,6 +356,19 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
              scan.crossings, end_table_);
   merge_crossings(scan.crossings, edges);
   return scan.too_many;
+}
+
+EndRows PathKernel::passes_at(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& ids,
+                              const std::vector<double>& t, Tensor* units) {
+  std::vector<Tensor> leaves;
+  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
+  const int64_t R = static_cast<int64_t>(ids.size());
+  NoGradGuard no_grad;
+  PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {R}, leaves.front().dtype()));
+  KinkRecorder recorded;
+  const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(ids, {R}));  // [R, K]
+  if (units) *units = recorded.empty() ? Tensor() : recorded.units().to(DType::Float64);
+  return EndRows{values, recorded.preactivations(), recorded.pools()};
 }
 
 PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& pieces,
@@ -383,15 +389,8 @@ PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& delt
     piece_a[p] = end_of(pieces[p].input, pieces[p].a);
     piece_b[p] = end_of(pieces[p].input, pieces[p].b);
   }
-  std::vector<Tensor> leaves;
-  for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const EndTable::Evaluate evaluate = [&](const std::vector<int64_t>& inputs, const std::vector<double>& t) {
-    const int64_t E = static_cast<int64_t>(t.size());
-    NoGradGuard no_grad;
-    PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {E}, leaves.front().dtype()));
-    KinkRecorder recorded;
-    const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(inputs, {E}));  // [E, K]
-    return EndRows{values, recorded.preactivations(), recorded.pools()};
+    return passes_at(set, deltas, inputs, t);
   };
   std::vector<int64_t> row_of;
   const EndRows ends = end_table_.rows(end_input, end_t, evaluate, row_of);

@@ -139,6 +139,12 @@ class PathKernel {
   // the items with more than max_kinks bracketed crossings, left unchanged.
   std::vector<int64_t> add_kinks(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& inputs,
                                  Edges& edges);
+  // Forward passes of the set's inputs ids[r] at their own points t[r] (no gradients), under a
+  // KinkRecorder: the probe values [R, K] (float64) and what was recorded; into `units`, when
+  // given, the recorded pre-activations flattened per row, [R, units] float64 (undefined when the
+  // model has no ReLU).
+  EndRows passes_at(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& ids,
+                    const std::vector<double>& t, Tensor* units = nullptr);
   // The probe values at the pieces' ends, [pieces, K] each — from end_table_, the ends not in it
   // evaluated in one forward pass; with active fractions also the fractions
   // (autograd/active_fractions.hpp) of rows that belong to pieces row_piece[r].

@@ -57,10 +57,15 @@ TEST_CASE("an end table evaluates each end once and returns the rows asked for")
   const std::vector<int64_t> in3{3, 3, 3};
   const std::vector<double> t3{0.3, 0.2, 0.1};
   check_rows(table.rows(in3, t3, evaluate, row_of), row_of, in3, t3, true);
-  CHECK(pass.rows == 8);  // (3, 0.2) was not kept
+  CHECK(pass.rows == 8);                        // (3, 0.2) was not kept
+  table.add({4}, {0.5}, pass({4}, {0.5}), {});  // no rows chosen: nothing kept
+  const std::vector<int64_t> in4{4};
+  const std::vector<double> t4{0.5};
+  check_rows(table.rows(in4, t4, evaluate, row_of), row_of, in4, t4, true);
+  CHECK(pass.rows == 10);
   table.clear();
   check_rows(table.rows(in1, t1, evaluate, row_of), row_of, in1, t1, true);
-  CHECK(pass.rows == 11);
+  CHECK(pass.rows == 13);
 }
 
 TEST_CASE("an end table past its size evaluates again, and keeps only values without units") {
