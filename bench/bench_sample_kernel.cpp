@@ -68,8 +68,11 @@ int main(int argc, char** argv) {
   std::vector<double> ones(static_cast<size_t>(tensors), 1.0), decay(static_cast<size_t>(tensors), 0.9);
   for (int64_t i0 = 0; i0 < N; i0 += 256) {
     const int64_t b = std::min<int64_t>(256, N - i0);
-    buffers.add(kernel::narrow(Tensor::arange(N, DType::Int64), 0, i0, b),
-                rand_normal({b, P}, 0.0, 1.0, gen, DType::Float64), ones);
+    std::vector<Tensor> grads;
+    for (int64_t p = 0; p < layout.count(); ++p)
+      grads.push_back(rand_normal({b, layout.numel(p)}, 0.0, 1.0, gen, DType::Float64));
+    buffers.add(kernel::narrow(Tensor::arange(N, DType::Int64), 0, i0, b), grads, Tensor::ones({b}, DType::Float64),
+                ones);
   }
   buffers.decay(decay);  // lazy scales != 1, as during training
   const Tensor phi = rand_normal({M, P}, 0.0, 1.0, gen, DType::Float64);

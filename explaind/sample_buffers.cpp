@@ -3,10 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "tensor/kernels.hpp"
+#include "tensor/parallel.hpp"
 
 namespace pathgrad::explaind {
 namespace K = kernel;
@@ -51,30 +53,58 @@ void SampleBuffers::decay(const std::vector<double>& factors) {
   }
 }
 
-void SampleBuffers::add(const Tensor& ids, const Tensor& grads, const std::vector<double>& scales) {
-  const int64_t b = ids.numel(), P = layout_.size();
-  if (ids.dtype() != DType::Int64 || grads.dtype() != DType::Float64 || grads.shape() != Shape{b, P})
+namespace {
+// Throws std::invalid_argument unless add() can take these arguments.
+void check_add_arguments(const Tensor& ids, const std::vector<Tensor>& grads, const Tensor& weights,
+                         const std::vector<double>& scales, const ParamLayout& layout) {
+  const int64_t b = ids.numel();
+  if (ids.dtype() != DType::Int64 || weights.shape() != Shape{b} || !is_floating_point(weights.dtype()))
     throw std::invalid_argument(fmt::format(
-        "SampleBuffers::add: ids {} {} and gradients {} {} (expected int64 [b], float64 [b, {}])",
-        shape_str(ids.shape()), dtype_name(ids.dtype()), shape_str(grads.shape()), dtype_name(grads.dtype()), P));
-  Tensor idc = ids.contiguous(), g = grads.contiguous();
+        "SampleBuffers::add: ids {} {} and weights {} {} (expected int64 [b], float [b])", shape_str(ids.shape()),
+        dtype_name(ids.dtype()), shape_str(weights.shape()), dtype_name(weights.dtype())));
+  if (static_cast<int64_t>(grads.size()) != layout.count() || static_cast<int64_t>(scales.size()) != layout.count())
+    throw std::invalid_argument(fmt::format("SampleBuffers::add: {} gradients and {} scales for {} tensors",
+                                            grads.size(), scales.size(), layout.count()));
+  for (int64_t p = 0; p < layout.count(); ++p) {
+    const Tensor& g = grads[static_cast<size_t>(p)];
+    if (g.dtype() != DType::Float64 || g.dim() < 1 || g.size(0) != b || g.numel() != b * layout.numel(p))
+      throw std::invalid_argument(
+          fmt::format("SampleBuffers::add: gradient of '{}' is {} {} (expected float64 [{}, {}])", layout.name(p),
+                      shape_str(g.shape()), dtype_name(g.dtype()), b, shape_str(layout.shape(p))));
+  }
+}
+}  // namespace
+
+void SampleBuffers::add(const Tensor& ids, const std::vector<Tensor>& grads, const Tensor& weights,
+                        const std::vector<double>& scales) {
+  check_add_arguments(ids, grads, weights, scales, layout_);
+  const Tensor idc = ids.contiguous(), a = weights.to(DType::Float64).contiguous();
+  const int64_t b = idc.numel(), P = layout_.size(), count = layout_.count();
   const int64_t* id = idc.data<int64_t>();
-  const double* gp = g.data<double>();
+  for (int64_t j = 0; j < b; ++j)
+    if (id[j] < 0 || id[j] >= n_)
+      throw std::out_of_range(
+          fmt::format("SampleBuffers::add: sample id {} outside the training set of {}", id[j], n_));
+  std::vector<Tensor> g(static_cast<size_t>(count));
+  for (int64_t p = 0; p < count; ++p) g[p] = grads[p].contiguous();
   dispatch_float(stored_.dtype(), "SampleBuffers::add", [&](auto tag) {
     using T = decltype(tag);
     T* base = stored_.data<T>();
-    for (int64_t j = 0; j < b; ++j) {
-      if (id[j] < 0 || id[j] >= n_)
-        throw std::out_of_range(
-            fmt::format("SampleBuffers::add: sample id {} outside the training set of {}", id[j], n_));
-      for (int64_t p = 0; p < layout_.count(); ++p) {
+    // Columns [k0, k1) of θ: every row j, the parameter tensors that overlap them.
+    parallel_for(P, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(b, 1)), [&](int64_t k0, int64_t k1) {
+      for (int64_t p = 0; p < count; ++p) {
+        const int64_t off = layout_.offset(p), len = layout_.numel(p);
+        const int64_t lo = std::max(k0, off) - off, hi = std::min(k1, off + len) - off;
         const double c = scales[p] / sigma_[p];
-        if (c == 0.0) continue;
-        T* row = base + id[j] * P + layout_.offset(p);
-        const double* src = gp + j * P + layout_.offset(p);
-        for (int64_t k = 0, len = layout_.numel(p); k < len; ++k) row[k] += static_cast<T>(c * src[k]);
+        if (lo >= hi || c == 0.0) continue;
+        for (int64_t j = 0; j < b; ++j) {
+          T* row = base + id[j] * P + off;
+          const double* src = g[p].data<double>() + j * len;
+          const double aj = a.data<double>()[j];
+          for (int64_t k = lo; k < hi; ++k) row[k] += static_cast<T>(c * (src[k] * aj));
+        }
       }
-    }
+    });
   });
 }
 

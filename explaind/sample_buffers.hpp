@@ -24,8 +24,12 @@ class SampleBuffers {
 
   // b^(i) ← decay_p · b^(i) for every sample, per parameter tensor p.
   void decay(const std::vector<double>& decay_per_param);
-  // b^(ids[j]) += scale_p · grads[j] (grads float64 [b, P]; ids int64 [b] in [0, N)).
-  void add(const Tensor& ids, const Tensor& grads, const std::vector<double>& scale_per_param);
+  // b^(ids[j]) += scale_p · (grads[p][j] · weights[j]) for every parameter tensor p: grads[p]
+  // float64 [b, ...shape_p] (the per-sample gradients as per_sample_grad returns them), weights
+  // float [b], ids int64 [b] in [0, N). Rounded as if the weighted rows were formed first. Split
+  // over threads by parameter columns, so the result does not depend on the thread count.
+  void add(const Tensor& ids, const std::vector<Tensor>& grads, const Tensor& weights,
+           const std::vector<double>& scale_per_param);
   // The kernel products K[m, i] = Σ_p phi[m, seg_p] · b^(i)[seg_p] over the flat index `ranges`
   // (all of θ when empty): phi float64 [M, P] -> float64 [M, N]. One GEMM per range.
   Tensor products(const Tensor& phi, const std::vector<std::pair<int64_t, int64_t>>& ranges = {}) const;

@@ -114,12 +114,12 @@ SampleShares SampleShard::block_step(int64_t k, const StepRecord& r, const Tenso
     const Tensor ids = K::narrow(block.local_ids, 0, j0, b).contiguous();
     const Tensor a = K::narrow(weights, 0, j0, b).contiguous();  // [b]
     Tensor losses = loss_(forward_(K::narrow(x, 0, j0, b)), K::narrow(y, 0, j0, b));
-    std::vector<Tensor> g = per_sample_grad(losses, leaves);
-    Tensor grads = Tensor::zeros({b, P}, DType::Float64);  // a_i ∇ℓ_i, [b, P]
+    const std::vector<Tensor> g = per_sample_grad(losses, leaves);  // ∇ℓ_i per tensor, [b, ...]
+    buffers.add(ids, g, a, r.grad_scale);
+    if (!phi_direct.defined()) continue;
+    Tensor grads = Tensor::empty({b, P}, DType::Float64);  // a_i ∇ℓ_i, [b, P]
     for (int64_t p = 0; p < n; ++p) layout_.segment(grads, p).copy_(K::reshape(g[p], {b, -1}));
     grads = K::mul(grads, K::reshape(a.to(DType::Float64), {b, 1}));
-    buffers.add(ids, grads, r.grad_scale);
-    if (!phi_direct.defined()) continue;
     // The part of the step that uses this step's gradient directly: [M_s, b]
     scatter_columns(s.total, ids, K::matmul(phi_direct, K::transpose(grads, 0, 1)));
     for (int64_t c = 0; c < C; ++c)
