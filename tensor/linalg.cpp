@@ -1,10 +1,12 @@
 // Matrix products through OpenBLAS (cblas_sgemm / cblas_dgemm) with NumPy matmul semantics (tiny
-// batched products in plain loops).
+// batched products and outer products in plain loops; the entries of a batched product spread
+// over threads).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "tensor/blas.hpp"
 #include "tensor/kernels.hpp"
@@ -110,8 +112,33 @@ void small_product(int64_t m, int64_t n, int64_t k, const T* A, int64_t sa0, int
   }
 }
 
-// out[i] = a[i] @ b[i] for every broadcast batch entry i, read on the operands' own strides,
-// batch entries split over threads.
+// The offsets of broadcast batch entry `bi` (row-major over `batch`) in a and b, whose leading
+// strides are sa and sb.
+std::pair<int64_t, int64_t> batch_offsets(int64_t bi, const Shape& batch, const Shape& sa, const Shape& sb) {
+  int64_t offa = 0, offb = 0;
+  for (int64_t d = static_cast<int64_t>(batch.size()) - 1, rest = bi; d >= 0; --d) {
+    const int64_t i = rest % batch[d];
+    rest /= batch[d];
+    offa += i * sa[d];
+    offb += i * sb[d];
+  }
+  return {offa, offb};
+}
+
+// Calls f(bi, offset in a, offset in b) for every broadcast batch entry, entries split over
+// threads, `work` the multiply-adds of one entry.
+template <class F>
+void for_each_entry(const Shape& batch, int64_t work, const Tensor& a, const Tensor& b, F f) {
+  parallel_for(numel(batch), std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(work, 1)),
+               [&](int64_t b0, int64_t b1) {
+                 for (int64_t bi = b0; bi < b1; ++bi) {
+                   const auto [offa, offb] = batch_offsets(bi, batch, a.strides(), b.strides());
+                   f(bi, offa, offb);
+                 }
+               });
+}
+
+// out[i] = a[i] @ b[i] for every broadcast batch entry i, read on the operands' own strides.
 template <class T>
 void small_products(const Shape& batch, int64_t m, int64_t n, int64_t k, const Tensor& a, const Tensor& b,
                     const Tensor& out) {
@@ -120,21 +147,51 @@ void small_products(const Shape& batch, int64_t m, int64_t n, int64_t k, const T
   const T* pa = a.template data<T>();
   const T* pb = b.template data<T>();
   T* o = out.template data<T>();
-  parallel_for(numel(batch), std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(m * n * k, 1)),
-               [&](int64_t b0, int64_t b1) {
-                 std::vector<T> packed(static_cast<size_t>(m * k + k * n));
-                 for (int64_t bi = b0; bi < b1; ++bi) {
-                   int64_t offa = 0, offb = 0;
-                   for (int64_t d = nd - 1, rest = bi; d >= 0; --d) {
-                     const int64_t i = rest % batch[d];
-                     rest /= batch[d];
-                     offa += i * sa[d];
-                     offb += i * sb[d];
-                   }
-                   small_product<T>(m, n, k, pa + offa, sa[nd], sa[nd + 1], pb + offb, sb[nd], sb[nd + 1],
-                                    o + bi * m * n, packed.data(), packed.data() + m * k);
-                 }
-               });
+  for_each_entry(batch, m * n * k, a, b, [&](int64_t bi, int64_t offa, int64_t offb) {
+    thread_local std::vector<T> packed;
+    packed.resize(static_cast<size_t>(m * k + k * n));
+    small_product<T>(m, n, k, pa + offa, sa[nd], sa[nd + 1], pb + offb, sb[nd], sb[nd + 1], o + bi * m * n,
+                     packed.data(), packed.data() + m * k);
+  });
+}
+
+// out[i] = a[i] @ b[i] with an inner dimension of 1 (a [.., m, 1], b [.., 1, n]): outer
+// products, written once each, rounded as BLAS rounds them (0 + a·b, so −0 becomes +0).
+template <class T>
+void outer_products(const Shape& batch, int64_t m, int64_t n, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const int64_t nd = static_cast<int64_t>(batch.size());
+  const int64_t sa = a.strides()[nd], sb = b.strides()[nd + 1];
+  const T* pa = a.template data<T>();
+  const T* pb = b.template data<T>();
+  T* o = out.template data<T>();
+  for_each_entry(batch, m * n, a, b, [&](int64_t bi, int64_t offa, int64_t offb) {
+    const T* col = pa + offa;
+    const T* row = pb + offb;
+    for (int64_t i = 0; i < m; ++i) {
+      T* __restrict c = o + (bi * m + i) * n;
+      const T ai = col[i * sa];
+      for (int64_t j = 0; j < n; ++j) c[j] = T(0) + ai * row[j * sb];
+    }
+  });
+}
+
+// out[i] = op(a[i]) op(b[i]) through BLAS, one GEMM per broadcast batch entry. Entries too small
+// to be split over threads themselves are spread over the threads instead, each still one BLAS
+// call: the same results as one after the other.
+template <class T>
+void blas_products(const Shape& batch, int64_t m, int64_t n, int64_t k, const Tensor& a, GemmOperand oa,
+                   const Tensor& b, GemmOperand ob, const Tensor& out) {
+  const T* pa = a.template data<T>();
+  const T* pb = b.template data<T>();
+  T* o = out.template data<T>();
+  const auto entry = [&](int64_t bi, int64_t offa, int64_t offb) {
+    gemm<T>(oa.trans, ob.trans, m, n, k, pa + offa, oa.ld, pb + offb, ob.ld, o + bi * m * n, n);
+  };
+  if (m * n * k < 2 * kGemmPartMacs) return for_each_entry(batch, m * n * k, a, b, entry);
+  for (int64_t bi = 0; bi < numel(batch); ++bi) {
+    const auto [offa, offb] = batch_offsets(bi, batch, a.strides(), b.strides());
+    entry(bi, offa, offb);
+  }
 }
 
 }  // namespace
@@ -183,10 +240,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
       s.push_back(n);
       return s;
     }());
-    if (m * n * k <= kSmallProduct) {
-      small_products<T>(batch, m, n, k, ae, be, out);
-      return;
-    }
+    if (m * n * k <= kSmallProduct) return small_products<T>(batch, m, n, k, ae, be, out);
+    if (k == 1) return outer_products<T>(batch, m, n, ae, be, out);
     if (!blas_layout(ae.strides(), m, k, oa)) {
       ae = ae.contiguous();
       blas_layout(ae.strides(), m, k, oa);
@@ -195,23 +250,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
       be = be.contiguous();
       blas_layout(be.strides(), k, n, ob);
     }
-    const int64_t nb = numel(batch), nd = static_cast<int64_t>(batch.size());
-    std::vector<int64_t> idx(static_cast<size_t>(nd), 0);
-    T* o = out.template data<T>();
-    const T* pa = ae.template data<T>();
-    const T* pb = be.template data<T>();
-    for (int64_t bi = 0; bi < nb; ++bi) {
-      int64_t offa = 0, offb = 0;
-      for (int64_t d = 0; d < nd; ++d) {
-        offa += idx[d] * ae.strides()[d];
-        offb += idx[d] * be.strides()[d];
-      }
-      gemm<T>(oa.trans, ob.trans, m, n, k, pa + offa, oa.ld, pb + offb, ob.ld, o + bi * m * n, n);
-      for (int64_t d = nd - 1; d >= 0; --d) {
-        if (++idx[d] < batch[d]) break;
-        idx[d] = 0;
-      }
-    }
+    blas_products<T>(batch, m, n, k, ae, oa, be, ob, out);
   });
   if (a_vec) out = squeeze(out, -2);
   if (b_vec) out = squeeze(out, -1);

@@ -842,6 +842,43 @@ TEST_CASE("matmul agrees with a direct sum: batched, broadcast, transposed, 1-D"
                        doctest::Contains("matmul: shapes [2] and [5] cannot be broadcast"), std::invalid_argument);
 }
 
+TEST_CASE("batched matmul: outer products and BLAS-sized entries spread over threads, bit for bit") {
+  Generator gen(12);
+  // Inner dimension 1 (per-sample weight gradients of one position): [B, m, 1] @ [B, 1, n] read
+  // through transposed views, against the product written out; a −0 product comes out as +0, as
+  // from BLAS.
+  const Tensor g_rows = randn({9, 1, 70}, gen), x = randn({9, 1, 40}, gen);
+  g_rows.data<double>()[0] = -1.0;
+  x.data<double>()[0] = 0.0;
+  const Tensor g = K::transpose(g_rows, 1, 2);  // [9, 70, 1]
+  const Tensor outer = K::matmul(g, x);
+  REQUIRE(outer.shape() == Shape{9, 70, 40});
+  bool exact = true;
+  for (const Index& i : all_indices(outer.shape()))
+    exact = exact && outer.at(i) == 0.0 + g.at({i[0], i[1], 0}) * x.at({i[0], 0, i[2]});
+  CHECK(exact);
+  CHECK(!std::signbit(outer.at({0, 0, 0})));
+  // Entries of 20 × 4 × 30 multiply-adds (above the plain-loop size, below a split product's):
+  // each is the BLAS product of its own operands, whichever thread took it.
+  const Tensor a = randn({4, 7, 20, 4}, gen), b = K::transpose(randn({7, 30, 4}, gen), 1, 2);  // b [7, 4, 30]
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    const Tensor ab = K::matmul(a, b);
+    REQUIRE(ab.shape() == Shape{4, 7, 20, 30});
+    bool same = true;
+    for (int64_t i = 0; i < 4; ++i)
+      for (int64_t j = 0; j < 7; ++j) {
+        const auto entry = [](const Tensor& t, int64_t i0, int64_t j0) {  // t[i0, j0] as a view
+          return K::squeeze(K::squeeze(K::narrow(K::narrow(t, 0, i0, 1), 1, j0, 1), 1), 0);
+        };
+        const Tensor one = K::matmul(entry(a, i, j), K::squeeze(K::narrow(b, 0, j, 1), 0));
+        same = same && entry(ab, i, j).contiguous().to_vector() == one.to_vector();
+      }
+    CHECK(same);
+  }
+  set_num_threads(2);
+}
+
 TEST_CASE("im2col against a direct convolution loop, with stride and padding") {
   Generator gen(11);
   struct Geo {
