@@ -80,10 +80,11 @@ Phase tracked(const std::string& name, const MakeWorkload& make, int level, cons
   p.extra = fmt::format(
       ", \"probe_scalars\": {}, \"sample_level_probes\": {}, \"rule\": \"{}\", \"memory_gb\": {:.3f}, "
       "\"kernel_gflop_per_step\": {:.2f}, \"evaluations_per_step\": {:.1f}, \"setup_s\": {:.2f}, \"finish_s\": {:.2f}, "
-      "\"replica_rel_error\": {:.3g}",
+      "\"replica_rel_error\": {:.3g}, \"sample_level_ms_per_step\": {:.1f}",
       c.probe_scalars, c.sample_level_probes, options.rule().name, c.memory_bytes / 1e9, c.kernel_flops_per_step / 1e9,
       static_cast<double>(s.gradient_evaluations) / std::max<int64_t>(1, s.steps), setup, finish,
-      s.replica_max_abs_error / std::max(s.output_scale, 1e-300));
+      s.replica_max_abs_error / std::max(s.output_scale, 1e-300),
+      1e3 * s.sample_level_seconds / static_cast<double>(std::max<int64_t>(1, s.steps)));
   return p;
 }
 

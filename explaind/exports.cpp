@@ -164,7 +164,8 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
                         {"cost_spent",
                          {{"gradient_evaluations", s.gradient_evaluations},
                           {"deepest_refinement", s.deepest_refinement},
-                          {"tracking_seconds", s.tracking_seconds}}},
+                          {"tracking_seconds", s.tracking_seconds},
+                          {"sample_level_seconds", s.sample_level_seconds}}},
                         {"cost_estimate",
                          {{"memory_bytes", cost.memory_bytes},
                           {"buffer_bytes", cost.buffer_bytes},
@@ -203,6 +204,8 @@ Summary read_summary(const std::string& dir) {
   s.gradient_evaluations = static_cast<int64_t>(number("cost_spent", "gradient_evaluations"));
   s.deepest_refinement = static_cast<int>(number("cost_spent", "deepest_refinement"));
   s.tracking_seconds = number("cost_spent", "tracking_seconds");
+  if (j.contains("cost_spent") && j["cost_spent"].contains("sample_level_seconds"))  // runs before it was recorded: 0
+    s.sample_level_seconds = number("cost_spent", "sample_level_seconds");
   return s;
 }
 

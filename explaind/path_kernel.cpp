@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -809,6 +810,7 @@ void PathKernel::account_samples(const StepRecord& r, const Tensor& phi, const T
   // sides are sums that cancel — over parameters, φ̂·(Δθ − R), and over training samples, Σ_i
   // share_i — and rounding (float32 training, float32 buffers) is relative to their terms, so
   // the gap is measured against Σ_p |φ̂_p (Δθ − R)_p| + Σ_i |share_i|. [M_s]
+  const auto start = std::chrono::steady_clock::now();
   const int64_t P = layout_.size();
   const Tensor shares = sample_step(r, phi);  // [M_s, N]
   const Tensor got = K::sum(shares, {1});
@@ -822,6 +824,7 @@ void PathKernel::account_samples(const StepRecord& r, const Tensor& phi, const T
     const double s = scale.data<double>()[m];
     worst_mismatch_ = std::max(worst_mismatch_, gap.data<double>()[m] / (s > 0 ? s : 1.0));
   }
+  sample_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 Tensor PathKernel::sample_step(const StepRecord& r, const Tensor& phi) {

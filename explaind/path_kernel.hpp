@@ -122,6 +122,9 @@ class PathKernel {
   // refinement used.
   int64_t gradient_evaluations() const { return evaluations_; }
   int deepest_refinement() const { return deepest_; }
+  // Seconds this process spent in the sample level (per-sample gradients, buffers, kernel
+  // products and their accounting), within the tracking time.
+  double sample_level_seconds() const { return sample_seconds_; }
   // The largest gap, over steps and sample-level probe scalars, between the samples' shares and
   // the data part φ̂_s·(Δθ_s − R_s) of the step, relative to Σ_p |φ̂_s,p (Δθ_s − R_s)_p| +
   // Σ_i |share_i| (the scale at which rounding of the terms of either sum shows), for the summary.
@@ -239,6 +242,7 @@ class PathKernel {
   int64_t evaluations_ = 0;
   int deepest_ = 0;
   double worst_mismatch_ = 0;
+  double sample_seconds_ = 0;
   Tensor f_initial_, f_current_, f_final_;
   Tensor data_total_, decay_total_, residual_sum_, residual_abs_, residual_max_;
   Tensor unit_data_, unit_decay_;      // [M, U]: U = parameter tensors + slice parts

@@ -34,7 +34,9 @@ struct Summary {
   double linear_form_mismatch = 0;
   int64_t gradient_evaluations = 0;
   int deepest_refinement = 0;
-  double tracking_seconds = 0;
+  // Seconds spent tracking in this process (a resumed run counts from its resume), and of them in
+  // the sample level (0 without it).
+  double tracking_seconds = 0, sample_level_seconds = 0;
 };
 
 }  // namespace pathgrad::explaind

@@ -332,6 +332,7 @@ Summary Tracker::finish() {
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Summary s = summarize(*kernel_);
   s.tracking_seconds = seconds_;
+  s.sample_level_seconds = kernel_->sample_level_seconds();
   write_exports(options_.output_dir(), *kernel_, s, cost_);
   return s;
 }

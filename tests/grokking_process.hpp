@@ -153,7 +153,10 @@ inline void finish_run(const std::string& out, const std::vector<std::string>& a
 // estimate, which is per rank (summary.json), and the output directory (config.json).
 inline nlohmann::json without_time_and_place(const std::string& path) {
   nlohmann::json j = nlohmann::json::parse(read_file(path));
-  if (j.contains("cost_spent")) j["cost_spent"].erase("tracking_seconds");
+  if (j.contains("cost_spent")) {
+    j["cost_spent"].erase("tracking_seconds");
+    j["cost_spent"].erase("sample_level_seconds");
+  }
   j.erase("cost_estimate");
   j.erase("output");
   return j;

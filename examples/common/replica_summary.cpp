@@ -27,7 +27,8 @@ void add_replica_summary(explaind::report::Report& r, const explaind::Summary& s
                 {"linear-form mismatch (relative)", fmt::format("{:.3g}", s.linear_form_mismatch)},
                 {"gradient evaluations", std::to_string(s.gradient_evaluations)},
                 {"deepest refinement", std::to_string(s.deepest_refinement)},
-                {"tracking time", fmt::format("{:.0f} s", s.tracking_seconds)}});
+                {"tracking time", fmt::format("{:.0f} s", s.tracking_seconds)},
+                {"of which the sample level", fmt::format("{:.0f} s", s.sample_level_seconds)}});
 }
 
 }  // namespace pathgrad::examples
