@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -98,14 +99,23 @@ void* allocate(std::size_t capacity) {
   return p;
 }
 
+// The capacity allocated for `nbytes`: a multiple of 64 bytes; from kStorageCacheMinBytes on,
+// rounded up to four significant bits (m · 2^e, 8 <= m < 16: at most 12.5 % more), so that
+// tensors whose size varies a little from call to call — the rows of a refined quadrature, the
+// samples of a partial chunk — share cached buffers instead of each faulting in fresh pages.
+std::size_t capacity_for(std::size_t nbytes) {
+  if (nbytes < kStorageCacheMinBytes) return nbytes == 0 ? 64 : (nbytes + 63) / 64 * 64;
+  const std::size_t unit = std::size_t{1} << (std::bit_width(nbytes) - 4);
+  return (nbytes + unit - 1) / unit * unit;
+}
+
 }  // namespace
 
-Storage::Storage(std::size_t nbytes, bool zero_fill)
-    : nbytes_(nbytes), capacity_(nbytes == 0 ? 64 : ((nbytes + 63) / 64) * 64) {
+Storage::Storage(std::size_t nbytes, bool zero_fill) : nbytes_(nbytes), capacity_(capacity_for(nbytes)) {
   data_ = cache().take(capacity_);
   if (!data_) data_ = allocate(capacity_);
   if (!data_) throw std::bad_alloc();
-  if (zero_fill) std::memset(data_, 0, capacity_);
+  if (zero_fill) std::memset(data_, 0, nbytes_);
 }
 
 Storage::~Storage() { cache().give(data_, capacity_); }

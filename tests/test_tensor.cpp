@@ -245,6 +245,26 @@ TEST_CASE("large storages are recycled, zero-filled on request, and the cache ca
   CHECK(storage_cache_bytes() == cached);
   release_storage_cache();
   CHECK(storage_cache_bytes() == 0);
+  // Sizes of one class share a buffer: 300,000 and 295,000 bytes both take 20 × 2^14 = 327,680
+  // bytes (four significant bits); 290,000 bytes is another class (18 × 2^14).
+  const auto cached_buffer = [] {  // a freed 300,000-byte tensor's buffer, now in the cache
+    const Tensor t = Tensor::full({37500}, 5.0, DType::Float64);
+    return t.raw_data();
+  };
+  const void* larger = cached_buffer();
+  CHECK(storage_cache_bytes() == 327680);
+  {
+    const Tensor smaller = Tensor::zeros({36875}, DType::Float64);  // 295,000 bytes
+    CHECK(smaller.raw_data() == larger);
+    CHECK(storage_cache_bytes() == 0);
+    CHECK(K::amax(K::abs(smaller)).item() == 0.0);  // zero-filled although it held 5s
+  }
+  release_storage_cache();
+  larger = cached_buffer();
+  const Tensor other_class = Tensor::empty({36250}, DType::Float64);  // 290,000 bytes
+  CHECK(other_class.raw_data() != larger);
+  CHECK(storage_cache_bytes() == 327680);
+  release_storage_cache();
 }
 
 TEST_CASE("requires_grad only for floating-point leaves") {
