@@ -9,8 +9,6 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
-#include <functional>
 #include <iostream>
 #include <vector>
 
@@ -18,21 +16,6 @@
 #include "tensor/parallel.hpp"
 
 using namespace pathgrad;
-
-namespace {
-
-// Best seconds of `reps` runs of f.
-double best_of(int reps, const std::function<void()>& f) {
-  double best = 1e300;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app("Memory bandwidth of pathgrad's parallel loops: read, write, y += c*x (JSON lines)");
@@ -52,28 +35,34 @@ int main(int argc, char** argv) {
   });
   std::vector<double> partial(static_cast<size_t>(threads) + 1, 0.0);
   volatile double sink = 0;
-  const double read_s = best_of(reps, [&] {
-    parallel_for(n, grain, [&](int64_t b, int64_t e) {
-      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;  // four chains: the loop waits on memory, not on adds
-      int64_t i = b;
-      for (; i + 4 <= e; i += 4) s0 += x[i], s1 += x[i + 1], s2 += x[i + 2], s3 += x[i + 3];
-      for (; i < e; ++i) s0 += x[i];
-      partial[static_cast<size_t>(b * threads / n)] = s0 + s1 + s2 + s3;  // one slot per chunk
-    });
-    double s = 0;
-    for (double v : partial) s += v;
-    sink = s;
-  });
-  const double write_s = best_of(reps, [&] {
-    parallel_for(n, grain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) y[i] = 3.0;
-    });
-  });
-  const double update_s = best_of(reps, [&] {
-    parallel_for(n, grain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) y[i] += 0.5 * x[i];
-    });
-  });
+  const double read_s = bench::best_seconds_per_call(
+      [&] {
+        parallel_for(n, grain, [&](int64_t b, int64_t e) {
+          double s0 = 0, s1 = 0, s2 = 0, s3 = 0;  // four chains: the loop waits on memory, not on adds
+          int64_t i = b;
+          for (; i + 4 <= e; i += 4) s0 += x[i], s1 += x[i + 1], s2 += x[i + 2], s3 += x[i + 3];
+          for (; i < e; ++i) s0 += x[i];
+          partial[static_cast<size_t>(b * threads / n)] = s0 + s1 + s2 + s3;  // one slot per chunk
+        });
+        double s = 0;
+        for (double v : partial) s += v;
+        sink = s;
+      },
+      0, 1, reps);
+  const double write_s = bench::best_seconds_per_call(
+      [&] {
+        parallel_for(n, grain, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) y[i] = 3.0;
+        });
+      },
+      0, 1, reps);
+  const double update_s = bench::best_seconds_per_call(
+      [&] {
+        parallel_for(n, grain, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) y[i] += 0.5 * x[i];
+        });
+      },
+      0, 1, reps);
   const double bytes = static_cast<double>(n) * sizeof(double);
   for (const auto& [pattern, passes, s] :
        {std::tuple{"read", 1, read_s}, std::tuple{"write", 1, write_s}, std::tuple{"y += c*x", 3, update_s}})
