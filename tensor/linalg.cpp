@@ -63,17 +63,18 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
 // of a batched matmul (attention over a few tokens), a BLAS call's fixed cost exceeds the work.
 constexpr int64_t kSmallProduct = 2048;
 
-// Rows of one small product from packed operands: C[i, :] = Σ_p A[i, p] B[p, :], p = 0, 1, ...
-// in order. N > 0 fixes the row length at compile time (the row stays in registers); N = 0 takes
-// it from n.
+// Rows of one small product: C[i, :] = Σ_p A[i, p] B[p, :], p = 0, 1, ... in order; A read on
+// its strides (each entry once), B's rows contiguous (row stride ldb). N > 0 fixes the row length
+// at compile time (the row stays in registers); N = 0 takes it from n.
 template <class T, int N>
-void small_rows(int64_t m, int64_t n, int64_t k, const T* __restrict a, const T* __restrict b, T* __restrict c) {
+void small_rows(int64_t m, int64_t n, int64_t k, const T* __restrict a, int64_t sa0, int64_t sa1, const T* __restrict b,
+                int64_t ldb, T* __restrict c) {
   if constexpr (N > 0) {
     for (int64_t i = 0; i < m; ++i) {
       T acc[N] = {};
       for (int64_t p = 0; p < k; ++p) {
-        const T aip = a[i * k + p];
-        for (int j = 0; j < N; ++j) acc[j] += aip * b[p * N + j];
+        const T aip = a[i * sa0 + p * sa1];
+        for (int j = 0; j < N; ++j) acc[j] += aip * b[p * ldb + j];
       }
       for (int j = 0; j < N; ++j) c[i * N + j] = acc[j];
     }
@@ -82,33 +83,37 @@ void small_rows(int64_t m, int64_t n, int64_t k, const T* __restrict a, const T*
       T* __restrict row = c + i * n;
       for (int64_t j = 0; j < n; ++j) row[j] = T(0);
       for (int64_t p = 0; p < k; ++p) {
-        const T aip = a[i * k + p];
-        for (int64_t j = 0; j < n; ++j) row[j] += aip * b[p * n + j];
+        const T aip = a[i * sa0 + p * sa1];
+        for (int64_t j = 0; j < n; ++j) row[j] += aip * b[p * ldb + j];
       }
     }
   }
 }
 
-// One small product C = A B: A [m, k] and B [k, n], read on any strides, are packed into
-// contiguous row-major buffers first.
+// One small product C = A B of A [m, k] and B [k, n] on any strides; B is packed into contiguous
+// rows first (into b_packed, k·n entries) unless its rows already are.
 template <class T>
 void small_product(int64_t m, int64_t n, int64_t k, const T* A, int64_t sa0, int64_t sa1, const T* B, int64_t sb0,
-                   int64_t sb1, T* C, T* a_packed, T* b_packed) {
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t p = 0; p < k; ++p) a_packed[i * k + p] = A[i * sa0 + p * sa1];
-  for (int64_t p = 0; p < k; ++p)
-    for (int64_t j = 0; j < n; ++j) b_packed[p * n + j] = B[p * sb0 + j * sb1];
+                   int64_t sb1, T* C, T* b_packed) {
+  if (sb1 != 1 && n > 1) {
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t j = 0; j < n; ++j) b_packed[p * n + j] = B[p * sb0 + j * sb1];
+    B = b_packed;
+    sb0 = n;
+  }
   switch (n) {
     case 2:
-      return small_rows<T, 2>(m, n, k, a_packed, b_packed, C);
+      return small_rows<T, 2>(m, n, k, A, sa0, sa1, B, sb0, C);
+    case 3:  // attention scores over three tokens (the grokking transformer)
+      return small_rows<T, 3>(m, n, k, A, sa0, sa1, B, sb0, C);
     case 4:
-      return small_rows<T, 4>(m, n, k, a_packed, b_packed, C);
+      return small_rows<T, 4>(m, n, k, A, sa0, sa1, B, sb0, C);
     case 8:
-      return small_rows<T, 8>(m, n, k, a_packed, b_packed, C);
+      return small_rows<T, 8>(m, n, k, A, sa0, sa1, B, sb0, C);
     case 16:
-      return small_rows<T, 16>(m, n, k, a_packed, b_packed, C);
+      return small_rows<T, 16>(m, n, k, A, sa0, sa1, B, sb0, C);
     default:
-      return small_rows<T, 0>(m, n, k, a_packed, b_packed, C);
+      return small_rows<T, 0>(m, n, k, A, sa0, sa1, B, sb0, C);
   }
 }
 
@@ -126,14 +131,30 @@ std::pair<int64_t, int64_t> batch_offsets(int64_t bi, const Shape& batch, const 
 }
 
 // Calls f(bi, offset in a, offset in b) for every broadcast batch entry, entries split over
-// threads, `work` the multiply-adds of one entry.
+// threads, `work` the multiply-adds of one entry. Within a thread's range the offsets are stepped
+// like an odometer over the batch index (no division per entry: the entries may be tiny).
 template <class F>
 void for_each_entry(const Shape& batch, int64_t work, const Tensor& a, const Tensor& b, F f) {
+  const int64_t nd = static_cast<int64_t>(batch.size());
+  const Shape &sa = a.strides(), &sb = b.strides();
   parallel_for(numel(batch), std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(work, 1)),
                [&](int64_t b0, int64_t b1) {
+                 Shape index(static_cast<size_t>(nd));
+                 for (int64_t d = nd - 1, rest = b0; d >= 0; --d) {
+                   index[d] = rest % batch[d];
+                   rest /= batch[d];
+                 }
+                 auto [offa, offb] = batch_offsets(b0, batch, sa, sb);
                  for (int64_t bi = b0; bi < b1; ++bi) {
-                   const auto [offa, offb] = batch_offsets(bi, batch, a.strides(), b.strides());
                    f(bi, offa, offb);
+                   for (int64_t d = nd - 1; d >= 0; --d) {  // the next entry's index and offsets
+                     offa += sa[d];
+                     offb += sb[d];
+                     if (++index[d] < batch[d]) break;
+                     offa -= batch[d] * sa[d];
+                     offb -= batch[d] * sb[d];
+                     index[d] = 0;
+                   }
                  }
                });
 }
@@ -147,11 +168,11 @@ void small_products(const Shape& batch, int64_t m, int64_t n, int64_t k, const T
   const T* pa = a.template data<T>();
   const T* pb = b.template data<T>();
   T* o = out.template data<T>();
+  thread_local std::vector<T> packed;
   for_each_entry(batch, m * n * k, a, b, [&](int64_t bi, int64_t offa, int64_t offb) {
-    thread_local std::vector<T> packed;
-    packed.resize(static_cast<size_t>(m * k + k * n));
+    if (packed.size() < static_cast<size_t>(k * n)) packed.resize(static_cast<size_t>(k * n));
     small_product<T>(m, n, k, pa + offa, sa[nd], sa[nd + 1], pb + offb, sb[nd], sb[nd + 1], o + bi * m * n,
-                     packed.data(), packed.data() + m * k);
+                     packed.data());
   });
 }
 

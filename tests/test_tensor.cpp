@@ -827,6 +827,23 @@ TEST_CASE("matmul agrees with a direct sum: batched, broadcast, transposed, 1-D"
   CHECK(max_abs_diff(K::matmul(at, b), K::matmul(at.contiguous(), b)) < 1e-12);
   const Tensor narrow_b = K::narrow(randn({5, 9}, gen), 1, 2, 6);
   CHECK(max_abs_diff(K::matmul(a, narrow_b), K::matmul(a, narrow_b.contiguous())) < 1e-12);
+  // Attention-shaped entries (three tokens, heads of 32) on permuted views, as the grokking
+  // transformer has them: rows of 3 kept in registers, a read on its strides, b's columns packed;
+  // 600 entries, so that with two threads the second starts in the middle of the batch index.
+  const Tensor h = K::permute(randn({300, 3, 2, 32}, gen), {0, 2, 1, 3});  // [300, 2, 3, 32]
+  const Tensor ht = K::transpose(h, -2, -1);                               // [300, 2, 32, 3]
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    const Tensor scores = K::matmul(h, ht), back = K::matmul(ht, scores);  // [.., 3, 3], [.., 32, 3]
+    double worst = 0;
+    for (const Index& i : all_indices(scores.shape()))
+      worst = std::max(worst, std::abs(scores.at(i) - direct(h, ht, {i[0], i[1], i[2], 0}, {i[0], i[1], 0, i[3]}, 32)));
+    for (const Index& i : all_indices(back.shape()))
+      worst =
+          std::max(worst, std::abs(back.at(i) - direct(ht, scores, {i[0], i[1], i[2], 0}, {i[0], i[1], 0, i[3]}, 3)));
+    CHECK(worst < 1e-12);
+  }
+  set_num_threads(2);
   // 1-D operands: promoted and the added dim removed.
   const Tensor v = randn({5}, gen), m = randn({5, 3}, gen), w = randn({4, 5}, gen);
   const Tensor vm = K::matmul(v, m);
