@@ -50,6 +50,10 @@ struct ParamRule {
   // share), then called per direction d; sample b's gradient . d = sum over b's entries of
   // g * tangent(d). Both functions throw std::invalid_argument when the batch is not ctx.rows.
   std::function<Tangent(const BackwardContext& ctx)> tangent;
+  // Optional, contraction mode: sample b's gradient . d straight from g ([ctx.batch]), for a rule
+  // that does it with less work than g * tangent(d) summed (linear: only the block of d that is
+  // not zero, e.g. one attention head's rows). Equal to that sum; called instead of it when set.
+  std::function<Tensor(const Tensor& g, const Tensor& d, const BackwardContext& ctx)> dot;
 };
 
 struct Node {

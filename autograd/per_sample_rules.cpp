@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -87,6 +88,7 @@ Tensor unbroadcast(const Tensor& g, const Node& node, size_t i, const Ctx& ctx) 
 
 Tensor param_gradient(const ParamRule& rule, const Tensor& leaf, const Tensor& g, const Ctx& ctx) {
   if (!ctx.contract()) return rule.per_sample(g, ctx);
+  if (rule.dot) return per_direction(leaf, ctx, [&](const Tensor& d) { return rule.dot(g, d, ctx); });
   const ParamRule::Tangent tangent = rule.tangent(ctx);
   return per_direction(leaf, ctx, [&](const Tensor& d) { return sum_per_sample(K::mul(g, tangent(d)), ctx); });
 }
@@ -101,14 +103,54 @@ std::function<void(const Ctx&)> linear_check(const Tensor& x) {
 }
 }  // namespace
 
+namespace {
+// The smallest block [r0, r1) x [c0, c1) of a matrix d [rows, cols] outside which every entry is
+// zero (r0 == r1 when d is all zero). Stops scanning as soon as the block is known to be whole.
+struct Block {
+  int64_t r0, r1, c0, c1;
+};
+template <class T>
+Block nonzero_block(const T* d, int64_t rows, int64_t cols) {
+  auto row_zero = [&](int64_t r) { return std::all_of(d + r * cols, d + (r + 1) * cols, [](T v) { return v == 0; }); };
+  Block b{0, rows, cols, 0};
+  while (b.r0 < rows && row_zero(b.r0)) ++b.r0;
+  while (b.r1 > b.r0 && row_zero(b.r1 - 1)) --b.r1;
+  for (int64_t r = b.r0; r < b.r1 && (b.c0 > 0 || b.c1 < cols); ++r) {
+    const T* row = d + r * cols;
+    int64_t first = 0, last = cols;
+    while (first < b.c0 && row[first] == 0) ++first;
+    while (last > b.c1 && row[last - 1] == 0) --last;
+    b.c0 = std::min(b.c0, first);
+    b.c1 = std::max(b.c1, last);
+  }
+  return b;
+}
+}  // namespace
+
 ParamRule linear_weight_rule(const Tensor& x, ParamRule::Tangent along) {
-  return rule_with(
-      linear_check(x),
+  const auto check = linear_check(x);
+  ParamRule rule = rule_with(
+      check,
       [x = x.detach()](const Tensor& g, const Ctx& ctx) {
         return K::matmul(K::transpose(as_batch_rows(g, ctx.batch), 1, 2),
                          as_batch_rows(x, ctx.batch));  // [B, out, R] @ [B, R, in]
       },
       std::move(along));
+  // g . (x Dᵀ) over the block of D that is not zero: its rows pick g's columns, its columns x's.
+  rule.dot = [check, x = x.detach()](const Tensor& g, const Tensor& d, const Ctx& ctx) {
+    check(ctx);
+    const Tensor dc = d.contiguous();
+    const Block b = dispatch_float(dc.dtype(), "linear contraction", [&](auto tag) {
+      return nonzero_block(dc.template data<decltype(tag)>(), dc.size(0), dc.size(1));
+    });
+    if (b.r0 == b.r1) return Tensor::zeros({ctx.batch}, g.dtype());
+    if (b.r1 - b.r0 == d.size(0) && b.c1 - b.c0 == d.size(1))
+      return sum_per_sample(K::mul(g, K::matmul(x, K::transpose(dc, 0, 1))), ctx);
+    const Tensor block = K::narrow(K::narrow(dc, 0, b.r0, b.r1 - b.r0), 1, b.c0, b.c1 - b.c0);  // [r, c]
+    const Tensor xs = K::narrow(x, -1, b.c0, b.c1 - b.c0).contiguous();                         // [..., c]
+    return sum_per_sample(K::mul(K::narrow(g, -1, b.r0, b.r1 - b.r0), K::matmul(xs, K::transpose(block, 0, 1))), ctx);
+  };
+  return rule;
 }
 
 ParamRule linear_bias_rule(const Tensor& x, ParamRule::Tangent along) {

@@ -42,6 +42,33 @@ TEST_CASE("per_sample_grad_dot equals per_sample_grad contracted with the direct
   }
 }
 
+TEST_CASE("per_sample_grad_dot of a linear weight along directions that are zero outside a block") {
+  // The linear rule multiplies only the block of a direction that is not zero (one attention
+  // head's rows or columns); the dots must equal the dense contraction of the full per-sample
+  // gradients: float64, sums of 4·5 products of O(1) terms, so 1e-12 leaves ample room.
+  Generator g(5);
+  const int64_t B = 3;
+  Tensor w = rand_uniform({6, 5}, -1, 1, g, DType::Float64).set_requires_grad();
+  Tensor x = rand_uniform({B, 4, 5}, -1, 1, g, DType::Float64);
+  auto losses = [&] { return sum(tanh(linear(x, w)), {1, 2}); };
+  auto on_block = [&](int64_t r0, int64_t rn, int64_t c0, int64_t cn) {
+    Tensor d = Tensor::zeros({6, 5}, DType::Float64);
+    K::narrow(K::narrow(d, 0, r0, rn), 1, c0, cn).copy_(rand_normal({rn, cn}, 0, 1, g, DType::Float64));
+    return d;
+  };
+  const std::vector<Tensor> dirs{on_block(2, 2, 0, 5), on_block(0, 6, 1, 3), on_block(4, 1, 3, 1),
+                                 Tensor::zeros({6, 5}, DType::Float64), on_block(0, 6, 0, 5)};
+  const Tensor dots = per_sample_grad_dot(losses(), {w}, {dirs})[0];  // [B, 5]
+  const Tensor full = K::reshape(per_sample_grad(losses(), {w})[0], {B, -1});
+  for (size_t k = 0; k < dirs.size(); ++k) {
+    const Tensor expect = K::matmul(full, K::reshape(dirs[k], {-1}));
+    INFO("direction " << k);
+    CHECK(K::amax(K::abs(K::sub(expect, K::reshape(K::narrow(dots, 1, static_cast<int64_t>(k), 1), {B})))).item() <
+          1e-12);
+  }
+  CHECK(K::amax(K::abs(K::narrow(dots, 1, 3, 1))).item() == 0.0);
+}
+
 TEST_CASE("per_sample_grad_dot validates its directions") {
   Tensor w = Tensor::ones({2, 2}, DType::Float64).set_requires_grad();
   Tensor x = Tensor::ones({3, 2}, DType::Float64);
