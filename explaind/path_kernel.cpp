@@ -20,6 +20,7 @@
 #include "explaind/sample_exchange.hpp"
 #include "tensor/json_file.hpp"
 #include "tensor/kernels.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/safetensors.hpp"
 
 namespace pathgrad::explaind {
@@ -777,6 +778,31 @@ PathKernel::StepDots PathKernel::integrate(const Tensor& theta0, const Tensor& d
   return dots;
 }
 
+namespace {
+// The per-parameter totals of one step in one pass over φ̂ [M_s, P] (memory-bound): for every
+// row m, data[m] += φ̂[m] ⊙ (Δθ − R) and, when defined, window[m] += the same product, and
+// decay[m] += φ̂[m] ⊙ R; each product rounded once, as kernel::mul then kernel::add_ round it.
+void add_parameter_parts(const Tensor& phi, const Tensor& data_delta, const Tensor& non_data, const Tensor& data,
+                         const Tensor& window, const Tensor& decay) {
+  const int64_t M = phi.size(0), P = phi.size(1);
+  const Tensor ph = phi.contiguous(), dd = data_delta.contiguous(), nd = non_data.contiguous();
+  const double *f = ph.data<double>(), *a = dd.data<double>(), *r = nd.data<double>();
+  double *to_data = data.data<double>(), *to_window = window.defined() ? window.data<double>() : nullptr,
+         *to_decay = decay.data<double>();
+  for (const Tensor* t : {&data, &window, &decay})
+    if (t->defined() && !t->is_contiguous()) throw std::logic_error("PathKernel: parameter totals must be contiguous");
+  parallel_for(M, 1, [&](int64_t m0, int64_t m1) {
+    for (int64_t i = m0 * P; i < m1 * P; i += P)
+      for (int64_t p = 0; p < P; ++p) {
+        const double part = f[i + p] * a[p];
+        to_data[i + p] += part;
+        if (to_window) to_window[i + p] += part;
+        to_decay[i + p] += f[i + p] * r[p];
+      }
+  });
+}
+}  // namespace
+
 Tensor PathKernel::accumulate(const StepDots& dots, const Tensor& f_change, const Tensor& data_delta,
                               const Tensor& non_data) {
   const int64_t n = layout_.count();
@@ -796,12 +822,8 @@ Tensor PathKernel::accumulate(const StepDots& dots, const Tensor& f_change, cons
     K::add_(*acc, *part);
   step_stream_.append(total);
   residual_stream_.append(residual);
-  if (param_total_.defined()) {  // φ̂_s ⊙ (Δθ_s − R_s) and φ̂_s ⊙ R_s per parameter: [M_s, P]
-    const Tensor data_part = K::mul(dots.phi, data_delta);
-    K::add_(param_total_, data_part);
-    if (param_window_.defined()) K::add_(param_window_, data_part);
-    K::add_(param_decay_total_, K::mul(dots.phi, non_data));
-  }
+  if (param_total_.defined())  // φ̂_s ⊙ (Δθ_s − R_s) and φ̂_s ⊙ R_s per parameter: [M_s, P]
+    add_parameter_parts(dots.phi, data_delta, non_data, param_total_, param_window_, param_decay_total_);
   return data;
 }
 
