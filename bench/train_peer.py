@@ -41,10 +41,10 @@ class GrokkingTransformer(nn.Module):
         B, T = tokens.shape
         x = self.embed(tokens) * math.sqrt(self.d_model)
         h = self.qkv(x).reshape(B, T, self.heads, self.d_head).permute(0, 2, 1, 3)  # [B, H, T, Dh]
-        q = h[:, :, -1:]  # only the last position is decoded: its query alone  [B, H, 1, Dh]
-        scores = torch.matmul(q, h.transpose(-2, -1)) * (1.0 / math.sqrt(self.d_head))
-        a = torch.matmul(torch.softmax(scores, -1), h)  # [B, H, 1, Dh]
-        a = self.out(a.reshape(B, self.heads * self.d_head))  # [B, D]
+        scores = torch.matmul(h, h.transpose(-2, -1)) * (1.0 / math.sqrt(self.d_head))
+        a = torch.matmul(torch.softmax(scores, -1), h)  # [B, H, T, Dh]
+        a = self.out(a.permute(0, 2, 1, 3).reshape(B, T, self.heads * self.d_head))
+        a = a[:, -1]  # [B, D]
         h = a + F.relu(self.fc2(F.relu(self.fc1(a))))
         return F.log_softmax(self.decoder(h), 1)
 

@@ -29,10 +29,9 @@ Transformer::Transformer(const ModelShape& shape) : shape_(shape) {
 Tensor Transformer::forward(const Tensor& tokens) {
   const Tensor x = embed->forward(tokens) * std::sqrt(static_cast<double>(shape_.d_model));  // [B, T, D]
   // Only the last position is decoded and nothing after the attention mixes positions, so the
-  // attention's query and output projection, the MLP and the decoder run on that position alone:
-  // the outputs and every gradient are those of running them on all positions and decoding the
-  // last one.
-  const Tensor a = attn->forward_last(x);  // [B, D]
+  // MLP and the decoder run on that position alone: the outputs and every gradient are identical
+  // to running them on all positions and decoding the last one.
+  const Tensor a = select(attn->forward(x), 1, tokens.size(1) - 1);  // [B, D]
   const Tensor h = a + relu(mlp->forward(a));
   return log_softmax(decoder->forward(h), 1);  // [B, vocab]
 }
