@@ -172,8 +172,9 @@ PathKernel::Edges PathKernel::kink_edges(size_t set, const std::vector<Tensor>& 
 namespace {
 // Regula falsi iterations at most per crossing.
 constexpr int kMaxRootIterations = 60;
-// A crossing is located once its bracket is at most this wide (in t): the piece edge, the
-// bracket's end evaluated last, is then within this of the kink.
+// A crossing is located once its bracket is at most this wide (in t), or once the secant through
+// its last two points puts the kink within half of this from the last one: the piece edge, the
+// point evaluated last, is then within this of the kink.
 constexpr double kBracketWidth = 1e-13;
 // The width when active fractions are on. A kink missed by ε ≤ 1e-9 then lies inside a piece
 // next to its end, where the unit's active fraction, from its pre-activations at the piece's ends,
@@ -195,6 +196,7 @@ struct Crossing {
   double a, b, fa, fb;
   int side = 0;  // which end moved last time (-1: a, 1: b)
   double edge = 0.5 * (a + b);
+  double f_edge = std::numeric_limits<double>::quiet_NaN();  // the pre-activation at edge, once evaluated
 };
 
 // Forward passes of probe inputs `ids` at points `t`: the pre-activations [rows, units]
@@ -300,7 +302,13 @@ void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, siz
       for (size_t i = 0; i < c; ++i) {
         Crossing& x = crossings[active[a0 + i]];
         const double f = rows.units.at({static_cast<int64_t>(i), x.unit});
+        // The root's distance from t[i] to first order, from the secant through this crossing's
+        // previous point: once it is under half the width, t[i] is the edge without a point on
+        // the root's other side (the closing point Brent's minimal step would cost).
+        const double near = std::isnan(x.f_edge) ? std::numeric_limits<double>::infinity()
+                                                 : std::abs(f * (t[i] - x.edge) / (f - x.f_edge));
         x.edge = t[i];
+        x.f_edge = f;
         if (f == 0) {
           x.a = x.b = t[i];
         } else if ((f > 0) == (x.fa > 0)) {
@@ -314,7 +322,7 @@ void find_roots(const UnitsAt& units_at, const std::vector<int64_t>& inputs, siz
           x.fb = f;
           x.side = 1;
         }
-        if (x.b - x.a > width)
+        if (x.b - x.a > width && !(near <= 0.5 * width))
           next.push_back(active[a0 + i]);
         else
           closed.push_back(static_cast<int64_t>(i));
