@@ -442,7 +442,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                   if (n.needs(2)) out[2] = K::sum(as_rows(g), {0});                                // [out]
                   return out;
                 },
-                {ParamRule(), linear_weight_rule(x, along_w), linear_bias_rule(x, along_b)});
+                {ParamRule(),
+                 path.moves(0) ? linear_weight_rule(x, along_w, path.deltas[0], path.tangents[0])
+                               : linear_weight_rule(x, along_w),
+                 linear_bias_rule(x, along_b)});
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& index) {

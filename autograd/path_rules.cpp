@@ -28,9 +28,10 @@ PathShift shift_to_path_point(Tensor& y, const char* op, const std::vector<Tenso
   y = y.contiguous();
   const Tensor t = K::reshape(shift.t, {y.size(0)});
   const Shape row(y.shape().begin() + 1, y.shape().end());
+  shift.tangents.resize(params.size());
   for (size_t p = 0; p < params.size(); ++p) {
     if (!shift.moves(p)) continue;
-    const Tensor tangent = along[p](shift.deltas[p]);
+    const Tensor& tangent = shift.tangents[p] = along[p](shift.deltas[p]);
     if (tangent.shape() == y.shape() || tangent.shape() == row)
       K::add_row_scaled_(y, t, tangent);
     else

@@ -24,6 +24,9 @@ namespace pathgrad {
 struct PathShift {
   Tensor t;                    // [R, 1, ..., 1] against the output; undefined when no parameter moves
   std::vector<Tensor> deltas;  // ΔW per parameter operand, undefined where it does not move
+  // along[p](ΔW_p) as the shift computed it, undefined where p does not move: the contraction of a
+  // direction that is ΔW_p itself reuses it (linear_weight_rule).
+  std::vector<Tensor> tangents;
 
   bool moves(size_t p) const { return p < deltas.size() && deltas[p].defined(); }
   // The gradient of the op's other operand at the point, from `rule(g, W)`, that gradient at

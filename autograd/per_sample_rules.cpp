@@ -127,7 +127,8 @@ Block nonzero_block(const T* d, int64_t rows, int64_t cols) {
 }
 }  // namespace
 
-ParamRule linear_weight_rule(const Tensor& x, ParamRule::Tangent along) {
+ParamRule linear_weight_rule(const Tensor& x, ParamRule::Tangent along, const Tensor& delta,
+                             const Tensor& delta_tangent) {
   const auto check = linear_check(x);
   ParamRule rule = rule_with(
       check,
@@ -137,8 +138,10 @@ ParamRule linear_weight_rule(const Tensor& x, ParamRule::Tangent along) {
       },
       std::move(along));
   // g . (x Dᵀ) over the block of D that is not zero: its rows pick g's columns, its columns x's.
-  rule.dot = [check, x = x.detach()](const Tensor& g, const Tensor& d, const Ctx& ctx) {
+  rule.dot = [check, x = x.detach(), delta, delta_tangent](const Tensor& g, const Tensor& d, const Ctx& ctx) {
     check(ctx);
+    if (delta_tangent.defined() && d.impl_ptr() == delta.impl_ptr())
+      return sum_per_sample(K::mul(g, delta_tangent), ctx);
     const Tensor dc = d.contiguous();
     const Block b = dispatch_float(dc.dtype(), "linear contraction", [&](auto tag) {
       return nonzero_block(dc.template data<decltype(tag)>(), dc.size(0), dc.size(1));

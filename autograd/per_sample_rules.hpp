@@ -30,7 +30,10 @@ Tensor param_gradient(const ParamRule& rule, const Tensor& leaf, const Tensor& g
 // `along` is the op's tangent for that operand, the same function its path point uses
 // (autograd/path_rules.hpp).
 // y = x Wᵀ + b, x [B, ..., in]: weight [out, in] (along D: x Dᵀ) and bias [out] (along d: d).
-ParamRule linear_weight_rule(const Tensor& x, ParamRule::Tangent along);
+// Under a path point that moves W by `delta`, `delta_tangent` is x ΔWᵀ as the shift computed it:
+// the contraction of the direction ΔW itself (the same tensor) reuses it instead of a product.
+ParamRule linear_weight_rule(const Tensor& x, ParamRule::Tangent along, const Tensor& delta = Tensor(),
+                             const Tensor& delta_tangent = Tensor());
 ParamRule linear_bias_rule(const Tensor& x, ParamRule::Tangent along);
 // y = a @ b, a [B, ..., n, k], b a parameter [k, m] (along D: a @ D).
 ParamRule matmul_right_rule(const Tensor& a, const Tensor& b, ParamRule::Tangent along);

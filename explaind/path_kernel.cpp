@@ -455,6 +455,13 @@ NodeRows node_rows(const QuadratureRule& rule, const std::vector<PathKernel::Pie
 }
 }  // namespace
 
+namespace {
+// A unit's data dot from its pair of directions' dots (d[0], d[1]): a whole tensor's pair is
+// (Δθ, R), so its data dot is d[0] − d[1] (exact to rounding: Δθ − R is the data part exactly);
+// a slice's pair is (data, R) masked.
+double data_dot(const double* d, int64_t direction) { return direction == 0 ? d[0] - d[1] : d[0]; }
+}  // namespace
+
 int64_t PathKernel::pieces_per_chunk() const {
   return std::max<int64_t>(
       1, config_.options.probe_chunk_size() / static_cast<int64_t>(config_.options.rule().nodes.size()));
@@ -492,7 +499,7 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
         const int64_t kp = d.size(2);
         const double* dp = d.data<double>() + i * slots * kp + unit_direction_[u];
         for (int64_t k = 0; k < slots; ++k) {
-          pd[(rows.piece[i] * slots + k) * U + u] += rows.w[i] * dp[k * kp];
+          pd[(rows.piece[i] * slots + k) * U + u] += rows.w[i] * data_dot(dp + k * kp, unit_direction_[u]);
           py[(rows.piece[i] * slots + k) * U + u] += rows.w[i] * dp[k * kp + 1];
         }
       }
@@ -579,10 +586,11 @@ void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,
   for (int64_t u = 0; u < static_cast<int64_t>(unit_param_.size()); ++u) {
     const int64_t p = unit_param_[u];
     const Tensor g = layout_.segment(set_phi, p).contiguous();  // [rows, numel_p]
-    for (auto [acc, d] : {std::pair{&out.data, unit_direction_[u]}, {&out.decay, unit_direction_[u] + 1}}) {
-      const Tensor dir = K::reshape(directions[p][d].to(DType::Float64), {-1, 1});  // [numel_p, 1]
-      K::add_(K::narrow(K::narrow(*acc, 0, first, rows), 1, u, 1), K::matmul(g, dir));
-    }
+    auto dot = [&](int64_t d) { return K::matmul(g, K::reshape(directions[p][d].to(DType::Float64), {-1, 1})); };
+    const int64_t d = unit_direction_[u];
+    const Tensor decay = dot(d + 1), data = d == 0 ? K::sub(dot(d), decay) : dot(d);  // [rows, 1]
+    K::add_(K::narrow(K::narrow(out.data, 0, first, rows), 1, u, 1), data);
+    K::add_(K::narrow(K::narrow(out.decay, 0, first, rows), 1, u, 1), decay);
   }
 }
 
@@ -763,21 +771,24 @@ void PathKernel::step(const StepRecord& r) {
 PathKernel::StepDots PathKernel::integrate(const Tensor& theta0, const Tensor& delta, const Tensor& data_delta,
                                            const Tensor& non_data, const Tensor& f_change) {
   const int64_t P = layout_.size(), n = layout_.count();
-  // Directions per tensor: (data, decay), then (data, decay) masked by each slice on it.
-  std::vector<std::vector<Tensor>> directions(static_cast<size_t>(n));
   auto as_param = [&](const Tensor& flat, int64_t p) {
     return K::reshape(layout_.segment(flat, p).contiguous(), layout_.shape(p)).to(eval_params_[p].second.dtype());
   };
-  for (int64_t p = 0; p < n; ++p) directions[p] = {as_param(data_delta, p), as_param(non_data, p)};
+  std::vector<Tensor> deltas;
+  for (int64_t p = 0; p < n; ++p) deltas.push_back(as_param(delta, p));
+  // Directions per tensor: the update Δθ_p itself (the path point's own tensor, whose contraction
+  // reuses the forward's product: the data dot is then its dot minus the decay's, see
+  // data_dot), the decay R_p, then (data, decay) masked by each slice on it.
+  std::vector<std::vector<Tensor>> directions(static_cast<size_t>(n));
+  for (int64_t p = 0; p < n; ++p) directions[p] = {deltas[p], as_param(non_data, p)};
   for (const ResolvedComponent& c : components_)  // in the order of slices_ (see the units)
     for (const auto& [p, mask] : c.slices) {
-      directions[p].push_back(K::mul(directions[p][0], mask.to(directions[p][0].dtype())));
-      directions[p].push_back(K::mul(directions[p][1], mask.to(directions[p][1].dtype())));
+      const Tensor m = mask.to(directions[p][1].dtype());
+      directions[p].push_back(K::mul(as_param(data_delta, p), m));
+      directions[p].push_back(K::mul(directions[p][1], m));
     }
   // φ̂_s·(directions) for every probe scalar: per probe set, each input on its own pieces.
   layout_.assign(theta0, eval_params_);
-  std::vector<Tensor> deltas;
-  for (int64_t p = 0; p < n; ++p) deltas.push_back(as_param(delta, p));
   const int64_t M = probes_.size(), U = unit_data_.size(1);
   StepDots dots{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
   if (config_.options.per_sample() || config_.parameter_wise())

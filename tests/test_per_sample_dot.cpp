@@ -69,6 +69,20 @@ TEST_CASE("per_sample_grad_dot of a linear weight along directions that are zero
   CHECK(K::amax(K::abs(K::narrow(dots, 1, 3, 1))).item() == 0.0);
 }
 
+TEST_CASE("under a path point the direction ΔW itself reuses the forward's product") {
+  // linear's contraction of the path point's own ΔW (the same tensor) takes x ΔWᵀ from the shift;
+  // a copy of ΔW (another tensor) takes its own product: the same dots, float64, 1e-12.
+  Generator g(6);
+  const int64_t B = 4;
+  Tensor w = rand_uniform({3, 5}, -1, 1, g, DType::Float64).set_requires_grad();
+  const Tensor dw = rand_normal({3, 5}, 0, 1, g, DType::Float64), x = rand_uniform({B, 2, 5}, -1, 1, g, DType::Float64);
+  PathPointGuard at({w}, {dw}, rand_uniform({B}, 0, 1, g, DType::Float64));
+  auto losses = [&] { return sum(tanh(linear(x, w)), {1, 2}); };
+  const Tensor dots = per_sample_grad_dot(losses(), {w}, {{dw, dw.clone()}})[0];  // [B, 2]
+  CHECK(K::amax(K::abs(K::sub(K::narrow(dots, 1, 0, 1), K::narrow(dots, 1, 1, 1)))).item() < 1e-12);
+  CHECK(K::amax(K::abs(dots)).item() > 1e-3);  // not trivially zero
+}
+
 TEST_CASE("per_sample_grad_dot validates its directions") {
   Tensor w = Tensor::ones({2, 2}, DType::Float64).set_requires_grad();
   Tensor x = Tensor::ones({3, 2}, DType::Float64);
