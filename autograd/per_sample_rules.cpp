@@ -147,8 +147,6 @@ ParamRule linear_weight_rule(const Tensor& x, ParamRule::Tangent along, const Te
       return nonzero_block(dc.template data<decltype(tag)>(), dc.size(0), dc.size(1));
     });
     if (b.r0 == b.r1) return Tensor::zeros({ctx.batch}, g.dtype());
-    if (b.r1 - b.r0 == d.size(0) && b.c1 - b.c0 == d.size(1))
-      return sum_per_sample(K::mul(g, K::matmul(x, K::transpose(dc, 0, 1))), ctx);
     const Tensor block = K::narrow(K::narrow(dc, 0, b.r0, b.r1 - b.r0), 1, b.c0, b.c1 - b.c0);  // [r, c]
     const Tensor xs = K::narrow(x, -1, b.c0, b.c1 - b.c0).contiguous();                         // [..., c]
     return sum_per_sample(K::mul(K::narrow(g, -1, b.r0, b.r1 - b.r0), K::matmul(xs, K::transpose(block, 0, 1))), ctx);

@@ -302,7 +302,7 @@ int main(int argc, char** argv) {
   grok.n_val = 126;
   grok.val_probes = grok.sample_probes = cnn.probes;
   std::unique_ptr<bench::Workload> w = model == "grokking" ? bench::grokking_workload(grok) : bench::cnn_workload(cnn);
-  std::shared_ptr<nn::Module> probe_model = w->make_model();
+  std::shared_ptr<nn::Module> probe_model = w->make_probe_model();
   probe_model->to(DType::Float64);
   explaind::ProbeScalars probes(w->probes, model == "grokking" ? grok.p + 2 : 2);
   const NamedTensors trained = w->model->named_parameters();

@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
       const bool kinks = mode.find("kinks") != std::string::npos, adaptive = mode.find("adaptive") != std::string::npos;
       std::unique_ptr<bench::Workload> w =
           model == "grokking" ? bench::grokking_workload(grok) : bench::cnn_workload(cnn);
-      std::shared_ptr<nn::Module> probe_model = w->make_model();
+      std::shared_ptr<nn::Module> probe_model = w->make_probe_model();
       probe_model->to(DType::Float64);
       std::filesystem::remove_all(out);
       const explaind::QuadratureRule rule = explaind::parse_rule(spec);

@@ -61,7 +61,7 @@ Phase tracked(const std::string& name, const MakeWorkload& make, int level, cons
   bench::Workload& w = *fresh;
   std::vector<explaind::ProbeSet> probes = w.probes;
   if (level >= 2) probes.resize(1);  // the sample-level set comes first
-  std::shared_ptr<nn::Module> probe_model = w.make_model();
+  std::shared_ptr<nn::Module> probe_model = w.make_probe_model();
   probe_model->to(DType::Float64);
   explaind::TrackerOptions options = explaind::TrackerOptions()
                                          .per_sample(level >= 2)

@@ -40,9 +40,11 @@ std::unique_ptr<Workload> grokking_workload(const GrokkingSpec& spec) {
   w->name = "grokking";
   w->description = fmt::format("p = {}, full batch of {}, AdamW", spec.p, spec.n_train);
   const grokking::ModelShape shape = config.model_shape();
-  w->make_model = [shape] { return std::make_shared<grokking::Transformer>(shape); };
+  w->make_probe_model = [shape] {
+    return std::make_shared<grokking::Transformer>(shape, grokking::Transformer::Queries::Last);
+  };
   nn::manual_seed(config.seed);
-  w->model = w->make_model();
+  w->model = std::make_shared<grokking::Transformer>(shape);
   w->optimizer = std::make_unique<optim::AdamW>(
       w->model->named_parameters(),
       optim::AdamWOptions(spec.lr).betas(config.beta1, config.beta2).eps(config.eps).weight_decay(spec.weight_decay));
@@ -77,9 +79,9 @@ std::unique_ptr<Workload> cnn_workload(const CnnSpec& spec) {
   w->description = fmt::format(
       "the paper's ResNet-9 (no batch norm, no bias), width {}, batch {}, {} training images, SGD + momentum",
       spec.width, spec.batch, n);
-  w->make_model = [width = spec.width] { return std::make_shared<cifar2::ResNet9>(width); };
+  w->make_probe_model = [width = spec.width] { return std::make_shared<cifar2::ResNet9>(width); };
   nn::manual_seed(0);
-  w->model = w->make_model();
+  w->model = std::make_shared<cifar2::ResNet9>(spec.width);
   w->optimizer = std::make_unique<optim::SGD>(
       w->model->named_parameters(), optim::SGDOptions(spec.lr).momentum(spec.momentum).weight_decay(spec.weight_decay));
   w->train_set = std::make_unique<nn::data::TensorDataset>(kernel::narrow(cifar.train.images, 0, 0, n).contiguous(),

@@ -49,8 +49,9 @@ class Workload {
   std::unique_ptr<nn::data::Dataset> train_set;
   std::unique_ptr<nn::data::DataLoader> loader;
   std::vector<explaind::ProbeSet> probes;  // sample-level set first
-  // The same architecture freshly built (for a float64 probe model: call ->to(Float64)).
-  std::function<std::shared_ptr<nn::Module>()> make_model;
+  // The same architecture freshly built as the tracker's probe model (call ->to(Float64)): the
+  // same function of the same parameters (the grokking transformer's runs the last query alone).
+  std::function<std::shared_ptr<nn::Module>()> make_probe_model;
 
   // One plain training step on the loader's next batch: zero_grad, NLL loss, backward, step.
   void step();

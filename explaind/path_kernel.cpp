@@ -780,11 +780,13 @@ PathKernel::StepDots PathKernel::integrate(const Tensor& theta0, const Tensor& d
   // reuses the forward's product: the data dot is then its dot minus the decay's, see
   // data_dot), the decay R_p, then (data, decay) masked by each slice on it.
   std::vector<std::vector<Tensor>> directions(static_cast<size_t>(n));
+  std::vector<Tensor> data_parts(static_cast<size_t>(n));  // Δθ_p − R_p, for the sliced tensors
   for (int64_t p = 0; p < n; ++p) directions[p] = {deltas[p], as_param(non_data, p)};
   for (const ResolvedComponent& c : components_)  // in the order of slices_ (see the units)
     for (const auto& [p, mask] : c.slices) {
       const Tensor m = mask.to(directions[p][1].dtype());
-      directions[p].push_back(K::mul(as_param(data_delta, p), m));
+      if (!data_parts[p].defined()) data_parts[p] = as_param(data_delta, p);
+      directions[p].push_back(K::mul(data_parts[p], m));
       directions[p].push_back(K::mul(directions[p][1], m));
     }
   // φ̂_s·(directions) for every probe scalar: per probe set, each input on its own pieces.
@@ -803,13 +805,13 @@ namespace {
 // decay[m] += φ̂[m] ⊙ R; each product rounded once, as kernel::mul then kernel::add_ round it.
 void add_parameter_parts(const Tensor& phi, const Tensor& data_delta, const Tensor& non_data, const Tensor& data,
                          const Tensor& window, const Tensor& decay) {
+  for (const Tensor* t : {&data, &window, &decay})
+    if (t->defined() && !t->is_contiguous()) throw std::logic_error("PathKernel: parameter totals must be contiguous");
   const int64_t M = phi.size(0), P = phi.size(1);
   const Tensor ph = phi.contiguous(), dd = data_delta.contiguous(), nd = non_data.contiguous();
   const double *f = ph.data<double>(), *a = dd.data<double>(), *r = nd.data<double>();
   double *to_data = data.data<double>(), *to_window = window.defined() ? window.data<double>() : nullptr,
          *to_decay = decay.data<double>();
-  for (const Tensor* t : {&data, &window, &decay})
-    if (t->defined() && !t->is_contiguous()) throw std::logic_error("PathKernel: parameter totals must be contiguous");
   parallel_for(M, 1, [&](int64_t m0, int64_t m1) {
     for (int64_t i = m0 * P; i < m1 * P; i += P)
       for (int64_t p = 0; p < P; ++p) {

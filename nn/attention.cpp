@@ -64,29 +64,39 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& options)
 
 Tensor MultiHeadAttention::forward(const Tensor& x) { return forward(x, Tensor()); }
 
-Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask) {
-  if (x.dim() != 3 || x.size(2) != options_.d_model())
+Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask) { return attend(x, mask, 0); }
+
+Tensor MultiHeadAttention::forward_last(const Tensor& x) {
+  const Tensor y = attend(x, Tensor(), x.dim() == 3 ? x.size(1) - 1 : 0);  // [B, 1, d_model]
+  return reshape(y, {y.size(0), y.size(2)});
+}
+
+Tensor MultiHeadAttention::attend(const Tensor& x, const Tensor& mask, int64_t first_query) {
+  if (x.dim() != 3 || x.size(2) != options_.d_model() || x.size(1) == 0)
     throw std::invalid_argument(fmt::format("MultiHeadAttention: expected input [B, T, d_model={}], got {}",
                                             options_.d_model(), shape_str(x.shape())));
-  const int64_t B = x.size(0), T = x.size(1), H = options_.num_heads();
+  const int64_t B = x.size(0), T = x.size(1), H = options_.num_heads(), Tq = T - first_query;
   auto split_heads = [&](const Tensor& t) {  // [B, T, H*Dh] -> [B, H, T, Dh]
     return permute(reshape(t, {B, T, H, d_head_}), {0, 2, 1, 3});
   };
+  auto queries = [&](const Tensor& t) {
+    return first_query > 0 ? narrow(t, 2, first_query, Tq) : t;
+  };  // [B, H, Tq, Dh]
   Tensor keep = mask;
   if (options_.causal()) {
     const DType dt = mask.defined() ? mask.dtype() : DType::Int64;
-    const Tensor causal = causal_mask(T, dt);  // [T, T]
+    const Tensor causal = kernel::narrow(causal_mask(T, dt), 0, first_query, Tq);  // [Tq, T]
     keep = mask.defined() ? kernel::mul(kernel::ne(mask, Tensor::zeros({}, dt)), causal) : causal;
   }
-  Tensor a;  // [B, H, T, Dh]
+  Tensor a;  // [B, H, Tq, Dh]
   if (qkv) {
     const Tensor h = split_heads(qkv->forward(x));
-    a = scaled_dot_product_attention(h, h, h, keep);
+    a = scaled_dot_product_attention(queries(h), h, h, keep);
   } else {
-    a = scaled_dot_product_attention(split_heads(q->forward(x)), split_heads(k->forward(x)), split_heads(v->forward(x)),
-                                     keep);
+    a = scaled_dot_product_attention(queries(split_heads(q->forward(x))), split_heads(k->forward(x)),
+                                     split_heads(v->forward(x)), keep);
   }
-  return out->forward(reshape(permute(a, {0, 2, 1, 3}), {B, T, H * d_head_}));  // [B, T, d_model]
+  return out->forward(reshape(permute(a, {0, 2, 1, 3}), {B, Tq, H * d_head_}));  // [B, Tq, d_model]
 }
 
 std::string MultiHeadAttention::extra_repr() const {

@@ -69,6 +69,10 @@ class MultiHeadAttention : public Module {
   // Self-attention with an extra keep mask (see scaled_dot_product_attention) broadcastable to
   // [B, H, T, T], e.g. [B, 1, 1, T] for padding; combined with the causal mask when options.causal().
   Tensor forward(const Tensor& x, const Tensor& mask);
+  // Self-attention read at the last position only: [B, T, d_model] -> [B, d_model], equal to
+  // forward(x) at position T - 1 (the causal mask keeps every position there), without the other
+  // positions' queries and outputs — for a model that decodes the last position alone.
+  Tensor forward_last(const Tensor& x);
   std::string extra_repr() const override;
   const MultiHeadAttentionOptions& options() const { return options_; }
   int64_t d_head() const { return d_head_; }
@@ -78,6 +82,9 @@ class MultiHeadAttention : public Module {
   std::shared_ptr<Linear> out;
 
  private:
+  // The outputs [B, T - first_query, d_model] of the queries at positions first_query .. T - 1.
+  Tensor attend(const Tensor& x, const Tensor& mask, int64_t first_query);
+
   MultiHeadAttentionOptions options_;
   int64_t d_head_;
 };

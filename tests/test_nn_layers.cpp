@@ -156,6 +156,13 @@ TEST_CASE("gradient checks: Sequential, Residual, attention") {
   nn::MultiHeadAttention separate(nn::MultiHeadAttentionOptions(6, 3).d_head(4).shared_qkv(false).bias(true));
   separate.to(DType::Float64);
   check_layer(separate, rand64({2, 3, 6}, g).set_requires_grad());
+  for (nn::MultiHeadAttention* m : {&shared, &separate})  // the last position alone
+    check_grad([&](const std::vector<Tensor>& v) { return m->forward_last(v[0]); },
+               [&] {
+                 std::vector<Tensor> in{rand64({2, 3, 6}, g).set_requires_grad()};
+                 for (const Tensor& p : m->parameters()) in.push_back(p);
+                 return in;
+               }());
 
   Tensor q = rand64({2, 2, 3, 4}, g).set_requires_grad(), k = rand64({2, 2, 5, 4}, g).set_requires_grad();
   Tensor v = rand64({2, 2, 5, 3}, g).set_requires_grad();
@@ -382,6 +389,12 @@ TEST_CASE("MultiHeadAttention matches loops over its documented per-head paramet
   CHECK(separate.d_head() == 3);
   CHECK(!separate.qkv);
   CHECK(max_abs_diff(separate.forward(x), mha_loops(separate, x)) < 1e-13);
+  // forward_last: the last position's row of forward, computed from its query alone.
+  for (nn::MultiHeadAttention* m : {&shared, &separate}) {
+    const Tensor last = m->forward_last(x);
+    REQUIRE(last.shape() == Shape{2, 6});
+    CHECK(max_abs_diff(last, select(mha_loops(*m, x), 1, 3)) < 1e-13);
+  }
 
   // An extra padding mask [B, 1, 1, T] combines with the causal one.
   Tensor pad = Tensor::from_vector(std::vector<double>{1, 1, 1, 1, 1, 0, 1, 1}, {2, 1, 1, 4}, DType::Float64);

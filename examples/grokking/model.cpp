@@ -15,7 +15,7 @@ Mlp::Mlp(int64_t d_model, int64_t d_mlp) {
 
 Tensor Mlp::forward(const Tensor& x) { return fc2->forward(relu(fc1->forward(x))); }
 
-Transformer::Transformer(const ModelShape& shape) : shape_(shape) {
+Transformer::Transformer(const ModelShape& shape, Queries queries) : shape_(shape), queries_(queries) {
   embed = register_module("embed", std::make_shared<nn::Embedding>(shape.vocab, shape.d_model));
   attn = register_module(
       "attn",
@@ -31,7 +31,8 @@ Tensor Transformer::forward(const Tensor& tokens) {
   // Only the last position is decoded and nothing after the attention mixes positions, so the
   // MLP and the decoder run on that position alone: the outputs and every gradient are identical
   // to running them on all positions and decoding the last one.
-  const Tensor a = select(attn->forward(x), 1, tokens.size(1) - 1);  // [B, D]
+  const Tensor a = queries_ == Queries::Last ? attn->forward_last(x)  // [B, D]
+                                             : select(attn->forward(x), 1, tokens.size(1) - 1);
   const Tensor h = a + relu(mlp->forward(a));
   return log_softmax(decoder->forward(h), 1);  // [B, vocab]
 }

@@ -38,9 +38,17 @@ class Mlp : public nn::Module {
 // Children: "embed", "attn" (qkv.weight rows [h*Dh, (h+1)*Dh) and out.weight columns of the
 // same range are head h), "mlp" (fc1, fc2) and "decoder" — the dotted names of every export.
 // PyTorch's default initialisation, drawn from nn::default_generator() (seed it first).
+//
+// `queries` says how the attention reaches the last position. Queries::All (training) runs every
+// position's query and output projection and keeps the last row: the paper's computation, whose
+// float32 products the trajectory (and its PyTorch fixtures) depend on at rounding.
+// Queries::Last (the float64 probe model) runs the last position's query alone
+// (MultiHeadAttention::forward_last): the same function of the parameters and the same gradients,
+// for about a third of the attention's work in every probe row the tracker evaluates.
 class Transformer : public nn::Module {
  public:
-  explicit Transformer(const ModelShape& shape);
+  enum class Queries { All, Last };
+  explicit Transformer(const ModelShape& shape, Queries queries = Queries::All);
   Tensor forward(const Tensor& tokens) override;
   const ModelShape& shape() const { return shape_; }
 
@@ -51,6 +59,7 @@ class Transformer : public nn::Module {
 
  private:
   ModelShape shape_;
+  Queries queries_;
 };
 
 // One explaind component per attention head: "attn.head<h>" = its rows of attn.qkv.weight and

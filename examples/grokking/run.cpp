@@ -72,7 +72,8 @@ RunResult run(const Config& flags, const std::string& command_line) {
   Transformer model(config.model_shape());
   std::unique_ptr<Transformer> probe_model;
   if (config.tracking()) {
-    probe_model = std::make_unique<Transformer>(config.model_shape());  // its weights are the tracker's to set
+    probe_model = std::make_unique<Transformer>(config.model_shape(),
+                                                Transformer::Queries::Last);  // its weights are the tracker's to set
     probe_model->to(DType::Float64);
   }
   if (!resuming && comm.is_root()) nn::save_weights(model, dir.weights(0));
