@@ -17,8 +17,16 @@ EndRows select_rows(const EndRows& r, const std::vector<int64_t>& index) {
   return out;
 }
 
-// The rows of every part, one part after the other.
-EndRows concat(const std::vector<EndRows>& parts) {
+size_t bytes_of(const EndRows& r) {
+  auto bytes = [](const Tensor& t) { return static_cast<size_t>(t.numel()) * dtype_size(t.dtype()); };
+  size_t n = bytes(r.values);
+  for (const Tensor& z : r.relu) n += bytes(z);
+  for (const KinkRecorder::Pool& p : r.pools) n += bytes(p.input) + bytes(p.indices);
+  return n;
+}
+}  // namespace
+
+EndRows concat_rows(const std::vector<EndRows>& parts) {
   if (parts.size() == 1) return parts.front();
   auto cat = [&](auto field) {
     std::vector<Tensor> ts;
@@ -33,15 +41,6 @@ EndRows concat(const std::vector<EndRows>& parts) {
                          cat([k](const EndRows& p) { return p.pools[k].indices; })});
   return out;
 }
-
-size_t bytes_of(const EndRows& r) {
-  auto bytes = [](const Tensor& t) { return static_cast<size_t>(t.numel()) * dtype_size(t.dtype()); };
-  size_t n = bytes(r.values);
-  for (const Tensor& z : r.relu) n += bytes(z);
-  for (const KinkRecorder::Pool& p : r.pools) n += bytes(p.input) + bytes(p.indices);
-  return n;
-}
-}  // namespace
 
 EndRows EndTable::rows(const std::vector<int64_t>& inputs, const std::vector<double>& t, const Evaluate& evaluate,
                        std::vector<int64_t>& row_of) {
@@ -82,7 +81,7 @@ EndRows EndTable::rows(const std::vector<int64_t>& inputs, const std::vector<dou
     keep(fresh_ends, fresh);
     parts.push_back(fresh);
   }
-  return concat(parts);
+  return concat_rows(parts);
 }
 
 void EndTable::add(const std::vector<int64_t>& inputs, const std::vector<double>& t, EndRows rows) {

@@ -24,6 +24,10 @@ struct EndRows {
   std::vector<KinkRecorder::Pool> pools;  // per max-pool call, its input and choices [E, ...]
 };
 
+// The rows of every part, one part after the other (parts of the same passes: the same relu and
+// max-pool calls).
+EndRows concat_rows(const std::vector<EndRows>& parts);
+
 class EndTable {
  public:
   // One forward pass at the ends (inputs[e], t[e]).

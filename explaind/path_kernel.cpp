@@ -368,17 +368,36 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
   return scan.too_many;
 }
 
+namespace {
+// Probe rows worth a thread of their own: a forward or backward pass over fewer rows is mostly
+// per-operation overhead.
+constexpr int64_t kRowsPerTask = 16;
+}  // namespace
+
 EndRows PathKernel::passes_at(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& ids,
                               const std::vector<double>& t, Tensor* units) {
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const int64_t R = static_cast<int64_t>(ids.size());
-  NoGradGuard no_grad;
-  PathPointGuard guard(leaves, deltas, Tensor::from_vector(t, {R}, leaves.front().dtype()));
-  KinkRecorder recorded;
-  const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(ids, {R}));  // [R, K]
-  if (units) *units = recorded.empty() ? Tensor() : recorded.units().to(DType::Float64);
-  return EndRows{values, recorded.preactivations(), recorded.pools()};
+  // The rows in parts, one whole forward pass per part and thread (rows are independent).
+  const int64_t parts = std::clamp<int64_t>(R / kRowsPerTask, 1, num_threads());
+  std::vector<EndRows> part(static_cast<size_t>(parts));
+  std::vector<Tensor> part_units(static_cast<size_t>(parts));
+  parallel_for(parts, 1, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t r0 = R * q / parts, r1 = R * (q + 1) / parts;
+      const std::vector<int64_t> own_ids(ids.begin() + r0, ids.begin() + r1);
+      const std::vector<double> own_t(t.begin() + r0, t.begin() + r1);
+      NoGradGuard no_grad;
+      PathPointGuard guard(leaves, deltas, Tensor::from_vector(own_t, {r1 - r0}, leaves.front().dtype()));
+      KinkRecorder recorded;
+      const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(own_ids, {r1 - r0}));
+      if (units && !recorded.empty()) part_units[q] = recorded.units().to(DType::Float64);
+      part[q] = EndRows{values, recorded.preactivations(), recorded.pools()};  // values [r, K]
+    }
+  });
+  if (units) *units = part_units.front().defined() ? K::cat(part_units, 0) : Tensor();
+  return concat_rows(part);
 }
 
 PathKernel::Ends PathKernel::ends_of(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& pieces,
@@ -462,9 +481,41 @@ namespace {
 double data_dot(const double* d, int64_t direction) { return direction == 0 ? d[0] - d[1] : d[0]; }
 }  // namespace
 
-int64_t PathKernel::pieces_per_chunk() const {
-  return std::max<int64_t>(
+namespace {
+// A chunk of probe rows ready for its passes: its rows, and what its piece ends give them.
+struct RowChunk {
+  int64_t first = 0;            // evaluate_pieces: its first piece; add_full_gradients: unused
+  std::vector<int64_t> inputs;  // add_full_gradients: the inputs of its groups of rows
+  NodeRows rows;
+  PathKernel::Ends ends;
+};
+
+// Chunks 0 .. n−1 of probe rows as whole tasks, a wave of num_threads() chunks at a time: a wave's
+// chunks are prepared in order on the calling thread (prepare may use shared state: the end
+// table), then evaluated at the same time, one chunk per thread (evaluate must write only its own
+// chunk's results). Rows are independent, so the results are those of one batch but for which
+// rows share a matrix product; a wave holds num_threads() chunks' memory at most.
+void chunks_in_waves(int64_t n, const std::function<RowChunk(int64_t)>& prepare,
+                     const std::function<void(const RowChunk&)>& evaluate) {
+  const int64_t wave = num_threads();
+  for (int64_t w0 = 0; w0 < n; w0 += wave) {
+    std::vector<RowChunk> ready;
+    for (int64_t c = w0; c < std::min(n, w0 + wave); ++c) ready.push_back(prepare(c));
+    parallel_for(static_cast<int64_t>(ready.size()), 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) evaluate(ready[static_cast<size_t>(c)]);
+    });
+  }
+}
+}  // namespace
+
+int64_t PathKernel::pieces_per_chunk(int64_t pieces) const {
+  const int64_t most = std::max<int64_t>(
       1, config_.options.probe_chunk_size() / static_cast<int64_t>(config_.options.rule().nodes.size()));
+  // As many chunks as that needs, rounded up to a multiple of the threads (each takes whole
+  // chunks), and all of about the same size.
+  const int64_t threads = num_threads(), needed = (pieces + most - 1) / most;
+  const int64_t chunks = std::max<int64_t>(1, std::min((needed + threads - 1) / threads * threads, pieces));
+  return (pieces + chunks - 1) / chunks;
 }
 
 PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<Piece>& pieces,
@@ -474,20 +525,23 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const DType dtype = leaves.front().dtype();
-  const int64_t per_chunk = pieces_per_chunk();
-  const int64_t np_all = static_cast<int64_t>(pieces.size());
+  const int64_t np_all = static_cast<int64_t>(pieces.size()), per_chunk = pieces_per_chunk(np_all);
   PieceDots out{Tensor::zeros({np_all, slots, U}, DType::Float64), Tensor::zeros({np_all, slots, U}, DType::Float64),
                 Tensor::zeros({np_all, slots}, DType::Float64)};
-  for (int64_t p0 = 0; p0 < np_all; p0 += per_chunk) {
+  const auto prepare = [&](int64_t c) {
+    const int64_t p0 = c * per_chunk;
     const std::vector<Piece> chunk(pieces.begin() + p0, pieces.begin() + std::min(np_all, p0 + per_chunk));
-    const NodeRows rows = node_rows(config_.options.rule(), chunk, dtype);
-    const int64_t c = static_cast<int64_t>(rows.input.size()), np = static_cast<int64_t>(chunk.size());
-    evaluations_ += c;
-    const Ends ends = config_.options.adaptive() || config_.options.active_fractions()
-                          ? ends_of(set, deltas, chunk, rows.piece)
-                          : Ends{};
+    RowChunk ch{p0, {}, node_rows(config_.options.rule(), chunk, dtype), {}};
+    evaluations_ += static_cast<int64_t>(ch.rows.input.size());
+    if (config_.options.adaptive() || config_.options.active_fractions())
+      ch.ends = ends_of(set, deltas, chunk, ch.rows.piece);
+    return ch;
+  };
+  const auto evaluate = [&](const RowChunk& ch) {
+    const NodeRows& rows = ch.rows;
+    const int64_t c = static_cast<int64_t>(rows.input.size()), p0 = ch.first, np = rows.piece.back() + 1;
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
-    ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
+    ActiveFractions at_nodes(ch.ends.fractions.relu, ch.ends.fractions.pools);
     const std::vector<Tensor> dots =
         probes_.row_dots(set, forward_, loss_, eval_params_, directions, Tensor::from_vector(rows.input, {c}));
     // Unit u of row i, slot k: dots[p][i, k, dir] (data) and dir + 1 (decay), weighted, summed per piece.
@@ -503,11 +557,12 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
           py[(rows.piece[i] * slots + k) * U + u] += rows.w[i] * dp[k * kp + 1];
         }
       }
-    if (ends.fa.defined()) {  // each piece's own residual F(b) − F(a) − φ̂·Δθ: [np, K]
+    if (ch.ends.fa.defined()) {  // each piece's own residual F(b) − F(a) − φ̂·Δθ: [np, K]
       const Tensor q = piece_totals(K::narrow(out.data, 0, p0, np), K::narrow(out.decay, 0, p0, np), n);
-      K::narrow(out.local, 0, p0, np).copy_(K::sub(K::sub(ends.fb, ends.fa), q));
+      K::narrow(out.local, 0, p0, np).copy_(K::sub(K::sub(ch.ends.fb, ch.ends.fa), q));
     }
-  }
+  };
+  chunks_in_waves((np_all + per_chunk - 1) / per_chunk, prepare, evaluate);
   return out;
 }
 
@@ -549,34 +604,41 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
   const int64_t nodes = static_cast<int64_t>(config_.options.rule().nodes.size());
   // The result [inputs, K, P] of a chunk stays near 64 MB.
   const int64_t max_inputs = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(1, slots * layout_.size()));
-  for (const std::vector<int64_t>& chunk_inputs :
-       input_chunks(of_input, nodes, max_inputs, config_.options.probe_chunk_size())) {
-    const int64_t per_input = nodes * static_cast<int64_t>(of_input[chunk_inputs.back()].size());
+  // At most probe_chunk_size rows per chunk, and no more than a thread's share of all rows.
+  const int64_t all_rows = nodes * static_cast<int64_t>(pieces.size()), threads = num_threads();
+  const int64_t max_rows = std::min(config_.options.probe_chunk_size(), (all_rows + threads - 1) / threads);
+  const std::vector<std::vector<int64_t>> chunks = input_chunks(of_input, nodes, max_inputs, max_rows);
+  const auto prepare = [&](int64_t c) {
+    RowChunk ch{0, chunks[static_cast<size_t>(c)], {}, {}};
+    const int64_t per_input = nodes * static_cast<int64_t>(of_input[ch.inputs.back()].size());
     std::vector<Piece> chunk;
-    NodeRows rows;
-    for (int64_t j : chunk_inputs) {
+    for (int64_t j : ch.inputs) {
       const NodeRows own = node_rows(config_.options.rule(), of_input[j], dtype);
       if (!config_.options.adaptive()) evaluations_ += static_cast<int64_t>(own.t.size());  // the set's only evaluation
       for (int64_t r = 0; r < per_input; ++r) {
         const size_t from = static_cast<size_t>(std::min<int64_t>(r, static_cast<int64_t>(own.t.size()) - 1));
-        rows.input.push_back(j);
-        rows.piece.push_back(static_cast<int64_t>(chunk.size()) + own.piece[from]);
-        rows.t.push_back(own.t[from]);
-        rows.w.push_back(r < static_cast<int64_t>(own.t.size()) ? own.w[from] : 0.0);
+        ch.rows.input.push_back(j);
+        ch.rows.piece.push_back(static_cast<int64_t>(chunk.size()) + own.piece[from]);
+        ch.rows.t.push_back(own.t[from]);
+        ch.rows.w.push_back(r < static_cast<int64_t>(own.t.size()) ? own.w[from] : 0.0);
       }
       chunk.insert(chunk.end(), of_input[j].begin(), of_input[j].end());
     }
-    const int64_t c = static_cast<int64_t>(rows.t.size());
-    const Ends ends = config_.options.active_fractions() ? ends_of(set, deltas, chunk, rows.piece) : Ends{};
-    PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
-    ActiveFractions at_nodes(ends.fractions.relu, ends.fractions.pools);
+    if (config_.options.active_fractions()) ch.ends = ends_of(set, deltas, chunk, ch.rows.piece);
+    return ch;
+  };
+  const auto evaluate = [&](const RowChunk& ch) {  // adds to the chunk's own rows of phi
+    const int64_t c = static_cast<int64_t>(ch.rows.t.size()), groups = static_cast<int64_t>(ch.inputs.size());
+    PathPointGuard guard(leaves, deltas, Tensor::from_vector(ch.rows.t, {c}, dtype));
+    ActiveFractions at_nodes(ch.ends.fractions.relu, ch.ends.fractions.pools);
     const Tensor g =
-        probes_.row_gradients(set, forward_, loss_, eval_params_, layout_, Tensor::from_vector(rows.input, {c}),
-                              Tensor::from_vector(rows.w, {c}, dtype), per_input);  // [inputs, K, P]
-    for (size_t i = 0; i < chunk_inputs.size(); ++i)
-      K::add_(K::narrow(phi, 0, sample_first + chunk_inputs[i] * slots, slots),
-              K::squeeze(K::narrow(g, 0, static_cast<int64_t>(i), 1), 0));
-  }
+        probes_.row_gradients(set, forward_, loss_, eval_params_, layout_, Tensor::from_vector(ch.rows.input, {c}),
+                              Tensor::from_vector(ch.rows.w, {c}, dtype), c / groups);  // [inputs, K, P]
+    for (int64_t i = 0; i < groups; ++i)
+      K::add_(K::narrow(phi, 0, sample_first + ch.inputs[static_cast<size_t>(i)] * slots, slots),
+              K::squeeze(K::narrow(g, 0, i, 1), 0));
+  };
+  chunks_in_waves(static_cast<int64_t>(chunks.size()), prepare, evaluate);
 }
 
 void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,

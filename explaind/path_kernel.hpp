@@ -72,6 +72,12 @@ class PathKernel {
     double a, b;
     double weight = 1;
   };
+  // What a batch of probe rows takes from its pieces' ends: the probe values at each piece's ends
+  // [pieces, K], and (with active fractions) the rows' fractions (autograd/active_fractions.hpp).
+  struct Ends {
+    Tensor fa, fb;
+    PieceFractions fractions;
+  };
 
   // `eval_params` are the parameters `forward` reads (float64 for exact probe arithmetic);
   // PathKernel writes θ_s + tΔθ into them while it integrates.
@@ -151,10 +157,6 @@ class PathKernel {
   // The probe values at the pieces' ends, [pieces, K] each — from end_table_, the ends not in it
   // evaluated in one forward pass; with active fractions also the fractions
   // (autograd/active_fractions.hpp) of rows that belong to pieces row_piece[r].
-  struct Ends {
-    Tensor fa, fb;
-    PieceFractions fractions;
-  };
   Ends ends_of(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& pieces,
                const std::vector<int64_t>& row_piece);
   // Each piece's contracted dots, data and decay [pieces, K, U], and its own residual
@@ -183,8 +185,9 @@ class PathKernel {
   // (instead of a second pass over the same nodes, when no refinement needs per-piece dots).
   void add_dots_from_gradients(size_t set, const Tensor& phi, const std::vector<std::vector<Tensor>>& directions,
                                StepDots& out) const;
-  // Pieces per batched evaluation of contracted dots (whole pieces).
-  int64_t pieces_per_chunk() const;
+  // Pieces per batched evaluation of contracted dots, for `pieces` pieces: at most
+  // probe_chunk_size rows, in chunks of equal size whose number is a multiple of the threads.
+  int64_t pieces_per_chunk(int64_t pieces) const;
   // φ̂_s of every probe scalar of a set into `out`: each input on its own pieces (kink_edges),
   // refined while its residual exceeds the tolerance — only the pieces whose own residual exceeds
   // tolerance·(b − a) are halved, the others are kept as they are — then the full gradients of

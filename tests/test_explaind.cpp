@@ -23,6 +23,7 @@
 #include "optim/sgd.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/random.hpp"
 #include "tensor/safetensors.hpp"
 
@@ -447,9 +448,10 @@ struct SmallCnn : nn::Module {
   }
 };
 
-// An SGD run of the small CNN (8 steps) with a tracker of `options` on 6 probe images (sample
-// level when `sample_level`); its summary.
-ex::Summary track_cnn(ex::TrackerOptions options, bool sample_level = false) {
+// An SGD run of the small CNN (8 steps) with a tracker of `options` on `probe_images` probe images
+// (sample level when `sample_level`), exports in temp_dir(dir); its summary.
+ex::Summary track_cnn(ex::TrackerOptions options, bool sample_level = false, int64_t probe_images = 6,
+                      const std::string& dir = "cnn_tracked") {
   nn::manual_seed(5);
   SmallCnn model;
   model.to(DType::Float64);
@@ -461,15 +463,14 @@ ex::Summary track_cnn(ex::TrackerOptions options, bool sample_level = false) {
   optim::SGD opt(model.named_parameters(), optim::SGDOptions(0.3).momentum(0.9));
   ex::ProbeSet probes;
   probes.name = "probes";
-  probes.x = rand_normal({6, 1, 8, 8}, 0, 1, g, DType::Float64);
-  probes.y = Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 0, 1, 2}, {6});
+  probes.x = rand_normal({probe_images, 1, 8, 8}, 0, 1, g, DType::Float64);
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < probe_images; ++i) labels.push_back(i % 3);
+  probes.y = Tensor::from_vector(labels, {probe_images});
   probes.weightings = {ex::OutputWeighting::all_outputs()};
   probes.sample_level = sample_level;
   ex::Tracker tracker(model, opt, loader, per_sample_nll, {probes},
-                      options.rule(ex::gauss_legendre(2))
-                          .kink_aware(false)
-                          .per_sample(sample_level)
-                          .output_dir(temp_dir("cnn_tracked")));
+                      options.rule(ex::gauss_legendre(2)).per_sample(sample_level).output_dir(temp_dir(dir)));
   for (int s = 0; s < 8; ++s) {
     const nn::data::Batch& b = loader.next();
     opt.zero_grad();
@@ -482,7 +483,8 @@ ex::Summary track_cnn(ex::TrackerOptions options, bool sample_level = false) {
 // The largest per-step |ρ| of the small CNN tracked on `pieces` equal pieces per step with
 // Gauss–Legendre(2), without kink location or refinement.
 double cnn_residual(int64_t pieces, bool fractions) {
-  return track_cnn(ex::TrackerOptions().pieces(pieces).adaptive(false).active_fractions(fractions)).residual_max;
+  return track_cnn(ex::TrackerOptions().kink_aware(false).pieces(pieces).adaptive(false).active_fractions(fractions))
+      .residual_max;
 }
 }  // namespace
 
@@ -505,7 +507,7 @@ TEST_CASE("Richardson extrapolation of halved CNN pieces meets the tolerance wit
   // forward passes at the piece's ends — is within tolerance·(b − a). Every step therefore meets
   // the tolerance as without extrapolation, and the sample level, formed from the same weighted
   // pieces, still adds up to the data part (float64: 1e-10).
-  const ex::TrackerOptions options = ex::TrackerOptions().tolerance(1e-6).max_depth(10);
+  const ex::TrackerOptions options = ex::TrackerOptions().kink_aware(false).tolerance(1e-6).max_depth(10);
   const ex::Summary plain = track_cnn(ex::TrackerOptions(options), true);
   const ex::Summary extrapolated = track_cnn(ex::TrackerOptions(options).extrapolate(true), true);
   MESSAGE("small CNN to 1e-6 per step: " << plain.gradient_evaluations << " evaluations, largest residual "
@@ -518,6 +520,32 @@ TEST_CASE("Richardson extrapolation of halved CNN pieces meets the tolerance wit
     CHECK(s->linear_form_mismatch < 1e-10);
   }
   CHECK(extrapolated.gradient_evaluations < plain.gradient_evaluations);
+}
+
+TEST_CASE("the tracker's probe passes split over two threads give the one-thread results") {
+  // Probe rows run as whole passes, one part of the rows per thread: the crossing search's and the
+  // piece ends' forward rows, the pieces' contracted dots and the sample level's full gradients.
+  // Only which rows share a matrix product changes, and with it OpenBLAS's choice of kernel: the
+  // exports agree to float64 rounding (1e-12 of each export's scale: sums of a few hundred terms).
+  const int threads = num_threads();
+  const ex::TrackerOptions options = ex::TrackerOptions().probe_chunk_size(64).tolerance(1e-8);
+  set_num_threads(1);
+  const ex::Summary one = track_cnn(ex::TrackerOptions(options), true, 24, "cnn_one_thread");
+  set_num_threads(2);
+  const ex::Summary two = track_cnn(ex::TrackerOptions(options), true, 24, "cnn_two_threads");
+  set_num_threads(threads);
+  CHECK(one.gradient_evaluations == two.gradient_evaluations);
+  for (const char* f :
+       {"replica.npy", "step_influence.npy", "residuals.npy", "sample_data.npy", "component_data.npy"}) {
+    INFO(f);
+    auto exported = [f](const std::string& dir) {  // not temp_dir(dir): that clears it
+      return load_npy((std::filesystem::temp_directory_path() / ("pathgrad_test_explaind_" + dir) / f).string());
+    };
+    const Tensor a = exported("cnn_one_thread"), b = exported("cnn_two_threads");
+    REQUIRE(a.shape() == b.shape());
+    const double scale = std::max(1.0, kernel::amax(kernel::abs(a)).item());
+    CHECK(kernel::amax(kernel::abs(kernel::sub(a, b))).item() <= 1e-12 * scale);
+  }
 }
 
 TEST_CASE("brute force from the stored trajectory agrees with the online sample-wise influence (AdamW)") {
