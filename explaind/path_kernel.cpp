@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 
 #include "autograd/ops.hpp"
 #include "autograd/path_point.hpp"
@@ -479,27 +480,18 @@ namespace {
 // (Δθ, R), so its data dot is d[0] − d[1] (exact to rounding: Δθ − R is the data part exactly);
 // a slice's pair is (data, R) masked.
 double data_dot(const double* d, int64_t direction) { return direction == 0 ? d[0] - d[1] : d[0]; }
-}  // namespace
-
-namespace {
-// A chunk of probe rows ready for its passes: its rows, and what its piece ends give them.
-struct RowChunk {
-  int64_t first = 0;            // evaluate_pieces: its first piece; add_full_gradients: unused
-  std::vector<int64_t> inputs;  // add_full_gradients: the inputs of its groups of rows
-  NodeRows rows;
-  PathKernel::Ends ends;
-};
 
 // Chunks 0 .. n−1 of probe rows as whole tasks, a wave of num_threads() chunks at a time: a wave's
-// chunks are prepared in order on the calling thread (prepare may use shared state: the end
+// chunks are prepared in order on the calling thread (prepare(c) may use shared state: the end
 // table), then evaluated at the same time, one chunk per thread (evaluate must write only its own
 // chunk's results). Rows are independent, so the results are those of one batch but for which
 // rows share a matrix product; a wave holds num_threads() chunks' memory at most.
-void chunks_in_waves(int64_t n, const std::function<RowChunk(int64_t)>& prepare,
-                     const std::function<void(const RowChunk&)>& evaluate) {
+template <class Prepare, class Evaluate>
+void chunks_in_waves(int64_t n, const Prepare& prepare, const Evaluate& evaluate) {
+  using Chunk = std::invoke_result_t<const Prepare&, int64_t>;
   const int64_t wave = num_threads();
   for (int64_t w0 = 0; w0 < n; w0 += wave) {
-    std::vector<RowChunk> ready;
+    std::vector<Chunk> ready;
     for (int64_t c = w0; c < std::min(n, w0 + wave); ++c) ready.push_back(prepare(c));
     parallel_for(static_cast<int64_t>(ready.size()), 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) evaluate(ready[static_cast<size_t>(c)]);
@@ -531,13 +523,17 @@ PathKernel::PieceDots PathKernel::evaluate_pieces(size_t set, const std::vector<
   const auto prepare = [&](int64_t c) {
     const int64_t p0 = c * per_chunk;
     const std::vector<Piece> chunk(pieces.begin() + p0, pieces.begin() + std::min(np_all, p0 + per_chunk));
-    RowChunk ch{p0, {}, node_rows(config_.options.rule(), chunk, dtype), {}};
+    struct {
+      int64_t first;  // the chunk's first piece
+      NodeRows rows;
+      Ends ends;
+    } ch{p0, node_rows(config_.options.rule(), chunk, dtype), {}};
     evaluations_ += static_cast<int64_t>(ch.rows.input.size());
     if (config_.options.adaptive() || config_.options.active_fractions())
       ch.ends = ends_of(set, deltas, chunk, ch.rows.piece);
     return ch;
   };
-  const auto evaluate = [&](const RowChunk& ch) {
+  const auto evaluate = [&](const auto& ch) {
     const NodeRows& rows = ch.rows;
     const int64_t c = static_cast<int64_t>(rows.input.size()), p0 = ch.first, np = rows.piece.back() + 1;
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(rows.t, {c}, dtype));
@@ -609,7 +605,11 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
   const int64_t max_rows = std::min(config_.options.probe_chunk_size(), (all_rows + threads - 1) / threads);
   const std::vector<std::vector<int64_t>> chunks = input_chunks(of_input, nodes, max_inputs, max_rows);
   const auto prepare = [&](int64_t c) {
-    RowChunk ch{0, chunks[static_cast<size_t>(c)], {}, {}};
+    struct {
+      std::vector<int64_t> inputs;  // one group of rows per input
+      NodeRows rows;
+      Ends ends;
+    } ch{chunks[static_cast<size_t>(c)], {}, {}};
     const int64_t per_input = nodes * static_cast<int64_t>(of_input[ch.inputs.back()].size());
     std::vector<Piece> chunk;
     for (int64_t j : ch.inputs) {
@@ -627,7 +627,7 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
     if (config_.options.active_fractions()) ch.ends = ends_of(set, deltas, chunk, ch.rows.piece);
     return ch;
   };
-  const auto evaluate = [&](const RowChunk& ch) {  // adds to the chunk's own rows of phi
+  const auto evaluate = [&](const auto& ch) {  // adds to the chunk's own rows of phi
     const int64_t c = static_cast<int64_t>(ch.rows.t.size()), groups = static_cast<int64_t>(ch.inputs.size());
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(ch.rows.t, {c}, dtype));
     ActiveFractions at_nodes(ch.ends.fractions.relu, ch.ends.fractions.pools);
