@@ -165,7 +165,8 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
                          {{"gradient_evaluations", s.gradient_evaluations},
                           {"deepest_refinement", s.deepest_refinement},
                           {"tracking_seconds", s.tracking_seconds},
-                          {"sample_level_seconds", s.sample_level_seconds}}},
+                          {"sample_level_seconds", s.sample_level_seconds},
+                          {"peak_tensor_bytes", s.peak_tensor_bytes}}},
                         {"cost_estimate",
                          {{"memory_bytes", cost.memory_bytes},
                           {"buffer_bytes", cost.buffer_bytes},
@@ -206,6 +207,8 @@ Summary read_summary(const std::string& dir) {
   s.tracking_seconds = number("cost_spent", "tracking_seconds");
   if (j.contains("cost_spent") && j["cost_spent"].contains("sample_level_seconds"))  // runs before it was recorded: 0
     s.sample_level_seconds = number("cost_spent", "sample_level_seconds");
+  if (j.contains("cost_spent") && j["cost_spent"].contains("peak_tensor_bytes"))  // likewise
+    s.peak_tensor_bytes = number("cost_spent", "peak_tensor_bytes");
   return s;
 }
 

@@ -37,6 +37,11 @@ struct Summary {
   // Seconds spent tracking in this process (a resumed run counts from its resume), and of them in
   // the sample level (0 without it).
   double tracking_seconds = 0, sample_level_seconds = 0;
+  // The most bytes tensors held at once during this process's tracked steps (StoragePeakMeter
+  // around each step): the training's tensors, the tracker's and its passes' working memory. The
+  // storage cache keeps the process's tensor memory within it (tensor/tensor.hpp); compare it with
+  // Cost::memory_bytes, stated before training. 0 in runs recorded before it was.
+  double peak_tensor_bytes = 0;
 };
 
 }  // namespace pathgrad::explaind

@@ -253,6 +253,12 @@ void on_eval_model(nn::Module& eval_model, const nn::Module& model, const NamedT
 
 void Tracker::after_step(const optim::Optimizer& optimizer, const optim::StepDescription& desc) {
   if (!kernel_ && !shard_) return;  // a rank without a share of the sample level
+  const StoragePeakMeter meter;
+  account_step(optimizer, desc);
+  peak_tensor_bytes_ = std::max(peak_tensor_bytes_, static_cast<double>(meter.peak()));
+}
+
+void Tracker::account_step(const optim::Optimizer& optimizer, const optim::StepDescription& desc) {
   const auto start = std::chrono::steady_clock::now();
   const ParamLayout& layout = layout_;
   const NamedTensors params = optimizer.named_parameters();
@@ -333,6 +339,7 @@ Summary Tracker::finish() {
   Summary s = summarize(*kernel_);
   s.tracking_seconds = seconds_;
   s.sample_level_seconds = kernel_->sample_level_seconds();
+  s.peak_tensor_bytes = peak_tensor_bytes_;
   write_exports(options_.output_dir(), *kernel_, s, cost_);
   return s;
 }

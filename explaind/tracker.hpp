@@ -100,6 +100,8 @@ class Tracker : public optim::StepObserver {
   struct Plan;
   static Plan plan(nn::Module& model, const optim::Optimizer& optimizer, const nn::data::DataLoader& loader,
                    nn::Module& eval_model, std::vector<ProbeSet> probes, const TrackerOptions& options);
+  // after_step's work: the step's record, accounted for by the path kernel or this rank's shard.
+  void account_step(const optim::Optimizer& optimizer, const optim::StepDescription& desc);
   // The sample level's share of a rank other than rank 0.
   std::unique_ptr<SampleShard> make_shard(const Plan& p, const ForwardFn& forward);
 
@@ -116,6 +118,7 @@ class Tracker : public optim::StepObserver {
   Tensor theta_before_;                 // float64 [P]: θ_s
   bool attached_ = false;
   double seconds_ = 0;
+  double peak_tensor_bytes_ = 0;  // Summary::peak_tensor_bytes
 };
 
 }  // namespace pathgrad::explaind

@@ -60,8 +60,27 @@ inline constexpr std::size_t kStorageCacheMinBytes = std::size_t{64} << 10;  // 
 // of the paper's ResNet-9 (width 64, batch 256) frees about 2 GB of columns and activations, which
 // the next step asks for again; under a smaller bound they came back as fresh pages every step.
 std::size_t storage_cache_max_bytes();
-// Bytes currently held by the recycling cache (not in use by any tensor).
+// Bytes currently held by the recycling cache (not in use by any tensor). Besides its bound, the
+// cache keeps live + cached bytes within 9/8 of the most that tensors ever held at once: it never
+// makes the process hold much more than its largest working set.
 std::size_t storage_cache_bytes();
+// Bytes of the buffers that tensors hold now (allocated capacities, every size).
+std::size_t storage_live_bytes();
+
+// The most bytes tensors held at once (storage_live_bytes()) while the meter lives: what a piece
+// of work needed, tensors of any thread included. Meters nest — an enclosing meter still sees the
+// peaks inside the ones it encloses — but must be created and destroyed in nested order.
+class StoragePeakMeter {
+ public:
+  StoragePeakMeter();
+  ~StoragePeakMeter();
+  StoragePeakMeter(const StoragePeakMeter&) = delete;
+  StoragePeakMeter& operator=(const StoragePeakMeter&) = delete;
+  std::size_t peak() const;
+
+ private:
+  std::size_t enclosing_;  // the enclosing meter's peak when this one began
+};
 // Returns every cached buffer to the system allocator.
 void release_storage_cache();
 

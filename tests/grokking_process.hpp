@@ -149,13 +149,15 @@ inline void finish_run(const std::string& out, const std::vector<std::string>& a
   FAIL("the run did not finish in three tries");
 }
 
-// A JSON output without what differs between runs by design: the time it took and the cost
-// estimate, which is per rank (summary.json), and the output directory (config.json).
+// A JSON output without what differs between runs by design: the time it took, the memory it
+// measured (per process) and the cost estimate, which is per rank (summary.json), and the output
+// directory (config.json).
 inline nlohmann::json without_time_and_place(const std::string& path) {
   nlohmann::json j = nlohmann::json::parse(read_file(path));
   if (j.contains("cost_spent")) {
     j["cost_spent"].erase("tracking_seconds");
     j["cost_spent"].erase("sample_level_seconds");
+    j["cost_spent"].erase("peak_tensor_bytes");
   }
   j.erase("cost_estimate");
   j.erase("output");

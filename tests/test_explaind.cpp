@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "autograd/ops.hpp"
+#include "explaind/exports.hpp"
 #include "explaind/tracker.hpp"
 #include "nn/conv.hpp"
 #include "nn/data/dataset.hpp"
@@ -21,6 +22,7 @@
 #include "optim/clip.hpp"
 #include "optim/schedule.hpp"
 #include "optim/sgd.hpp"
+#include "tensor/json_file.hpp"
 #include "tensor/kernels.hpp"
 #include "tensor/npy.hpp"
 #include "tensor/parallel.hpp"
@@ -232,6 +234,13 @@ TEST_CASE("the tracker's replica and marginals are exact in float64 for every op
                           "component_window_data.npy", "sample_data.npy", "sample_window_data.npy",
                           "sample_component_data.npy", "parameter_data.npy"})
       CHECK(std::filesystem::exists(std::filesystem::path(dir) / f));
+    // The most tensor memory of a tracked step, measured, holds at least the per-sample buffers
+    // (live through every step), and summary.json carries it.
+    const ex::Summary saved = ex::read_summary(dir);
+    const double buffer_bytes = read_json_file(dir + "/summary.json")["cost_estimate"]["buffer_bytes"].get<double>();
+    CHECK(buffer_bytes > 0);
+    CHECK(s.peak_tensor_bytes >= buffer_bytes);
+    CHECK(saved.peak_tensor_bytes == s.peak_tensor_bytes);
 
     // Attaching the tracker does not change the trajectory by a single bit.
     RunResult plain = train(c.make, 9, false, dir, c.clip);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "examples/common/checkpoint_pacing.hpp"
 #include "examples/grokking/run.hpp"
 #include "nn/init.hpp"
 #include "tensor/atomic_file.hpp"
@@ -52,6 +53,9 @@ TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a
   CHECK(s["replica"]["argmax_agreement"].get<double>() == 1.0);
   CHECK(s["replica"]["mean_kl"].get<double>() >= 0.0);
   CHECK(s["replica"]["mean_kl"].get<double>() < 1e-8);
+  // The tensor memory measured around the tracked steps holds at least the per-sample buffers.
+  CHECK(s["cost_spent"]["peak_tensor_bytes"].get<double>() >= s["cost_estimate"]["buffer_bytes"].get<double>());
+  CHECK(s["cost_estimate"]["buffer_bytes"].get<double>() > 0);
 
   // Exports the analyses rely on, with the head components and the window edges.
   const nlohmann::json manifest = nlohmann::json::parse(read_file(c.out + "/explaind/manifest.json"));
@@ -72,6 +76,9 @@ TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a
         "weights/step_000010.safetensors", "weights/final.safetensors", "analyses/components.csv", "analyses/heads.csv",
         "analyses/swap.csv", "analyses/per_step.csv", "report.html", "report.md"})
     CHECK_MESSAGE(fs::exists(c.out + "/" + f), f);
+  const nlohmann::json timings = nlohmann::json::parse(read_file(c.out + "/timings.json"));
+  CHECK(timings["checkpoint_seconds"].get<double>() > 0);  // the checkpoints at steps 10 and 14
+  CHECK(timings["checkpoint_seconds"].get<double>() < timings["training_seconds"].get<double>());
   std::ifstream metrics(c.out + "/metrics.csv");
   int64_t lines = 0;
   for (std::string line; std::getline(metrics, line);) ++lines;
@@ -86,6 +93,19 @@ TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a
     CHECK_MESSAGE(md.find(std::string("plots/") + plot + ".png") != std::string::npos, plot);
   // training 2 + replica 5 + components 4 + similarity 6 x 4 + data influence 4 + swap 2
   CHECK(figures == 2 + 5 + 4 + 24 + 4 + 2);
+}
+
+TEST_CASE("a checkpoint offered is written once the time since the last is 20 times its write time") {
+  examples::CheckpointPacing pacing;
+  CHECK(pacing.due(0.0));  // the first offer
+  CHECK_FALSE(pacing.holds(50));
+  pacing.wrote(50, 10.0, 12.0);  // took 2 s
+  CHECK(pacing.holds(50));
+  CHECK_FALSE(pacing.due(12.0 + 39.9));
+  CHECK(pacing.due(12.0 + 40.0));
+  pacing.wrote(100, 60.0, 60.001);  // a small checkpoint: every offer
+  CHECK_FALSE(pacing.holds(50));
+  CHECK(pacing.due(60.1));
 }
 
 TEST_CASE("the cheap tracker level draws the similarity matrices and says how to get the data influence") {

@@ -267,6 +267,41 @@ TEST_CASE("large storages are recycled, zero-filled on request, and the cache ca
   release_storage_cache();
 }
 
+TEST_CASE("storage counts live bytes, meters their peak, and caches little beyond the most ever live") {
+  release_storage_cache();
+  const std::size_t base = storage_live_bytes();
+  // Buffers of 2^28 bytes (exact size classes, larger than anything earlier tests hold at once),
+  // never touched: they take address space, not memory.
+  const int64_t n = int64_t{1} << 26;  // float32 elements
+  const std::size_t big = std::size_t{1} << 28;
+  const StoragePeakMeter outer;
+  const void* first = nullptr;
+  {
+    const StoragePeakMeter inner;
+    const Tensor a = Tensor::empty({n});
+    first = a.raw_data();
+    CHECK(storage_live_bytes() == base + big);
+    { const Tensor b = Tensor::empty({n}); }
+    CHECK(inner.peak() == base + 2 * big);
+    CHECK(storage_live_bytes() == base + big);
+    CHECK(storage_cache_bytes() == big);
+  }
+  CHECK(outer.peak() == base + 2 * big);  // an enclosing meter sees the peak inside the inner one
+  CHECK(storage_live_bytes() == base);
+  CHECK(storage_cache_bytes() == 2 * big);  // b, then a, freed in that order
+  {
+    // A fresh buffer of another size class: live + cached (base + 2.5 big) would exceed the most
+    // ever live and an eighth (9/8 (base + 2 big), base being far below big), so the least
+    // recently freed buffer (b's) goes back to the system.
+    const Tensor c = Tensor::empty({n / 2});
+    CHECK(storage_cache_bytes() == big);
+    const Tensor d = Tensor::empty({n});  // a's buffer, still cached
+    CHECK(d.raw_data() == first);
+    CHECK(storage_cache_bytes() == 0);
+  }
+  release_storage_cache();
+}
+
 TEST_CASE("requires_grad only for floating-point leaves") {
   Tensor i = Tensor::arange(3, DType::Int64);
   CHECK_THROWS_WITH_AS(i.set_requires_grad(), doctest::Contains("set_requires_grad: got dtype int64"),

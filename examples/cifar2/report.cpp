@@ -133,8 +133,8 @@ void write_report(const ReportInputs& in) {
   if (in.importance) pruning_section(r, in.dir, in.model, in.data.test, in.chunks, *in.importance);
   const double tracking =
       (in.summary ? in.summary->tracking_seconds : 0) + (in.importance ? in.importance->tracking_seconds : 0);
-  examples::RunTimes times{in.training.seconds, in.summary || in.importance ? tracking : -1.0, seconds_since(start),
-                           seconds_since(in.session_start)};
+  examples::RunTimes times{in.training.seconds, in.summary || in.importance ? tracking : -1.0,
+                           in.training.checkpoint_seconds, seconds_since(start), seconds_since(in.session_start)};
   r.section("Configuration").key_values_from_json(to_json(in.config));
   timing_section(r, in, times);
   r.write(in.dir.root);

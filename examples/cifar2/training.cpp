@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "examples/common/checkpoint_pacing.hpp"
 #include "examples/common/duration.hpp"
 #include "examples/common/evaluation.hpp"
 #include "examples/common/nll_objective.hpp"
@@ -72,11 +73,15 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const
   const int64_t first = t.optimizer.steps_taken(), total = total_steps(config, t.loader);
   const int64_t per_epoch = t.loader.batches_per_epoch();
   auto session = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  examples::CheckpointPacing pacing;
   auto checkpoint = [&] {
     outcome.seconds = earlier + session();
     // Written once, by rank 0; every rank adds its files of the parts (its per-sample buffers).
     optim::save_checkpoint(t.comm, files.checkpoint, t.model, t.optimizer, t.loader, outcome_to_json(outcome), {},
                            parts);
+    const double end = earlier + session();
+    outcome.checkpoint_seconds += end - outcome.seconds;
+    pacing.wrote(t.optimizer.steps_taken(), outcome.seconds, end);
   };
   if (outcome.metrics.epoch.empty()) evaluate_epoch(t, 0, outcome.metrics);  // the initial model
   const auto loop_start = Clock::now();  // the progress lines' seconds per step count from here
@@ -91,10 +96,10 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const
           std::chrono::duration<double>(Clock::now() - loop_start).count() / static_cast<double>(done - first));
     if (done % config.checkpoint_every == 0) {
       if (files.interval_weights && t.comm.is_root()) nn::save_weights(t.model, dir.weights(done));
-      checkpoint();
+      if (t.comm.any(t.comm.is_root() && pacing.due(earlier + session()))) checkpoint();  // rank 0's clock decides
     }
     if (t.comm.any(stop.requested()) || done == config.stop_after) {
-      if (done % config.checkpoint_every != 0) checkpoint();
+      if (!pacing.holds(done)) checkpoint();
       outcome.interrupted = true;
       break;
     }

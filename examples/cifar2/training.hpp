@@ -21,9 +21,10 @@ namespace pathgrad::cifar2 {
 
 struct TrainingOutcome {
   Metrics metrics;
-  int64_t steps = 0;         // optimizer steps taken (the final model is θ_steps)
-  bool interrupted = false;  // paused by SIGINT/SIGTERM or --stop-after; a checkpoint was written
-  double seconds = 0;        // training time including tracking, over every session of the run
+  int64_t steps = 0;              // optimizer steps taken (the final model is θ_steps)
+  bool interrupted = false;       // paused by SIGINT/SIGTERM or --stop-after; a checkpoint was written
+  double seconds = 0;             // training time including tracking, over every session of the run
+  double checkpoint_seconds = 0;  // of which writing resume checkpoints
 };
 
 // What the loop trains: the model, its optimizer (with the triangle schedule set) and the loader

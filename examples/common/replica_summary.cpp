@@ -28,7 +28,9 @@ void add_replica_summary(explaind::report::Report& r, const explaind::Summary& s
                 {"gradient evaluations", std::to_string(s.gradient_evaluations)},
                 {"deepest refinement", std::to_string(s.deepest_refinement)},
                 {"tracking time", fmt::format("{:.0f} s", s.tracking_seconds)},
-                {"of which the sample level", fmt::format("{:.0f} s", s.sample_level_seconds)}});
+                {"of which the sample level", fmt::format("{:.0f} s", s.sample_level_seconds)},
+                {"most tensor memory at once in a tracked step (this session)",
+                 fmt::format("{:.2f} GB", s.peak_tensor_bytes / 1e9)}});
 }
 
 }  // namespace pathgrad::examples

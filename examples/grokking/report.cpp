@@ -142,8 +142,8 @@ void write_report(const ReportInputs& in) {
 
   const double analysis_seconds = seconds_since(start);
   r.section("Configuration").key_values_from_json(to_json(c));
-  examples::RunTimes times{in.training.seconds, in.summary ? in.summary->tracking_seconds : -1.0, analysis_seconds,
-                           seconds_since(in.session_start)};
+  examples::RunTimes times{in.training.seconds, in.summary ? in.summary->tracking_seconds : -1.0,
+                           in.training.checkpoint_seconds, analysis_seconds, seconds_since(in.session_start)};
   r.section("Timings").key_values(examples::timing_rows(times));
   r.write(in.dir.root);
   times.report = seconds_since(start);

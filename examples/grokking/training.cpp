@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "autograd/engine.hpp"
+#include "examples/common/checkpoint_pacing.hpp"
 #include "examples/common/duration.hpp"
 #include "examples/common/nll_objective.hpp"
 #include "examples/common/outcome_json.hpp"
@@ -28,9 +29,13 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::Dat
   auto elapsed = [&] {
     return earlier + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+  examples::CheckpointPacing pacing;
   auto checkpoint = [&] {  // written once, by rank 0; every rank adds its files of the parts
     outcome.seconds = elapsed();
     optim::save_checkpoint(comm, dir.checkpoint(), model, optimizer, loader, outcome_to_json(outcome), {}, parts);
+    const double end = elapsed();
+    outcome.checkpoint_seconds += end - outcome.seconds;
+    pacing.wrote(optimizer.steps_taken(), outcome.seconds, end);
   };
 
   for (int64_t s = first;; s = optimizer.steps_taken()) {
@@ -63,10 +68,10 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::Dat
     const int64_t done = optimizer.steps_taken();
     if (done % config.checkpoint_every == 0) {
       if (comm.is_root()) nn::save_weights(model, dir.weights(done));
-      checkpoint();
+      if (comm.any(comm.is_root() && pacing.due(elapsed()))) checkpoint();  // rank 0's clock decides
     }
     if (comm.any(stop.requested()) || done == config.stop_after) {
-      if (done % config.checkpoint_every != 0) checkpoint();
+      if (!pacing.holds(done)) checkpoint();
       outcome.interrupted = true;
       break;
     }

@@ -21,10 +21,11 @@ namespace pathgrad::grokking {
 
 struct TrainingOutcome {
   Metrics metrics;
-  int64_t steps = 0;         // optimizer steps taken (the final model is θ_steps)
-  bool converged = false;    // stopped because train and validation accuracy are both 100 %
-  bool interrupted = false;  // paused by SIGINT/SIGTERM or --stop-after; a checkpoint was written
-  double seconds = 0;        // training time including tracking, over every session of the run
+  int64_t steps = 0;              // optimizer steps taken (the final model is θ_steps)
+  bool converged = false;         // stopped because train and validation accuracy are both 100 %
+  bool interrupted = false;       // paused by SIGINT/SIGTERM or --stop-after; a checkpoint was written
+  double seconds = 0;             // training time including tracking, over every session of the run
+  double checkpoint_seconds = 0;  // of which writing resume checkpoints
 };
 
 // Trains from the optimizer's current step (0, or the resumed one; `resumed` holds the metrics
