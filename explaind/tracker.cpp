@@ -73,6 +73,7 @@ std::string Cost::report() const {
         ranks, samples_per_rank, bytes_str(memory_bytes), bytes_str(buffer_bytes));
   else
     s += fmt::format("  memory held: {} (per-sample buffers {})\n", bytes_str(memory_bytes), bytes_str(buffer_bytes));
+  s += "  plus each step's working memory (probe batches, one per thread; summary.json: peak_tensor_bytes)\n";
   s += fmt::format("  per step: {} quadrature nodes x {} contracted probe gradients", nodes_per_step, probe_scalars);
   if (sample_level_probes > 0)
     s += fmt::format(", {:.0f} full gradients, {:.2f} GFLOP of kernel products", sample_gradients_per_step,
