@@ -39,8 +39,9 @@ struct Summary {
   double tracking_seconds = 0, sample_level_seconds = 0;
   // The most bytes tensors held at once during this process's tracked steps (StoragePeakMeter
   // around each step): the training's tensors, the tracker's and its passes' working memory. The
-  // storage cache keeps the process's tensor memory within it (tensor/tensor.hpp); compare it with
-  // Cost::memory_bytes, stated before training. 0 in runs recorded before it was.
+  // storage cache keeps live + cached buffers within 9/8 of the most tensors ever held
+  // (tensor/tensor.hpp); compare it with Cost::memory_bytes, stated before training. 0 in runs
+  // recorded before it was.
   double peak_tensor_bytes = 0;
 };
 

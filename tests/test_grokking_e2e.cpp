@@ -96,16 +96,17 @@ TEST_CASE("a tiny tracked grokking run writes consistent exports, analyses and a
 }
 
 TEST_CASE("a checkpoint offered is written once the time since the last is 20 times its write time") {
+  const optim::Communicator& one = optim::Communicator::world();  // a single rank here
   examples::CheckpointPacing pacing;
-  CHECK(pacing.due(0.0));  // the first offer
+  CHECK(pacing.due(0.0, one));  // the first offer
   CHECK_FALSE(pacing.holds(50));
-  pacing.wrote(50, 10.0, 12.0);  // took 2 s
+  CHECK(pacing.wrote(50, 10.0, 12.0) == 2.0);  // took 2 s
   CHECK(pacing.holds(50));
-  CHECK_FALSE(pacing.due(12.0 + 39.9));
-  CHECK(pacing.due(12.0 + 40.0));
+  CHECK_FALSE(pacing.due(12.0 + 39.9, one));
+  CHECK(pacing.due(12.0 + 40.0, one));
   pacing.wrote(100, 60.0, 60.001);  // a small checkpoint: every offer
   CHECK_FALSE(pacing.holds(50));
-  CHECK(pacing.due(60.1));
+  CHECK(pacing.due(60.1, one));
 }
 
 TEST_CASE("the cheap tracker level draws the similarity matrices and says how to get the data influence") {

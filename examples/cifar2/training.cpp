@@ -79,9 +79,7 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const
     // Written once, by rank 0; every rank adds its files of the parts (its per-sample buffers).
     optim::save_checkpoint(t.comm, files.checkpoint, t.model, t.optimizer, t.loader, outcome_to_json(outcome), {},
                            parts);
-    const double end = earlier + session();
-    outcome.checkpoint_seconds += end - outcome.seconds;
-    pacing.wrote(t.optimizer.steps_taken(), outcome.seconds, end);
+    outcome.checkpoint_seconds += pacing.wrote(t.optimizer.steps_taken(), outcome.seconds, earlier + session());
   };
   if (outcome.metrics.epoch.empty()) evaluate_epoch(t, 0, outcome.metrics);  // the initial model
   const auto loop_start = Clock::now();  // the progress lines' seconds per step count from here
@@ -96,7 +94,7 @@ TrainingOutcome train(Trainee& t, const Config& config, const RunDir& dir, const
           std::chrono::duration<double>(Clock::now() - loop_start).count() / static_cast<double>(done - first));
     if (done % config.checkpoint_every == 0) {
       if (files.interval_weights && t.comm.is_root()) nn::save_weights(t.model, dir.weights(done));
-      if (t.comm.any(t.comm.is_root() && pacing.due(earlier + session()))) checkpoint();  // rank 0's clock decides
+      if (pacing.due(earlier + session(), t.comm)) checkpoint();
     }
     if (t.comm.any(stop.requested()) || done == config.stop_after) {
       if (!pacing.holds(done)) checkpoint();

@@ -9,19 +9,26 @@
 
 #include <cstdint>
 
+#include "optim/communicator.hpp"
+
 namespace pathgrad::examples {
 
 class CheckpointPacing {
  public:
   static constexpr double kSpacing = 20;
 
-  // At `now` (the run's training seconds), is a checkpoint offered now worth writing?
-  bool due(double now) const { return now - last_end_ >= kSpacing * last_write_; }
-  // A checkpoint of the state after `step` was written from `start` to `end` (training seconds).
-  void wrote(int64_t step, double start, double end) {
+  // At `now` (the run's training seconds), is a checkpoint offered now worth writing? Collective
+  // over `comm` (every rank asks at the same step): rank 0's clock decides for all.
+  bool due(double now, const optim::Communicator& comm) const {
+    return comm.any(comm.is_root() && now - last_end_ >= kSpacing * last_write_);
+  }
+  // A checkpoint of the state after `step` was written from `start` to `end` (training seconds);
+  // returns the seconds it took.
+  double wrote(int64_t step, double start, double end) {
     last_step_ = step;
     last_end_ = end;
     last_write_ = end - start;
+    return last_write_;
   }
   // Is the latest checkpoint of the state after `step`?
   bool holds(int64_t step) const { return last_step_ == step; }

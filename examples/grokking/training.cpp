@@ -33,9 +33,7 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::Dat
   auto checkpoint = [&] {  // written once, by rank 0; every rank adds its files of the parts
     outcome.seconds = elapsed();
     optim::save_checkpoint(comm, dir.checkpoint(), model, optimizer, loader, outcome_to_json(outcome), {}, parts);
-    const double end = elapsed();
-    outcome.checkpoint_seconds += end - outcome.seconds;
-    pacing.wrote(optimizer.steps_taken(), outcome.seconds, end);
+    outcome.checkpoint_seconds += pacing.wrote(optimizer.steps_taken(), outcome.seconds, elapsed());
   };
 
   for (int64_t s = first;; s = optimizer.steps_taken()) {
@@ -68,7 +66,7 @@ TrainingOutcome train(Transformer& model, optim::AdamW& optimizer, nn::data::Dat
     const int64_t done = optimizer.steps_taken();
     if (done % config.checkpoint_every == 0) {
       if (comm.is_root()) nn::save_weights(model, dir.weights(done));
-      if (comm.any(comm.is_root() && pacing.due(elapsed()))) checkpoint();  // rank 0's clock decides
+      if (pacing.due(elapsed(), comm)) checkpoint();
     }
     if (comm.any(stop.requested()) || done == config.stop_after) {
       if (!pacing.holds(done)) checkpoint();
