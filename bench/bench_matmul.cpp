@@ -74,11 +74,22 @@ Row measure(int64_t n, Generator& gen) {
 
 int main(int argc, char** argv) {
   std::vector<int64_t> sizes;
-  for (int i = 1; i < argc; ++i) sizes.push_back(std::atoll(argv[i]));
+  for (int i = 1; i < argc; ++i) {
+    char* end = nullptr;
+    const long long n = std::strtoll(argv[i], &end, 10);
+    if (end == argv[i] || *end != '\0' || n < 1 || n > 16384) {
+      const bool help = std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h";
+      fmt::print(help ? stdout : stderr,
+                 "{}usage: bench_matmul [n ...]   (square sizes 1..16384; default 64 128 256 512 1024 2048)\n",
+                 help ? "" : fmt::format("bench_matmul: '{}' is not a size\n", argv[i]));
+      return help ? 0 : 2;
+    }
+    sizes.push_back(n);
+  }
   if (sizes.empty()) sizes = {64, 128, 256, 512, 1024, 2048};
   const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
-  fmt::print("OPENBLAS_NUM_THREADS={}, openblas_get_num_threads()={}\n\n", threads ? threads : "(unset)",
-             openblas_get_num_threads());
+  fmt::print("OPENBLAS_NUM_THREADS={}, openblas_get_num_threads()={}, OpenBLAS kernels: {}\n\n",
+             threads ? threads : "(unset)", openblas_get_num_threads(), openblas_get_corename());
   fmt::print(
       "| n | dtype | runs | kernel::matmul GFLOP/s | cblas direct GFLOP/s | ratio (ours / cblas) | max abs diff |\n");
   fmt::print("|---:|:---|---:|---:|---:|---:|---:|\n");

@@ -1,6 +1,7 @@
 // The benchmarks' training set-ups (see workloads.hpp).
 #include "bench/workloads.hpp"
 
+#include <cblas.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -127,7 +128,8 @@ std::string machine_line() {
       model = line.substr(line.find(':') + 2);
       break;
     }
-  return fmt::format("{} cores, {}, load {:.2f}", std::thread::hardware_concurrency(), model, load_average());
+  return fmt::format("{} cores, {}, OpenBLAS {} kernels, load {:.2f}", std::thread::hardware_concurrency(), model,
+                     openblas_get_corename(), load_average());
 }
 
 }  // namespace pathgrad::bench

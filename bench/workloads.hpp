@@ -66,7 +66,8 @@ Tensor per_sample_nll(const Tensor& log_probs, const Tensor& target);
 // Best seconds per call of f over `reps` timed repetitions of `calls` calls, after `warmup` calls.
 double best_seconds_per_call(const std::function<void()>& f, int warmup, int calls, int reps);
 
-// "2 cores, AMD EPYC, load 1.23" — what the numbers were measured on.
+// "2 cores, AMD EPYC, OpenBLAS Haswell kernels, load 1.23" — what the numbers were measured on
+// (OpenBLAS picks its kernel set from the CPU unless OPENBLAS_CORETYPE names one).
 std::string machine_line();
 double load_average();
 
