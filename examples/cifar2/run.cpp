@@ -14,6 +14,7 @@
 #include "examples/cifar2/step_timing.hpp"
 #include "examples/cifar2/training_setup.hpp"
 #include "examples/common/nll_objective.hpp"
+#include "examples/common/replica_summary.hpp"
 #include "examples/common/run_session.hpp"
 #include "explaind/tracker.hpp"
 #include "nn/serialize.hpp"
@@ -139,8 +140,7 @@ RunResult run(const Config& flags, const std::string& command_line) {
     result.summary = trackers.main->finish();
     fmt::print("replica: max |error| {:.3g} (mean change {:.3g}), marginal mismatch {:.3g}\n",
                result.summary->replica_max_abs_error, result.summary->change_scale, result.summary->marginal_mismatch);
-    fmt::print("memory: tensors held at most {:.2f} GB in a tracked step (stated before training: {:.2f} GB)\n",
-               result.summary->peak_tensor_bytes / 1e9, trackers.main->cost().memory_bytes / 1e9);
+    fmt::print("{}", examples::memory_line(*result.summary, trackers.main->cost()));
   }
   if (config.pruning()) {  // every rank retraces the training for the further chunks
     std::vector<explaind::Summary> parts;

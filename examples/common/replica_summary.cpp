@@ -2,6 +2,7 @@
 #include "examples/common/replica_summary.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 namespace pathgrad::examples {
 
@@ -31,6 +32,15 @@ void add_replica_summary(explaind::report::Report& r, const explaind::Summary& s
                 {"of which the sample level", fmt::format("{:.0f} s", s.sample_level_seconds)},
                 {"most tensor memory at once in a tracked step (this session)",
                  fmt::format("{:.2f} GB", s.peak_tensor_bytes / 1e9)}});
+}
+
+std::string memory_line(const explaind::Summary& s, const explaind::Cost& stated) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);  // ru_maxrss in KiB on Linux
+  return fmt::format(
+      "memory: tensors held at most {:.2f} GB in a tracked step, the process {:.2f} GB at its peak (stated before "
+      "training: {:.2f} GB held by the tracker)\n",
+      s.peak_tensor_bytes / 1e9, static_cast<double>(usage.ru_maxrss) * 1024 / 1e9, stated.memory_bytes / 1e9);
 }
 
 }  // namespace pathgrad::examples

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "examples/common/nll_objective.hpp"
+#include "examples/common/replica_summary.hpp"
 #include "examples/common/run_session.hpp"
 #include "examples/grokking/probes.hpp"
 #include "examples/grokking/report.hpp"
@@ -115,8 +116,7 @@ RunResult run(const Config& flags, const std::string& command_line) {
     result.summary = tracker->finish();
     fmt::print("replica: max |error| {:.3g} (output scale {:.3g}), marginal mismatch {:.3g}\n",
                result.summary->replica_max_abs_error, result.summary->output_scale, result.summary->marginal_mismatch);
-    fmt::print("memory: tensors held at most {:.2f} GB in a tracked step (stated before training: {:.2f} GB)\n",
-               result.summary->peak_tensor_bytes / 1e9, tracker->cost().memory_bytes / 1e9);
+    fmt::print("{}", examples::memory_line(*result.summary, tracker->cost()));
   }
   if (config.report)
     write_report(ReportInputs{config, command_line, dir, data, probes, t, result.summary,
