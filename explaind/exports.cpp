@@ -34,6 +34,7 @@ Summary summarize(const PathKernel& k) {
   s.residual_abs_sum_max = max_abs(k.residual_abs_sum());
   s.linear_form_mismatch = k.worst_linear_form_mismatch();
   s.gradient_evaluations = k.gradient_evaluations();
+  s.forward_evaluations = k.forward_evaluations();
   s.deepest_refinement = k.deepest_refinement();
   const double scale = std::max(s.output_scale, 1e-300);
 
@@ -163,6 +164,7 @@ void write_exports(const std::string& dir, const PathKernel& k, const Summary& s
                         {"linear_form_mismatch", s.linear_form_mismatch},
                         {"cost_spent",
                          {{"gradient_evaluations", s.gradient_evaluations},
+                          {"forward_evaluations", s.forward_evaluations},
                           {"deepest_refinement", s.deepest_refinement},
                           {"tracking_seconds", s.tracking_seconds},
                           {"sample_level_seconds", s.sample_level_seconds},
@@ -209,6 +211,8 @@ Summary read_summary(const std::string& dir) {
     s.sample_level_seconds = number("cost_spent", "sample_level_seconds");
   if (j.contains("cost_spent") && j["cost_spent"].contains("peak_tensor_bytes"))  // likewise
     s.peak_tensor_bytes = number("cost_spent", "peak_tensor_bytes");
+  if (j.contains("cost_spent") && j["cost_spent"].contains("forward_evaluations"))  // likewise
+    s.forward_evaluations = static_cast<int64_t>(number("cost_spent", "forward_evaluations"));
   return s;
 }
 

@@ -380,6 +380,7 @@ EndRows PathKernel::passes_at(size_t set, const std::vector<Tensor>& deltas, con
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const int64_t R = static_cast<int64_t>(ids.size());
+  forward_rows_ += R;
   // The rows in parts, one whole forward pass per part and thread (rows are independent).
   const int64_t parts = std::clamp<int64_t>(R / kRowsPerTask, 1, num_threads());
   std::vector<EndRows> part(static_cast<size_t>(parts));
@@ -1007,12 +1008,10 @@ void PathKernel::save_state(const std::string& dir) {
   if (steps_ == 0) throw std::logic_error("PathKernel::save_state: no step has been accounted for yet");
   NamedTensors tensors;
   for (const auto& [name, t] : state_tensors()) tensors.emplace_back(name, *t);
-  nlohmann::json meta = {{"steps", steps_},
-                         {"evaluations", evaluations_},
-                         {"deepest", deepest_},
-                         {"worst_mismatch", worst_mismatch_},
-                         {"window_begin", window_begin_},
-                         {"windows", windows_}};
+  nlohmann::json meta = {
+      {"steps", steps_},     {"evaluations", evaluations_},       {"forward_evaluations", forward_rows_},
+      {"deepest", deepest_}, {"worst_mismatch", worst_mismatch_}, {"window_begin", window_begin_},
+      {"windows", windows_}};
   for (const auto& [name, s] : streams()) {
     s->flush();
     if (s->active()) meta["stream_rows"][name] = s->rows();
@@ -1039,6 +1038,7 @@ void PathKernel::load_state(const std::string& dir) {
   f_current_ = saved.at("f_current").clone();
   steps_ = counters.steps;
   evaluations_ = counters.evaluations;
+  forward_rows_ = counters.forward_evaluations;
   deepest_ = counters.deepest;
   worst_mismatch_ = counters.worst_mismatch;
   window_begin_ = counters.window_begin;
@@ -1074,6 +1074,8 @@ PathKernel::SavedCounters PathKernel::read_counters(const nlohmann::json& meta, 
     SavedCounters c;
     c.steps = json_int(meta.at("steps"), "steps", 1);
     c.evaluations = json_int(meta.at("evaluations"), "evaluations");
+    if (meta.contains("forward_evaluations"))  // states saved before it was counted: 0
+      c.forward_evaluations = json_int(meta.at("forward_evaluations"), "forward_evaluations");
     c.deepest = static_cast<int>(json_int(meta.at("deepest"), "deepest", 0, std::numeric_limits<int>::max()));
     if (!meta.at("worst_mismatch").is_number()) throw std::invalid_argument("field 'worst_mismatch' must be a number");
     c.worst_mismatch = meta.at("worst_mismatch").get<double>();

@@ -124,9 +124,11 @@ class PathKernel {
   Tensor sample_level_decay() const;                             // [M_s] φ̂·R summed
   // Window boundaries [begin, end) of the windowed exports, in steps.
   const std::vector<std::pair<int64_t, int64_t>>& windows() const { return windows_; }
-  // Probe-input gradient evaluations spent (rows of batched evaluations) and the deepest
+  // Probe-input gradient evaluations spent (rows of batched evaluations), forward evaluations
+  // (rows of the crossing search and of piece ends not found in the end table) and the deepest
   // refinement used.
   int64_t gradient_evaluations() const { return evaluations_; }
+  int64_t forward_evaluations() const { return forward_rows_; }
   int deepest_refinement() const { return deepest_; }
   // Seconds this process spent in the sample level (per-sample gradients, buffers, kernel
   // products and their accounting), within the tracking time.
@@ -220,7 +222,7 @@ class PathKernel {
   // shape this configuration keeps and no others; and the counters of the metadata, each an
   // integer in its range. Both throw std::runtime_error naming `path` and what differs.
   struct SavedCounters {
-    int64_t steps = 0, evaluations = 0, window_begin = 0;
+    int64_t steps = 0, evaluations = 0, forward_evaluations = 0, window_begin = 0;
     int deepest = 0;
     double worst_mismatch = 0;
     std::vector<std::pair<int64_t, int64_t>> windows;
@@ -242,7 +244,7 @@ class PathKernel {
   std::vector<int64_t> unit_param_, unit_direction_;  // unit -> (parameter, index of its data direction)
   EndTable end_table_;                                // the ends of the set being integrated, each evaluated once
   int64_t steps_ = 0;
-  int64_t evaluations_ = 0;
+  int64_t evaluations_ = 0, forward_rows_ = 0;
   int deepest_ = 0;
   double worst_mismatch_ = 0;
   double sample_seconds_ = 0;

@@ -33,6 +33,7 @@ struct Summary {
   double marginal_mismatch = 0;  // worst |Σ samples + decay + residual − total| / scale
   double linear_form_mismatch = 0;
   int64_t gradient_evaluations = 0;
+  int64_t forward_evaluations = 0;  // forward rows (crossing search, piece ends); 0 in older runs
   int deepest_refinement = 0;
   // Seconds spent tracking in this process (a resumed run counts from its resume), and of them in
   // the sample level (0 without it).

@@ -241,6 +241,7 @@ TEST_CASE("the tracker's replica and marginals are exact in float64 for every op
     CHECK(buffer_bytes > 0);
     CHECK(s.peak_tensor_bytes >= buffer_bytes);
     CHECK(saved.peak_tensor_bytes == s.peak_tensor_bytes);
+    CHECK(saved.forward_evaluations == s.forward_evaluations);
 
     // Attaching the tracker does not change the trajectory by a single bit.
     RunResult plain = train(c.make, 9, false, dir, c.clip);
@@ -544,6 +545,8 @@ TEST_CASE("the tracker's probe passes split over two threads give the one-thread
   const ex::Summary two = track_cnn(ex::TrackerOptions(options), true, 24, "cnn_two_threads");
   set_num_threads(threads);
   CHECK(one.gradient_evaluations == two.gradient_evaluations);
+  CHECK(one.forward_evaluations > 0);  // the CNN's crossings are searched for
+  CHECK(one.forward_evaluations == two.forward_evaluations);
   for (const char* f :
        {"replica.npy", "step_influence.npy", "residuals.npy", "sample_data.npy", "component_data.npy"}) {
     INFO(f);

@@ -27,6 +27,7 @@ void add_replica_summary(explaind::report::Report& r, const explaind::Summary& s
                  s.mean_kl >= 0 ? fmt::format("{:.3g}", s.mean_kl) : all_outputs_hint},
                 {"linear-form mismatch (relative)", fmt::format("{:.3g}", s.linear_form_mismatch)},
                 {"gradient evaluations", std::to_string(s.gradient_evaluations)},
+                {"forward evaluations (crossing search, piece ends)", std::to_string(s.forward_evaluations)},
                 {"deepest refinement", std::to_string(s.deepest_refinement)},
                 {"tracking time", fmt::format("{:.0f} s", s.tracking_seconds)},
                 {"of which the sample level", fmt::format("{:.0f} s", s.sample_level_seconds)},
