@@ -207,12 +207,13 @@ Summary read_summary(const std::string& dir) {
   s.gradient_evaluations = static_cast<int64_t>(number("cost_spent", "gradient_evaluations"));
   s.deepest_refinement = static_cast<int>(number("cost_spent", "deepest_refinement"));
   s.tracking_seconds = number("cost_spent", "tracking_seconds");
-  if (j.contains("cost_spent") && j["cost_spent"].contains("sample_level_seconds"))  // runs before it was recorded: 0
-    s.sample_level_seconds = number("cost_spent", "sample_level_seconds");
-  if (j.contains("cost_spent") && j["cost_spent"].contains("peak_tensor_bytes"))  // likewise
-    s.peak_tensor_bytes = number("cost_spent", "peak_tensor_bytes");
-  if (j.contains("cost_spent") && j["cost_spent"].contains("forward_evaluations"))  // likewise
-    s.forward_evaluations = static_cast<int64_t>(number("cost_spent", "forward_evaluations"));
+  // Figures recorded later than the others: 0 in summaries written before them.
+  auto later = [&](const char* field) {
+    return j.contains("cost_spent") && j["cost_spent"].contains(field) ? number("cost_spent", field) : 0.0;
+  };
+  s.sample_level_seconds = later("sample_level_seconds");
+  s.peak_tensor_bytes = later("peak_tensor_bytes");
+  s.forward_evaluations = static_cast<int64_t>(later("forward_evaluations"));
   return s;
 }
 

@@ -380,7 +380,7 @@ EndRows PathKernel::passes_at(size_t set, const std::vector<Tensor>& deltas, con
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const int64_t R = static_cast<int64_t>(ids.size());
-  forward_rows_ += R;
+  forward_evaluations_ += R;
   // The rows in parts, one whole forward pass per part and thread (rows are independent).
   const int64_t parts = std::clamp<int64_t>(R / kRowsPerTask, 1, num_threads());
   std::vector<EndRows> part(static_cast<size_t>(parts));
@@ -1009,7 +1009,7 @@ void PathKernel::save_state(const std::string& dir) {
   NamedTensors tensors;
   for (const auto& [name, t] : state_tensors()) tensors.emplace_back(name, *t);
   nlohmann::json meta = {
-      {"steps", steps_},     {"evaluations", evaluations_},       {"forward_evaluations", forward_rows_},
+      {"steps", steps_},     {"evaluations", evaluations_},       {"forward_evaluations", forward_evaluations_},
       {"deepest", deepest_}, {"worst_mismatch", worst_mismatch_}, {"window_begin", window_begin_},
       {"windows", windows_}};
   for (const auto& [name, s] : streams()) {
@@ -1038,7 +1038,7 @@ void PathKernel::load_state(const std::string& dir) {
   f_current_ = saved.at("f_current").clone();
   steps_ = counters.steps;
   evaluations_ = counters.evaluations;
-  forward_rows_ = counters.forward_evaluations;
+  forward_evaluations_ = counters.forward_evaluations;
   deepest_ = counters.deepest;
   worst_mismatch_ = counters.worst_mismatch;
   window_begin_ = counters.window_begin;

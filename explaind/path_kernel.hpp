@@ -128,7 +128,7 @@ class PathKernel {
   // (rows of the crossing search and of piece ends not found in the end table) and the deepest
   // refinement used.
   int64_t gradient_evaluations() const { return evaluations_; }
-  int64_t forward_evaluations() const { return forward_rows_; }
+  int64_t forward_evaluations() const { return forward_evaluations_; }
   int deepest_refinement() const { return deepest_; }
   // Seconds this process spent in the sample level (per-sample gradients, buffers, kernel
   // products and their accounting), within the tracking time.
@@ -244,7 +244,7 @@ class PathKernel {
   std::vector<int64_t> unit_param_, unit_direction_;  // unit -> (parameter, index of its data direction)
   EndTable end_table_;                                // the ends of the set being integrated, each evaluated once
   int64_t steps_ = 0;
-  int64_t evaluations_ = 0, forward_rows_ = 0;
+  int64_t evaluations_ = 0, forward_evaluations_ = 0;
   int deepest_ = 0;
   double worst_mismatch_ = 0;
   double sample_seconds_ = 0;
