@@ -259,6 +259,7 @@ const T* gather_rows(const T* grad, const ConvSizes& z, int64_t s0, int64_t n, T
 
 Tensor conv2d_forward(const Tensor& x_in, const Tensor& w, const Conv2dGeometry& g) {
   const ConvSizes z = conv_sizes("conv2d_forward", x_in.shape(), w, x_in.dtype(), g);
+  if (conv2d_winograd_applies(x_in.shape(), z.O, x_in.dtype(), g)) return conv2d_winograd_forward(x_in, w, g);
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({z.N, z.O, z.L}, x.dtype());
   dispatch_float(x.dtype(), "conv2d_forward", [&](auto tag) {
@@ -296,6 +297,8 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w, const Tensor& g
         fmt::format("conv2d_backward: gradient {} (contiguous, one dtype) does not match "
                     "weights {} and input {}",
                     shape_str(grad.shape()), shape_str(w.shape()), shape_str(x_in.shape())));
+  if (!dw.defined() && conv2d_winograd_applies(x_in.shape(), z.O, x_in.dtype(), g))
+    return conv2d_winograd_backward(x_in, w, grad, g, input, weight);
   const Tensor x = weight ? x_in.contiguous() : x_in;
   Conv2dGrads out{input ? Tensor::empty(x.shape(), x.dtype()) : Tensor(),
                   weight ? Tensor::zeros({z.O, z.CKK}, x.dtype()) : Tensor()};

@@ -145,6 +145,18 @@ struct Conv2dGrads {
 };
 Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g, bool input,
                             bool weight, const Tensor& dw = Tensor(), const Tensor& grad_t = Tensor());
+// Winograd F(2×2, 3×3) (tensor/conv_winograd.cpp): the same convolution as 16 GEMMs per block of
+// samples over 4×4 transformed patches, 2.25× fewer multiplications than the lowering.
+// conv2d_forward and conv2d_backward (without dw) run it where conv2d_winograd_applies: float32,
+// a 3×3 kernel, stride 1, equal padding, at least 8 input and 8 output channels (float64, the
+// tracker's dtype, keeps the lowering's sums). Its rounding differs from the direct sum's: the
+// transforms add up to 16 entries (and halve), so an entry's error is a few eps of
+// Σ|w|·|x| over its window rather than one (tests/test_tensor.cpp derives the bound). Operands as
+// for conv2d_forward / conv2d_backward, already checked.
+bool conv2d_winograd_applies(const Shape& x_shape, int64_t out_channels, DType dtype, const Conv2dGeometry& g);
+Tensor conv2d_winograd_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g);
+Conv2dGrads conv2d_winograd_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
+                                     bool input, bool weight);
 
 // ---- pooling ----
 // Max pooling of x [N, C, H, W]. Window (i, j) of output covers rows [h0(i), h1(i)) and columns

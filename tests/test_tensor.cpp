@@ -1070,6 +1070,70 @@ TEST_CASE("conv2d_forward and conv2d_backward equal the whole-batch lowering") {
                        doctest::Contains("conv2d_backward: gradient [2, 5, 16]"), std::invalid_argument);
 }
 
+TEST_CASE("Winograd F(2x2, 3x3) equals the direct convolution, forward and backward") {
+  // Bounds, from the transforms' entries (|Bᵀ| and |A| rows hold at most 2 and 3 ones, |G| rows
+  // sum to at most 3/2): a transformed patch entry is at most 4·max|x|, a transformed weight
+  // 2.25·max|w|, a transformed output gradient 4·max|g|. An output adds 9 taps of C products, so its
+  // terms sum to at most M_y = 81·C·max|w|·max|x|, rounded along at most k = C + 15 operations
+  // (transforms 4 + 6, product 1, GEMM C, inverse 4): the error is within k·u·M_y, and the
+  // difference from the direct sum (itself within 9·C·u of its terms) within 2·k·u·M_y. Likewise
+  // the input gradient (≤ 4 tiles, B's rows ≤ 2 ones, O products: M = 144·O·max|w|·max|g|,
+  // k = O + 15) and the weight gradient (N·T tiles of products, Gᵀ's columns ≤ 2: M =
+  // 64·N·T·max|g|·max|x|, k = N·T + 20 with the blocks' and threads' partial sums). Float64 checks the algebra (a wrong
+  // transform is off by O(1)); float32 (through conv2d_forward's dispatch) against the float64 direct sum, within
+  // k·u_32·M. The sizes cover tiles that cover the outputs, odd outputs (partial tiles), padding
+  // 0 and 2, and tile rows of a run-time width (11 tiles).
+  Generator gen(15);
+  struct Case {
+    int64_t N, C, H, W, O, pad;
+  };
+  for (const Case& c :
+       {Case{5, 8, 16, 16, 9, 1}, Case{3, 9, 7, 6, 8, 1}, Case{6, 8, 8, 8, 10, 0}, Case{2, 12, 9, 20, 8, 2}}) {
+    CAPTURE(c.H);
+    CAPTURE(c.pad);
+    const K::Conv2dGeometry geo{3, 3, 1, 1, c.pad, c.pad};
+    const int64_t OH = geo.out_h(c.H), OW = geo.out_w(c.W), T = (OH + 1) / 2 * ((OW + 1) / 2);
+    // float64 operands that float32 holds exactly, so that both dtypes convolve the same numbers
+    const auto exact32 = [](const Tensor& t) { return t.to(DType::Float32).to(DType::Float64); };
+    const Tensor x = exact32(randn({c.N, c.C, c.H, c.W}, gen)), w = exact32(randn({c.O, c.C * 9}, gen));
+    const Tensor g = exact32(randn({c.N, c.O, OH * OW}, gen));
+    const double mx = K::amax(K::abs(x)).item(), mw = K::amax(K::abs(w)).item(), mg = K::amax(K::abs(g)).item();
+    const double m_y = 81.0 * c.C * mw * mx, k_y = c.C + 15.0;
+    const double m_dx = 144.0 * c.O * mw * mg, k_dx = c.O + 15.0;
+    const double m_dw = 64.0 * c.N * T * mg * mx, k_dw = c.N * T + 20.0;
+    const Tensor y = K::conv2d_forward(x, w, geo);  // float64: the lowering
+    const K::Conv2dGrads r = K::conv2d_backward(x, w, g, geo, true, true);
+    CHECK(!K::conv2d_winograd_applies(x.shape(), c.O, DType::Float64, geo));
+    CHECK(K::conv2d_winograd_applies(x.shape(), c.O, DType::Float32, geo));
+    const auto f32 = [](const Tensor& t) { return t.to(DType::Float32); };
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      const int before = num_threads();
+      set_num_threads(threads);
+      const Tensor y64 = K::conv2d_winograd_forward(x, w, geo);
+      const K::Conv2dGrads r64 = K::conv2d_winograd_backward(x, w, g, geo, true, true);
+      const K::Conv2dGrads only_w = K::conv2d_winograd_backward(x, w, g, geo, false, true);
+      const Tensor y32 = K::conv2d_forward(f32(x), f32(w), geo);
+      const K::Conv2dGrads r32 = K::conv2d_backward(f32(x), f32(w), f32(g), geo, true, true);
+      set_num_threads(before);
+      const double u = std::ldexp(1.0, -53), u32 = std::ldexp(1.0, -24);
+      CHECK(K::amax(K::abs(K::sub(y64, y))).item() <= 2 * k_y * u * m_y);
+      CHECK(K::amax(K::abs(K::sub(r64.input, r.input))).item() <= 2 * k_dx * u * m_dx);
+      CHECK(K::amax(K::abs(K::sub(r64.weight, r.weight))).item() <= 2 * k_dw * u * m_dw);
+      CHECK(!only_w.input.defined());
+      CHECK(K::amax(K::abs(K::sub(only_w.weight, r64.weight))).item() == 0);
+      CHECK(K::amax(K::abs(K::sub(y32.to(DType::Float64), y))).item() <= k_y * u32 * m_y);
+      CHECK(K::amax(K::abs(K::sub(r32.input.to(DType::Float64), r.input))).item() <= k_dx * u32 * m_dx);
+      CHECK(K::amax(K::abs(K::sub(r32.weight.to(DType::Float64), r.weight))).item() <= k_dw * u32 * m_dw);
+    }
+  }
+  const K::Conv2dGeometry same{3, 3, 1, 1, 1, 1};
+  CHECK(!K::conv2d_winograd_applies({2, 7, 8, 8}, 8, DType::Float32, same));  // too few channels
+  CHECK(!K::conv2d_winograd_applies({2, 8, 8, 8}, 7, DType::Float32, same));
+  CHECK(!K::conv2d_winograd_applies({2, 8, 8, 8}, 8, DType::Float32, {3, 3, 2, 2, 1, 1}));  // stride 2
+  CHECK(!K::conv2d_winograd_applies({2, 8, 8, 8}, 8, DType::Float32, {5, 5, 1, 1, 2, 2}));
+}
+
 // ---------------------------------------------------------------- pooling
 TEST_CASE("max pooling windows follow PyTorch's floor rule") {
   Generator gen(12);
