@@ -257,9 +257,8 @@ const T* gather_rows(const T* grad, const ConvSizes& z, int64_t s0, int64_t n, T
 
 }  // namespace
 
-Tensor conv2d_forward(const Tensor& x_in, const Tensor& w, const Conv2dGeometry& g) {
+Tensor conv2d_lowered_forward(const Tensor& x_in, const Tensor& w, const Conv2dGeometry& g) {
   const ConvSizes z = conv_sizes("conv2d_forward", x_in.shape(), w, x_in.dtype(), g);
-  if (conv2d_winograd_applies(x_in.shape(), z.O, x_in.dtype(), g)) return conv2d_winograd_forward(x_in, w, g);
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({z.N, z.O, z.L}, x.dtype());
   dispatch_float(x.dtype(), "conv2d_forward", [&](auto tag) {
@@ -285,8 +284,8 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w, const Conv2dGeometry&
   return y;
 }
 
-Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
-                            bool input, bool weight, const Tensor& dw, const Tensor& grad_t) {
+Conv2dGrads conv2d_lowered_backward(const Tensor& x_in, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
+                                    bool input, bool weight, const Tensor& dw, const Tensor& grad_t) {
   const ConvSizes z = conv_sizes("conv2d_backward", x_in.shape(), w, x_in.dtype(), g);
   const auto fits = [&](const Tensor& gr) {
     return gr.is_contiguous() && gr.shape() == Shape{z.N, z.O, z.L} && gr.dtype() == w.dtype();
@@ -297,8 +296,6 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w, const Tensor& g
         fmt::format("conv2d_backward: gradient {} (contiguous, one dtype) does not match "
                     "weights {} and input {}",
                     shape_str(grad.shape()), shape_str(w.shape()), shape_str(x_in.shape())));
-  if (!dw.defined() && conv2d_winograd_applies(x_in.shape(), z.O, x_in.dtype(), g))
-    return conv2d_winograd_backward(x_in, w, grad, g, input, weight);
   const Tensor x = weight ? x_in.contiguous() : x_in;
   Conv2dGrads out{input ? Tensor::empty(x.shape(), x.dtype()) : Tensor(),
                   weight ? Tensor::zeros({z.O, z.CKK}, x.dtype()) : Tensor()};
@@ -348,6 +345,22 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w, const Tensor& g
     }
   });
   return out;
+}
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g) {
+  const ConvSizes z = conv_sizes("conv2d_forward", x.shape(), w, x.dtype(), g);
+  return conv2d_winograd_applies(x.shape(), z.O, x.dtype(), g) ? conv2d_winograd_forward(x, w, g)
+                                                               : conv2d_lowered_forward(x, w, g);
+}
+
+Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g, bool input,
+                            bool weight, const Tensor& dw, const Tensor& grad_t) {
+  const ConvSizes z = conv_sizes("conv2d_backward", x.shape(), w, x.dtype(), g);
+  const bool plain = !dw.defined() && !grad_t.defined() && grad.is_contiguous() && grad.dtype() == x.dtype() &&
+                     grad.shape() == Shape{z.N, z.O, z.L};
+  return plain && conv2d_winograd_applies(x.shape(), z.O, x.dtype(), g)
+             ? conv2d_winograd_backward(x, w, grad, g, input, weight)
+             : conv2d_lowered_backward(x, w, grad, g, input, weight, dw, grad_t);
 }
 
 }  // namespace pathgrad::kernel

@@ -130,9 +130,11 @@ Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g)
 // A convolution lowered to GEMMs over the columns of blocks of samples that stay in a core's cache
 // (im2col's columns of the whole batch are never materialised). w [O, C*kh*kw] is the weight
 // reshaped, contiguous, of x's dtype; L = OH*OW.
-// Forward: x [N, C, H, W] -> [N, O, L], equal to matmul(w, im2col(x)): one GEMM per sample over
-// its columns, written in place. Throws std::invalid_argument for mismatched operands.
+// Forward: x [N, C, H, W] -> [N, O, L], equal to matmul(w, im2col(x)). Runs Winograd where
+// conv2d_winograd_applies (below), else conv2d_lowered_forward: one GEMM per block of samples over
+// their columns, written in place. Throws std::invalid_argument for mismatched operands.
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g);
+Tensor conv2d_lowered_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g);
 // Backward of conv2d_forward for grad [N, O, L] (contiguous): the input gradient
 // col2im(wᵀ grad_n) [N, C, H, W] per sample (plus col2im(dwᵀ grad_t_n) when dw, like w, and
 // grad_t, like grad, are given, each product rounded on its own and added) when `input` is set,
@@ -145,6 +147,11 @@ struct Conv2dGrads {
 };
 Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g, bool input,
                             bool weight, const Tensor& dw = Tensor(), const Tensor& grad_t = Tensor());
+// conv2d_backward by the lowering alone (what conv2d_backward runs with dw, or where Winograd does
+// not apply).
+Conv2dGrads conv2d_lowered_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
+                                    bool input, bool weight, const Tensor& dw = Tensor(),
+                                    const Tensor& grad_t = Tensor());
 // Winograd F(2×2, 3×3) (tensor/conv_winograd.cpp): the same convolution as 16 GEMMs per block of
 // samples over 4×4 transformed patches, 2.25× fewer multiplications than the lowering.
 // conv2d_forward and conv2d_backward (without dw) run it where conv2d_winograd_applies: float32,
