@@ -255,6 +255,23 @@ const T* gather_rows(const T* grad, const ConvSizes& z, int64_t s0, int64_t n, T
   return buf;
 }
 
+// conv_sizes for a backward pass, which also checks grad [N, O, L] (contiguous, w's dtype) and,
+// when given, dw (like w) with grad_t (like grad).
+ConvSizes backward_sizes(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
+                         const Tensor& dw, const Tensor& grad_t) {
+  const ConvSizes z = conv_sizes("conv2d_backward", x.shape(), w, x.dtype(), g);
+  const auto fits = [&](const Tensor& gr) {
+    return gr.is_contiguous() && gr.shape() == Shape{z.N, z.O, z.L} && gr.dtype() == w.dtype();
+  };
+  if (!fits(grad) || dw.defined() != grad_t.defined() ||
+      (dw.defined() && !(fits(grad_t) && dw.shape() == w.shape() && dw.is_contiguous() && dw.dtype() == w.dtype())))
+    throw std::invalid_argument(
+        fmt::format("conv2d_backward: gradient {} (contiguous, one dtype) does not match "
+                    "weights {} and input {}",
+                    shape_str(grad.shape()), shape_str(w.shape()), shape_str(x.shape())));
+  return z;
+}
+
 }  // namespace
 
 Tensor conv2d_lowered_forward(const Tensor& x_in, const Tensor& w, const Conv2dGeometry& g) {
@@ -286,16 +303,7 @@ Tensor conv2d_lowered_forward(const Tensor& x_in, const Tensor& w, const Conv2dG
 
 Conv2dGrads conv2d_lowered_backward(const Tensor& x_in, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
                                     bool input, bool weight, const Tensor& dw, const Tensor& grad_t) {
-  const ConvSizes z = conv_sizes("conv2d_backward", x_in.shape(), w, x_in.dtype(), g);
-  const auto fits = [&](const Tensor& gr) {
-    return gr.is_contiguous() && gr.shape() == Shape{z.N, z.O, z.L} && gr.dtype() == w.dtype();
-  };
-  if (!fits(grad) || dw.defined() != grad_t.defined() ||
-      (dw.defined() && !(fits(grad_t) && dw.shape() == w.shape() && dw.is_contiguous() && dw.dtype() == w.dtype())))
-    throw std::invalid_argument(
-        fmt::format("conv2d_backward: gradient {} (contiguous, one dtype) does not match "
-                    "weights {} and input {}",
-                    shape_str(grad.shape()), shape_str(w.shape()), shape_str(x_in.shape())));
+  const ConvSizes z = backward_sizes(x_in, w, grad, g, dw, grad_t);
   const Tensor x = weight ? x_in.contiguous() : x_in;
   Conv2dGrads out{input ? Tensor::empty(x.shape(), x.dtype()) : Tensor(),
                   weight ? Tensor::zeros({z.O, z.CKK}, x.dtype()) : Tensor()};
@@ -355,10 +363,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g)
 
 Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g, bool input,
                             bool weight, const Tensor& dw, const Tensor& grad_t) {
-  const ConvSizes z = conv_sizes("conv2d_backward", x.shape(), w, x.dtype(), g);
-  const bool plain = !dw.defined() && !grad_t.defined() && grad.is_contiguous() && grad.dtype() == x.dtype() &&
-                     grad.shape() == Shape{z.N, z.O, z.L};
-  return plain && conv2d_winograd_applies(x.shape(), z.O, x.dtype(), g)
+  const ConvSizes z = backward_sizes(x, w, grad, g, dw, grad_t);
+  return !dw.defined() && conv2d_winograd_applies(x.shape(), z.O, x.dtype(), g)
              ? conv2d_winograd_backward(x, w, grad, g, input, weight)
              : conv2d_lowered_backward(x, w, grad, g, input, weight, dw, grad_t);
 }
