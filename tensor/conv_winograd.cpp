@@ -5,7 +5,7 @@
 // the input gradient B[Uᵀ (A g Aᵀ)]Bᵀ folded back onto the overlapping patches, the weight
 // gradient Gᵀ[Σ_tiles (A g Aᵀ) Vᵀ]G.
 #include <algorithm>
-#include <type_traits>
+#include <cstring>
 #include <vector>
 
 #include "tensor/blas.hpp"
@@ -27,9 +27,62 @@ constexpr int64_t kMinBlockTiles = 64;
 // apart would share the few ways of one cache set.
 int64_t tap_stride(int64_t rows, int64_t J) { return rows * J + 16; }
 
+// Four neighbouring tiles' entries as one vector (GCC's vector extension: an SSE2 register for
+// float, two for double), loaded and stored unaligned. (-Wpsabi warns that a double vector would
+// be passed differently with AVX: these functions have internal linkage, no call crosses builds.)
+#pragma GCC diagnostic ignored "-Wpsabi"
+template <class T>
+struct Lanes;
+template <>
+struct Lanes<float> {
+  typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct Lanes<double> {
+  typedef double type __attribute__((vector_size(32)));
+};
+template <class T>
+using Quad = typename Lanes<T>::type;
+
+template <class T>
+Quad<T> load4(const T* p) {
+  Quad<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T>
+void store4(T* p, Quad<T> v) {
+  std::memcpy(p, &v, sizeof v);
+}
+// The even and the odd entries of the eight a, b.
+template <class V>
+V evens(V a, V b) {
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6);
+}
+template <class V>
+V odds(V a, V b) {
+  return __builtin_shufflevector(a, b, 1, 3, 5, 7);
+}
+// Stores e and o interleaved (e0 o0 e1 o1 …) at p [8].
+template <class T, class V>
+void store_interleaved(T* p, V e, V o) {
+  store4(p, V(__builtin_shufflevector(e, o, 0, 4, 1, 5)));
+  store4(p + 4, V(__builtin_shufflevector(e, o, 2, 6, 3, 7)));
+}
+
+// Copies n entries (a row of a plane) without a library call per row.
+template <class T>
+void copy_row(const T* src, int64_t n, T* dst) {
+  int64_t c = 0;
+  for (; c + 4 <= n; c += 4) store4(dst + c, load4(src + c));
+  for (; c < n; ++c) dst[c] = src[c];
+}
+
 // A convolution's sizes: x [N, C, H, W], w [O, C·9], padding `pad`; outputs OH×OW in TH×TW tiles
-// of 2×2 (T per sample); a sample's planes padded to [HP, WP] = [2·TH + 2, 2·TW + 2] hold every
-// tile's 4×4 patch, tile (ti, tj) at rows 2·ti.., columns 2·tj...
+// of 2×2 (T per sample), TW rounded up to a multiple of 4 so that the transforms take four tiles
+// of a row at a time (the tiles beyond the outputs read zeros, and their outputs are dropped); a
+// sample's planes padded to [HP, WP] = [2·TH + 2, 2·TW + 2] hold every tile's 4×4 patch, tile
+// (ti, tj) at rows 2·ti.., columns 2·tj...
 struct Sizes {
   int64_t N, C, H, W, O, pad, OH, OW, TH, TW, T, HP, WP;
   Sizes(const Shape& x, int64_t O, int64_t pad)
@@ -42,41 +95,16 @@ struct Sizes {
         OH(H + 2 * pad - 2),
         OW(W + 2 * pad - 2),
         TH((OH + 1) / 2),
-        TW((OW + 1) / 2),
+        TW((OW + 7) / 8 * 4),
         T(TH * TW),
         HP(2 * TH + 2),
         WP(2 * TW + 2) {}
-  // Whether the tiles cover the output planes exactly (OH and OW even): then a plane [OH, OW] is
-  // laid out like the tiles' rows [2·TH, 2·TW], and the transforms read and write it in place.
+  // Whether the tiles cover the output planes exactly: then a plane [OH, OW] is laid out like
+  // the tiles' rows [2·TH, 2·TW], and the transforms read and write it in place.
   bool tiles_cover() const { return OH == 2 * TH && OW == 2 * TW; }
   int64_t per_block() const { return std::clamp<int64_t>((kMinBlockTiles + T - 1) / T, 1, std::max<int64_t>(N, 1)); }
   int64_t blocks() const { return (N + per_block() - 1) / per_block(); }
 };
-
-// Tile rows of a plane are short (4 or 8 tiles in the CNNs of examples/): the transforms take
-// the row length as a compile-time constant where it is a common one (TWc > 0), so that their
-// loops unroll without run-time checks; TWc = 0 reads it from the sizes.
-template <int TWc>
-int64_t tile_width(const Sizes& z) {
-  return TWc > 0 ? TWc : z.TW;
-}
-
-// Calls f(std::integral_constant<int, TWc>) with TWc = z.TW for common widths, else 0.
-template <class F>
-void with_tile_width(int64_t TW, F&& f) {
-  switch (TW) {
-    case 3:
-      return f(std::integral_constant<int, 3>{});
-    case 4:
-      return f(std::integral_constant<int, 4>{});
-    case 8:
-      return f(std::integral_constant<int, 8>{});
-    case 16:
-      return f(std::integral_constant<int, 16>{});
-    default:
-      return f(std::integral_constant<int, 0>{});
-  }
-}
 
 // A block's transformed operands, tap-major: entry (ξ, row, j) of a [16, rows, J] buffer at
 // (ξ·rows + row)·J + j, where column j = sample-in-block·T + ti·TW + tj.
@@ -84,7 +112,7 @@ template <class T>
 struct TapView {
   T* base;  // entry (0, row, first column of the sample)
   int64_t tap_stride;
-  T& operator()(int64_t xi, int64_t j) const { return base[xi * tap_stride + j]; }
+  T* at(int64_t xi, int64_t j) const { return base + xi * tap_stride + j; }
 };
 
 // U [16, O, C] from w [O, C·9]: G w Gᵀ per (o, c), with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
@@ -123,116 +151,143 @@ void weights_adjoint(const T* dU, int64_t O, int64_t C, T* dw) {
   }
 }
 
-// One padded plane [HP, WP] -> its tiles' Bᵀ d B, with Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]:
-// first down the columns of a tile row's four plane rows (into t [4, WP]), then along each row.
-template <int TWc, class T>
-void transform_patches(const T* padded, const Sizes& z, TapView<T> v, T* t) {
-  const int64_t TW = tile_width<TWc>(z), WP = 2 * TW + 2;
-  for (int64_t ti = 0; ti < z.TH; ++ti) {
-    const T* __restrict p0 = padded + 2 * ti * WP, * __restrict p1 = p0 + WP, * __restrict p2 = p1 + WP, * __restrict p3 = p2 + WP;
-    T* __restrict t0 = t, * __restrict t1 = t + WP, * __restrict t2 = t1 + WP, * __restrict t3 = t2 + WP;
-    for (int64_t s = 0; s < WP; ++s)
-      t0[s] = p0[s] - p2[s], t1[s] = p1[s] + p2[s], t2[s] = p2[s] - p1[s], t3[s] = p1[s] - p3[s];
-    for (int k = 0; k < 4; ++k) {
-      const T* __restrict r = t + k * WP;
-      T* __restrict v0 = &v(4 * k, ti * TW), * __restrict v1 = &v(4 * k + 1, ti * TW), * __restrict v2 = &v(4 * k + 2, ti * TW), * __restrict v3 = &v(4 * k + 3, ti * TW);
-      for (int64_t tj = 0; tj < TW; ++tj) {
-        const T a = r[2 * tj], b = r[2 * tj + 1], c = r[2 * tj + 2], d = r[2 * tj + 3];
-        v0[tj] = a - c, v1[tj] = b + c, v2[tj] = c - b, v3[tj] = b - d;
-      }
-    }
-  }
-}
-
-// The adjoint of transform_patches: B dV Bᵀ of every tile added onto its patch of `padded`
-// [HP, WP] (neighbouring patches overlap by two rows or columns). e [4, WP]: a tile row's dV
-// times Bᵀ along its rows, patches side by side.
-template <int TWc, class T>
-void fold_patches(TapView<const T> dv, const Sizes& z, T* padded, T* e) {
-  const int64_t TW = tile_width<TWc>(z), WP = 2 * TW + 2;
-  for (int64_t ti = 0; ti < z.TH; ++ti) {
-    for (int k = 0; k < 4; ++k) {
-      T* __restrict r = e + k * WP;
-      const T* __restrict v0 = &dv(4 * k, ti * TW), * __restrict v1 = &dv(4 * k + 1, ti * TW), * __restrict v2 = &dv(4 * k + 2, ti * TW), * __restrict v3 = &dv(4 * k + 3, ti * TW);
-      for (int64_t tj = 0; tj < TW; ++tj) r[2 * tj] = v0[tj], r[2 * tj + 1] = v1[tj] - v2[tj] + v3[tj];
-      r[2 * TW] = r[2 * TW + 1] = T(0);
-      for (int64_t tj = 0; tj < TW; ++tj) r[2 * tj + 2] += v1[tj] + v2[tj] - v0[tj], r[2 * tj + 3] -= v3[tj];
-    }
-    T* __restrict p0 = padded + 2 * ti * WP, * __restrict p1 = p0 + WP, * __restrict p2 = p1 + WP, * __restrict p3 = p2 + WP;
-    const T* __restrict e0 = e, * __restrict e1 = e + WP, * __restrict e2 = e1 + WP, * __restrict e3 = e2 + WP;
-    for (int64_t s = 0; s < WP; ++s)
-      p0[s] += e0[s], p1[s] += e1[s] - e2[s] + e3[s], p2[s] += e1[s] + e2[s] - e0[s], p3[s] -= e3[s];
-  }
-}
-
-// The tiles' Aᵀ M A, with Aᵀ = [1 1 1 0; 0 1 −1 −1], into rows [2·TH, 2·TW] (the outputs, and
-// beyond OH or OW the partial tiles' outputs that no one reads). u [8, TW]: a tile row's Aᵀ M,
-// row a of column l at u + (2·l + a)·TW.
-template <int TWc, class T>
-void transform_outputs(TapView<const T> m, const Sizes& z, T* rows, T* u) {
-  const int64_t TW = tile_width<TWc>(z), RW = 2 * TW, n = TW;
-  for (int64_t ti = 0; ti < z.TH; ++ti) {
-    const int64_t j = ti * TW;
-    for (int l = 0; l < 4; ++l) {
-      const T* __restrict a = &m(l, j), * __restrict b = &m(4 + l, j), * __restrict c = &m(8 + l, j), * __restrict d = &m(12 + l, j);
-      T* __restrict u0 = u + 2 * l * n, * __restrict u1 = u0 + n;
-      for (int64_t tj = 0; tj < n; ++tj) u0[tj] = a[tj] + b[tj] + c[tj], u1[tj] = b[tj] - c[tj] - d[tj];
-    }
-    for (int r = 0; r < 2; ++r) {
-      T* __restrict y = rows + (2 * ti + r) * RW;
-      const T* __restrict c0 = u + r * n, * __restrict c1 = c0 + 2 * n, * __restrict c2 = c1 + 2 * n, * __restrict c3 = c2 + 2 * n;
-      for (int64_t tj = 0; tj < n; ++tj) y[2 * tj] = c0[tj] + c1[tj] + c2[tj], y[2 * tj + 1] = c1[tj] - c2[tj] - c3[tj];
-    }
-  }
-}
-
-// The adjoint of transform_outputs: A g Aᵀ of every 2×2 tile of `rows` [2·TH, 2·TW] (zero beyond
-// OH and OW). c [4, 2·TW]: a tile row's A g.
-template <int TWc, class T>
-void transform_gradients(const T* rows, const Sizes& z, TapView<T> m, T* c) {
-  const int64_t TW = tile_width<TWc>(z), RW = 2 * TW;
-  for (int64_t ti = 0; ti < z.TH; ++ti) {
-    const T* __restrict g0 = rows + 2 * ti * RW, * __restrict g1 = g0 + RW;
-    T* __restrict c0 = c, * __restrict c1 = c + RW, * __restrict c2 = c1 + RW, * __restrict c3 = c2 + RW;
-    for (int64_t s = 0; s < RW; ++s) c0[s] = g0[s], c1[s] = g0[s] + g1[s], c2[s] = g0[s] - g1[s], c3[s] = -g1[s];
-    for (int k = 0; k < 4; ++k) {
-      const T* __restrict r = c + k * RW;
-      T* __restrict v0 = &m(4 * k, ti * TW), * __restrict v1 = &m(4 * k + 1, ti * TW), * __restrict v2 = &m(4 * k + 2, ti * TW), * __restrict v3 = &m(4 * k + 3, ti * TW);
-      for (int64_t tj = 0; tj < TW; ++tj) {
-        const T y0 = r[2 * tj], y1 = r[2 * tj + 1];
-        v0[tj] = y0, v1[tj] = y0 + y1, v2[tj] = y0 - y1, v3[tj] = -y1;
-      }
-    }
-  }
-}
-
 // Copies plane [h, w] into `dst` [.., ld] at row r0, column c0 (the rest of dst left as it is).
 template <class T>
 void place(const T* plane, int64_t h, int64_t w, T* dst, int64_t ld, int64_t r0, int64_t c0) {
-  for (int64_t r = 0; r < h; ++r) std::copy_n(plane + r * w, w, dst + (r0 + r) * ld + c0);
+  for (int64_t r = 0; r < h; ++r) copy_row(plane + r * w, w, dst + (r0 + r) * ld + c0);
 }
 
 // Copies [h, w] out of `src` [.., ld] from row r0, column c0.
 template <class T>
 void take(const T* src, int64_t ld, int64_t r0, int64_t c0, int64_t h, int64_t w, T* plane) {
-  for (int64_t r = 0; r < h; ++r) std::copy_n(src + (r0 + r) * ld + c0, w, plane + r * w);
+  for (int64_t r = 0; r < h; ++r) copy_row(src + (r0 + r) * ld + c0, w, plane + r * w);
+}
+
+// The transforms are separable, Bᵀ d B = Bᵀ (d B), with Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]:
+// each row of a padded plane is multiplied by B once (it is shared by two tile rows), then the
+// tile rows' four products are combined down the columns, four tiles per vector.
+
+// Padded row `line` [WP] times B, per tile: h [4, TW], entry (l, tj) = Σ line[2·tj + a] B[a, l].
+template <class T>
+void row_times_b(const T* line, int64_t TW, T* h) {
+  for (int64_t j = 0; j < TW; j += 4) {
+    const T* p = line + 2 * j;  // d[2tj], d[2tj + 1] (e, o) and d[2tj + 2], d[2tj + 3] (e1, o1)
+    const Quad<T> a = load4(p), b = load4(p + 4), c = load4(p + 2), d = load4(p + 6);
+    const Quad<T> e = evens(a, b), o = odds(a, b), e1 = evens(c, d), o1 = odds(c, d);
+    store4(h + j, e - e1), store4(h + TW + j, o + e1), store4(h + 2 * TW + j, e1 - o), store4(h + 3 * TW + j, o - o1);
+  }
+}
+
+// The adjoint of row_times_b: line [WP] = dh [4, TW] times Bᵀ, patches added where they overlap.
+template <class T>
+void row_times_bt(const T* dh, int64_t TW, T* line) {
+  Quad<T> q_prev{}, s_prev{};  // the previous four tiles' shares of the next tile's columns
+  for (int64_t j = 0; j < TW; j += 4) {
+    const Quad<T> h0 = load4(dh + j), h1 = load4(dh + TW + j), h2 = load4(dh + 2 * TW + j), h3 = load4(dh + 3 * TW + j);
+    // tile tj's share of column 2tj: h0, of 2tj + 1: r; of its right neighbours 2tj + 2: q, 2tj + 3: s
+    const Quad<T> q = h1 + h2 - h0, r = h1 - h2 + h3, s = -h3;
+    const Quad<T> e = h0 + __builtin_shufflevector(q_prev, q, 3, 4, 5, 6);
+    const Quad<T> o = r + __builtin_shufflevector(s_prev, s, 3, 4, 5, 6);
+    store_interleaved(line + 2 * j, e, o);
+    q_prev = q, s_prev = s;
+  }
+  line[2 * TW] = q_prev[3], line[2 * TW + 1] = s_prev[3];
+}
+
+// One plane [H, W] -> its tiles' Bᵀ d B. padded [HP, WP]: the plane inside its padding (which
+// stays zero), copied whole before it is read back, so that no load waits on the copy's
+// overlapping stores; h [HP, 4, TW]: the padded rows times B (the padding's rows stay zero).
+template <class T>
+void transform_patches(const T* plane, const Sizes& z, TapView<T> v, T* padded, T* h) {
+  const int64_t TW = z.TW, hrow = 4 * TW;
+  place(plane, z.H, z.W, padded, z.WP, z.pad, z.pad);
+  for (int64_t r = z.pad; r < z.pad + z.H; ++r) row_times_b(padded + r * z.WP, TW, h + r * hrow);
+  for (int64_t ti = 0; ti < z.TH; ++ti)
+    for (int64_t l = 0; l < 4; ++l)
+      for (int64_t j = 0; j < TW; j += 4) {
+        const T* p = h + 2 * ti * hrow + l * TW + j;
+        const Quad<T> a = load4(p), b = load4(p + hrow), c = load4(p + 2 * hrow), d = load4(p + 3 * hrow);
+        const int64_t col = ti * TW + j;
+        store4(v.at(l, col), a - c), store4(v.at(4 + l, col), b + c), store4(v.at(8 + l, col), c - b),
+            store4(v.at(12 + l, col), b - d);
+      }
+}
+
+// The adjoint of transform_patches: B dV Bᵀ of every tile added onto its patch (neighbouring
+// patches overlap by two rows or columns), the padding dropped, into plane [H, W]. dh [HP, 4, TW]:
+// the padded rows' gradients times B, each row written first by one tile row, then added to by
+// the next; padded [HP, WP]: the padded plane's gradient, copied out once whole.
+template <class T>
+void fold_patches(TapView<const T> dv, const Sizes& z, T* plane, T* padded, T* dh) {
+  const int64_t TW = z.TW, hrow = 4 * TW;
+  for (int64_t ti = 0; ti < z.TH; ++ti)
+    for (int64_t l = 0; l < 4; ++l)
+      for (int64_t j = 0; j < TW; j += 4) {
+        const int64_t col = ti * TW + j;
+        const Quad<T> v0 = load4(dv.at(l, col)), v1 = load4(dv.at(4 + l, col)), v2 = load4(dv.at(8 + l, col)),
+                      v3 = load4(dv.at(12 + l, col));
+        T* p = dh + 2 * ti * hrow + l * TW + j;  // rows 2ti .. 2ti + 3
+        const Quad<T> da = v0, db = v1 - v2 + v3;
+        store4(p, ti == 0 ? da : load4(p) + da), store4(p + hrow, ti == 0 ? db : load4(p + hrow) + db);
+        store4(p + 2 * hrow, v1 + v2 - v0), store4(p + 3 * hrow, -v3);
+      }
+  for (int64_t r = z.pad; r < z.pad + z.H; ++r) row_times_bt(dh + r * hrow, TW, padded + r * z.WP);
+  take(padded, z.WP, z.pad, z.pad, z.H, z.W, plane);
+}
+
+// The tiles' Aᵀ M A, with Aᵀ = [1 1 1 0; 0 1 −1 −1], into rows [2·TH, 2·TW] (the outputs, and
+// beyond OH or OW the partial tiles' outputs that no one reads).
+template <class T>
+void transform_outputs(TapView<const T> m, const Sizes& z, T* rows) {
+  const int64_t TW = z.TW, RW = 2 * TW;
+  for (int64_t ti = 0; ti < z.TH; ++ti)
+    for (int64_t j = 0; j < TW; j += 4) {
+      Quad<T> u[2][4];  // Aᵀ M: row a, column l
+      for (int64_t l = 0; l < 4; ++l) {
+        const int64_t col = ti * TW + j;
+        const Quad<T> a = load4(m.at(l, col)), b = load4(m.at(4 + l, col)), c = load4(m.at(8 + l, col)),
+                      d = load4(m.at(12 + l, col));
+        u[0][l] = a + b + c, u[1][l] = b - c - d;
+      }
+      for (int64_t a = 0; a < 2; ++a)
+        store_interleaved(rows + (2 * ti + a) * RW + 2 * j, u[a][0] + u[a][1] + u[a][2], u[a][1] - u[a][2] - u[a][3]);
+    }
+}
+
+// The adjoint of transform_outputs: A g Aᵀ of every 2×2 tile of `rows` [2·TH, 2·TW] (zero beyond
+// OH and OW).
+template <class T>
+void transform_gradients(const T* rows, const Sizes& z, TapView<T> m) {
+  const int64_t TW = z.TW, RW = 2 * TW;
+  for (int64_t ti = 0; ti < z.TH; ++ti)
+    for (int64_t j = 0; j < TW; j += 4) {
+      const T *g0 = rows + 2 * ti * RW + 2 * j, *g1 = g0 + RW;
+      const Quad<T> a = load4(g0), b = load4(g0 + 4), c = load4(g1), d = load4(g1 + 4);
+      const Quad<T> e0 = evens(a, b), o0 = odds(a, b), e1 = evens(c, d), o1 = odds(c, d);
+      const Quad<T> e[4] = {e0, e0 + e1, e0 - e1, -e1}, o[4] = {o0, o0 + o1, o0 - o1, -o1};  // A g
+      const int64_t col = ti * TW + j;
+      for (int64_t k = 0; k < 4; ++k)
+        store4(m.at(4 * k, col), e[k]), store4(m.at(4 * k + 1, col), e[k] + o[k]),
+            store4(m.at(4 * k + 2, col), e[k] - o[k]), store4(m.at(4 * k + 3, col), -o[k]);
+    }
 }
 
 // A thread's buffers: a block's two tap-major operands (from the storage cache: every entry a
-// product reads is written first), and the planes the transforms read and write, zero-filled
-// once (the padding around a plane's interior is never written).
+// product reads is written first), a padded plane, its rows times B (or their gradients), and
+// the output rows of partial tiles (zero-filled once: the entries beyond the outputs are never
+// written).
 template <class T>
 struct Scratch {
   Tensor operands;
   T *a, *b;
-  std::vector<T> padded, rows, lines;
+  std::vector<T> padded, h, rows;
   Scratch(const Sizes& z, int64_t J, int64_t rows_a, int64_t rows_b)
       : operands(Tensor::empty({kTaps * (tap_stride(rows_a, J) + tap_stride(rows_b, J))}, dtype_of<T>())),
         a(operands.data<T>()),
         b(a + kTaps * tap_stride(rows_a, J)),
         padded(static_cast<size_t>(z.HP * z.WP)),
-        rows(static_cast<size_t>(4 * z.TH * z.TW)),
-        lines(static_cast<size_t>(4 * z.WP)) {}
+        h(static_cast<size_t>(z.HP * 4 * z.TW)),
+        rows(static_cast<size_t>(4 * z.TH * z.TW)) {}
 };
 
 // A block of samples [s0, s0 + n): its columns j = (sample − s0)·T + tile, J of them at most.
@@ -243,58 +298,47 @@ struct Block {
 // V [16, C, J] of the block's samples of x [N, C, H, W].
 template <class T>
 void transform_inputs(const T* x, const Sizes& z, const Block& b, Scratch<T>& s, T* V) {
-  with_tile_width(z.TW, [&](auto tw) {
-    for (int64_t q = 0; q < b.n * z.C; ++q) {
-      const int64_t i = q / z.C, c = q % z.C;
-      place(x + ((b.s0 + i) * z.C + c) * z.H * z.W, z.H, z.W, s.padded.data(), z.WP, z.pad, z.pad);
-      transform_patches<tw>(s.padded.data(), z, TapView<T>{V + c * b.J + i * z.T, tap_stride(z.C, b.J)},
-                            s.lines.data());
-    }
-  });
+  std::fill(s.padded.begin(), s.padded.end(), T(0));  // the padding (fold_patches writes it)
+  std::fill(s.h.begin(), s.h.end(), T(0));
+  for (int64_t q = 0; q < b.n * z.C; ++q) {
+    const int64_t i = q / z.C, c = q % z.C;
+    transform_patches(x + ((b.s0 + i) * z.C + c) * z.H * z.W, z,
+                      TapView<T>{V + c * b.J + i * z.T, tap_stride(z.C, b.J)}, s.padded.data(), s.h.data());
+  }
 }
 
 // The block's output planes of y [N, O, OH·OW] from M [16, O, J].
 template <class T>
 void write_outputs(const T* M, const Sizes& z, const Block& b, Scratch<T>& s, T* y) {
-  with_tile_width(z.TW, [&](auto tw) {
-    for (int64_t q = 0; q < b.n * z.O; ++q) {
-      const int64_t i = q / z.O, o = q % z.O;
-      T* plane = y + ((b.s0 + i) * z.O + o) * z.OH * z.OW;
-      transform_outputs<tw>(TapView<const T>{M + o * b.J + i * z.T, tap_stride(z.O, b.J)}, z,
-                            z.tiles_cover() ? plane : s.rows.data(), s.lines.data());
-      if (!z.tiles_cover()) take(s.rows.data(), 2 * z.TW, 0, 0, z.OH, z.OW, plane);
-    }
-  });
+  for (int64_t q = 0; q < b.n * z.O; ++q) {
+    const int64_t i = q / z.O, o = q % z.O;
+    T* plane = y + ((b.s0 + i) * z.O + o) * z.OH * z.OW;
+    transform_outputs(TapView<const T>{M + o * b.J + i * z.T, tap_stride(z.O, b.J)}, z,
+                      z.tiles_cover() ? plane : s.rows.data());
+    if (!z.tiles_cover()) take(s.rows.data(), 2 * z.TW, 0, 0, z.OH, z.OW, plane);
+  }
 }
 
 // A g Aᵀ [16, O, J] of the block's planes of grad [N, O, OH·OW].
 template <class T>
 void transform_output_gradients(const T* grad, const Sizes& z, const Block& b, Scratch<T>& s, T* Mg) {
-  with_tile_width(z.TW, [&](auto tw) {
-    for (int64_t q = 0; q < b.n * z.O; ++q) {
-      const int64_t i = q / z.O, o = q % z.O;
-      const T* plane = grad + ((b.s0 + i) * z.O + o) * z.OH * z.OW;
-      if (!z.tiles_cover()) place(plane, z.OH, z.OW, s.rows.data(), 2 * z.TW, 0, 0);
-      transform_gradients<tw>(z.tiles_cover() ? plane : s.rows.data(), z,
-                              TapView<T>{Mg + o * b.J + i * z.T, tap_stride(z.O, b.J)}, s.lines.data());
-    }
-  });
+  for (int64_t q = 0; q < b.n * z.O; ++q) {
+    const int64_t i = q / z.O, o = q % z.O;
+    const T* plane = grad + ((b.s0 + i) * z.O + o) * z.OH * z.OW;
+    if (!z.tiles_cover()) place(plane, z.OH, z.OW, s.rows.data(), 2 * z.TW, 0, 0);
+    transform_gradients(z.tiles_cover() ? plane : s.rows.data(), z,
+                        TapView<T>{Mg + o * b.J + i * z.T, tap_stride(z.O, b.J)});
+  }
 }
 
-// The block's planes of the input gradient dx [N, C, H, W] from dV [16, C, J]. Leaves the padded
-// plane's border zero again, as transform_inputs needs it.
+// The block's planes of the input gradient dx [N, C, H, W] from dV [16, C, J].
 template <class T>
 void fold_input_gradients(const T* dV, const Sizes& z, const Block& b, Scratch<T>& s, T* dx) {
-  with_tile_width(z.TW, [&](auto tw) {
-    for (int64_t q = 0; q < b.n * z.C; ++q) {
-      const int64_t i = q / z.C, c = q % z.C;
-      std::fill(s.padded.begin(), s.padded.end(), T(0));
-      fold_patches<tw>(TapView<const T>{dV + c * b.J + i * z.T, tap_stride(z.C, b.J)}, z, s.padded.data(),
-                       s.lines.data());
-      take(s.padded.data(), z.WP, z.pad, z.pad, z.H, z.W, dx + ((b.s0 + i) * z.C + c) * z.H * z.W);
-    }
-  });
-  std::fill(s.padded.begin(), s.padded.end(), T(0));
+  for (int64_t q = 0; q < b.n * z.C; ++q) {
+    const int64_t i = q / z.C, c = q % z.C;
+    fold_patches(TapView<const T>{dV + c * b.J + i * z.T, tap_stride(z.C, b.J)}, z,
+                 dx + ((b.s0 + i) * z.C + c) * z.H * z.W, s.padded.data(), s.h.data());
+  }
 }
 
 // Calls f(Block) for blocks [b0, b1) of z.per_block() samples.
