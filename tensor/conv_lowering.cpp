@@ -357,16 +357,19 @@ Conv2dGrads conv2d_lowered_backward(const Tensor& x_in, const Tensor& w, const T
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g) {
   const ConvSizes z = conv_sizes("conv2d_forward", x.shape(), w, x.dtype(), g);
-  return conv2d_winograd_applies(x.shape(), z.O, x.dtype(), g) ? conv2d_winograd_forward(x, w, g)
-                                                               : conv2d_lowered_forward(x, w, g);
+  if (conv2d_winograd_applies(x.shape(), z.O, x.dtype(), g)) return conv2d_winograd_forward(x, w, g);
+  if (conv2d_phases_apply(x.shape(), z.O, x.dtype(), g)) return conv2d_phases_forward(x, w, g);
+  return conv2d_lowered_forward(x, w, g);
 }
 
 Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g, bool input,
                             bool weight, const Tensor& dw, const Tensor& grad_t) {
   const ConvSizes z = backward_sizes(x, w, grad, g, dw, grad_t);
-  return !dw.defined() && conv2d_winograd_applies(x.shape(), z.O, x.dtype(), g)
-             ? conv2d_winograd_backward(x, w, grad, g, input, weight)
-             : conv2d_lowered_backward(x, w, grad, g, input, weight, dw, grad_t);
+  if (!dw.defined() && conv2d_winograd_applies(x.shape(), z.O, x.dtype(), g))
+    return conv2d_winograd_backward(x, w, grad, g, input, weight);
+  if (!dw.defined() && conv2d_phases_apply(x.shape(), z.O, x.dtype(), g))
+    return conv2d_phases_backward(x, w, grad, g, input, weight);
+  return conv2d_lowered_backward(x, w, grad, g, input, weight, dw, grad_t);
 }
 
 }  // namespace pathgrad::kernel

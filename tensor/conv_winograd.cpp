@@ -4,12 +4,13 @@
 // 4 outputs where the direct sum takes 36). The backward passes are the same transforms' adjoints:
 // the input gradient B[Uᵀ (A g Aᵀ)]Bᵀ folded back onto the overlapping patches, the weight
 // gradient Gᵀ[Σ_tiles (A g Aᵀ) Vᵀ]G.
+#include "tensor/conv_winograd.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "tensor/blas.hpp"
-#include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
 
 namespace pathgrad::kernel {
@@ -78,20 +79,20 @@ void copy_row(const T* src, int64_t n, T* dst) {
   for (; c < n; ++c) dst[c] = src[c];
 }
 
-// A convolution's sizes: x [N, C, H, W], w [O, C·9], padding `pad`; outputs OH×OW in TH×TW tiles
+// A convolution's sizes: planes x' [N, C, H, W], w [O, C·9], padding `pad`; outputs OH×OW in TH×TW tiles
 // of 2×2 (T per sample), TW rounded up to a multiple of 4 so that the transforms take four tiles
 // of a row at a time (the tiles beyond the outputs read zeros, and their outputs are dropped); a
 // sample's planes padded to [HP, WP] = [2·TH + 2, 2·TW + 2] hold every tile's 4×4 patch, tile
 // (ti, tj) at rows 2·ti.., columns 2·tj...
 struct Sizes {
   int64_t N, C, H, W, O, pad, OH, OW, TH, TW, T, HP, WP;
-  Sizes(const Shape& x, int64_t O, int64_t pad)
-      : N(x[0]),
-        C(x[1]),
-        H(x[2]),
-        W(x[3]),
+  Sizes(const ConvPlanes& x, int64_t O)
+      : N(x.x_shape[0]),
+        C(x.channels),
+        H(x.height),
+        W(x.width),
         O(O),
-        pad(pad),
+        pad(x.pad),
         OH(H + 2 * pad - 2),
         OW(W + 2 * pad - 2),
         TH((OH + 1) / 2),
@@ -194,13 +195,12 @@ void row_times_bt(const T* dh, int64_t TW, T* line) {
   line[2 * TW] = q_prev[3], line[2 * TW + 1] = s_prev[3];
 }
 
-// One plane [H, W] -> its tiles' Bᵀ d B. padded [HP, WP]: the plane inside its padding (which
-// stays zero), copied whole before it is read back, so that no load waits on the copy's
-// overlapping stores; h [HP, 4, TW]: the padded rows times B (the padding's rows stay zero).
+// A padded plane [HP, WP] -> its tiles' Bᵀ d B (the plane is copied in whole before it is read
+// back, so that no load waits on the copy's overlapping stores). h [HP, 4, TW]: the padded rows
+// times B (the padding's rows stay zero).
 template <class T>
-void transform_patches(const T* plane, const Sizes& z, TapView<T> v, T* padded, T* h) {
+void transform_patches(const T* padded, const Sizes& z, TapView<T> v, T* h) {
   const int64_t TW = z.TW, hrow = 4 * TW;
-  place(plane, z.H, z.W, padded, z.WP, z.pad, z.pad);
   for (int64_t r = z.pad; r < z.pad + z.H; ++r) row_times_b(padded + r * z.WP, TW, h + r * hrow);
   for (int64_t ti = 0; ti < z.TH; ++ti)
     for (int64_t l = 0; l < 4; ++l)
@@ -214,11 +214,11 @@ void transform_patches(const T* plane, const Sizes& z, TapView<T> v, T* padded, 
 }
 
 // The adjoint of transform_patches: B dV Bᵀ of every tile added onto its patch (neighbouring
-// patches overlap by two rows or columns), the padding dropped, into plane [H, W]. dh [HP, 4, TW]:
-// the padded rows' gradients times B, each row written first by one tile row, then added to by
-// the next; padded [HP, WP]: the padded plane's gradient, copied out once whole.
+// patches overlap by two rows or columns), into the rows of padded [HP, WP] that hold the plane
+// (to be copied out whole). dh [HP, 4, TW]: the padded rows' gradients times B, each row written
+// first by one tile row, then added to by the next.
 template <class T>
-void fold_patches(TapView<const T> dv, const Sizes& z, T* plane, T* padded, T* dh) {
+void fold_patches(TapView<const T> dv, const Sizes& z, T* padded, T* dh) {
   const int64_t TW = z.TW, hrow = 4 * TW;
   for (int64_t ti = 0; ti < z.TH; ++ti)
     for (int64_t l = 0; l < 4; ++l)
@@ -232,7 +232,6 @@ void fold_patches(TapView<const T> dv, const Sizes& z, T* plane, T* padded, T* d
         store4(p + 2 * hrow, v1 + v2 - v0), store4(p + 3 * hrow, -v3);
       }
   for (int64_t r = z.pad; r < z.pad + z.H; ++r) row_times_bt(dh + r * hrow, TW, padded + r * z.WP);
-  take(padded, z.WP, z.pad, z.pad, z.H, z.W, plane);
 }
 
 // The tiles' Aᵀ M A, with Aᵀ = [1 1 1 0; 0 1 −1 −1], into rows [2·TH, 2·TW] (the outputs, and
@@ -295,15 +294,19 @@ struct Block {
   int64_t s0, n, J;
 };
 
-// V [16, C, J] of the block's samples of x [N, C, H, W].
+// V [16, C, J] of the block's samples' planes of x.
 template <class T>
-void transform_inputs(const T* x, const Sizes& z, const Block& b, Scratch<T>& s, T* V) {
+void transform_inputs(const T* x, const ConvPlanes& planes, const Sizes& z, const Block& b, Scratch<T>& s, T* V) {
   std::fill(s.padded.begin(), s.padded.end(), T(0));  // the padding (fold_patches writes it)
   std::fill(s.h.begin(), s.h.end(), T(0));
+  T* interior = s.padded.data() + z.pad * z.WP + z.pad;
   for (int64_t q = 0; q < b.n * z.C; ++q) {
     const int64_t i = q / z.C, c = q % z.C;
-    transform_patches(x + ((b.s0 + i) * z.C + c) * z.H * z.W, z,
-                      TapView<T>{V + c * b.J + i * z.T, tap_stride(z.C, b.J)}, s.padded.data(), s.h.data());
+    if (planes.phase_pad >= 0)
+      planes.read_phase(x, b.s0 + i, c, interior, z.WP);
+    else
+      place(x + ((b.s0 + i) * z.C + c) * z.H * z.W, z.H, z.W, interior, z.WP, 0, 0);
+    transform_patches(s.padded.data(), z, TapView<T>{V + c * b.J + i * z.T, tap_stride(z.C, b.J)}, s.h.data());
   }
 }
 
@@ -331,13 +334,17 @@ void transform_output_gradients(const T* grad, const Sizes& z, const Block& b, S
   }
 }
 
-// The block's planes of the input gradient dx [N, C, H, W] from dV [16, C, J].
+// The block's samples' input gradients dx (through the planes' adjoint) from dV [16, C, J].
 template <class T>
-void fold_input_gradients(const T* dV, const Sizes& z, const Block& b, Scratch<T>& s, T* dx) {
+void fold_input_gradients(const T* dV, const ConvPlanes& planes, const Sizes& z, const Block& b, Scratch<T>& s, T* dx) {
+  const T* interior = s.padded.data() + z.pad * z.WP + z.pad;
   for (int64_t q = 0; q < b.n * z.C; ++q) {
     const int64_t i = q / z.C, c = q % z.C;
-    fold_patches(TapView<const T>{dV + c * b.J + i * z.T, tap_stride(z.C, b.J)}, z,
-                 dx + ((b.s0 + i) * z.C + c) * z.H * z.W, s.padded.data(), s.h.data());
+    fold_patches(TapView<const T>{dV + c * b.J + i * z.T, tap_stride(z.C, b.J)}, z, s.padded.data(), s.h.data());
+    if (planes.phase_pad >= 0)
+      planes.write_phase(interior, z.WP, b.s0 + i, c, dx);
+    else
+      take(interior, z.WP, 0, 0, z.H, z.W, dx + ((b.s0 + i) * z.C + c) * z.H * z.W);
   }
 }
 
@@ -353,25 +360,18 @@ void for_blocks(const Sizes& z, int64_t b0, int64_t b1, F&& f) {
 
 }  // namespace
 
-bool conv2d_winograd_applies(const Shape& x_shape, int64_t out_channels, DType dtype, const Conv2dGeometry& g) {
-  return dtype == DType::Float32 && x_shape.size() == 4 && g.kh == 3 && g.kw == 3 && g.stride_h == 1 &&
-         g.stride_w == 1 && g.pad_h == g.pad_w && x_shape[1] >= 8 && out_channels >= 8 &&
-         x_shape[2] + 2 * g.pad_h >= 3 && x_shape[3] + 2 * g.pad_w >= 3;
-}
-
-Tensor conv2d_winograd_forward(const Tensor& x_in, const Tensor& w, const Conv2dGeometry& g) {
-  const Tensor x = x_in.contiguous();
-  const Sizes z(x.shape(), w.size(0), g.pad_h);
+Tensor winograd_forward(const Tensor& x, const Tensor& w3, const ConvPlanes& planes) {
+  const Sizes z(planes, w3.size(0));
   Tensor y = Tensor::empty({z.N, z.O, z.OH * z.OW}, x.dtype());
   dispatch_float(x.dtype(), "conv2d_winograd_forward", [&](auto tag) {
     using T = decltype(tag);
     std::vector<T> U(static_cast<size_t>(kTaps * z.O * z.C));  // [16, O, C]
-    transform_weights(w.data<T>(), z.O, z.C, U.data());
+    transform_weights(w3.data<T>(), z.O, z.C, U.data());
     parallel_for(z.blocks(), 1, [&](int64_t b0, int64_t b1) {
       Scratch<T> s(z, z.per_block() * z.T, z.C, z.O);  // a: V [16, C, J]; b: M [16, O, J]
       for_blocks(z, b0, b1, [&](const Block& b) {
         const int64_t tc = tap_stride(z.C, b.J), to = tap_stride(z.O, b.J);
-        transform_inputs(x.data<T>(), z, b, s, s.a);
+        transform_inputs(x.data<T>(), planes, z, b, s, s.a);
         for (int64_t xi = 0; xi < kTaps; ++xi)  // M[ξ] [O, n·T] = U[ξ] [O, C] · V[ξ] [C, n·T]
           blas_gemm<T>(false, false, z.O, b.n * z.T, z.C, U.data() + xi * z.O * z.C, z.C, s.a + xi * tc, b.J,
                        s.b + xi * to, b.J);
@@ -382,17 +382,16 @@ Tensor conv2d_winograd_forward(const Tensor& x_in, const Tensor& w, const Conv2d
   return y;
 }
 
-Conv2dGrads conv2d_winograd_backward(const Tensor& x_in, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
-                                     bool input, bool weight) {
-  const Tensor x = x_in.contiguous();
-  const Sizes z(x.shape(), w.size(0), g.pad_h);
-  Conv2dGrads out{input ? Tensor::empty(x.shape(), x.dtype()) : Tensor(),
-                  weight ? Tensor::empty(w.shape(), x.dtype()) : Tensor()};
+Conv2dGrads winograd_backward(const Tensor& x, const Tensor& w3, const Tensor& grad, const ConvPlanes& planes,
+                              bool input, bool weight) {
+  const Sizes z(planes, w3.size(0));
+  Conv2dGrads out{input ? Tensor::empty(planes.x_shape, x.dtype()) : Tensor(),
+                  weight ? Tensor::empty(w3.shape(), x.dtype()) : Tensor()};
   dispatch_float(x.dtype(), "conv2d_winograd_backward", [&](auto tag) {
     using T = decltype(tag);
     const int64_t taps_oc = kTaps * z.O * z.C, parts = std::clamp<int64_t>(z.blocks(), 1, num_threads());
     std::vector<T> U(input ? static_cast<size_t>(taps_oc) : 0);  // [16, O, C]
-    if (input) transform_weights(w.data<T>(), z.O, z.C, U.data());
+    if (input) transform_weights(w3.data<T>(), z.O, z.C, U.data());
     // Part p adds its blocks' dU [16, O, C] into partial p; the partials are added in order.
     std::vector<T> dU(weight ? static_cast<size_t>(parts * taps_oc) : 0);
     parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
@@ -405,10 +404,10 @@ Conv2dGrads conv2d_winograd_backward(const Tensor& x_in, const Tensor& w, const 
             for (int64_t xi = 0; xi < kTaps; ++xi)  // dV[ξ] [C, n·T] = U[ξ]ᵀ [C, O] · (A g Aᵀ)[ξ] [O, n·T]
               blas_gemm<T>(true, false, z.C, b.n * z.T, z.O, U.data() + xi * z.O * z.C, z.C, s.a + xi * to, b.J,
                            s.b + xi * tc, b.J);
-            fold_input_gradients(s.b, z, b, s, out.input.data<T>());
+            fold_input_gradients(s.b, planes, z, b, s, out.input.data<T>());
           }
           if (!weight) return;
-          transform_inputs(x.data<T>(), z, b, s, s.b);
+          transform_inputs(x.data<T>(), planes, z, b, s, s.b);
           for (int64_t xi = 0; xi < kTaps; ++xi)  // dU[ξ] [O, C] += (A g Aᵀ)[ξ] [O, n·T] · V[ξ]ᵀ [n·T, C]
             blas_gemm<T>(false, true, z.O, z.C, b.n * z.T, s.a + xi * to, b.J, s.b + xi * tc, b.J,
                          dU.data() + p * taps_oc + xi * z.O * z.C, z.C, true);
@@ -420,6 +419,21 @@ Conv2dGrads conv2d_winograd_backward(const Tensor& x_in, const Tensor& w, const 
     weights_adjoint(dU.data(), z.O, z.C, out.weight.data<T>());
   });
   return out;
+}
+
+bool conv2d_winograd_applies(const Shape& x_shape, int64_t out_channels, DType dtype, const Conv2dGeometry& g) {
+  return dtype == DType::Float32 && x_shape.size() == 4 && g.kh == 3 && g.kw == 3 && g.stride_h == 1 &&
+         g.stride_w == 1 && g.pad_h == g.pad_w && x_shape[1] >= 8 && out_channels >= 8 &&
+         x_shape[2] + 2 * g.pad_h >= 3 && x_shape[3] + 2 * g.pad_w >= 3;
+}
+
+Tensor conv2d_winograd_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g) {
+  return winograd_forward(x.contiguous(), w, ConvPlanes::direct(x.shape(), g.pad_h));
+}
+
+Conv2dGrads conv2d_winograd_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
+                                     bool input, bool weight) {
+  return winograd_backward(x.contiguous(), w, grad, ConvPlanes::direct(x.shape(), g.pad_h), input, weight);
 }
 
 }  // namespace pathgrad::kernel

@@ -131,8 +131,9 @@ Tensor col2im(const Tensor& cols, const Shape& x_shape, const Conv2dGeometry& g)
 // (im2col's columns of the whole batch are never materialised). w [O, C*kh*kw] is the weight
 // reshaped, contiguous, of x's dtype; L = OH*OW.
 // Forward: x [N, C, H, W] -> [N, O, L], equal to matmul(w, im2col(x)). Runs Winograd where
-// conv2d_winograd_applies (below), else conv2d_lowered_forward: one GEMM per block of samples over
-// their columns, written in place. Throws std::invalid_argument for mismatched operands.
+// conv2d_winograd_applies, or over the input's phases where conv2d_phases_apply (both below), else
+// conv2d_lowered_forward: one GEMM per block of samples over their columns, written in place.
+// Throws std::invalid_argument for mismatched operands.
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g);
 Tensor conv2d_lowered_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g);
 // Backward of conv2d_forward for grad [N, O, L] (contiguous): the input gradient
@@ -147,8 +148,8 @@ struct Conv2dGrads {
 };
 Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g, bool input,
                             bool weight, const Tensor& dw = Tensor(), const Tensor& grad_t = Tensor());
-// conv2d_backward by the lowering alone (what conv2d_backward runs with dw, or where Winograd does
-// not apply).
+// conv2d_backward by the lowering alone (what conv2d_backward runs with dw, or where neither
+// Winograd nor the phases apply).
 Conv2dGrads conv2d_lowered_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
                                     bool input, bool weight, const Tensor& dw = Tensor(),
                                     const Tensor& grad_t = Tensor());
@@ -165,6 +166,16 @@ bool conv2d_winograd_applies(const Shape& x_shape, int64_t out_channels, DType d
 Tensor conv2d_winograd_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g);
 Conv2dGrads conv2d_winograd_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
                                      bool input, bool weight);
+// A 5×5 or 6×6 stride-2 convolution (tensor/conv_phases.cpp) as a 3×3 stride-1 one over the
+// input's four phases (space-to-depth: 4·C channels, the kernel's entries split by parity and
+// zero-padded to 3×3), run by Winograd: 0.64 of the lowering's products at 5×5. conv2d_forward
+// and conv2d_backward (without dw) run it where conv2d_phases_apply: float32, equal padding, at
+// least 2 input and 8 output channels. Its rounding is Winograd's over 4·C channels (bounds in
+// tests/test_tensor.cpp). Operands as for conv2d_forward / conv2d_backward, already checked.
+bool conv2d_phases_apply(const Shape& x_shape, int64_t out_channels, DType dtype, const Conv2dGeometry& g);
+Tensor conv2d_phases_forward(const Tensor& x, const Tensor& w, const Conv2dGeometry& g);
+Conv2dGrads conv2d_phases_backward(const Tensor& x, const Tensor& w, const Tensor& grad, const Conv2dGeometry& g,
+                                   bool input, bool weight);
 
 // ---- pooling ----
 // Max pooling of x [N, C, H, W]. Window (i, j) of output covers rows [h0(i), h1(i)) and columns

@@ -1070,68 +1070,123 @@ TEST_CASE("conv2d_forward and conv2d_backward equal the whole-batch lowering") {
                        doctest::Contains("conv2d_backward: gradient [2, 5, 16]"), std::invalid_argument);
 }
 
+// Winograd F(2×2, 3×3), run directly or over a stride-2 input's phases, against the lowering's
+// direct sum. Bounds, from the transforms' entries (|Bᵀ| and |A| rows hold at most 2 and 3 ones,
+// |G| rows sum to at most 3/2): a transformed patch entry is at most 4·max|x|, a transformed weight
+// 2.25·max|w|, a transformed output gradient 4·max|g|. An output adds 9 taps of C' products (C' =
+// the channels Winograd convolves: C, or 4·C over the phases, whose entries are x's and w's or
+// zero), so its terms sum to at most M_y = 81·C'·max|w|·max|x|, rounded along at most k = C' + 15
+// operations (transforms 4 + 6, product 1, GEMM C', inverse 4): the error is within k·u·M_y, and
+// the difference from the direct sum (itself within 9·C·u of its terms) within 2·k·u·M_y. Likewise
+// the input gradient (≤ 4 tiles, B's rows ≤ 2 ones, O products: M = 144·O·max|w|·max|g|, k = O +
+// 15; the phases' rearrangement copies it exactly) and the weight gradient (N·T tiles of products,
+// T = Winograd's tiles per sample, Gᵀ's columns ≤ 2: M = 64·N·T·max|g|·max|x|, k = N·T + 20 with
+// the blocks' and threads' partial sums). Float64 checks the algebra (a wrong transform or
+// rearrangement is off by O(1)); float32 (through conv2d_forward's dispatch) against the float64
+// direct sum, within k·u_32·M.
+struct WinogradCase {
+  int64_t N, C, H, W, O, pad;
+};
+void check_winograd_against_lowering(
+    const WinogradCase& c, const K::Conv2dGeometry& geo, int64_t channels_factor,
+    const std::function<Tensor(const Tensor&, const Tensor&)>& forward,
+    const std::function<K::Conv2dGrads(const Tensor&, const Tensor&, const Tensor&, bool, bool)>& backward,
+    Generator& gen) {
+  CAPTURE(c.H);
+  CAPTURE(c.W);
+  CAPTURE(c.pad);
+  const int64_t OH = geo.out_h(c.H), OW = geo.out_w(c.W), T = (OH + 1) / 2 * ((OW + 1) / 2);
+  // float64 operands that float32 holds exactly, so that both dtypes convolve the same numbers
+  const auto exact32 = [](const Tensor& t) { return t.to(DType::Float32).to(DType::Float64); };
+  const Tensor x = exact32(randn({c.N, c.C, c.H, c.W}, gen)), w = exact32(randn({c.O, c.C * geo.kh * geo.kw}, gen));
+  const Tensor g = exact32(randn({c.N, c.O, OH * OW}, gen));
+  const double mx = K::amax(K::abs(x)).item(), mw = K::amax(K::abs(w)).item(), mg = K::amax(K::abs(g)).item();
+  const double C3 = static_cast<double>(channels_factor * c.C);
+  const double m_y = 81.0 * C3 * mw * mx, k_y = C3 + 15.0;
+  const double m_dx = 144.0 * c.O * mw * mg, k_dx = c.O + 15.0;
+  const double m_dw = 64.0 * c.N * T * mg * mx, k_dw = c.N * T + 20.0;
+  const Tensor y = K::conv2d_forward(x, w, geo);  // float64: the lowering
+  const K::Conv2dGrads r = K::conv2d_backward(x, w, g, geo, true, true);
+  const auto f32 = [](const Tensor& t) { return t.to(DType::Float32); };
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    const int before = num_threads();
+    set_num_threads(threads);
+    const Tensor y64 = forward(x, w);
+    const K::Conv2dGrads r64 = backward(x, w, g, true, true);
+    const K::Conv2dGrads only_w = backward(x, w, g, false, true);
+    const K::Conv2dGrads only_x = backward(x, w, g, true, false);
+    const Tensor y32 = K::conv2d_forward(f32(x), f32(w), geo);
+    const K::Conv2dGrads r32 = K::conv2d_backward(f32(x), f32(w), f32(g), geo, true, true);
+    set_num_threads(before);
+    const double u = std::ldexp(1.0, -53), u32 = std::ldexp(1.0, -24);
+    CHECK(K::amax(K::abs(K::sub(y64, y))).item() <= 2 * k_y * u * m_y);
+    CHECK(K::amax(K::abs(K::sub(r64.input, r.input))).item() <= 2 * k_dx * u * m_dx);
+    CHECK(K::amax(K::abs(K::sub(r64.weight, r.weight))).item() <= 2 * k_dw * u * m_dw);
+    CHECK(!only_w.input.defined());
+    CHECK(K::amax(K::abs(K::sub(only_w.weight, r64.weight))).item() == 0);
+    CHECK(!only_x.weight.defined());
+    CHECK(K::amax(K::abs(K::sub(only_x.input, r64.input))).item() == 0);
+    CHECK(K::amax(K::abs(K::sub(y32.to(DType::Float64), y))).item() <= k_y * u32 * m_y);
+    CHECK(K::amax(K::abs(K::sub(r32.input.to(DType::Float64), r.input))).item() <= k_dx * u32 * m_dx);
+    CHECK(K::amax(K::abs(K::sub(r32.weight.to(DType::Float64), r.weight))).item() <= k_dw * u32 * m_dw);
+  }
+}
+
 TEST_CASE("Winograd F(2x2, 3x3) equals the direct convolution, forward and backward") {
-  // Bounds, from the transforms' entries (|Bᵀ| and |A| rows hold at most 2 and 3 ones, |G| rows
-  // sum to at most 3/2): a transformed patch entry is at most 4·max|x|, a transformed weight
-  // 2.25·max|w|, a transformed output gradient 4·max|g|. An output adds 9 taps of C products, so its
-  // terms sum to at most M_y = 81·C·max|w|·max|x|, rounded along at most k = C + 15 operations
-  // (transforms 4 + 6, product 1, GEMM C, inverse 4): the error is within k·u·M_y, and the
-  // difference from the direct sum (itself within 9·C·u of its terms) within 2·k·u·M_y. Likewise
-  // the input gradient (≤ 4 tiles, B's rows ≤ 2 ones, O products: M = 144·O·max|w|·max|g|,
-  // k = O + 15) and the weight gradient (N·T tiles of products, Gᵀ's columns ≤ 2: M =
-  // 64·N·T·max|g|·max|x|, k = N·T + 20 with the blocks' and threads' partial sums). Float64 checks the algebra (a wrong
-  // transform is off by O(1)); float32 (through conv2d_forward's dispatch) against the float64 direct sum, within
-  // k·u_32·M. The sizes cover tiles that cover the outputs, odd outputs (partial tiles), padding
-  // 0 and 2, and tile rows of a run-time width (11 tiles).
+  // The sizes cover tiles that cover the outputs, odd outputs (partial tiles), padding 0 and 2,
+  // and tile rows of 3 and of 11 tiles (rounded up to 4 and 12).
   Generator gen(15);
-  struct Case {
-    int64_t N, C, H, W, O, pad;
-  };
-  for (const Case& c :
-       {Case{5, 8, 16, 16, 9, 1}, Case{3, 9, 7, 6, 8, 1}, Case{6, 8, 8, 8, 10, 0}, Case{2, 12, 9, 20, 8, 2}}) {
-    CAPTURE(c.H);
-    CAPTURE(c.pad);
+  for (const WinogradCase& c : {WinogradCase{5, 8, 16, 16, 9, 1}, WinogradCase{3, 9, 7, 6, 8, 1},
+                                WinogradCase{6, 8, 8, 8, 10, 0}, WinogradCase{2, 12, 9, 20, 8, 2}}) {
     const K::Conv2dGeometry geo{3, 3, 1, 1, c.pad, c.pad};
-    const int64_t OH = geo.out_h(c.H), OW = geo.out_w(c.W), T = (OH + 1) / 2 * ((OW + 1) / 2);
-    // float64 operands that float32 holds exactly, so that both dtypes convolve the same numbers
-    const auto exact32 = [](const Tensor& t) { return t.to(DType::Float32).to(DType::Float64); };
-    const Tensor x = exact32(randn({c.N, c.C, c.H, c.W}, gen)), w = exact32(randn({c.O, c.C * 9}, gen));
-    const Tensor g = exact32(randn({c.N, c.O, OH * OW}, gen));
-    const double mx = K::amax(K::abs(x)).item(), mw = K::amax(K::abs(w)).item(), mg = K::amax(K::abs(g)).item();
-    const double m_y = 81.0 * c.C * mw * mx, k_y = c.C + 15.0;
-    const double m_dx = 144.0 * c.O * mw * mg, k_dx = c.O + 15.0;
-    const double m_dw = 64.0 * c.N * T * mg * mx, k_dw = c.N * T + 20.0;
-    const Tensor y = K::conv2d_forward(x, w, geo);  // float64: the lowering
-    const K::Conv2dGrads r = K::conv2d_backward(x, w, g, geo, true, true);
-    CHECK(!K::conv2d_winograd_applies(x.shape(), c.O, DType::Float64, geo));
-    CHECK(K::conv2d_winograd_applies(x.shape(), c.O, DType::Float32, geo));
-    const auto f32 = [](const Tensor& t) { return t.to(DType::Float32); };
-    for (int threads : {1, 2}) {
-      CAPTURE(threads);
-      const int before = num_threads();
-      set_num_threads(threads);
-      const Tensor y64 = K::conv2d_winograd_forward(x, w, geo);
-      const K::Conv2dGrads r64 = K::conv2d_winograd_backward(x, w, g, geo, true, true);
-      const K::Conv2dGrads only_w = K::conv2d_winograd_backward(x, w, g, geo, false, true);
-      const Tensor y32 = K::conv2d_forward(f32(x), f32(w), geo);
-      const K::Conv2dGrads r32 = K::conv2d_backward(f32(x), f32(w), f32(g), geo, true, true);
-      set_num_threads(before);
-      const double u = std::ldexp(1.0, -53), u32 = std::ldexp(1.0, -24);
-      CHECK(K::amax(K::abs(K::sub(y64, y))).item() <= 2 * k_y * u * m_y);
-      CHECK(K::amax(K::abs(K::sub(r64.input, r.input))).item() <= 2 * k_dx * u * m_dx);
-      CHECK(K::amax(K::abs(K::sub(r64.weight, r.weight))).item() <= 2 * k_dw * u * m_dw);
-      CHECK(!only_w.input.defined());
-      CHECK(K::amax(K::abs(K::sub(only_w.weight, r64.weight))).item() == 0);
-      CHECK(K::amax(K::abs(K::sub(y32.to(DType::Float64), y))).item() <= k_y * u32 * m_y);
-      CHECK(K::amax(K::abs(K::sub(r32.input.to(DType::Float64), r.input))).item() <= k_dx * u32 * m_dx);
-      CHECK(K::amax(K::abs(K::sub(r32.weight.to(DType::Float64), r.weight))).item() <= k_dw * u32 * m_dw);
-    }
+    CHECK(!K::conv2d_winograd_applies({c.N, c.C, c.H, c.W}, c.O, DType::Float64, geo));
+    CHECK(K::conv2d_winograd_applies({c.N, c.C, c.H, c.W}, c.O, DType::Float32, geo));
+    check_winograd_against_lowering(
+        c, geo, 1, [&](const Tensor& x, const Tensor& w) { return K::conv2d_winograd_forward(x, w, geo); },
+        [&](const Tensor& x, const Tensor& w, const Tensor& g, bool input, bool weight) {
+          return K::conv2d_winograd_backward(x, w, g, geo, input, weight);
+        },
+        gen);
   }
   const K::Conv2dGeometry same{3, 3, 1, 1, 1, 1};
   CHECK(!K::conv2d_winograd_applies({2, 7, 8, 8}, 8, DType::Float32, same));  // too few channels
   CHECK(!K::conv2d_winograd_applies({2, 8, 8, 8}, 7, DType::Float32, same));
   CHECK(!K::conv2d_winograd_applies({2, 8, 8, 8}, 8, DType::Float32, {3, 3, 2, 2, 1, 1}));  // stride 2
   CHECK(!K::conv2d_winograd_applies({2, 8, 8, 8}, 8, DType::Float32, {5, 5, 1, 1, 2, 2}));
+}
+
+TEST_CASE("a 5x5 or 6x6 stride-2 convolution over the input's phases equals the direct convolution") {
+  // Winograd over 4·C phase channels (bounds as above). The sizes cover even and odd inputs, the
+  // last column read by no window (past the phase planes: its gradient written as zero), padding
+  // 0, 1 and 2, padding wider than the input (phase rows and columns wholly outside it), both
+  // kernels, two input channels, and phase planes whose tile rows are rounded up.
+  Generator gen(16);
+  struct PhaseCase {
+    WinogradCase c;
+    int64_t k;
+  };
+  for (const PhaseCase& p :
+       {PhaseCase{{4, 8, 32, 32, 8, 2}, 5}, PhaseCase{{3, 2, 13, 11, 9, 1}, 5}, PhaseCase{{2, 5, 12, 15, 8, 0}, 6},
+        PhaseCase{{3, 3, 10, 10, 8, 2}, 6}, PhaseCase{{2, 3, 3, 4, 8, 4}, 5}}) {
+    CAPTURE(p.k);
+    const K::Conv2dGeometry geo{p.k, p.k, 2, 2, p.c.pad, p.c.pad};
+    const Shape shape{p.c.N, p.c.C, p.c.H, p.c.W};
+    CHECK(!K::conv2d_phases_apply(shape, p.c.O, DType::Float64, geo));
+    CHECK(K::conv2d_phases_apply(shape, p.c.O, DType::Float32, geo));
+    CHECK(!K::conv2d_winograd_applies(shape, p.c.O, DType::Float32, geo));
+    check_winograd_against_lowering(
+        p.c, geo, 4, [&](const Tensor& x, const Tensor& w) { return K::conv2d_phases_forward(x, w, geo); },
+        [&](const Tensor& x, const Tensor& w, const Tensor& g, bool input, bool weight) {
+          return K::conv2d_phases_backward(x, w, g, geo, input, weight);
+        },
+        gen);
+  }
+  CHECK(!K::conv2d_phases_apply({2, 1, 8, 8}, 8, DType::Float32, {5, 5, 2, 2, 2, 2}));  // one input channel
+  CHECK(!K::conv2d_phases_apply({2, 4, 8, 8}, 7, DType::Float32, {5, 5, 2, 2, 2, 2}));  // seven outputs
+  CHECK(!K::conv2d_phases_apply({2, 4, 8, 8}, 8, DType::Float32, {3, 3, 2, 2, 1, 1}));  // 3x3
+  CHECK(!K::conv2d_phases_apply({2, 4, 8, 8}, 8, DType::Float32, {5, 5, 1, 1, 2, 2}));  // stride 1
+  CHECK(!K::conv2d_phases_apply({2, 4, 8, 8}, 8, DType::Float32, {5, 5, 2, 2, 2, 1}));  // unequal padding
 }
 
 // ---------------------------------------------------------------- pooling
