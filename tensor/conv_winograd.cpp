@@ -3,7 +3,8 @@
 // transformed weights U [O, C] with the transformed patches V [C, tiles] (16 multiplications per
 // 4 outputs where the direct sum takes 36). The backward passes are the same transforms' adjoints:
 // the input gradient B[Uᵀ (A g Aᵀ)]Bᵀ folded back onto the overlapping patches, the weight
-// gradient Gᵀ[Σ_tiles (A g Aᵀ) Vᵀ]G.
+// gradient Gᵀ[Σ_tiles (A g Aᵀ) Vᵀ]G. The input planes come through ConvPlanes (conv_winograd.hpp):
+// x itself, or a stride-2 input's phases (conv_phases.cpp).
 #include "tensor/conv_winograd.hpp"
 
 #include <algorithm>
