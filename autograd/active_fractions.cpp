@@ -112,10 +112,9 @@ Tensor ActiveFractions::next_relu(const Tensor& z) {
   return f;
 }
 
-Tensor ActiveFractions::relu_derivative(const Tensor& z, const Tensor& fractions) {
-  const Tensor step = K::step(z);
-  if (!fractions.defined()) return step;
-  return K::where(K::ge(fractions, scalar(0.0, fractions.dtype())), fractions, step);
+Tensor ActiveFractions::relu_backward(const Tensor& grad, const Tensor& z, const Tensor& fractions) {
+  if (!fractions.defined()) return K::relu_backward(grad, z);
+  return K::mul(grad, K::where(K::ge(fractions, scalar(0.0, fractions.dtype())), fractions, K::step(z)));
 }
 
 PoolRoute ActiveFractions::next_pool(const Tensor& indices) {

@@ -59,8 +59,9 @@ class ActiveFractions {
   // Called by relu's forward: this call's fractions (undefined without an override). Throws when
   // they do not have the pre-activation's shape and dtype.
   static Tensor next_relu(const Tensor& preactivation);
-  // relu's derivative: the fractions where they are >= 0, the 0/1 step of z elsewhere.
-  static Tensor relu_derivative(const Tensor& z, const Tensor& fractions);
+  // relu's input gradient from its output gradient: grad times the fractions where they are >= 0
+  // and times the 0/1 step of z elsewhere; without fractions, kernel::relu_backward (one pass).
+  static Tensor relu_backward(const Tensor& grad, const Tensor& z, const Tensor& fractions);
   // Called by a max-pool's forward with its chosen positions: this call's route (first undefined
   // without an override). Throws when the route's shape differs.
   static PoolRoute next_pool(const Tensor& indices);

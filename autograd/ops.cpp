@@ -145,7 +145,9 @@ Tensor sigmoid(const Tensor& a) {
 }
 
 Tensor relu(const Tensor& a) {
-  return unary_op("relu", a, K::relu(a), relu_derivative(a));  // step(a), or a piece's active fractions
+  return record(K::relu(a), "relu", {a}, [gradient = relu_gradient(a)](const Node&, const Tensor& g, const Ctx&) {
+    return Grads{gradient(g)};  // g where a > 0 (or times a piece's active fractions)
+  });
 }
 
 Tensor clamp(const Tensor& a, double lo, double hi) {

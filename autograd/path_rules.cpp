@@ -47,9 +47,11 @@ void check_matmul_path(const Tensor& a, const Tensor& b) {
                     shape_str(a.shape()), shape_str(b.shape())));
 }
 
-std::function<Tensor()> relu_derivative(const Tensor& z) {
+std::function<Tensor(const Tensor& g)> relu_gradient(const Tensor& z) {
   KinkRecorder::record(z);
-  return [z = z.detach(), f = ActiveFractions::next_relu(z)] { return ActiveFractions::relu_derivative(z, f); };
+  return [z = z.detach(), f = ActiveFractions::next_relu(z)](const Tensor& g) {
+    return ActiveFractions::relu_backward(g, z, f);
+  };
 }
 
 std::function<Tensor(const Tensor& g)> max_pool_gradient(const Tensor& x, const Tensor& indices) {

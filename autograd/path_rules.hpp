@@ -8,7 +8,7 @@
 //   per-row weight copies), and its other operand's gradient with PathShift::input_grad. Its
 //   gradients with respect to the parameters need no change: they are those at each row's point.
 // - Broadcasting elementwise ops take their operands through path_value (path_point.hpp).
-// - relu's derivative and the max-pools' gradient come from relu_derivative and max_pool_gradient.
+// - relu's and the max-pools' input gradients come from relu_gradient and max_pool_gradient.
 #pragma once
 
 #include <functional>
@@ -50,9 +50,10 @@ PathShift shift_to_path_point(Tensor& y, const char* op, const std::vector<Tenso
 // std::invalid_argument otherwise.
 void check_matmul_path(const Tensor& a, const Tensor& b);
 
-// relu's derivative at its input z, for its backward: the 0/1 step of z or, under a live
-// ActiveFractions, this call's active fractions. Records z for a live KinkRecorder.
-std::function<Tensor()> relu_derivative(const Tensor& z);
+// relu's input gradient from its output gradient, for its backward: where its input z > 0 or,
+// under a live ActiveFractions, times this call's active fractions. Records z for a live
+// KinkRecorder.
+std::function<Tensor(const Tensor& g)> relu_gradient(const Tensor& z);
 
 // A max-pool's input gradient [x's shape] from its output gradient, for its backward: to each
 // window's maximum (`indices`, kernel::PoolResult) or, under a live ActiveFractions, along this

@@ -225,6 +225,9 @@ Tensor relu(const Tensor& a) {
 Tensor step(const Tensor& a) {
   return unary("step", a, [](auto x) { return x > elem_t<decltype(x)>(0); });  // bool, stored as 1 or 0
 }
+Tensor relu_backward(const Tensor& grad, const Tensor& z) {
+  return binary("relu_backward", grad, z, [](auto g, auto x) { return x > decltype(x)(0) ? g : decltype(g)(0); });
+}
 
 namespace {
 // Calls row(offsets, n, steps) over dst's elements and K - 1 operands of its shape: on the threads

@@ -55,6 +55,9 @@ Tensor tanh(const Tensor& a);
 Tensor sigmoid(const Tensor& a);
 Tensor relu(const Tensor& a);
 Tensor step(const Tensor& a);  // 1 where a > 0 else 0 (ReLU's derivative)
+// ReLU's input gradient in one pass: grad where z > 0, else 0 (also where grad is not finite, as
+// PyTorch's threshold_backward). grad and z of one dtype, broadcast together.
+Tensor relu_backward(const Tensor& grad, const Tensor& z);
 
 // ---- in place (any strides; for optimizers, gradient accumulation and accumulators) ----
 void add_(const Tensor& dst, const Tensor& src, double alpha = 1.0);  // dst += alpha*src (same shape)

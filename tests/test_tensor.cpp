@@ -471,6 +471,13 @@ TEST_CASE("unary kernels") {
   CHECK(K::sign(f64({-2, 0, 3}, {3})).to_vector() == std::vector<double>{-1, 0, 1});
   CHECK(K::relu(f64({-2, 0, 3}, {3})).to_vector() == std::vector<double>{0, 0, 3});
   CHECK(K::step(f64({-2, 0, 3}, {3})).to_vector() == std::vector<double>{0, 0, 1});
+  // relu_backward: g · step(z) in one pass, and 0 where z <= 0 even for a gradient that is not finite
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(K::relu_backward(f64({5, nan, -inf, 7, -2}, {5}), f64({-2, 0, -1, 3, 1e-300}, {5})).to_vector() ==
+        std::vector<double>{0, 0, 0, 7, -2});
+  const Tensor rg = randn({3, 5}, g), rz = randn({3, 5}, g);
+  CHECK(K::amax(K::abs(K::sub(K::relu_backward(rg, rz), K::mul(rg, K::step(rz))))).item() == 0);
+  CHECK(K::relu_backward(rg.to(DType::Float32), K::relu(rz).to(DType::Float32)).dtype() == DType::Float32);
   // sigmoid is stable at both ends.
   const Tensor s = K::sigmoid(f64({-800, 800}, {2}));
   CHECK(s.at({0}) == 0.0);
