@@ -153,16 +153,16 @@ void weights_adjoint(const T* dU, int64_t O, int64_t C, T* dw) {
   }
 }
 
-// Copies plane [h, w] into `dst` [.., ld] at row r0, column c0 (the rest of dst left as it is).
+// Copies plane [h, w] into the rows of `dst` [h, ld] (the rest of dst left as it is).
 template <class T>
-void place(const T* plane, int64_t h, int64_t w, T* dst, int64_t ld, int64_t r0, int64_t c0) {
-  for (int64_t r = 0; r < h; ++r) copy_row(plane + r * w, w, dst + (r0 + r) * ld + c0);
+void place(const T* plane, int64_t h, int64_t w, T* dst, int64_t ld) {
+  for (int64_t r = 0; r < h; ++r) copy_row(plane + r * w, w, dst + r * ld);
 }
 
-// Copies [h, w] out of `src` [.., ld] from row r0, column c0.
+// Copies [h, w] out of the rows of `src` [h, ld].
 template <class T>
-void take(const T* src, int64_t ld, int64_t r0, int64_t c0, int64_t h, int64_t w, T* plane) {
-  for (int64_t r = 0; r < h; ++r) copy_row(src + (r0 + r) * ld + c0, w, plane + r * w);
+void take(const T* src, int64_t ld, int64_t h, int64_t w, T* plane) {
+  for (int64_t r = 0; r < h; ++r) copy_row(src + r * ld, w, plane + r * w);
 }
 
 // The transforms are separable, Bᵀ d B = Bᵀ (d B), with Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]:
@@ -306,7 +306,7 @@ void transform_inputs(const T* x, const ConvPlanes& planes, const Sizes& z, cons
     if (planes.phase_pad >= 0)
       planes.read_phase(x, b.s0 + i, c, interior, z.WP);
     else
-      place(x + ((b.s0 + i) * z.C + c) * z.H * z.W, z.H, z.W, interior, z.WP, 0, 0);
+      place(x + ((b.s0 + i) * z.C + c) * z.H * z.W, z.H, z.W, interior, z.WP);
     transform_patches(s.padded.data(), z, TapView<T>{V + c * b.J + i * z.T, tap_stride(z.C, b.J)}, s.h.data());
   }
 }
@@ -319,7 +319,7 @@ void write_outputs(const T* M, const Sizes& z, const Block& b, Scratch<T>& s, T*
     T* plane = y + ((b.s0 + i) * z.O + o) * z.OH * z.OW;
     transform_outputs(TapView<const T>{M + o * b.J + i * z.T, tap_stride(z.O, b.J)}, z,
                       z.tiles_cover() ? plane : s.rows.data());
-    if (!z.tiles_cover()) take(s.rows.data(), 2 * z.TW, 0, 0, z.OH, z.OW, plane);
+    if (!z.tiles_cover()) take(s.rows.data(), 2 * z.TW, z.OH, z.OW, plane);
   }
 }
 
@@ -329,7 +329,7 @@ void transform_output_gradients(const T* grad, const Sizes& z, const Block& b, S
   for (int64_t q = 0; q < b.n * z.O; ++q) {
     const int64_t i = q / z.O, o = q % z.O;
     const T* plane = grad + ((b.s0 + i) * z.O + o) * z.OH * z.OW;
-    if (!z.tiles_cover()) place(plane, z.OH, z.OW, s.rows.data(), 2 * z.TW, 0, 0);
+    if (!z.tiles_cover()) place(plane, z.OH, z.OW, s.rows.data(), 2 * z.TW);
     transform_gradients(z.tiles_cover() ? plane : s.rows.data(), z,
                         TapView<T>{Mg + o * b.J + i * z.T, tap_stride(z.O, b.J)});
   }
@@ -345,7 +345,7 @@ void fold_input_gradients(const T* dV, const ConvPlanes& planes, const Sizes& z,
     if (planes.phase_pad >= 0)
       planes.write_phase(interior, z.WP, b.s0 + i, c, dx);
     else
-      take(interior, z.WP, 0, 0, z.H, z.W, dx + ((b.s0 + i) * z.C + c) * z.H * z.W);
+      take(interior, z.WP, z.H, z.W, dx + ((b.s0 + i) * z.C + c) * z.H * z.W);
   }
 }
 
