@@ -4,8 +4,14 @@
 #
 #   scripts/bench.sh                      # everything (about an hour on 2 idle cores)
 #   scripts/bench.sh --quick              # fewer rounds and steps, no quadrature study
-#   scripts/bench.sh --only train,kernel  # some of: matmul, train, tracking, kernel, quadrature
+#   scripts/bench.sh --only train,kernel  # some of: matmul, train, conv, tracking, kernel, quadrature
+#   scripts/bench.sh --own-kernels        # OpenBLAS's own kernels for this CPU (below)
 #   options: --build DIR (default build), --out DIR (default <build>/bench-results)
+#
+# --own-kernels unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for every program of the run,
+# pathgrad's and PyTorch's alike: some machines set them as a guard for older OpenBLAS builds,
+# which holds OpenBLAS to older kernels than the CPU has (docs/benchmarks.md, "Plain training
+# against PyTorch"). machine.txt and every JSON line's `machine` field say which kernels ran.
 #
 # Timings on a shared machine move with its load: every file records the load average, and the
 # training comparison interleaves pathgrad and PyTorch runs and keeps each one's best.
@@ -15,13 +21,14 @@ cd "$(dirname "$0")/.."
 BUILD=build
 OUT=""
 QUICK=0
-ONLY="matmul,train,tracking,kernel,quadrature"
+ONLY="matmul,train,conv,tracking,kernel,quadrature"
 while (($#)); do
   case "$1" in
     --build) BUILD="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --only) ONLY="$2"; shift 2 ;;
+    --own-kernels) unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; shift ;;
     *) echo "bench.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -39,7 +46,8 @@ if ! "$PY" -c "import torch, numpy" 2>/dev/null; then
 fi
 
 if [ ! -f "$BUILD/build.ninja" ]; then meson setup "$BUILD" --buildtype=release >/dev/null; fi
-ninja -C "$BUILD" bench/bench_matmul bench/bench_train bench/bench_tracking bench/bench_sample_kernel bench/bench_quadrature >/dev/null
+ninja -C "$BUILD" bench/bench_matmul bench/bench_train bench/bench_conv bench/bench_tracking bench/bench_sample_kernel \
+  bench/bench_quadrature >/dev/null
 mkdir -p "$OUT"
 B="$BUILD/bench"
 DATA=../shared/data/cifar10-catdog-bin
@@ -76,6 +84,13 @@ if wants train; then
       OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$PY" bench/train_peer.py --model cnn --data "$DATA" --steps "$csteps" "${common[@]}" >>"$OUT/train.jsonl"
     done
   done
+fi
+
+if wants conv; then
+  echo "bench.sh: the CNN's convolutions, lowering against conv2d_forward/backward's choice"
+  reps=5
+  ((QUICK)) && reps=2
+  for t in 1 "$CORES"; do "$B/bench_conv" --threads "$t" --reps "$reps"; echo; done >"$OUT/conv.md"
 fi
 
 if wants tracking; then
@@ -119,4 +134,4 @@ fi
 
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 "$PY" bench/tables.py "$OUT" >"$OUT/tables.md"
-echo "bench.sh: results in $OUT (tables.md, *.jsonl, machine.txt)"
+echo "bench.sh: results in $OUT (tables.md, *.jsonl, conv.md, matmul.md, machine.txt)"
