@@ -21,7 +21,8 @@ constexpr int64_t kTaps = 16;  // ξ = 4·k + l: entry (k, l) of a tile's transf
 // Columns (tiles) per block of samples, at least (whole samples: 1 at 16×16 outputs, 4 at 8×8):
 // wide enough for the block's 16 GEMMs to amortise OpenBLAS's packing of U[ξ], narrow enough for
 // its two tap-major buffers to stay in a core's L2. Of 32, 64, 128 and 256, 64 was fastest on the
-// width-16 CNN's layers (bench_conv's totals; docs/benchmarks.md, change 4).
+// width-16 CNN's layers (bench_conv's totals; docs/benchmarks.md, change 4); after the vectorised
+// transforms (change 5) 32, 64 and 128 were within 4 % of each other.
 constexpr int64_t kMinBlockTiles = 64;
 
 // A block's tap-major buffer [16, rows, J] keeps its taps one cache line further apart than
