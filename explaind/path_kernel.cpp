@@ -46,9 +46,10 @@ constexpr size_t kEndTableBytes = size_t{256} << 20;
 
 // The contracted dots of one step: for every unit (a whole parameter tensor or a slice part of a
 // component) the data and weight-decay products [M, U], and for the sample level the integrated
-// gradients themselves [M_s, P].
+// gradients themselves [M_s, P] (kept only where the sample level or the dots need them), and the
+// update's data part Δθ − R and decay part R [P], for the per-parameter totals.
 struct PathKernel::StepDots {
-  Tensor data, decay, phi;
+  Tensor data, decay, phi, data_delta, non_data;
 };
 
 std::unique_ptr<SampleShard> make_sample_shard(const PathKernelConfig& config, const ForwardFn& forward,
@@ -586,8 +587,33 @@ std::vector<std::vector<int64_t>> input_chunks(const std::vector<std::vector<Pat
 }
 }  // namespace
 
+namespace {
+// The per-parameter totals of one step in one pass over rows of φ̂ [m, P] (memory-bound): for
+// every row, data += φ̂ ⊙ (Δθ − R) and, when defined, window += the same product, and
+// decay += φ̂ ⊙ R; each product rounded once, as kernel::mul then kernel::add_ round it.
+void add_parameter_parts(const Tensor& phi, const Tensor& data_delta, const Tensor& non_data, const Tensor& data,
+                         const Tensor& window, const Tensor& decay) {
+  for (const Tensor* t : {&data, &window, &decay})
+    if (t->defined() && !t->is_contiguous()) throw std::logic_error("PathKernel: parameter totals must be contiguous");
+  const int64_t M = phi.size(0), P = phi.size(1);
+  const Tensor ph = phi.contiguous(), dd = data_delta.contiguous(), nd = non_data.contiguous();
+  const double *f = ph.data<double>(), *a = dd.data<double>(), *r = nd.data<double>();
+  double *to_data = data.data<double>(), *to_window = window.defined() ? window.data<double>() : nullptr,
+         *to_decay = decay.data<double>();
+  parallel_for(M, 1, [&](int64_t m0, int64_t m1) {
+    for (int64_t i = m0 * P; i < m1 * P; i += P)
+      for (int64_t p = 0; p < P; ++p) {
+        const double part = f[i + p] * a[p];
+        to_data[i + p] += part;
+        if (to_window) to_window[i + p] += part;
+        to_decay[i + p] += f[i + p] * r[p];
+      }
+  });
+}
+}  // namespace
+
 void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas,
-                                    Tensor& phi) {
+                                    const StepDots& out) {
   // Each input's integrated gradient Σ_nodes w ∇F is formed inside one per-sample pass over its
   // node rows (seeds w, per_sample_grad's rows_per_sample): never [rows, K, P]. The inputs of a
   // chunk have the same number of rows: shorter ones are padded with zero-weight copies of their
@@ -628,7 +654,7 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
     if (config_.options.active_fractions()) ch.ends = ends_of(set, deltas, chunk, ch.rows.piece);
     return ch;
   };
-  const auto evaluate = [&](const auto& ch) {  // adds to the chunk's own rows of phi
+  const auto evaluate = [&](const auto& ch) {  // takes the chunk's own inputs' gradients
     const int64_t c = static_cast<int64_t>(ch.rows.t.size()), groups = static_cast<int64_t>(ch.inputs.size());
     PathPointGuard guard(leaves, deltas, Tensor::from_vector(ch.rows.t, {c}, dtype));
     ActiveFractions at_nodes(ch.ends.fractions.relu, ch.ends.fractions.pools);
@@ -636,10 +662,19 @@ void PathKernel::add_full_gradients(size_t set, const std::vector<Piece>& pieces
         probes_.row_gradients(set, forward_, loss_, eval_params_, layout_, Tensor::from_vector(ch.rows.input, {c}),
                               Tensor::from_vector(ch.rows.w, {c}, dtype), c / groups);  // [inputs, K, P]
     for (int64_t i = 0; i < groups; ++i)
-      K::add_(K::narrow(phi, 0, sample_first + ch.inputs[static_cast<size_t>(i)] * slots, slots),
-              K::squeeze(K::narrow(g, 0, i, 1), 0));
+      take_gradients(sample_first + ch.inputs[static_cast<size_t>(i)] * slots, K::squeeze(K::narrow(g, 0, i, 1), 0),
+                     out);
   };
   chunks_in_waves(static_cast<int64_t>(chunks.size()), prepare, evaluate);
+}
+
+void PathKernel::take_gradients(int64_t row, const Tensor& g, const StepDots& out) const {
+  const int64_t k = g.size(0);
+  if (out.phi.defined()) K::add_(K::narrow(out.phi, 0, row, k), g);
+  if (!param_total_.defined()) return;
+  auto rows = [&](const Tensor& t) { return t.defined() ? K::narrow(t, 0, row, k) : Tensor(); };
+  add_parameter_parts(g, out.data_delta, out.non_data, rows(param_total_), rows(param_window_),
+                      rows(param_decay_total_));
 }
 
 void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,
@@ -666,9 +701,10 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
   for (size_t j = 0; j < edges.size(); ++j)
     for (size_t e = 0; e + 1 < edges[j].size(); ++e)
       pieces.push_back({static_cast<int64_t>(j), edges[j][e], edges[j][e + 1]});
-  const bool full_gradients = out.phi.defined() && probes_.first_sample_row(set) >= 0;
+  const bool full_gradients =
+      (config_.options.per_sample() || config_.parameter_wise()) && probes_.first_sample_row(set) >= 0;
   if (full_gradients && !config_.options.adaptive()) {
-    add_full_gradients(set, pieces, deltas, out.phi);
+    add_full_gradients(set, pieces, deltas, out);
     add_dots_from_gradients(set, out.phi, directions, out);
     return;
   }
@@ -688,7 +724,7 @@ void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::ve
   if (full_gradients) {
     std::vector<Piece> final_pieces = done.pieces;
     final_pieces.insert(final_pieces.end(), active.pieces.begin(), active.pieces.end());
-    add_full_gradients(set, final_pieces, deltas, out.phi);
+    add_full_gradients(set, final_pieces, deltas, out);
   }
 }
 
@@ -824,7 +860,7 @@ void PathKernel::step(const StepRecord& r) {
   const Tensor f_next = values_at(r.theta1);
   const Tensor f_change = K::sub(f_next, f_current_);
   const StepDots dots = integrate(r.theta0, delta, data_delta, r.non_data, f_change);
-  const Tensor data = accumulate(dots, f_change, data_delta, r.non_data);
+  const Tensor data = accumulate(dots, f_change);
   if (config_.options.per_sample()) account_samples(r, dots.phi, data, data_delta);
   f_current_ = f_next;
   ++steps_;
@@ -855,40 +891,17 @@ PathKernel::StepDots PathKernel::integrate(const Tensor& theta0, const Tensor& d
   // φ̂_s·(directions) for every probe scalar: per probe set, each input on its own pieces.
   layout_.assign(theta0, eval_params_);
   const int64_t M = probes_.size(), U = unit_data_.size(1);
-  StepDots dots{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor()};
-  if (config_.options.per_sample() || config_.parameter_wise())
+  StepDots dots{Tensor::zeros({M, U}, DType::Float64), Tensor::zeros({M, U}, DType::Float64), Tensor(), data_delta,
+                non_data};
+  // φ̂ itself only for the sample level and for dots taken from it; the per-parameter totals take
+  // each input's gradients as they come (take_gradients).
+  if (config_.options.per_sample() || (config_.parameter_wise() && !config_.options.adaptive()))
     dots.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
   for (size_t set = 0; set < probes_.sets().size(); ++set) integrate_set(set, f_change, deltas, directions, dots);
   return dots;
 }
 
-namespace {
-// The per-parameter totals of one step in one pass over φ̂ [M_s, P] (memory-bound): for every
-// row m, data[m] += φ̂[m] ⊙ (Δθ − R) and, when defined, window[m] += the same product, and
-// decay[m] += φ̂[m] ⊙ R; each product rounded once, as kernel::mul then kernel::add_ round it.
-void add_parameter_parts(const Tensor& phi, const Tensor& data_delta, const Tensor& non_data, const Tensor& data,
-                         const Tensor& window, const Tensor& decay) {
-  for (const Tensor* t : {&data, &window, &decay})
-    if (t->defined() && !t->is_contiguous()) throw std::logic_error("PathKernel: parameter totals must be contiguous");
-  const int64_t M = phi.size(0), P = phi.size(1);
-  const Tensor ph = phi.contiguous(), dd = data_delta.contiguous(), nd = non_data.contiguous();
-  const double *f = ph.data<double>(), *a = dd.data<double>(), *r = nd.data<double>();
-  double *to_data = data.data<double>(), *to_window = window.defined() ? window.data<double>() : nullptr,
-         *to_decay = decay.data<double>();
-  parallel_for(M, 1, [&](int64_t m0, int64_t m1) {
-    for (int64_t i = m0 * P; i < m1 * P; i += P)
-      for (int64_t p = 0; p < P; ++p) {
-        const double part = f[i + p] * a[p];
-        to_data[i + p] += part;
-        if (to_window) to_window[i + p] += part;
-        to_decay[i + p] += f[i + p] * r[p];
-      }
-  });
-}
-}  // namespace
-
-Tensor PathKernel::accumulate(const StepDots& dots, const Tensor& f_change, const Tensor& data_delta,
-                              const Tensor& non_data) {
+Tensor PathKernel::accumulate(const StepDots& dots, const Tensor& f_change) {
   const int64_t n = layout_.count();
   const Tensor data = K::sum(K::narrow(dots.data, 1, 0, n), {1});    // [M]
   const Tensor decay = K::sum(K::narrow(dots.decay, 1, 0, n), {1});  // [M]
@@ -906,8 +919,6 @@ Tensor PathKernel::accumulate(const StepDots& dots, const Tensor& f_change, cons
     K::add_(*acc, *part);
   step_stream_.append(total);
   residual_stream_.append(residual);
-  if (param_total_.defined())  // φ̂_s ⊙ (Δθ_s − R_s) and φ̂_s ⊙ R_s per parameter: [M_s, P]
-    add_parameter_parts(dots.phi, data_delta, non_data, param_total_, param_window_, param_decay_total_);
   return data;
 }
 

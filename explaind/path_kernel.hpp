@@ -181,8 +181,13 @@ class PathKernel {
                  const Pieces& active, const std::vector<bool>& refine, Pieces& done);
   PieceDots evaluate_pieces(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas,
                             const std::vector<std::vector<Tensor>>& directions);
-  // Adds the sample-level probes' integrated full gradients over `pieces` to phi [M_s, P].
-  void add_full_gradients(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas, Tensor& phi);
+  // The sample-level probes' integrated full gradients over `pieces`, each input's given to
+  // take_gradients.
+  void add_full_gradients(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas,
+                          const StepDots& out);
+  // One input's integrated gradients g [K, P], rows `row` .. row + K − 1 of the sample level: added
+  // to φ̂ when it is kept, and φ̂ ⊙ (Δθ − R), φ̂ ⊙ R to the per-parameter totals (and window).
+  void take_gradients(int64_t row, const Tensor& g, const StepDots& out) const;
   // The contracted dots of a sample-level set's rows from its integrated full gradients in phi
   // (instead of a second pass over the same nodes, when no refinement needs per-piece dots).
   void add_dots_from_gradients(size_t set, const Tensor& phi, const std::vector<std::vector<Tensor>>& directions,
@@ -206,9 +211,9 @@ class PathKernel {
   // tensor and slice part) for every probe scalar, and φ̂_s itself for the sample-level probes.
   StepDots integrate(const Tensor& theta0, const Tensor& delta, const Tensor& data_delta, const Tensor& non_data,
                      const Tensor& f_change);
-  // step(), accumulate: the totals, residuals, unit and window sums, streams and parameter-wise
-  // sums of one step's dots; returns its data part per probe scalar [M].
-  Tensor accumulate(const StepDots& dots, const Tensor& f_change, const Tensor& data_delta, const Tensor& non_data);
+  // step(), accumulate: the totals, residuals, unit and window sums and streams of one step's dots
+  // (the parameter-wise sums were taken by take_gradients); returns its data part per probe scalar [M].
+  Tensor accumulate(const StepDots& dots, const Tensor& f_change);
   // step(), sample level: the samples' shares (sample_step) and their check against `data`, the
   // data part of the step, into worst_mismatch_.
   void account_samples(const StepRecord& r, const Tensor& phi, const Tensor& data, const Tensor& data_delta);

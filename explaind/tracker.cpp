@@ -128,8 +128,8 @@ Cost estimate_cost(const PathKernelConfig& cfg, const ProbeScalars& scalars, con
       k.memory_bytes += 8.0 * (Ms * P + Ms * N * (1 + (cfg.options.combinations() ? C : 0)));
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms + static_cast<double>(batch_size);
     k.kernel_flops_per_step = 2.0 * Ms * Nr * P * (cfg.options.combinations() ? 2.0 : 1.0);
-  } else if (cfg.parameter_wise()) {  // φ̂ of the sample-level probes only
-    k.memory_bytes += 8.0 * 3 * Ms * P;
+  } else if (cfg.parameter_wise()) {  // the sample-level probes' gradients: φ̂ only for dots from it
+    k.memory_bytes += 8.0 * (cfg.options.adaptive() ? 2 : 3) * Ms * P;
     k.sample_gradients_per_step = static_cast<double>(k.nodes_per_step) * Ms;
   }
   if (cfg.parameter_wise())  // total, decay and (per window) window accumulators
