@@ -17,6 +17,8 @@ EndRows select_rows(const EndRows& r, const std::vector<int64_t>& index) {
   return out;
 }
 
+}  // namespace
+
 size_t bytes_of(const EndRows& r) {
   auto bytes = [](const Tensor& t) { return static_cast<size_t>(t.numel()) * dtype_size(t.dtype()); };
   size_t n = bytes(r.values);
@@ -24,7 +26,6 @@ size_t bytes_of(const EndRows& r) {
   for (const KinkRecorder::Pool& p : r.pools) n += bytes(p.input) + bytes(p.indices);
   return n;
 }
-}  // namespace
 
 EndRows concat_rows(const std::vector<EndRows>& parts) {
   if (parts.size() == 1) return parts.front();

@@ -27,6 +27,8 @@ struct EndRows {
 // The rows of every part, one part after the other (parts of the same passes: the same relu and
 // max-pool calls).
 EndRows concat_rows(const std::vector<EndRows>& parts);
+// The bytes the rows' tensors hold.
+size_t bytes_of(const EndRows& rows);
 
 class EndTable {
  public:

@@ -71,7 +71,7 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
       eval_params_(std::move(eval_params)),
       layout_(eval_params_),
       config_(std::move(config)),
-      end_table_(config_.options.active_fractions(), kEndTableBytes) {
+      end_table_(config_.options.active_fractions() || config_.options.kink_aware(), kEndTableBytes) {
   if (config_.options.output_dir().empty()) throw std::invalid_argument("PathKernel: an output directory is required");
   if (config_.options.window() < 1)
     throw std::invalid_argument(fmt::format("PathKernel: window of {} steps", config_.options.window()));
@@ -148,6 +148,35 @@ Tensor PathKernel::values_at(const Tensor& theta) {
   return probes_.values(forward_, loss_);
 }
 
+std::vector<EndRows> PathKernel::rows_at(const Tensor& theta) {
+  layout_.assign(theta, eval_params_);
+  const int64_t chunk = config_.options.probe_chunk_size();
+  std::vector<EndRows> sets;
+  for (size_t set = 0; set < probes_.sets().size(); ++set) {
+    std::vector<EndRows> parts;
+    for (int64_t j0 = 0, m = probes_.num_inputs(set); j0 < m; j0 += chunk) {
+      std::vector<int64_t> ids;
+      for (int64_t j = j0; j < std::min(m, j0 + chunk); ++j) ids.push_back(j);
+      parts.push_back(passes_at(set, {}, ids, std::vector<double>(ids.size(), 0.0)));
+    }
+    sets.push_back(concat_rows(parts));
+  }
+  return sets;
+}
+
+bool PathKernel::fits_end_table(const std::vector<EndRows>& rows) const {
+  size_t bytes = 0;
+  for (const EndRows& r : rows) bytes += bytes_of(r);
+  return 2 * bytes <= kEndTableBytes / 2;  // both ends, in at most half of the table
+}
+
+Tensor PathKernel::values_of(const std::vector<EndRows>& rows) const {
+  Tensor f = Tensor::empty({probes_.size()}, DType::Float64);
+  for (size_t set = 0; set < rows.size(); ++set)
+    K::narrow(f, 0, probes_.first_scalar(set), rows[set].values.numel()).copy_(K::reshape(rows[set].values, {-1}));
+  return f;
+}
+
 namespace {
 // 0, 1/n, ..., 1.
 std::vector<double> uniform_edges(int64_t n) {
@@ -207,6 +236,15 @@ struct PointRows {
   Tensor units;
   EndRows ends;
 };
+
+// Every ReLU pre-activation of the rows flattened per row and concatenated, [rows, units] float64
+// (undefined when nothing was recorded: the model has no ReLU).
+Tensor units_of(const EndRows& rows) {
+  if (rows.relu.empty()) return Tensor();
+  std::vector<Tensor> parts;
+  for (const Tensor& z : rows.relu) parts.push_back(K::reshape(z.contiguous(), {z.size(0), -1}));
+  return K::cat(parts, 1).to(DType::Float64);
+}
 using UnitsAt = std::function<PointRows(const std::vector<int64_t>& ids, const std::vector<double>& t)>;
 
 // The result of the sign scan: the bracketed crossings, and the items with more than max_kinks
@@ -217,11 +255,11 @@ struct SignScan {
   bool has_units = true;  // false: the model has no ReLU
 };
 
-// Step 1: evaluates every edge of every item (items in groups of about `chunk` rows), keeps them in
-// `ends` (edges are piece ends) and brackets the units whose sign differs at the two ends of a
-// piece.
-SignScan scan_signs(const UnitsAt& units_at, const std::vector<int64_t>& inputs,
-                    const std::vector<std::vector<double>>& edges, size_t chunk, int64_t max_kinks, EndTable& ends) {
+// Step 1: the pre-activations at every edge of every item (items in groups of about `chunk` rows;
+// `ends_at` keeps them, edges being piece ends), and the brackets of the units whose sign differs
+// at the two ends of a piece.
+SignScan scan_signs(const UnitsAt& ends_at, const std::vector<int64_t>& inputs,
+                    const std::vector<std::vector<double>>& edges, size_t chunk, int64_t max_kinks) {
   SignScan scan;
   for (size_t g0 = 0; g0 < inputs.size();) {
     size_t g1 = g0;
@@ -234,13 +272,11 @@ SignScan scan_signs(const UnitsAt& units_at, const std::vector<int64_t>& inputs,
       }
       ++g1;
     }
-    PointRows rows = units_at(ids, ts);
-    const Tensor& z = rows.units;  // [rows, units]
+    const Tensor z = ends_at(ids, ts).units;  // [rows, units]
     if (!z.defined()) {
       scan.has_units = false;
       return scan;
     }
-    ends.add(ids, ts, std::move(rows.ends));
     const int64_t U = z.size(1);
     const double* zp = z.data<double>();
     int64_t row = 0;
@@ -356,13 +392,24 @@ void merge_crossings(const std::vector<Crossing>& crossings, std::vector<std::ve
 
 std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>& deltas,
                                            const std::vector<int64_t>& inputs, Edges& edges) {
+  const EndTable::Evaluate evaluate = [&](const std::vector<int64_t>& ids, const std::vector<double>& t) {
+    return passes_at(set, deltas, ids, t);
+  };
   const UnitsAt units_at = [&](const std::vector<int64_t>& ids, const std::vector<double>& t) {
-    PointRows rows;
-    rows.ends = passes_at(set, deltas, ids, t, &rows.units);
+    PointRows rows{Tensor(), evaluate(ids, t)};
+    rows.units = units_of(rows.ends);
     return rows;
   };
+  // The edges are piece ends: those already in the table (the step's ends, a refined piece's)
+  // are not evaluated again, the others are kept there.
+  const UnitsAt ends_at = [&](const std::vector<int64_t>& ids, const std::vector<double>& t) {
+    std::vector<int64_t> row_of;
+    const Tensor units = units_of(end_table_.rows(ids, t, evaluate, row_of));
+    return PointRows{
+        units.defined() ? K::index_select(units, 0, Tensor::from_vector(row_of, {units.size(0)})) : Tensor(), {}};
+  };
   const size_t chunk = static_cast<size_t>(config_.options.probe_chunk_size());
-  SignScan scan = scan_signs(units_at, inputs, edges, chunk, config_.max_kinks, end_table_);
+  SignScan scan = scan_signs(ends_at, inputs, edges, chunk, config_.max_kinks);
   if (!scan.has_units) return scan.too_many;
   find_roots(units_at, inputs, chunk, config_.options.active_fractions() ? kBracketWidthWithFractions : kBracketWidth,
              scan.crossings, end_table_);
@@ -377,29 +424,27 @@ constexpr int64_t kRowsPerTask = 16;
 }  // namespace
 
 EndRows PathKernel::passes_at(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& ids,
-                              const std::vector<double>& t, Tensor* units) {
+                              const std::vector<double>& t) {
   std::vector<Tensor> leaves;
   for (const auto& [name, p] : eval_params_) leaves.push_back(p);
   const int64_t R = static_cast<int64_t>(ids.size());
-  forward_evaluations_ += R;
+  if (!deltas.empty()) forward_evaluations_ += R;  // the path's; not the values at θ (rows_at), as ever
   // The rows in parts, one whole forward pass per part and thread (rows are independent).
   const int64_t parts = std::clamp<int64_t>(R / kRowsPerTask, 1, num_threads());
   std::vector<EndRows> part(static_cast<size_t>(parts));
-  std::vector<Tensor> part_units(static_cast<size_t>(parts));
   parallel_for(parts, 1, [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t r0 = R * q / parts, r1 = R * (q + 1) / parts;
       const std::vector<int64_t> own_ids(ids.begin() + r0, ids.begin() + r1);
       const std::vector<double> own_t(t.begin() + r0, t.begin() + r1);
       NoGradGuard no_grad;
-      PathPointGuard guard(leaves, deltas, Tensor::from_vector(own_t, {r1 - r0}, leaves.front().dtype()));
+      std::optional<PathPointGuard> guard;
+      if (!deltas.empty()) guard.emplace(leaves, deltas, Tensor::from_vector(own_t, {r1 - r0}, leaves.front().dtype()));
       KinkRecorder recorded;
       const Tensor values = probes_.row_values(set, forward_, loss_, Tensor::from_vector(own_ids, {r1 - r0}));
-      if (units && !recorded.empty()) part_units[q] = recorded.units().to(DType::Float64);
       part[q] = EndRows{values, recorded.preactivations(), recorded.pools()};  // values [r, K]
     }
   });
-  if (units) *units = part_units.front().defined() ? K::cat(part_units, 0) : Tensor();
   return concat_rows(part);
 }
 
@@ -695,7 +740,13 @@ void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,
 void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
                                const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
   const int64_t slots = probes_.num_slots(set), first = probes_.first_scalar(set);
-  end_table_.clear();  // ends are kept within one set of one step
+  end_table_.clear();  // ends are kept within one set of one step; the step's own ends first
+  if (!step_ends_.empty()) {
+    std::vector<int64_t> all(static_cast<size_t>(probes_.num_inputs(set)));
+    std::iota(all.begin(), all.end(), int64_t{0});
+    end_table_.add(all, std::vector<double>(all.size(), 0.0), step_ends_.front()[set]);
+    end_table_.add(all, std::vector<double>(all.size(), 1.0), step_ends_.back()[set]);
+  }
   const Edges edges = kink_edges(set, deltas);
   std::vector<Piece> pieces;
   for (size_t j = 0; j < edges.size(); ++j)
@@ -851,15 +902,24 @@ void PathKernel::step(const StepRecord& r) {
   for (const Tensor* t : {&r.theta0, &r.theta1, &r.non_data})
     if (t->shape() != Shape{P} || t->dtype() != DType::Float64)
       throw std::invalid_argument(fmt::format("PathKernel: step vectors must be float64 [{}]", P));
+  // Every probe input's forward pass at θ_{t+1}: the values there, and with those at θ_t (made as
+  // the last step's end, or again after a resume: the same passes) the pieces' first and last ends.
+  std::vector<EndRows> end = rows_at(r.theta1);
+  const bool seed = fits_end_table(end);
+  std::vector<EndRows> start = std::move(next_start_);
+  if ((seed || steps_ == 0) && start.empty()) start = rows_at(r.theta0);
   if (steps_ == 0) {
-    f_current_ = values_at(r.theta0);
+    f_current_ = values_of(start);
     f_initial_ = f_current_.clone();
   }
   const Tensor delta = K::sub(r.theta1, r.theta0);
   const Tensor data_delta = K::sub(delta, r.non_data);
-  const Tensor f_next = values_at(r.theta1);
+  const Tensor f_next = values_of(end);
   const Tensor f_change = K::sub(f_next, f_current_);
+  if (seed) step_ends_ = {std::move(start), end};
   const StepDots dots = integrate(r.theta0, delta, data_delta, r.non_data, f_change);
+  step_ends_.clear();
+  if (seed) next_start_ = std::move(end);
   const Tensor data = accumulate(dots, f_change);
   if (config_.options.per_sample()) account_samples(r, dots.phi, data, data_delta);
   f_current_ = f_next;

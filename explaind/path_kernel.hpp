@@ -125,8 +125,8 @@ class PathKernel {
   // Window boundaries [begin, end) of the windowed exports, in steps.
   const std::vector<std::pair<int64_t, int64_t>>& windows() const { return windows_; }
   // Probe-input gradient evaluations spent (rows of batched evaluations), forward evaluations
-  // (rows of the crossing search and of piece ends not found in the end table) and the deepest
-  // refinement used.
+  // (rows of the crossing search and of piece ends not found in the end table: not the passes at
+  // the steps' end points, rows_at) and the deepest refinement used.
   int64_t gradient_evaluations() const { return evaluations_; }
   int64_t forward_evaluations() const { return forward_evaluations_; }
   int deepest_refinement() const { return deepest_; }
@@ -150,12 +150,11 @@ class PathKernel {
   // the items with more than max_kinks bracketed crossings, left unchanged.
   std::vector<int64_t> add_kinks(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& inputs,
                                  Edges& edges);
-  // Forward passes of the set's inputs ids[r] at their own points t[r] (no gradients), under a
-  // KinkRecorder: the probe values [R, K] (float64) and what was recorded; into `units`, when
-  // given, the recorded pre-activations flattened per row, [R, units] float64 (undefined when the
-  // model has no ReLU).
+  // Forward passes of the set's inputs ids[r] at their own points t[r] of the path along `deltas`
+  // (no gradients), under a KinkRecorder: the probe values [R, K] (float64) and what was recorded.
+  // With no deltas, at the parameters as they are (t unused).
   EndRows passes_at(size_t set, const std::vector<Tensor>& deltas, const std::vector<int64_t>& ids,
-                    const std::vector<double>& t, Tensor* units = nullptr);
+                    const std::vector<double>& t);
   // The probe values at the pieces' ends, [pieces, K] each — from end_table_, the ends not in it
   // evaluated in one forward pass; with active fractions also the fractions
   // (autograd/active_fractions.hpp) of rows that belong to pieces row_piece[r].
@@ -207,6 +206,12 @@ class PathKernel {
   std::vector<Piece> halve(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& rejected,
                            std::vector<int64_t>& parent_of);
   Tensor values_at(const Tensor& theta);
+  // The forward passes (passes_at) of every input of every set at θ itself, one EndRows per set.
+  std::vector<EndRows> rows_at(const Tensor& theta);
+  // Their probe values [M], in the order of the probe scalars.
+  Tensor values_of(const std::vector<EndRows>& rows) const;
+  // Whether the rows of a step's two ends fit in half of the end table (they are put there).
+  bool fits_end_table(const std::vector<EndRows>& rows) const;
   // step(), integrate: φ̂_s contracted with the step's directions (data Δθ − R and decay R, per
   // tensor and slice part) for every probe scalar, and φ̂_s itself for the sample-level probes.
   StepDots integrate(const Tensor& theta0, const Tensor& delta, const Tensor& data_delta, const Tensor& non_data,
@@ -248,6 +253,10 @@ class PathKernel {
 
   std::vector<int64_t> unit_param_, unit_direction_;  // unit -> (parameter, index of its data direction)
   EndTable end_table_;                                // the ends of the set being integrated, each evaluated once
+  // rows_at(θ_t) and rows_at(θ_{t+1}) of the step being integrated (empty when they do not fit),
+  // and rows_at(θ_{t+1}) kept for the next step.
+  std::vector<std::vector<EndRows>> step_ends_;
+  std::vector<EndRows> next_start_;
   int64_t steps_ = 0;
   int64_t evaluations_ = 0, forward_evaluations_ = 0;
   int deepest_ = 0;
