@@ -633,24 +633,21 @@ std::vector<std::vector<int64_t>> input_chunks(const std::vector<std::vector<Pat
 }  // namespace
 
 namespace {
-// The per-parameter totals of one step in one pass over rows of φ̂ [m, P] (memory-bound): for
-// every row, data += φ̂ ⊙ (Δθ − R) and, when defined, window += the same product, and
-// decay += φ̂ ⊙ R; each product rounded once, as kernel::mul then kernel::add_ round it.
+// The per-parameter parts of one step in one pass over rows of φ̂ [m, P] (memory-bound): for
+// every row, data += φ̂ ⊙ (Δθ − R) and decay += φ̂ ⊙ R; each product rounded once, as
+// kernel::mul then kernel::add_ round it.
 void add_parameter_parts(const Tensor& phi, const Tensor& data_delta, const Tensor& non_data, const Tensor& data,
-                         const Tensor& window, const Tensor& decay) {
-  for (const Tensor* t : {&data, &window, &decay})
-    if (t->defined() && !t->is_contiguous()) throw std::logic_error("PathKernel: parameter totals must be contiguous");
+                         const Tensor& decay) {
+  for (const Tensor* t : {&data, &decay})
+    if (!t->is_contiguous()) throw std::logic_error("PathKernel: parameter totals must be contiguous");
   const int64_t M = phi.size(0), P = phi.size(1);
   const Tensor ph = phi.contiguous(), dd = data_delta.contiguous(), nd = non_data.contiguous();
   const double *f = ph.data<double>(), *a = dd.data<double>(), *r = nd.data<double>();
-  double *to_data = data.data<double>(), *to_window = window.defined() ? window.data<double>() : nullptr,
-         *to_decay = decay.data<double>();
+  double *to_data = data.data<double>(), *to_decay = decay.data<double>();
   parallel_for(M, 1, [&](int64_t m0, int64_t m1) {
     for (int64_t i = m0 * P; i < m1 * P; i += P)
       for (int64_t p = 0; p < P; ++p) {
-        const double part = f[i + p] * a[p];
-        to_data[i + p] += part;
-        if (to_window) to_window[i + p] += part;
+        to_data[i + p] += f[i + p] * a[p];
         to_decay[i + p] += f[i + p] * r[p];
       }
   });
@@ -717,9 +714,10 @@ void PathKernel::take_gradients(int64_t row, const Tensor& g, const StepDots& ou
   const int64_t k = g.size(0);
   if (out.phi.defined()) K::add_(K::narrow(out.phi, 0, row, k), g);
   if (!param_total_.defined()) return;
-  auto rows = [&](const Tensor& t) { return t.defined() ? K::narrow(t, 0, row, k) : Tensor(); };
-  add_parameter_parts(g, out.data_delta, out.non_data, rows(param_total_), rows(param_window_),
-                      rows(param_decay_total_));
+  // The data parts go to the open window when there are windows (added to the total as it closes).
+  const Tensor& data = param_window_.defined() ? param_window_ : param_total_;
+  add_parameter_parts(g, out.data_delta, out.non_data, K::narrow(data, 0, row, k),
+                      K::narrow(param_decay_total_, 0, row, k));
 }
 
 void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,
@@ -1035,6 +1033,7 @@ void PathKernel::close_window() {
   }
   if (param_window_.defined()) {
     param_window_stream_.append(param_window_);
+    K::add_(param_total_, param_window_);
     param_window_.fill_(0.0);
   }
   window_begin_ = steps_;

@@ -119,7 +119,8 @@ class PathKernel {
   Tensor component_decay() const;                                // [M, C]
   Tensor sample_data() const { return sample_total_; }           // [M_s, N]
   Tensor sample_component_data() const { return sample_comp_; }  // [C, M_s, N]
-  Tensor parameter_data() const { return param_total_; }         // [M_s, P]
+  // [M_s, P]; with parameter windows the open window's part is added as it closes (finish()).
+  Tensor parameter_data() const { return param_total_; }
   Tensor parameter_decay() const { return param_decay_total_; }  // [M_s, P]
   Tensor sample_level_decay() const;                             // [M_s] φ̂·R summed
   // Window boundaries [begin, end) of the windowed exports, in steps.
@@ -185,7 +186,8 @@ class PathKernel {
   void add_full_gradients(size_t set, const std::vector<Piece>& pieces, const std::vector<Tensor>& deltas,
                           const StepDots& out);
   // One input's integrated gradients g [K, P], rows `row` .. row + K − 1 of the sample level: added
-  // to φ̂ when it is kept, and φ̂ ⊙ (Δθ − R), φ̂ ⊙ R to the per-parameter totals (and window).
+  // to φ̂ when it is kept; g ⊙ (Δθ − R) added to the open parameter window (to the total when there
+  // are no windows) and g ⊙ R to the decay total.
   void take_gradients(int64_t row, const Tensor& g, const StepDots& out) const;
   // The contracted dots of a sample-level set's rows from its integrated full gradients in phi
   // (instead of a second pass over the same nodes, when no refinement needs per-piece dots).
