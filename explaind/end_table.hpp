@@ -35,7 +35,8 @@ class EndTable {
   // One forward pass at the ends (inputs[e], t[e]).
   using Evaluate = std::function<EndRows(const std::vector<int64_t>& inputs, const std::vector<double>& t)>;
 
-  // keep_units: keep the pre-activations and pools (for active fractions), else only the values.
+  // keep_units: keep the pre-activations and pools (for active fractions and the crossing scan,
+  // which reads its edges' pre-activations from the table), else only the values.
   // The table stops growing at about max_bytes; ends beyond it are evaluated each time asked for.
   EndTable(bool keep_units, size_t max_bytes) : keep_units_(keep_units), max_bytes_(max_bytes) {}
 

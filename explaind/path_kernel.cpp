@@ -405,8 +405,8 @@ std::vector<int64_t> PathKernel::add_kinks(size_t set, const std::vector<Tensor>
   const UnitsAt ends_at = [&](const std::vector<int64_t>& ids, const std::vector<double>& t) {
     std::vector<int64_t> row_of;
     const Tensor units = units_of(end_table_.rows(ids, t, evaluate, row_of));
-    return PointRows{
-        units.defined() ? K::index_select(units, 0, Tensor::from_vector(row_of, {units.size(0)})) : Tensor(), {}};
+    const Tensor rows = Tensor::from_vector(row_of, {static_cast<int64_t>(row_of.size())});
+    return PointRows{units.defined() ? K::index_select(units, 0, rows) : Tensor(), {}};
   };
   const size_t chunk = static_cast<size_t>(config_.options.probe_chunk_size());
   SignScan scan = scan_signs(ends_at, inputs, edges, chunk, config_.max_kinks);
