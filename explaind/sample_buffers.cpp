@@ -1,4 +1,5 @@
-// Lazily scaled per-sample buffers and their kernel products (GEMMs through kernel::matmul).
+// Lazily scaled per-sample buffers and their kernel products (kernel::row_products for float64
+// buffers, sgemm through kernel::matmul for float32 ones).
 #include "explaind/sample_buffers.hpp"
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 
 #include "tensor/kernels.hpp"
 #include "tensor/parallel.hpp"
+#include "tensor/row_products.hpp"
 
 namespace pathgrad::explaind {
 namespace K = kernel;
@@ -124,8 +126,11 @@ Tensor SampleBuffers::products(const Tensor& phi, const std::vector<std::pair<in
   if (rs.empty()) rs.emplace_back(0, layout_.size());
   Tensor out = Tensor::zeros({phi.size(0), n_}, DType::Float64);
   for (const auto& [b, e] : rs) {
-    Tensor part = K::matmul(K::narrow(scaled, 1, b, e - b), K::transpose(K::narrow(stored_, 1, b, e - b), 0, 1));
-    K::add_(out, part.to(DType::Float64));
+    const Tensor phi_part = K::narrow(scaled, 1, b, e - b), rows = K::narrow(stored_, 1, b, e - b);
+    if (rows.dtype() == DType::Float64)
+      K::add_(out, K::row_products(phi_part, rows));
+    else
+      K::add_(out, K::matmul(phi_part, K::transpose(rows, 0, 1)).to(DType::Float64));
   }
   return out;
 }

@@ -31,7 +31,8 @@ class SampleBuffers {
   void add(const Tensor& ids, const std::vector<Tensor>& grads, const Tensor& weights,
            const std::vector<double>& scale_per_param);
   // The kernel products K[m, i] = Σ_p phi[m, seg_p] · b^(i)[seg_p] over the flat index `ranges`
-  // (all of θ when empty): phi float64 [M, P] -> float64 [M, N]. One GEMM per range.
+  // (all of θ when empty): phi float64 [M, P] -> float64 [M, N]. One product per range
+  // (kernel::row_products for float64 buffers, sgemm for float32 ones).
   Tensor products(const Tensor& phi, const std::vector<std::pair<int64_t, int64_t>>& ranges = {}) const;
 
   // Everything needed to continue exactly: the stored rows and the scales (for checkpoints).
