@@ -143,11 +143,6 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
 
 PathKernel::~PathKernel() = default;
 
-Tensor PathKernel::values_at(const Tensor& theta) {
-  layout_.assign(theta, eval_params_);
-  return probes_.values(forward_, loss_);
-}
-
 std::vector<EndRows> PathKernel::rows_at(const Tensor& theta) {
   layout_.assign(theta, eval_params_);
   const int64_t chunk = config_.options.probe_chunk_size();
@@ -736,14 +731,15 @@ void PathKernel::add_dots_from_gradients(size_t set, const Tensor& phi,
 }
 
 void PathKernel::integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
-                               const std::vector<std::vector<Tensor>>& directions, StepDots& out) {
+                               const std::vector<std::vector<Tensor>>& directions, const StepEnds* ends,
+                               StepDots& out) {
   const int64_t slots = probes_.num_slots(set), first = probes_.first_scalar(set);
   end_table_.clear();  // ends are kept within one set of one step; the step's own ends first
-  if (!step_ends_.empty()) {
+  if (ends) {
     std::vector<int64_t> all(static_cast<size_t>(probes_.num_inputs(set)));
     std::iota(all.begin(), all.end(), int64_t{0});
-    end_table_.add(all, std::vector<double>(all.size(), 0.0), step_ends_.front()[set]);
-    end_table_.add(all, std::vector<double>(all.size(), 1.0), step_ends_.back()[set]);
+    end_table_.add(all, std::vector<double>(all.size(), 0.0), ends->start[set]);
+    end_table_.add(all, std::vector<double>(all.size(), 1.0), ends->end[set]);
   }
   const Edges edges = kink_edges(set, deltas);
   std::vector<Piece> pieces;
@@ -902,22 +898,19 @@ void PathKernel::step(const StepRecord& r) {
       throw std::invalid_argument(fmt::format("PathKernel: step vectors must be float64 [{}]", P));
   // Every probe input's forward pass at θ_{t+1}: the values there, and with those at θ_t (made as
   // the last step's end, or again after a resume: the same passes) the pieces' first and last ends.
-  std::vector<EndRows> end = rows_at(r.theta1);
-  const bool seed = fits_end_table(end);
-  std::vector<EndRows> start = std::move(next_start_);
-  if ((seed || steps_ == 0) && start.empty()) start = rows_at(r.theta0);
+  StepEnds ends{std::move(next_start_), rows_at(r.theta1)};
+  const bool seed = fits_end_table(ends.end);
+  if ((seed || steps_ == 0) && ends.start.empty()) ends.start = rows_at(r.theta0);
   if (steps_ == 0) {
-    f_current_ = values_of(start);
+    f_current_ = values_of(ends.start);
     f_initial_ = f_current_.clone();
   }
   const Tensor delta = K::sub(r.theta1, r.theta0);
   const Tensor data_delta = K::sub(delta, r.non_data);
-  const Tensor f_next = values_of(end);
+  const Tensor f_next = values_of(ends.end);
   const Tensor f_change = K::sub(f_next, f_current_);
-  if (seed) step_ends_ = {std::move(start), end};
-  const StepDots dots = integrate(r.theta0, delta, data_delta, r.non_data, f_change);
-  step_ends_.clear();
-  if (seed) next_start_ = std::move(end);
+  const StepDots dots = integrate(r.theta0, delta, data_delta, r.non_data, f_change, seed ? &ends : nullptr);
+  next_start_ = seed ? std::move(ends.end) : std::vector<EndRows>{};
   const Tensor data = accumulate(dots, f_change);
   if (config_.options.per_sample()) account_samples(r, dots.phi, data, data_delta);
   f_current_ = f_next;
@@ -926,7 +919,7 @@ void PathKernel::step(const StepRecord& r) {
 }
 
 PathKernel::StepDots PathKernel::integrate(const Tensor& theta0, const Tensor& delta, const Tensor& data_delta,
-                                           const Tensor& non_data, const Tensor& f_change) {
+                                           const Tensor& non_data, const Tensor& f_change, const StepEnds* ends) {
   const int64_t P = layout_.size(), n = layout_.count();
   auto as_param = [&](const Tensor& flat, int64_t p) {
     return K::reshape(layout_.segment(flat, p).contiguous(), layout_.shape(p)).to(eval_params_[p].second.dtype());
@@ -955,7 +948,7 @@ PathKernel::StepDots PathKernel::integrate(const Tensor& theta0, const Tensor& d
   // each input's gradients as they come (take_gradients).
   if (config_.options.per_sample() || (config_.parameter_wise() && !config_.options.adaptive()))
     dots.phi = Tensor::zeros({probes_.sample_level_size(), P}, DType::Float64);
-  for (size_t set = 0; set < probes_.sets().size(); ++set) integrate_set(set, f_change, deltas, directions, dots);
+  for (size_t set = 0; set < probes_.sets().size(); ++set) integrate_set(set, f_change, deltas, directions, ends, dots);
   return dots;
 }
 
@@ -1041,7 +1034,7 @@ void PathKernel::close_window() {
 
 void PathKernel::finish(const Tensor& theta_final) {
   close_window();
-  f_final_ = values_at(theta_final);
+  f_final_ = values_of(rows_at(theta_final));
   if (!f_initial_.defined()) f_initial_ = f_final_.clone();
   for (RowStream* s : {&step_stream_, &residual_stream_, &comp_window_data_stream_, &comp_window_decay_stream_,
                        &sample_window_stream_, &param_window_stream_})

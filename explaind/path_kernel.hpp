@@ -141,6 +141,10 @@ class PathKernel {
 
  private:
   struct StepDots;  // the contracted dots [M, U] (data, decay) and φ [M_s, P] of one step
+  // rows_at(θ_t) and rows_at(θ_{t+1}) of one step: its pieces' first and last ends.
+  struct StepEnds {
+    std::vector<EndRows> start, end;
+  };
   using Edges = std::vector<std::vector<double>>;  // per input of a set: 0 = e_0 < ... < e_n = 1
   // Breakpoints of every input of a set: the edges of `pieces` equal pieces and its located ReLU
   // crossings (max_kinks uniform pieces instead for an input with more than max_kinks crossings,
@@ -200,14 +204,14 @@ class PathKernel {
   // refined while its residual exceeds the tolerance — only the pieces whose own residual exceeds
   // tolerance·(b − a) are halved, the others are kept as they are — then the full gradients of
   // the sample-level probes on the final pieces. Without refinement, a sample-level set is
-  // evaluated once, for its full gradients, and its dots are taken from them.
+  // evaluated once, for its full gradients, and its dots are taken from them. `ends`, when given,
+  // puts every input's pieces' first and last ends in the end table before anything is evaluated.
   void integrate_set(size_t set, const Tensor& f_change, const std::vector<Tensor>& deltas,
-                     const std::vector<std::vector<Tensor>>& directions, StepDots& out);
+                     const std::vector<std::vector<Tensor>>& directions, const StepEnds* ends, StepDots& out);
   // The halves of pieces, split also at the crossings their midpoints reveal; parent_of[h] is the
   // index in `rejected` of piece h's parent.
   std::vector<Piece> halve(size_t set, const std::vector<Tensor>& deltas, const std::vector<Piece>& rejected,
                            std::vector<int64_t>& parent_of);
-  Tensor values_at(const Tensor& theta);
   // The forward passes (passes_at) of every input of every set at θ itself, one EndRows per set.
   std::vector<EndRows> rows_at(const Tensor& theta);
   // Their probe values [M], in the order of the probe scalars.
@@ -217,7 +221,7 @@ class PathKernel {
   // step(), integrate: φ̂_s contracted with the step's directions (data Δθ − R and decay R, per
   // tensor and slice part) for every probe scalar, and φ̂_s itself for the sample-level probes.
   StepDots integrate(const Tensor& theta0, const Tensor& delta, const Tensor& data_delta, const Tensor& non_data,
-                     const Tensor& f_change);
+                     const Tensor& f_change, const StepEnds* ends);
   // step(), accumulate: the totals, residuals, unit and window sums and streams of one step's dots
   // (the parameter-wise sums were taken by take_gradients); returns its data part per probe scalar [M].
   Tensor accumulate(const StepDots& dots, const Tensor& f_change);
@@ -255,9 +259,7 @@ class PathKernel {
 
   std::vector<int64_t> unit_param_, unit_direction_;  // unit -> (parameter, index of its data direction)
   EndTable end_table_;                                // the ends of the set being integrated, each evaluated once
-  // rows_at(θ_t) and rows_at(θ_{t+1}) of the step being integrated (empty when they do not fit),
-  // and rows_at(θ_{t+1}) kept for the next step.
-  std::vector<std::vector<EndRows>> step_ends_;
+  // rows_at(θ_{t+1}) of the last step, kept as the next step's start (empty when they do not fit).
   std::vector<EndRows> next_start_;
   int64_t steps_ = 0;
   int64_t evaluations_ = 0, forward_evaluations_ = 0;

@@ -32,9 +32,8 @@ std::string OutputWeighting::describe(int64_t slot) const {
   return "?";
 }
 
-ProbeScalars::ProbeScalars(std::vector<ProbeSet> sets, int64_t num_classes, int64_t chunk_size)
-    : sets_(std::move(sets)), num_classes_(num_classes), chunk_(chunk_size) {
-  if (chunk_ < 1) throw std::invalid_argument("probes: chunk size must be positive");
+ProbeScalars::ProbeScalars(std::vector<ProbeSet> sets, int64_t num_classes)
+    : sets_(std::move(sets)), num_classes_(num_classes) {
   for (ProbeSet& s : sets_) {
     if (!s.x.defined() || s.x.dim() < 1 || s.x.size(0) == 0)
       throw std::invalid_argument(fmt::format("probe set '{}': no inputs", s.name));
@@ -147,20 +146,6 @@ std::vector<Tensor> ProbeScalars::row_scalars(size_t set, const ForwardFn& forwa
 Tensor ProbeScalars::row_values(size_t set, const ForwardFn& forward, const LossFn& loss, const Tensor& ids) const {
   NoGradGuard no_grad;
   return kernel::stack(row_scalars(set, forward, loss, ids), 1).to(DType::Float64);
-}
-
-Tensor ProbeScalars::values(const ForwardFn& forward, const LossFn& loss) const {
-  Tensor result = Tensor::zeros({total_}, DType::Float64);
-  for (size_t set = 0; set < sets_.size(); ++set) {
-    const int64_t m = num_inputs(set), k = num_slots(set);
-    for (int64_t j0 = 0; j0 < m; j0 += chunk_) {
-      const int64_t n = std::min(chunk_, m - j0);
-      const Tensor ids = kernel::narrow(Tensor::arange(m, DType::Int64), 0, j0, n);
-      kernel::narrow(result, 0, first_scalar_[set] + j0 * k, n * k)
-          .copy_(kernel::reshape(row_values(set, forward, loss, ids), {-1}));
-    }
-  }
-  return result;
 }
 
 std::vector<Tensor> ProbeScalars::row_dots(size_t set, const ForwardFn& forward, const LossFn& loss,

@@ -47,7 +47,7 @@ class ProbeScalars {
  public:
   ProbeScalars() = default;
   // Validates every set (shapes, labels in range, weights' length) against `num_classes`.
-  ProbeScalars(std::vector<ProbeSet> sets, int64_t num_classes, int64_t chunk_size = 512);
+  ProbeScalars(std::vector<ProbeSet> sets, int64_t num_classes);
 
   int64_t size() const { return total_; }  // M
   int64_t sample_level_size() const;       // probe scalars of sample-level sets
@@ -60,9 +60,6 @@ class ProbeScalars {
     bool sample_level;
   };
   const std::vector<Label>& labels() const { return labels_; }
-
-  // F at the model's current parameters: float64 [M]. No graph is recorded.
-  Tensor values(const ForwardFn& forward, const LossFn& loss) const;
 
   // ---- evaluation of chosen inputs of one probe set ("rows"); the caller may evaluate the rows
   // at their own path points by holding a PathPointGuard (autograd/path_point.hpp) ----
@@ -101,7 +98,6 @@ class ProbeScalars {
   std::vector<int64_t> first_scalar_, first_sample_row_;
   int64_t total_ = 0;
   int64_t num_classes_ = 0;
-  int64_t chunk_ = 512;
 };
 
 }  // namespace pathgrad::explaind
