@@ -3,7 +3,11 @@
 #include "tensor/row_products.hpp"
 
 #include <fmt/format.h>
+
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define PATHGRAD_ROW_PRODUCTS_AVX2 1  // the AVX2 micro-kernel is compiled (x86 only)
+#endif
 
 #include <algorithm>
 #include <stdexcept>
@@ -35,6 +39,7 @@ void micro_portable(const double* a, const double* b, int64_t kc, Tile& out) {
     for (int64_t j = 0; j < kTileB; ++j) out[i][j] = (acc[i][j][0] + acc[i][j][2]) + (acc[i][j][1] + acc[i][j][3]);
 }
 
+#ifdef PATHGRAD_ROW_PRODUCTS_AVX2
 [[gnu::target("avx2,fma")]] void micro_avx2(const double* a, const double* b, int64_t kc, Tile& out) {
   __m256d acc[kTileA][kTileB];
   for (int64_t i = 0; i < kTileA; ++i)
@@ -53,6 +58,7 @@ void micro_portable(const double* a, const double* b, int64_t kc, Tile& out) {
       out[i][j] = _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
     }
 }
+#endif
 
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
@@ -118,8 +124,11 @@ int64_t row_stride(const Tensor& x, const char* name) {
 }  // namespace
 
 RowProductKernel best_row_product_kernel() {
+#ifdef PATHGRAD_ROW_PRODUCTS_AVX2
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return avx2 ? RowProductKernel::Avx2Fma : RowProductKernel::Portable;
+  if (avx2) return RowProductKernel::Avx2Fma;
+#endif
+  return RowProductKernel::Portable;
 }
 
 Tensor row_products(const Tensor& a, const Tensor& b) { return row_products(a, b, best_row_product_kernel()); }
@@ -137,7 +146,10 @@ Tensor row_products(const Tensor& a, const Tensor& b, RowProductKernel kernel) {
   const int64_t n = b.size(0), panels_wanted = round_up((n + kPanelB - 1) / kPanelB, num_threads());
   const int64_t panel_rows = round_up((n + panels_wanted - 1) / panels_wanted, kTileB);
   const Operands o{a.data<double>(), lda, a.size(0), b.data<double>(), ldb, n, a.size(1), c.data<double>(), panel_rows};
-  const MicroKernel micro = kernel == RowProductKernel::Avx2Fma ? micro_avx2 : micro_portable;
+  MicroKernel micro = micro_portable;
+#ifdef PATHGRAD_ROW_PRODUCTS_AVX2
+  if (kernel == RowProductKernel::Avx2Fma) micro = micro_avx2;
+#endif
   parallel_for((n + panel_rows - 1) / panel_rows, 1, [&](int64_t p0, int64_t p1) { panels(o, p0, p1, micro); });
   return c;
 }
