@@ -79,6 +79,9 @@ PathKernel::PathKernel(ProbeScalars probes, ForwardFn forward, LossFn loss, Name
     if (config_.options.window_edges()[i] <= (i ? config_.options.window_edges()[i - 1] : 0))
       throw std::invalid_argument("PathKernel: window edges must be positive and increasing");
   if (!(config_.options.tolerance() > 0)) throw std::invalid_argument("PathKernel: the tolerance must be positive");
+  if (config_.options.probe_chunk_size() < 1)
+    throw std::invalid_argument(
+        fmt::format("PathKernel: probe_chunk_size() must be positive, not {}", config_.options.probe_chunk_size()));
   if (config_.options.pieces() < 1 || config_.options.pieces() > 4096)
     throw std::invalid_argument(
         fmt::format("PathKernel: {} initial pieces per step, outside [1, 4096]", config_.options.pieces()));

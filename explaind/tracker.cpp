@@ -157,9 +157,6 @@ Tracker::Plan Tracker::plan(nn::Module& model, const optim::Optimizer& optimizer
     throw std::invalid_argument("Tracker: reduction() must be the training loss's, Mean or Sum (not None)");
   if (options.combinations() && !options.per_sample())
     throw std::invalid_argument("Tracker: combinations() needs per_sample(true)");
-  if (options.probe_chunk_size() < 1)
-    throw std::invalid_argument(
-        fmt::format("Tracker: probe_chunk_size() must be positive, not {}", options.probe_chunk_size()));
   const int64_t classes = num_classes_of(eval_model, probes);
   ProbeScalars scalars(std::move(probes), classes);
   if (options.per_sample() && scalars.sample_level_size() == 0)

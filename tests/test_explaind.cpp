@@ -290,7 +290,7 @@ TEST_CASE("the tracker refuses a reduction that is no training loss's (None)") {
 
 TEST_CASE("the tracker refuses probe chunks of no rows") {
   CHECK_THROWS_WITH_AS(build_tracker(ex::TrackerOptions().output_dir(temp_dir("chunk_zero")).probe_chunk_size(0)),
-                       "Tracker: probe_chunk_size() must be positive, not 0", std::invalid_argument);
+                       "PathKernel: probe_chunk_size() must be positive, not 0", std::invalid_argument);
 }
 
 TEST_CASE("without refinement, a sample-level set's dots come from its full gradients: same numbers, one pass") {
